@@ -1,0 +1,17 @@
+//! Entities, value types and pure rules of mamori.
+//!
+//! Nothing here performs I/O, reads the clock or knows about serde: time and data come in as
+//! values, results go out as values. Everything a user sees is a code here (`as_str`), which the
+//! message catalog turns into Japanese or English.
+
+pub mod audit;
+pub mod facility;
+pub mod findings;
+pub mod ids;
+pub mod ledger;
+pub mod lockout;
+pub mod password;
+pub mod role;
+pub mod wareki;
+
+pub use ids::{AccountId, AssetId, PersonId, SystemId, UserId, VendorId};

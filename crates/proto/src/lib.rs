@@ -1,0 +1,42 @@
+//! Wire types of the REST API, version 1, and the stable error shape clients see.
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /healthz` and `GET /api/v1/healthz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+}
+
+/// Every error answer of the API: a stable code and a safe message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+/// `GET /api/v1/me`: who the session belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub login_id: String,
+    pub display_name: String,
+    pub role: String,
+    pub two_factor: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_body_shape_is_stable() {
+        let e = ErrorBody {
+            code: "AUTH0001".into(),
+            message: "x".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&e).unwrap_or_default(),
+            r#"{"code":"AUTH0001","message":"x"}"#
+        );
+    }
+}

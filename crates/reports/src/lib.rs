@@ -1,0 +1,3 @@
+//! Pure renderers: SVG charts and print views from values the service layer assembles.
+
+pub mod svg;

@@ -1,0 +1,36 @@
+// mamori: the browser side of the idle lock. The server enforces the lock on its own; this
+// script clears the screen on time and keeps an active user's session from idling out.
+(function () {
+  "use strict";
+  var body = document.body;
+  if (!body || !body.dataset.idleMinutes) { return; }
+  var idleMs = Number(body.dataset.idleMinutes) * 60 * 1000;
+  var csrf = body.dataset.csrf || "";
+  var lastActivity = Date.now();
+  var lastPing = Date.now();
+  function activity() {
+    lastActivity = Date.now();
+    if (lastActivity - lastPing > 60 * 1000) {
+      lastPing = lastActivity;
+      var form = new URLSearchParams();
+      form.set("_csrf", csrf);
+      fetch("/api/v1/session/ping", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: form.toString()
+      }).then(function (r) {
+        if (r.status === 401) { window.location.assign("/lock"); }
+      }).catch(function () { /* offline: the server decides at the next request */ });
+    }
+  }
+  ["keydown", "mousedown", "mousemove", "touchstart", "scroll"].forEach(function (ev) {
+    window.addEventListener(ev, activity, { passive: true });
+  });
+  window.setInterval(function () {
+    if (Date.now() - lastActivity >= idleMs) {
+      document.documentElement.classList.add("locking");
+      window.location.assign("/lock");
+    }
+  }, 5000);
+})();

@@ -1,0 +1,444 @@
+//! Configuration in two stages: a raw, deserialised [`RawConfig`] built from layers (defaults →
+//! TOML file → `MAMORI_` environment → command-line flags), then a validated [`Config`].
+//! Unknown keys are errors that name the key; secrets redact themselves.
+
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// A secret value: never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// The file/env/flag shape. Every field optional; defaults apply in [`RawConfig::validate`].
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub database_url_file: Option<PathBuf>,
+    #[serde(default)]
+    pub tls: RawTls,
+    #[serde(default)]
+    pub auth: RawAuth,
+    #[serde(default)]
+    pub limits: RawLimits,
+    pub log: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    /// `auto` (default: generated certificate), `files`, or `off` (loopback only).
+    pub mode: Option<String>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    pub argon2_memory_kib: Option<u32>,
+    pub argon2_iterations: Option<u32>,
+    pub max_concurrent_hashes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub max_body_bytes: Option<usize>,
+}
+
+/// How the server speaks TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Generate a self-signed certificate under the data dir on first start.
+    Auto,
+    /// Use the given PEM files.
+    Files { cert: PathBuf, key: PathBuf },
+    /// Plain HTTP (only on a loopback address).
+    Off,
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// Embedded SQLite under the data dir.
+    Embedded,
+    /// PostgreSQL.
+    Url(Secret),
+}
+
+/// The validated runtime configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database: Database,
+    pub tls: TlsMode,
+    pub argon2: mamori_service::Argon2Params,
+    pub max_concurrent_hashes: usize,
+    pub max_body_bytes: usize,
+    pub log: String,
+}
+
+/// A configuration problem, naming the key and where it came from.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("config key `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+
+impl RawConfig {
+    /// Reads a TOML file (unknown keys are errors).
+    pub fn from_file(path: &Path) -> Result<RawConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::File {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads `MAMORI_*` variables: `MAMORI_DATA_DIR`, `MAMORI_TLS__MODE` (`__` nests).
+    /// `MAMORI_TEST_*` and `MAMORI_LOG_*`-style tool variables are not configuration.
+    pub fn from_env(
+        vars: impl Iterator<Item = (String, String)>,
+    ) -> Result<RawConfig, ConfigError> {
+        let mut root = toml::Table::new();
+        for (k, v) in vars {
+            let Some(rest) = k.strip_prefix("MAMORI_") else {
+                continue;
+            };
+            if rest.starts_with("TEST_") || rest == "CONFIG" {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(|p| p.to_lowercase()).collect();
+            let value = match toml::from_str::<toml::Table>(&format!("v = {v}")) {
+                Ok(t) => t
+                    .get("v")
+                    .cloned()
+                    .unwrap_or(toml::Value::String(v.clone())),
+                Err(_) => toml::Value::String(v.clone()),
+            };
+            // Values that are paths or URLs stay strings even if they look like TOML.
+            let value = match value {
+                toml::Value::Integer(_) | toml::Value::Boolean(_) | toml::Value::String(_) => value,
+                _ => toml::Value::String(v.clone()),
+            };
+            insert_path(&mut root, &path, value).map_err(|message| ConfigError::Env {
+                var: k.clone(),
+                message,
+            })?;
+        }
+        let raw: RawConfig =
+            toml::Value::Table(root)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Env {
+                    var: "MAMORI_*".into(),
+                    message: e.to_string(),
+                })?;
+        Ok(raw)
+    }
+
+    /// Layers `other` over `self`: set values in `other` win.
+    pub fn merge(self, other: RawConfig) -> RawConfig {
+        RawConfig {
+            listen: other.listen.or(self.listen),
+            data_dir: other.data_dir.or(self.data_dir),
+            database_url: other.database_url.or(self.database_url),
+            database_url_file: other.database_url_file.or(self.database_url_file),
+            tls: RawTls {
+                mode: other.tls.mode.or(self.tls.mode),
+                cert_file: other.tls.cert_file.or(self.tls.cert_file),
+                key_file: other.tls.key_file.or(self.tls.key_file),
+            },
+            auth: RawAuth {
+                argon2_memory_kib: other.auth.argon2_memory_kib.or(self.auth.argon2_memory_kib),
+                argon2_iterations: other.auth.argon2_iterations.or(self.auth.argon2_iterations),
+                max_concurrent_hashes: other
+                    .auth
+                    .max_concurrent_hashes
+                    .or(self.auth.max_concurrent_hashes),
+            },
+            limits: RawLimits {
+                max_body_bytes: other.limits.max_body_bytes.or(self.limits.max_body_bytes),
+            },
+            log: other.log.or(self.log),
+        }
+    }
+
+    /// Applies defaults and checks every value.
+    pub fn validate(self, default_data_dir: &Path) -> Result<Config, ConfigError> {
+        let listen_text = self.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let listen: SocketAddr = listen_text.parse().map_err(|_| ConfigError::Invalid {
+            key: "listen",
+            message: format!("`{listen_text}` is not an address:port such as 127.0.0.1:8443"),
+        })?;
+        let data_dir = self
+            .data_dir
+            .unwrap_or_else(|| default_data_dir.to_path_buf());
+        let url = match (self.database_url, self.database_url_file) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    key: "database_url",
+                    message: "give database_url or database_url_file, not both".into(),
+                });
+            }
+            (Some(u), None) => Some(u),
+            (None, Some(f)) => Some(
+                std::fs::read_to_string(&f)
+                    .map_err(|e| ConfigError::Invalid {
+                        key: "database_url_file",
+                        message: format!("{}: {e}", f.display()),
+                    })?
+                    .trim()
+                    .to_string(),
+            ),
+            (None, None) => None,
+        };
+        let database = match url {
+            None => Database::Embedded,
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                Database::Url(Secret::new(u))
+            }
+            Some(u) if u.starts_with("sqlite:") => Database::Url(Secret::new(u)),
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    key: "database_url",
+                    message: "must start with postgres:// (or sqlite:)".into(),
+                });
+            }
+        };
+        let tls = match self.tls.mode.as_deref().unwrap_or("auto") {
+            "auto" => TlsMode::Auto,
+            "off" => TlsMode::Off,
+            "files" => match (self.tls.cert_file, self.tls.key_file) {
+                (Some(cert), Some(key)) => TlsMode::Files { cert, key },
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: "tls.mode",
+                        message: "`files` needs tls.cert_file and tls.key_file".into(),
+                    });
+                }
+            },
+            other => {
+                return Err(ConfigError::Invalid {
+                    key: "tls.mode",
+                    message: format!("`{other}` is not one of auto, files, off"),
+                });
+            }
+        };
+        if tls == TlsMode::Off && !listen.ip().is_loopback() {
+            return Err(ConfigError::Invalid {
+                key: "tls.mode",
+                message: format!(
+                    "plain HTTP is allowed only on a loopback address, not {listen}; use tls.mode = \"auto\""
+                ),
+            });
+        }
+        let defaults = mamori_service::Argon2Params::default();
+        let memory_kib = self.auth.argon2_memory_kib.unwrap_or(defaults.memory_kib);
+        if !(8_192..=1_048_576).contains(&memory_kib) {
+            return Err(ConfigError::Invalid {
+                key: "auth.argon2_memory_kib",
+                message: "must be between 8192 and 1048576".into(),
+            });
+        }
+        let iterations = self.auth.argon2_iterations.unwrap_or(defaults.iterations);
+        if !(1..=20).contains(&iterations) {
+            return Err(ConfigError::Invalid {
+                key: "auth.argon2_iterations",
+                message: "must be between 1 and 20".into(),
+            });
+        }
+        let cores = std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(2);
+        let max_concurrent_hashes = self
+            .auth
+            .max_concurrent_hashes
+            .unwrap_or_else(|| (cores / 2).max(1));
+        if max_concurrent_hashes == 0 {
+            return Err(ConfigError::Invalid {
+                key: "auth.max_concurrent_hashes",
+                message: "must be at least 1".into(),
+            });
+        }
+        let max_body_bytes = self.limits.max_body_bytes.unwrap_or(64 * 1024);
+        if !(1024..=64 * 1024 * 1024).contains(&max_body_bytes) {
+            return Err(ConfigError::Invalid {
+                key: "limits.max_body_bytes",
+                message: "must be between 1024 and 67108864".into(),
+            });
+        }
+        Ok(Config {
+            listen,
+            data_dir,
+            database,
+            tls,
+            argon2: mamori_service::Argon2Params {
+                memory_kib,
+                iterations,
+                parallelism: 1,
+            },
+            max_concurrent_hashes,
+            max_body_bytes,
+            log: self.log.unwrap_or_else(|| "info".into()),
+        })
+    }
+}
+
+fn insert_path(root: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    match path {
+        [] => Err("empty key".into()),
+        [last] => {
+            root.insert(last.clone(), value);
+            Ok(())
+        }
+        [first, rest @ ..] => {
+            let entry = root
+                .entry(first.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(t) => insert_path(t, rest, value),
+                _ => Err(format!("`{first}` is not a table")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(v: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn layers_override_in_order() {
+        let file: RawConfig =
+            toml::from_str("listen = \"127.0.0.1:9000\"\n[tls]\nmode = \"off\"\n").unwrap();
+        let envc = RawConfig::from_env(env(&[
+            ("MAMORI_LISTEN", "127.0.0.1:9001"),
+            ("PATH", "/bin"),
+        ]))
+        .unwrap();
+        let flags = RawConfig {
+            data_dir: Some("/tmp/x".into()),
+            ..Default::default()
+        };
+        let c = RawConfig::default()
+            .merge(file)
+            .merge(envc)
+            .merge(flags)
+            .validate(Path::new("/var/lib/mamori"))
+            .unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9001");
+        assert_eq!(c.tls, TlsMode::Off);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn unknown_file_key_is_named() {
+        let e = toml::from_str::<RawConfig>("lisen = \"x\"").unwrap_err();
+        assert!(e.to_string().contains("lisen"), "{e}");
+    }
+
+    #[test]
+    fn unknown_env_key_is_an_error() {
+        let e = RawConfig::from_env(env(&[("MAMORI_LISEN", "x")])).unwrap_err();
+        assert!(e.to_string().contains("lisen"), "{e}");
+        assert!(RawConfig::from_env(env(&[("MAMORI_TEST_POSTGRES", "x")])).is_ok());
+    }
+
+    #[test]
+    fn nested_env_keys() {
+        let c = RawConfig::from_env(env(&[
+            ("MAMORI_TLS__MODE", "off"),
+            ("MAMORI_AUTH__ARGON2_ITERATIONS", "3"),
+        ]))
+        .unwrap();
+        assert_eq!(c.tls.mode.as_deref(), Some("off"));
+        assert_eq!(c.auth.argon2_iterations, Some(3));
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        let raw = RawConfig {
+            listen: Some("0.0.0.0:8080".into()),
+            tls: RawTls {
+                mode: Some("off".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let e = raw.validate(Path::new("/d")).unwrap_err();
+        assert!(e.to_string().contains("loopback"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let raw = RawConfig {
+            listen: Some("nonsense".into()),
+            ..Default::default()
+        };
+        assert!(
+            raw.validate(Path::new("/d"))
+                .unwrap_err()
+                .to_string()
+                .contains("`listen`")
+        );
+        let raw = RawConfig {
+            database_url: Some("mysql://x".into()),
+            ..Default::default()
+        };
+        assert!(
+            raw.validate(Path::new("/d"))
+                .unwrap_err()
+                .to_string()
+                .contains("database_url")
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Secret::new("postgres://u:pw@h/db");
+        assert_eq!(format!("{s:?} {s}"), "Secret(***) ***");
+    }
+}

@@ -1,0 +1,149 @@
+//! The mamori server and admin tool: configuration, start-up checks, TLS, the HTTP API and the
+//! server-rendered UI. This is the only crate that knows HTTP.
+
+pub mod clock;
+pub mod config;
+pub mod tls;
+pub mod web;
+
+use anyhow::{Context, Result};
+use config::{Config, Database, TlsMode};
+use mamori_service::{Clock, PasswordHasher, Services};
+use mamori_storage::Store;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use web::AppState;
+use web::pages::{CertFingerprint, DataDir};
+
+/// Opens the store the configuration names (SQLite under the data dir by default).
+pub async fn open_store(cfg: &Config) -> Result<Store> {
+    match &cfg.database {
+        Database::Embedded => Store::open_data_dir(&cfg.data_dir)
+            .await
+            .with_context(|| format!("opening the database in {}", cfg.data_dir.display())),
+        Database::Url(url) => Store::open_url(url.expose())
+            .await
+            .context("opening the database named by database_url"),
+    }
+}
+
+/// Builds the service layer over a store.
+pub fn services(cfg: &Config, store: Store, clock: Arc<dyn Clock>) -> Result<Services> {
+    let hasher =
+        PasswordHasher::new(cfg.argon2, cfg.max_concurrent_hashes).context("argon2 parameters")?;
+    Ok(Services::new(store, clock, hasher))
+}
+
+/// A server ready to accept connections.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub url: String,
+    handle: axum_server::Handle<SocketAddr>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Stops accepting, lets requests in flight finish, and waits.
+    pub async fn shutdown(self) -> Result<()> {
+        self.handle
+            .graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+        self.task.await.context("server task")?.context("server")?;
+        Ok(())
+    }
+
+    /// Waits until the server stops (it stops on SIGINT/SIGTERM when started by `serve`).
+    pub async fn wait(self) -> Result<()> {
+        self.task.await.context("server task")?.context("server")?;
+        Ok(())
+    }
+
+    pub fn handle(&self) -> axum_server::Handle<SocketAddr> {
+        self.handle.clone()
+    }
+}
+
+/// Binds and starts serving `svc` per `cfg`. Returns once the socket is listening.
+pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
+    let listener = std::net::TcpListener::bind(cfg.listen)
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let secure = cfg.tls != TlsMode::Off;
+    let state = AppState {
+        svc,
+        secure,
+        max_body_bytes: cfg.max_body_bytes,
+    };
+    let (cert_key, fingerprint) = match &cfg.tls {
+        TlsMode::Off => (None, "—".to_string()),
+        TlsMode::Auto => {
+            let (c, k) = tls::ensure_self_signed(&cfg.data_dir, &[addr.ip().to_string()])?;
+            let fp = tls::fingerprint(&c).unwrap_or_default();
+            (Some((c, k)), fp)
+        }
+        TlsMode::Files { cert, key } => {
+            let fp = tls::fingerprint(cert).unwrap_or_default();
+            (Some((cert.clone(), key.clone())), fp)
+        }
+    };
+    let app = web::app(state)
+        .layer(axum::Extension(DataDir(data_dir_text(cfg))))
+        .layer(axum::Extension(CertFingerprint(fingerprint)))
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let handle = axum_server::Handle::new();
+    let scheme = if secure { "https" } else { "http" };
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else if addr.is_ipv6() {
+        format!("[{}]", addr.ip())
+    } else {
+        addr.ip().to_string()
+    };
+    let url = format!("{scheme}://{host}:{}/", addr.port());
+    let task = match cert_key {
+        None => {
+            let server = axum_server::from_tcp(listener)?.handle(handle.clone());
+            tokio::spawn(async move { server.serve(app).await })
+        }
+        Some((cert, key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let rustls_cfg = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+                .await
+                .with_context(|| {
+                    format!(
+                        "loading TLS certificate {} and key {}",
+                        cert.display(),
+                        key.display()
+                    )
+                })?;
+            let server = axum_server::from_tcp_rustls(listener, rustls_cfg)?.handle(handle.clone());
+            tokio::spawn(async move { server.serve(app).await })
+        }
+    };
+    Ok(Server {
+        addr,
+        url,
+        handle,
+        task,
+    })
+}
+
+fn data_dir_text(cfg: &Config) -> String {
+    match &cfg.database {
+        Database::Embedded => cfg.data_dir.display().to_string(),
+        Database::Url(_) => format!("{} (PostgreSQL)", cfg.data_dir.display()),
+    }
+}
+
+/// Creates `dir` with owner-only permissions if it does not exist.
+pub fn ensure_private_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {}", dir.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,429 @@
+//! `mamori`: the server and admin tool.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use mamori_domain::facility::FacilityKind;
+use mamori_server::config::{Config, RawConfig, RawTls};
+use mamori_server::{clock::SystemClock, ensure_private_dir, open_store, services, start};
+use mamori_service::auth::SetupInput;
+use mamori_service::{ClientInfo, Services};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "mamori",
+    version,
+    about = "守り mamori — 医療機関のセキュリティ管理 / security management for medical institutions"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the installation lives; every command that touches the store takes these.
+#[derive(Args, Clone, Default)]
+struct StoreArgs {
+    /// Configuration file (TOML). Default: `<data-dir>/mamori.toml` when it exists.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory (database, TLS certificate). Env: MAMORI_DATA_DIR.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// PostgreSQL URL instead of the embedded SQLite. Env: MAMORI_DATABASE_URL.
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Args, Clone, Default)]
+struct ListenArgs {
+    /// Address to listen on, e.g. 127.0.0.1:8443 or 0.0.0.0:443. Env: MAMORI_LISTEN.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// TLS: auto (self-signed certificate generated on first start), files, off (loopback only).
+    #[arg(long, value_name = "MODE")]
+    tls: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web UI and API.
+    Serve {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        listen: ListenArgs,
+    },
+    /// Serve a realistic sample 19-bed clinic on a throw-away (or given) data directory.
+    Demo {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        listen: ListenArgs,
+    },
+    /// First-run setup from the command line: the facility and its first administrator.
+    Setup {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// 種別: hospital, clinic, dental_clinic, pharmacy, vendor.
+        #[arg(long)]
+        facility_kind: Option<String>,
+        /// 名称.
+        #[arg(long)]
+        facility_name: Option<String>,
+        /// 病床数 (hospitals and clinics).
+        #[arg(long)]
+        beds: Option<i64>,
+        /// Login id of the first administrator.
+        #[arg(long)]
+        admin_login: Option<String>,
+        /// Display name of the first administrator.
+        #[arg(long)]
+        admin_name: Option<String>,
+        /// File holding the administrator's password (first line). Never pass it on the command line.
+        #[arg(long, value_name = "FILE")]
+        admin_password_file: Option<PathBuf>,
+    },
+    /// Check mamori's own audit trail end to end; exit 1 when it was altered.
+    AuditVerify {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("mamori-data")
+}
+
+/// Layers defaults → file → environment → flags into a validated config.
+fn load_config(store: &StoreArgs, listen: &ListenArgs, default_dir: &Path) -> Result<Config> {
+    let env = RawConfig::from_env(std::env::vars())?;
+    let flags = RawConfig {
+        listen: listen.listen.clone(),
+        data_dir: store.data_dir.clone(),
+        database_url: store.database_url.clone(),
+        tls: RawTls {
+            mode: listen.tls.clone(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    // The file is found from the flags/env data dir before the file itself is read.
+    let dir = flags
+        .data_dir
+        .clone()
+        .or_else(|| env.data_dir.clone())
+        .unwrap_or_else(|| default_dir.to_path_buf());
+    let file_path = store
+        .config
+        .clone()
+        .or_else(|| std::env::var_os("MAMORI_CONFIG").map(PathBuf::from))
+        .or_else(|| Some(dir.join("mamori.toml")).filter(|p| p.exists()));
+    let file = match file_path {
+        Some(p) => RawConfig::from_file(&p)?,
+        None => RawConfig::default(),
+    };
+    let cfg = RawConfig::default()
+        .merge(file)
+        .merge(env)
+        .merge(flags)
+        .validate(&dir)?;
+    Ok(cfg)
+}
+
+fn init_tracing(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn open(cfg: &Config) -> Result<Services> {
+    ensure_private_dir(&cfg.data_dir)?;
+    let store = open_store(cfg).await?;
+    services(cfg, store, Arc::new(SystemClock))
+}
+
+async fn wait_for_signal(handle: axum_server::Handle<std::net::SocketAddr>) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    tracing::info!("shutting down");
+    handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+}
+
+async fn serve(store: StoreArgs, listen: ListenArgs) -> Result<()> {
+    let cfg = load_config(&store, &listen, &default_data_dir())?;
+    init_tracing(&cfg.log);
+    let svc = open(&cfg).await?;
+    let server = start(&cfg, svc.clone()).await?;
+    if !svc.is_set_up().await? {
+        tracing::warn!(
+            "not set up yet: open {}setup or run `mamori setup`",
+            server.url
+        );
+    }
+    println!("URL: {}", server.url);
+    tokio::spawn(wait_for_signal(server.handle()));
+    server.wait().await?;
+    svc.store.close().await;
+    Ok(())
+}
+
+/// A long random password that meets the policy without two-factor.
+fn demo_password() -> String {
+    use rand::Rng;
+    const A: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut rng = rand::rngs::OsRng;
+    let mut part = || -> String {
+        (0..5)
+            .map(|_| {
+                A.get(rng.gen_range(0..A.len()))
+                    .map(|b| *b as char)
+                    .unwrap_or('x')
+            })
+            .collect()
+    };
+    format!("Demo-{}-{}-{}", part(), part(), part())
+}
+
+async fn demo(store: StoreArgs, listen: ListenArgs) -> Result<()> {
+    // Without --data-dir the demo lives in a temporary directory removed at exit.
+    let temp;
+    let mut store = store;
+    let keep = store.data_dir.is_some() || std::env::var_os("MAMORI_DATA_DIR").is_some();
+    if !keep {
+        temp = tempfile::Builder::new().prefix("mamori-demo-").tempdir()?;
+        store.data_dir = Some(temp.path().to_path_buf());
+    }
+    let cfg = load_config(&store, &listen, &default_data_dir())?;
+    init_tracing(&cfg.log);
+    let svc = open(&cfg).await?;
+    let login_file = cfg.data_dir.join("demo-login.txt");
+    let (login, password, secret) = if svc.is_set_up().await? {
+        let text = std::fs::read_to_string(&login_file).with_context(|| {
+            format!(
+                "{} is already set up but has no {}; use an empty directory for the demo",
+                cfg.data_dir.display(),
+                login_file.display()
+            )
+        })?;
+        let mut it = text.lines().map(|l| {
+            l.split_once(": ")
+                .map(|x| x.1.to_string())
+                .unwrap_or_default()
+        });
+        let (Some(l), Some(p), Some(t)) = (it.next(), it.next(), it.next()) else {
+            bail!("{} is damaged", login_file.display());
+        };
+        (l, p, t)
+    } else {
+        eprintln!("サンプル施設を作成しています… / creating the sample facility…");
+        let today = svc.clock.today();
+        let demo = mamori_service::demo::demo_facility(today, 20_251_001);
+        let d = svc.seed_demo(&demo, &demo_password()).await?;
+        mamori_server::tls::write_private(
+            &login_file,
+            format!(
+                "LOGIN: {}\nPASSWORD: {}\nTOTP: {}\n",
+                d.login_id, d.password, d.totp_secret
+            )
+            .as_bytes(),
+        )?;
+        (d.login_id, d.password, d.totp_secret)
+    };
+    let server = start(&cfg, svc.clone()).await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "URL: {}", server.url)?;
+    writeln!(out, "LOGIN: {login} {password}")?;
+    writeln!(out, "TOTP: {secret}")?;
+    out.flush()?;
+    drop(out);
+    eprintln!(
+        "デモを停止するには Ctrl+C / press Ctrl+C to stop. data: {}",
+        cfg.data_dir.display()
+    );
+    tokio::spawn(wait_for_signal(server.handle()));
+    server.wait().await?;
+    svc.store.close().await;
+    Ok(())
+}
+
+fn ask(prompt: &str) -> Result<String> {
+    eprint!("{prompt}: ");
+    std::io::stderr().flush()?;
+    let mut s = String::new();
+    std::io::stdin().read_line(&mut s)?;
+    Ok(s.trim().to_string())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn setup(
+    store: StoreArgs,
+    kind: Option<String>,
+    name: Option<String>,
+    beds: Option<i64>,
+    login: Option<String>,
+    admin_name: Option<String>,
+    password_file: Option<PathBuf>,
+) -> Result<()> {
+    let cfg = load_config(&store, &ListenArgs::default(), &default_data_dir())?;
+    init_tracing(&cfg.log);
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let need = |v: Option<String>, prompt: &str, flag: &str| -> Result<String> {
+        match v {
+            Some(v) => Ok(v),
+            None if interactive => ask(prompt),
+            None => bail!("--{flag} is required when not running interactively"),
+        }
+    };
+    let kind_text = need(
+        kind,
+        "種別 / kind (hospital, clinic, dental_clinic, pharmacy, vendor)",
+        "facility-kind",
+    )?;
+    let kind = FacilityKind::parse(&kind_text)
+        .with_context(|| format!("--facility-kind: `{kind_text}` is not one of hospital, clinic, dental_clinic, pharmacy, vendor"))?;
+    let name = need(name, "名称 / facility name", "facility-name")?;
+    let login = need(login, "管理者ID / administrator login id", "admin-login")?;
+    let admin_name = need(admin_name, "管理者氏名 / administrator name", "admin-name")?;
+    let password = match password_file {
+        Some(f) => std::fs::read_to_string(&f)
+            .with_context(|| format!("--admin-password-file {}", f.display()))?
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string(),
+        None if interactive => {
+            let p = rpassword::prompt_password("パスワード / password: ")?;
+            let c = rpassword::prompt_password("確認 / confirm: ")?;
+            if p != c {
+                bail!("パスワードが一致しません / passwords do not match");
+            }
+            p
+        }
+        None => bail!("--admin-password-file is required when not running interactively"),
+    };
+    let svc = open(&cfg).await?;
+    let input = SetupInput {
+        kind,
+        facility_name: name,
+        beds,
+        admin_login: login.clone(),
+        admin_name,
+        admin_password: password,
+    };
+    match svc
+        .setup(&input, &ClientInfo::new("local", "mamori setup"))
+        .await
+    {
+        Ok(_) => {
+            println!(
+                "セットアップが完了しました / setup complete. 管理者 / administrator: {login}"
+            );
+            println!(
+                "初回ログイン時に二要素認証を登録します / two-factor enrolment follows at first login."
+            );
+            svc.store.close().await;
+            Ok(())
+        }
+        Err(e) => {
+            svc.store.close().await;
+            let msg = mamori_catalog::tr(mamori_catalog::Lang::Ja, &format!("error.{}", e.code()))
+                .to_string();
+            let field = e.field().map(|f| format!(" [{f}]")).unwrap_or_default();
+            bail!("{} {msg}{field} ({e})", e.code())
+        }
+    }
+}
+
+async fn audit_verify(store: StoreArgs) -> Result<bool> {
+    let cfg = load_config(&store, &ListenArgs::default(), &default_data_dir())?;
+    init_tracing("warn");
+    let svc = open(&cfg).await?;
+    let check = svc.store.verify_audit_trail().await?;
+    svc.store.close().await;
+    match check.broken {
+        None => {
+            println!(
+                "OK: {} records, head {}",
+                check.verified,
+                hex::encode(check.head_hash)
+            );
+            Ok(true)
+        }
+        Some(b) => {
+            println!("BROKEN at record {}: {b}", b.seq());
+            Ok(false)
+        }
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        match cli.command {
+            Command::Serve { store, listen } => serve(store, listen).await.map(|_| true),
+            Command::Demo { store, listen } => demo(store, listen).await.map(|_| true),
+            Command::Setup {
+                store,
+                facility_kind,
+                facility_name,
+                beds,
+                admin_login,
+                admin_name,
+                admin_password_file,
+            } => setup(
+                store,
+                facility_kind,
+                facility_name,
+                beds,
+                admin_login,
+                admin_name,
+                admin_password_file,
+            )
+            .await
+            .map(|_| true),
+            Command::AuditVerify { store } => audit_verify(store).await,
+        }
+    });
+    match result {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! The web edge: routes, extractors, pages and the JSON API. The only module that knows HTTP.
+
+pub mod error;
+pub mod extract;
+pub mod pages;
+pub mod routes;
+pub mod views;
+
+use axum::Router;
+use mamori_service::Services;
+
+/// Shared state of every handler.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub svc: Services,
+    /// Whether the server speaks TLS (cookies get `Secure` and the `__Host-` prefix).
+    pub secure: bool,
+    pub max_body_bytes: usize,
+}
+
+impl AppState {
+    pub fn session_cookie(&self) -> &'static str {
+        if self.secure {
+            "__Host-mamori_session"
+        } else {
+            "mamori_session"
+        }
+    }
+
+    pub fn csrf_cookie(&self) -> &'static str {
+        if self.secure {
+            "__Host-mamori_csrf"
+        } else {
+            "mamori_csrf"
+        }
+    }
+
+    /// A `Set-Cookie` value with the house attributes.
+    pub fn cookie(&self, name: &str, value: &str, max_age: Option<i64>) -> String {
+        let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
+        if self.secure {
+            c.push_str("; Secure");
+        }
+        if let Some(a) = max_age {
+            c.push_str(&format!("; Max-Age={a}"));
+        }
+        c
+    }
+}
+
+/// Builds the whole application.
+pub fn app(state: AppState) -> Router {
+    routes::router(state)
+}

@@ -1,0 +1,1482 @@
+//! Page and action handlers of the web UI.
+
+use crate::web::AppState;
+use crate::web::error::WebError;
+use crate::web::extract::{AnySession, Client, CsrfForm, Page, Staged, UiLang, cookie, stage_home};
+use crate::web::views::*;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use mamori_catalog::{Lang, tr};
+use mamori_domain::facility::{FacilityKind, FacilitySettings};
+use mamori_domain::findings;
+use mamori_domain::ledger::{AssetClass, AssetStatus};
+use mamori_domain::role::{Permission, Role};
+use mamori_domain::{UserId, VendorId};
+use mamori_reports::svg::{self, Bar, Tone};
+use mamori_service::auth::{SetupInput, random_token};
+use mamori_service::perm;
+use mamori_service::users::CreateUser;
+use mamori_service::{ServiceError, ServiceResult};
+use mamori_storage::sessions::SessionStage;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+type PageResult = Result<Response, WebError>;
+
+fn svc_err(lang: Lang) -> impl Fn(ServiceError) -> WebError {
+    move |e| WebError::from_service(&e, lang)
+}
+
+async fn facility_name(state: &AppState) -> ServiceResult<String> {
+    Ok(state
+        .svc
+        .facility()
+        .await?
+        .map(|f| f.name)
+        .unwrap_or_default())
+}
+
+fn with_cookie(mut resp: Response, value: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+/// The pre-login CSRF token: the cookie's, or a new one to set.
+fn pre_csrf(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+    match cookie(headers, state.csrf_cookie()) {
+        Some(t) if t.len() >= 32 => (t.to_string(), None),
+        _ => {
+            let t = random_token();
+            let c = state.cookie(state.csrf_cookie(), &t, None);
+            (t, Some(c))
+        }
+    }
+}
+
+fn page_with_pre_csrf(resp: Response, set: Option<String>) -> Response {
+    match set {
+        Some(c) => with_cookie(resp, &c),
+        None => resp,
+    }
+}
+
+/// Home of a role after login.
+fn home_of(role: Role) -> &'static str {
+    if role.permits(Permission::ViewDashboard) {
+        "/"
+    } else {
+        "/vendor-portal"
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Health and static assets
+
+pub async fn healthz() -> impl IntoResponse {
+    axum::Json(mamori_proto::Health {
+        status: "ok".into(),
+    })
+}
+
+pub async fn css() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../assets/mamori.css"),
+    )
+}
+
+pub async fn js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../assets/mamori.js"),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Language
+
+#[derive(Deserialize)]
+pub struct LangForm {
+    lang: String,
+}
+
+pub async fn set_lang(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: CsrfForm<LangForm>,
+) -> Response {
+    let lang = Lang::parse(&form.0.lang).unwrap_or_default();
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| {
+            r.split_once("://")
+                .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_string()))
+        })
+        .filter(|p| p.starts_with('/') && !p.starts_with("//"))
+        .unwrap_or_else(|| "/".to_string());
+    let c = format!(
+        "mamori_lang={}; Path=/; SameSite=Strict; Max-Age=31536000{}",
+        lang.as_str(),
+        if state.secure { "; Secure" } else { "" }
+    );
+    with_cookie(Redirect::to(&back).into_response(), &c)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Setup
+
+fn kinds(lang: Lang, selected: &str) -> Vec<KindOption> {
+    FacilityKind::ALL
+        .iter()
+        .map(|k| KindOption {
+            code: k.as_str(),
+            label: tr(lang, &format!("facility_kind.{}", k.as_str())).to_string(),
+            selected: k.as_str() == selected,
+        })
+        .collect()
+}
+
+pub async fn setup_form(
+    State(state): State<AppState>,
+    UiLang(lang): UiLang,
+    headers: HeaderMap,
+) -> PageResult {
+    if state.svc.is_set_up().await.map_err(svc_err(lang))? {
+        return Ok(Redirect::to("/login").into_response());
+    }
+    let (csrf, set) = pre_csrf(&state, &headers);
+    let page = SetupPage {
+        f: AuthFrame::new(lang, "setup.title", &csrf),
+        kinds: kinds(lang, "clinic"),
+        facility_name: String::new(),
+        beds: String::new(),
+        admin_login: String::new(),
+        admin_name: String::new(),
+        field: None,
+    };
+    Ok(page_with_pre_csrf(render(&page), set))
+}
+
+#[derive(Deserialize)]
+pub struct SetupForm {
+    kind: String,
+    facility_name: String,
+    #[serde(default)]
+    beds: String,
+    admin_login: String,
+    admin_name: String,
+    password: String,
+    password_confirm: String,
+}
+
+pub async fn setup_submit(
+    State(state): State<AppState>,
+    UiLang(lang): UiLang,
+    Client(client): Client,
+    headers: HeaderMap,
+    form: CsrfForm<SetupForm>,
+) -> PageResult {
+    let f = form.into_inner();
+    let (csrf, _) = pre_csrf(&state, &headers);
+    let again = |code: &'static str, field: Option<&'static str>| SetupPage {
+        f: AuthFrame::new(lang, "setup.title", &csrf).with_error(code),
+        kinds: kinds(lang, &f.kind),
+        facility_name: f.facility_name.clone(),
+        beds: f.beds.clone(),
+        admin_login: f.admin_login.clone(),
+        admin_name: f.admin_name.clone(),
+        field,
+    };
+    let Some(kind) = FacilityKind::parse(&f.kind) else {
+        return Ok((
+            StatusCode::BAD_REQUEST,
+            render(&again("FAC0005", Some("kind"))),
+        )
+            .into_response());
+    };
+    let beds = match f.beds.trim() {
+        "" => None,
+        b => match b.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                return Ok((
+                    StatusCode::BAD_REQUEST,
+                    render(&again("FAC0003", Some("beds"))),
+                )
+                    .into_response());
+            }
+        },
+    };
+    if f.password != f.password_confirm {
+        return Ok((
+            StatusCode::BAD_REQUEST,
+            render(&again("PWD0011", Some("password_confirm"))),
+        )
+            .into_response());
+    }
+    let input = SetupInput {
+        kind,
+        facility_name: f.facility_name.clone(),
+        beds,
+        admin_login: f.admin_login.trim().to_string(),
+        admin_name: f.admin_name.clone(),
+        admin_password: f.password.clone(),
+    };
+    match state.svc.setup(&input, &client).await {
+        Ok(_) => Ok(Redirect::to("/login?ok=setup_done").into_response()),
+        Err(ServiceError::AlreadySetUp) => {
+            Err(WebError::new(StatusCode::CONFLICT, "SET0001", lang))
+        }
+        Err(
+            e @ (ServiceError::Invalid { .. }
+            | ServiceError::Password(_)
+            | ServiceError::LoginTaken),
+        ) => {
+            let field = e.field();
+            Ok((StatusCode::BAD_REQUEST, render(&again(e.code(), field))).into_response())
+        }
+        Err(e) => Err(WebError::from_service(&e, lang)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Login
+
+#[derive(Deserialize)]
+pub struct FlashQuery {
+    ok: Option<String>,
+}
+
+pub async fn login_form(
+    State(state): State<AppState>,
+    UiLang(lang): UiLang,
+    headers: HeaderMap,
+    Query(q): Query<FlashQuery>,
+) -> PageResult {
+    if !state.svc.is_set_up().await.map_err(svc_err(lang))? {
+        return Ok(Redirect::to("/setup").into_response());
+    }
+    let (csrf, set) = pre_csrf(&state, &headers);
+    let mut f = AuthFrame::new(lang, "login.title", &csrf);
+    f.notice =
+        q.ok.filter(|k| k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            .map(|k| tr(lang, &format!("flash.{k}")).to_string());
+    Ok(page_with_pre_csrf(
+        render(&LoginPage {
+            f,
+            login_id: String::new(),
+        }),
+        set,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    login_id: String,
+    password: String,
+}
+
+pub async fn login_submit(
+    State(state): State<AppState>,
+    UiLang(lang): UiLang,
+    Client(client): Client,
+    headers: HeaderMap,
+    form: CsrfForm<LoginForm>,
+) -> PageResult {
+    let f = form.into_inner();
+    match state.svc.login(&f.login_id, &f.password, &client).await {
+        Ok(s) => {
+            let c = state.cookie(state.session_cookie(), &s.token, None);
+            let to = match s.stage {
+                SessionStage::Full => match state.svc.resolve(&s.token).await {
+                    Ok(v) => home_of(v.actor.role()),
+                    Err(_) => "/",
+                },
+                other => stage_home(other),
+            };
+            Ok(with_cookie(Redirect::to(to).into_response(), &c))
+        }
+        Err(e @ (ServiceError::InvalidCredentials | ServiceError::Throttled { .. })) => {
+            let (csrf, _) = pre_csrf(&state, &headers);
+            let status = WebError::from_service(&e, lang).status;
+            let page = LoginPage {
+                f: AuthFrame::new(lang, "login.title", &csrf).with_error(e.code()),
+                login_id: f.login_id.chars().take(64).collect(),
+            };
+            Ok((status, render(&page)).into_response())
+        }
+        Err(e) => Err(WebError::from_service(&e, lang)),
+    }
+}
+
+pub async fn totp_form(s: Staged) -> PageResult {
+    if s.view.stage != SessionStage::SecondFactor {
+        return Ok(Redirect::to(stage_home(s.view.stage)).into_response());
+    }
+    Ok(render(&TotpPage {
+        f: AuthFrame::new(s.lang, "totp.title", &s.view.csrf),
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    code: String,
+}
+
+pub async fn totp_submit(
+    State(state): State<AppState>,
+    Client(client): Client,
+    s: Staged,
+    form: CsrfForm<CodeForm>,
+) -> PageResult {
+    let lang = s.lang;
+    match state
+        .svc
+        .verify_second_factor(&s.view, &form.0.code, &client)
+        .await
+    {
+        Ok(SessionStage::Full) => Ok(Redirect::to(home_of(s.view.actor.role())).into_response()),
+        Ok(stage) => Ok(Redirect::to(stage_home(stage)).into_response()),
+        Err(e @ (ServiceError::InvalidCode | ServiceError::Throttled { .. })) => {
+            let status = WebError::from_service(&e, lang).status;
+            Ok((
+                status,
+                render(&TotpPage {
+                    f: AuthFrame::new(lang, "totp.title", &s.view.csrf).with_error(e.code()),
+                }),
+            )
+                .into_response())
+        }
+        Err(ServiceError::NoSession) => Ok(Redirect::to("/login").into_response()),
+        Err(e) => Err(WebError::from_service(&e, lang)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    Client(client): Client,
+    s: AnySession,
+    _f: CsrfForm<Empty>,
+) -> PageResult {
+    state
+        .svc
+        .logout(&s.view, &client)
+        .await
+        .map_err(svc_err(s.lang))?;
+    let c = state.cookie(state.session_cookie(), "", Some(0));
+    Ok(with_cookie(
+        Redirect::to("/login?ok=logged_out").into_response(),
+        &c,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Idle lock
+
+pub async fn lock_screen(
+    State(state): State<AppState>,
+    Client(client): Client,
+    s: AnySession,
+) -> PageResult {
+    if s.view.stage != SessionStage::Full {
+        return Ok(Redirect::to(stage_home(s.view.stage)).into_response());
+    }
+    state
+        .svc
+        .lock(&s.view, &client)
+        .await
+        .map_err(svc_err(s.lang))?;
+    Ok(render(&LockPage {
+        f: AuthFrame::new(s.lang, "lock.title", &s.view.csrf),
+        user_name: s.view.actor.user.display_name.clone(),
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct PasswordOnly {
+    password: String,
+}
+
+pub async fn unlock(
+    State(state): State<AppState>,
+    Client(client): Client,
+    s: AnySession,
+    form: CsrfForm<PasswordOnly>,
+) -> PageResult {
+    match state.svc.unlock(&s.view, &form.0.password, &client).await {
+        Ok(()) => Ok(Redirect::to(home_of(s.view.actor.role())).into_response()),
+        Err(e @ (ServiceError::InvalidCredentials | ServiceError::Throttled { .. })) => {
+            let status = WebError::from_service(&e, s.lang).status;
+            Ok((
+                status,
+                render(&LockPage {
+                    f: AuthFrame::new(s.lang, "lock.title", &s.view.csrf).with_error(e.code()),
+                    user_name: s.view.actor.user.display_name.clone(),
+                }),
+            )
+                .into_response())
+        }
+        Err(e) => Err(WebError::from_service(&e, s.lang)),
+    }
+}
+
+/// The browser's activity ping: keeps an active user's session from idling out.
+pub async fn ping(page: Page<perm::OwnAccount>, _f: CsrfForm<Empty>) -> Response {
+    let _ = page;
+    StatusCode::NO_CONTENT.into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Own account: password, two-factor, sessions
+
+pub async fn password_form(s: Staged) -> PageResult {
+    Ok(render(&PasswordPage {
+        f: AuthFrame::new(s.lang, "password.title", &s.view.csrf),
+        forced: s.view.stage == SessionStage::ChangePassword,
+        problems: Vec::new(),
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    current_password: String,
+    new_password: String,
+    new_password_confirm: String,
+}
+
+pub async fn password_submit(
+    State(state): State<AppState>,
+    Client(client): Client,
+    s: Staged,
+    form: CsrfForm<PasswordForm>,
+) -> PageResult {
+    let f = form.into_inner();
+    let lang = s.lang;
+    let forced = s.view.stage == SessionStage::ChangePassword;
+    let fail = |code: &'static str, problems: Vec<String>| {
+        (
+            StatusCode::BAD_REQUEST,
+            render(&PasswordPage {
+                f: AuthFrame::new(lang, "password.title", &s.view.csrf).with_error(code),
+                forced,
+                problems,
+            }),
+        )
+            .into_response()
+    };
+    if s.view.stage == SessionStage::SecondFactor {
+        return Ok(Redirect::to(stage_home(s.view.stage)).into_response());
+    }
+    if f.new_password != f.new_password_confirm {
+        return Ok(fail("PWD0011", Vec::new()));
+    }
+    match state
+        .svc
+        .change_password(&s.view, &f.current_password, &f.new_password, &client)
+        .await
+    {
+        Ok(SessionStage::Full) if !forced => {
+            Ok(Redirect::to("/account?ok=password_changed").into_response())
+        }
+        Ok(stage) => Ok(Redirect::to(stage_home(stage)).into_response()),
+        Err(ServiceError::Password(problems)) => {
+            let code = problems.first().map(|p| p.code()).unwrap_or("PWD0000");
+            let lines = problems
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} ({})",
+                        tr(lang, &format!("error.{}", p.code())),
+                        p.code()
+                    )
+                })
+                .collect();
+            Ok(fail(code, lines))
+        }
+        Err(e @ (ServiceError::Invalid { .. } | ServiceError::Throttled { .. })) => {
+            Ok(fail(e.code(), Vec::new()))
+        }
+        Err(e) => Err(WebError::from_service(&e, lang)),
+    }
+}
+
+pub async fn two_factor_form(
+    State(state): State<AppState>,
+    Client(client): Client,
+    s: Staged,
+) -> PageResult {
+    if s.view.stage == SessionStage::SecondFactor || s.view.stage == SessionStage::ChangePassword {
+        return Ok(Redirect::to(stage_home(s.view.stage)).into_response());
+    }
+    let e = state
+        .svc
+        .begin_totp_enrollment(&s.view, &client)
+        .await
+        .map_err(svc_err(s.lang))?;
+    Ok(render(&TwoFactorPage {
+        f: AuthFrame::new(s.lang, "two_factor.title", &s.view.csrf),
+        secret: e.secret_base32,
+        qr_svg: e.qr_svg,
+        forced: s.view.stage == SessionStage::EnrollTwoFactor,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct EnrollForm {
+    secret: String,
+    code: String,
+}
+
+pub async fn two_factor_submit(
+    State(state): State<AppState>,
+    Client(client): Client,
+    s: Staged,
+    form: CsrfForm<EnrollForm>,
+) -> PageResult {
+    let f = form.into_inner();
+    if s.view.stage == SessionStage::SecondFactor || s.view.stage == SessionStage::ChangePassword {
+        return Ok(Redirect::to(stage_home(s.view.stage)).into_response());
+    }
+    match state
+        .svc
+        .confirm_totp_enrollment(&s.view, &f.secret, &f.code, &client)
+        .await
+    {
+        Ok((codes, stage)) => Ok(render(&RecoveryCodesPage {
+            f: AuthFrame::new(s.lang, "recovery.title", &s.view.csrf),
+            codes,
+            next: if stage == SessionStage::Full {
+                home_of(s.view.actor.role())
+            } else {
+                stage_home(stage)
+            },
+        })),
+        Err(e @ (ServiceError::InvalidCode | ServiceError::Throttled { .. })) => {
+            let svg = qr_for(&f.secret, &s.view.actor.user.login_id);
+            Ok((
+                StatusCode::BAD_REQUEST,
+                render(&TwoFactorPage {
+                    f: AuthFrame::new(s.lang, "two_factor.title", &s.view.csrf)
+                        .with_error(e.code()),
+                    secret: f
+                        .secret
+                        .chars()
+                        .filter(|c| c.is_ascii_alphanumeric())
+                        .take(64)
+                        .collect(),
+                    qr_svg: svg,
+                    forced: s.view.stage == SessionStage::EnrollTwoFactor,
+                }),
+            )
+                .into_response())
+        }
+        Err(e) => Err(WebError::from_service(&e, s.lang)),
+    }
+}
+
+fn qr_for(secret: &str, login: &str) -> String {
+    mamori_service::auth::totp_for(secret, login)
+        .ok()
+        .and_then(|t| qrcode::QrCode::new(t.get_url().as_bytes()).ok())
+        .map(|q| {
+            q.render::<qrcode::render::svg::Color<'_>>()
+                .min_dimensions(200, 200)
+                .build()
+        })
+        .unwrap_or_default()
+}
+
+fn session_lines(
+    rows: &[mamori_storage::sessions::SessionRow],
+    current: &str,
+    names: &HashMap<UserId, String>,
+) -> Vec<SessionLine> {
+    rows.iter()
+        .map(|r| SessionLine {
+            hash: r.token_hash.clone(),
+            user: names.get(&r.user_id).cloned().unwrap_or_default(),
+            created: fmt_ms(r.created_at_ms),
+            last_seen: fmt_ms(r.last_seen_at_ms),
+            source: r.source.clone(),
+            agent: r.user_agent.chars().take(80).collect(),
+            current: r.token_hash == current,
+        })
+        .collect()
+}
+
+pub async fn account_page(
+    State(state): State<AppState>,
+    p: Page<perm::OwnAccount>,
+    Query(q): Query<FlashQuery>,
+) -> PageResult {
+    let lang = p.lang;
+    let rows = state
+        .svc
+        .own_sessions(&p.cap)
+        .await
+        .map_err(svc_err(lang))?;
+    let user = &p.view.actor.user;
+    let names = HashMap::from([(user.id, user.display_name.clone())]);
+    let fac = facility_name(&state).await.map_err(svc_err(lang))?;
+    Ok(render(&AccountPage {
+        l: Layout::new(lang, &p.view, &fac, "account.title", "/account")
+            .with_flash(q.ok.as_deref()),
+        login_id: user.login_id.clone(),
+        two_factor: user.totp_enabled,
+        sessions: session_lines(&rows, &p.view.actor.session_hash, &names),
+    }))
+}
+
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    Client(client): Client,
+    p: Page<perm::OwnAccount>,
+    Path(hash): Path<String>,
+    _f: CsrfForm<Empty>,
+) -> PageResult {
+    state
+        .svc
+        .revoke_session(&p.view, &hash, &client)
+        .await
+        .map_err(svc_err(p.lang))?;
+    let back = if p.view.actor.role().permits(Permission::ManageSessions)
+        && !is_own(&state, &p, &hash).await
+    {
+        "/settings/sessions?ok=session_revoked"
+    } else {
+        "/account?ok=session_revoked"
+    };
+    Ok(Redirect::to(back).into_response())
+}
+
+async fn is_own(state: &AppState, p: &Page<perm::OwnAccount>, hash: &str) -> bool {
+    state
+        .svc
+        .store
+        .session(hash)
+        .await
+        .ok()
+        .flatten()
+        .is_some_and(|s| s.user_id == p.view.actor.user.id)
+}
+
+pub async fn sessions_page(
+    State(state): State<AppState>,
+    p: Page<perm::ManageSessions>,
+    Query(q): Query<FlashQuery>,
+) -> PageResult {
+    let lang = p.lang;
+    let rows = state
+        .svc
+        .all_sessions(&p.cap)
+        .await
+        .map_err(svc_err(lang))?;
+    let names: HashMap<UserId, String> = state
+        .svc
+        .store
+        .users()
+        .await
+        .map_err(|e| WebError::from_service(&e.into(), lang))?
+        .into_iter()
+        .map(|u| (u.id, format!("{} ({})", u.display_name, u.login_id)))
+        .collect();
+    let fac = facility_name(&state).await.map_err(svc_err(lang))?;
+    Ok(render(&SessionsPage {
+        l: Layout::new(lang, &p.view, &fac, "sessions.title", "/settings")
+            .with_flash(q.ok.as_deref()),
+        sessions: session_lines(&rows, &p.view.actor.session_hash, &names),
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dashboard
+
+fn tone_of(n: usize) -> &'static str {
+    if n == 0 { "good" } else { "bad" }
+}
+
+pub async fn dashboard(
+    State(state): State<AppState>,
+    p: Page<perm::ViewDashboard>,
+    Query(q): Query<FlashQuery>,
+) -> PageResult {
+    let lang = p.lang;
+    let d = state.svc.dashboard(&p.cap).await.map_err(svc_err(lang))?;
+    let fac = facility_name(&state).await.map_err(svc_err(lang))?;
+    let t = |k: &str| tr(lang, k).to_string();
+    let count =
+        |n: usize| mamori_catalog::messages::fill(tr(lang, "unit.count"), &[("n", &n.to_string())]);
+    let stats = vec![
+        Stat {
+            label: t("dashboard.stat_assets"),
+            value: d.assets_active.to_string(),
+            tone: "neutral",
+            href: "/ledger",
+        },
+        Stat {
+            label: t("dashboard.stat_staff"),
+            value: d.persons_active.to_string(),
+            tone: "neutral",
+            href: "/accounts",
+        },
+        Stat {
+            label: t("dashboard.stat_leaver_accounts"),
+            value: d.leaver_accounts.len().to_string(),
+            tone: tone_of(d.leaver_accounts.len()),
+            href: "/accounts",
+        },
+        Stat {
+            label: t("dashboard.stat_eol"),
+            value: d.assets_past_eol.len().to_string(),
+            tone: if d.assets_past_eol.is_empty() {
+                "good"
+            } else {
+                "warn"
+            },
+            href: "/ledger",
+        },
+    ];
+    let mut findings = Vec::new();
+    if !d.leaver_accounts.is_empty() {
+        let names: Vec<String> = d
+            .leaver_accounts
+            .iter()
+            .take(5)
+            .map(|l| format!("{}（{}）", l.person_name, l.login_id))
+            .collect();
+        findings.push(FindingLine {
+            tone: "bad",
+            text: mamori_catalog::messages::fill(
+                tr(lang, "finding.leavers"),
+                &[
+                    ("n", &d.leaver_accounts.len().to_string()),
+                    ("names", &names.join("、")),
+                ],
+            ),
+            href: "/accounts",
+        });
+    }
+    if !d.assets_past_eol.is_empty() {
+        let names: Vec<String> = d
+            .assets_past_eol
+            .iter()
+            .take(5)
+            .map(|a| a.name.clone())
+            .collect();
+        findings.push(FindingLine {
+            tone: "warn",
+            text: mamori_catalog::messages::fill(
+                tr(lang, "finding.eol"),
+                &[
+                    ("n", &d.assets_past_eol.len().to_string()),
+                    ("names", &names.join("、")),
+                ],
+            ),
+            href: "/ledger",
+        });
+    }
+    if d.dormant_accounts > 0 {
+        findings.push(FindingLine {
+            tone: "warn",
+            text: mamori_catalog::messages::fill(
+                tr(lang, "finding.dormant"),
+                &[("n", &d.dormant_accounts.to_string())],
+            ),
+            href: "/accounts",
+        });
+    }
+    if d.vendors_unconfirmed_remote > 0 {
+        findings.push(FindingLine {
+            tone: "warn",
+            text: mamori_catalog::messages::fill(
+                tr(lang, "finding.remote_unconfirmed"),
+                &[("n", &d.vendors_unconfirmed_remote.to_string())],
+            ),
+            href: "/vendors",
+        });
+    }
+    if d.users_two_factor < d.users_total {
+        findings.push(FindingLine {
+            tone: "warn",
+            text: mamori_catalog::messages::fill(
+                tr(lang, "finding.users_without_2fa"),
+                &[("n", &(d.users_total - d.users_two_factor).to_string())],
+            ),
+            href: "/settings",
+        });
+    }
+    let class_bars: Vec<Bar> = d
+        .assets_by_class
+        .iter()
+        .enumerate()
+        .map(|(i, (c, n))| Bar {
+            label: tr(lang, &format!("asset_class.{}", c.as_str())).to_string(),
+            value: *n as u64,
+            tone: Tone::Series((i % 6) as u8),
+        })
+        .collect();
+    let patch_keys = [
+        "patch.le30",
+        "patch.le90",
+        "patch.le180",
+        "patch.older",
+        "patch.unknown",
+    ];
+    let patch_tones = [Tone::Good, Tone::Neutral, Tone::Warn, Tone::Bad, Tone::Bad];
+    let patch_bars: Vec<Bar> = d
+        .patch_buckets
+        .iter()
+        .zip(patch_keys.iter().zip(patch_tones))
+        .map(|(n, (k, tone))| Bar {
+            label: t(k),
+            value: *n as u64,
+            tone,
+        })
+        .collect();
+    let healthy = d.accounts_enabled.saturating_sub(d.leaver_accounts.len());
+    let account_slices = vec![
+        Bar {
+            label: t("dashboard.accounts_ok"),
+            value: healthy as u64,
+            tone: Tone::Good,
+        },
+        Bar {
+            label: t("dashboard.accounts_leaver"),
+            value: d.leaver_accounts.len() as u64,
+            tone: Tone::Bad,
+        },
+        Bar {
+            label: t("dashboard.accounts_disabled"),
+            value: d.accounts_disabled as u64,
+            tone: Tone::Neutral,
+        },
+    ];
+    let tfa_slices = vec![
+        Bar {
+            label: t("dashboard.two_factor_on"),
+            value: d.users_two_factor as u64,
+            tone: Tone::Good,
+        },
+        Bar {
+            label: t("dashboard.two_factor_off"),
+            value: d.users_total.saturating_sub(d.users_two_factor) as u64,
+            tone: Tone::Warn,
+        },
+    ];
+    let empty = t("chart.empty");
+    Ok(render(&DashboardPage {
+        l: Layout::new(lang, &p.view, &fac, "dashboard.title", "/").with_flash(q.ok.as_deref()),
+        stats,
+        findings,
+        chart_classes: svg::bar_chart(&t("dashboard.chart_classes"), &class_bars, &empty),
+        chart_patch: svg::column_chart(&t("dashboard.chart_patch"), &patch_bars, &empty),
+        chart_accounts: svg::donut_chart(
+            &t("dashboard.chart_accounts"),
+            &account_slices,
+            &count(d.accounts_enabled + d.accounts_disabled),
+            &empty,
+        ),
+        chart_two_factor: svg::donut_chart(
+            &t("dashboard.chart_two_factor"),
+            &tfa_slices,
+            &count(d.users_total),
+            &empty,
+        ),
+        recent: d
+            .recent_audit
+            .iter()
+            .map(|r| AuditLine::of(lang, r))
+            .collect(),
+        today: mamori_domain::wareki::format_wareki(d.today),
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ledger, accounts, vendors
+
+pub async fn ledger(State(state): State<AppState>, p: Page<perm::ViewLedger>) -> PageResult {
+    let lang = p.lang;
+    let v = state.svc.ledger(&p.cap).await.map_err(svc_err(lang))?;
+    let today = state.svc.clock.today();
+    let vendor_names: HashMap<VendorId, String> =
+        v.vendors.iter().map(|x| (x.id, x.name.clone())).collect();
+    let assets: Vec<AssetLine> = v
+        .assets
+        .iter()
+        .map(|a| {
+            let patch_days = a.last_patch_on.map(|d| (today - d).whole_days());
+            AssetLine {
+                name: a.name.clone(),
+                class_label: tr(lang, &format!("asset_class.{}", a.class.as_str())).to_string(),
+                location: a.location.clone(),
+                os: a.os.clone(),
+                ip: a.ip.clone(),
+                vendor: a
+                    .vendor_id
+                    .and_then(|id| vendor_names.get(&id).cloned())
+                    .unwrap_or_default(),
+                eol: fmt_date(a.eol_on),
+                eol_past: a.status != AssetStatus::Disposed && a.eol_on.is_some_and(|d| d < today),
+                patch: fmt_date(a.last_patch_on),
+                patch_tone: match patch_days {
+                    Some(..=30) => "good",
+                    Some(31..=90) => "neutral",
+                    Some(_) => "warn",
+                    None => {
+                        if a.class == AssetClass::RemovableMedia {
+                            "neutral"
+                        } else {
+                            "bad"
+                        }
+                    }
+                },
+                status_label: tr(lang, &format!("asset_status.{}", a.status.as_str())).to_string(),
+                missing: a.location.trim().is_empty()
+                    || (a.vendor_id.is_none()
+                        && matches!(a.class, AssetClass::Server | AssetClass::NetworkDevice)),
+            }
+        })
+        .collect();
+    let mut by_status: Vec<Bar> = Vec::new();
+    for (i, s) in AssetStatus::ALL.iter().enumerate() {
+        let n = v.assets.iter().filter(|a| a.status == *s).count();
+        by_status.push(Bar {
+            label: tr(lang, &format!("asset_status.{}", s.as_str())).to_string(),
+            value: n as u64,
+            tone: [Tone::Good, Tone::Neutral, Tone::Warn, Tone::Neutral]
+                .get(i)
+                .copied()
+                .unwrap_or(Tone::Neutral),
+        });
+    }
+    let fac = facility_name(&state).await.map_err(svc_err(lang))?;
+    Ok(render(&LedgerPage {
+        l: Layout::new(lang, &p.view, &fac, "ledger.title", "/ledger"),
+        chart: svg::bar_chart(
+            tr(lang, "ledger.chart_status"),
+            &by_status,
+            tr(lang, "chart.empty"),
+        ),
+        assets,
+    }))
+}
+
+pub async fn accounts(State(state): State<AppState>, p: Page<perm::ViewAccounts>) -> PageResult {
+    let lang = p.lang;
+    let v = state
+        .svc
+        .accounts_view(&p.cap)
+        .await
+        .map_err(svc_err(lang))?;
+    let persons: HashMap<_, _> = v.persons.iter().map(|x| (x.id, x)).collect();
+    let systems: HashMap<_, _> = v.systems.iter().map(|x| (x.id, x.name.clone())).collect();
+    let leaver: HashMap<_, i64> = v
+        .leavers
+        .iter()
+        .map(|l| (l.account_id, l.days_since_left))
+        .collect();
+    let dormant: Vec<_> =
+        findings::dormant_accounts(&v.accounts, v.today, i64::from(v.dormant_days));
+    let mut rows: Vec<AccountLine> = v
+        .accounts
+        .iter()
+        .map(|a| AccountLine {
+            system: systems.get(&a.system_id).cloned().unwrap_or_default(),
+            login_id: a.login_id.clone(),
+            owner: a
+                .person_id
+                .and_then(|id| persons.get(&id))
+                .map(|p| p.name.clone())
+                .unwrap_or_else(|| "—".into()),
+            kind_label: tr(lang, &format!("account_kind.{}", a.kind.as_str())).to_string(),
+            admin: a.is_admin,
+            enabled: a.enabled,
+            last_login: fmt_date(a.last_login_on),
+            two_factor: a.two_factor,
+            leaver_days: leaver.get(&a.id).copied(),
+            dormant: dormant.contains(&a.id),
+        })
+        .collect();
+    rows.sort_by_key(|r| {
+        (
+            r.leaver_days.is_none(),
+            !r.dormant,
+            r.system.clone(),
+            r.login_id.clone(),
+        )
+    });
+    let bars = vec![
+        Bar {
+            label: tr(lang, "dashboard.accounts_leaver").to_string(),
+            value: v.leavers.len() as u64,
+            tone: Tone::Bad,
+        },
+        Bar {
+            label: tr(lang, "accounts.dormant").to_string(),
+            value: dormant.len() as u64,
+            tone: Tone::Warn,
+        },
+        Bar {
+            label: tr(lang, "accounts.admins").to_string(),
+            value: v
+                .accounts
+                .iter()
+                .filter(|a| a.enabled && a.is_admin)
+                .count() as u64,
+            tone: Tone::Neutral,
+        },
+        Bar {
+            label: tr(lang, "accounts.shared").to_string(),
+            value: v
+                .accounts
+                .iter()
+                .filter(|a| a.enabled && a.kind == mamori_domain::ledger::AccountKind::Shared)
+                .count() as u64,
+            tone: Tone::Warn,
+        },
+    ];
+    let fac = facility_name(&state).await.map_err(svc_err(lang))?;
+    Ok(render(&AccountsPage {
+        l: Layout::new(lang, &p.view, &fac, "accounts.title", "/accounts"),
+        leavers: v.leavers.len(),
+        dormant: dormant.len(),
+        dormant_days: v.dormant_days,
+        chart: svg::bar_chart(tr(lang, "accounts.chart"), &bars, tr(lang, "chart.empty")),
+        rows,
+    }))
+}
+
+fn vendor_lines(
+    lang: Lang,
+    vendors: &[mamori_domain::ledger::Vendor],
+    systems: &[mamori_domain::ledger::InfoSystem],
+) -> Vec<VendorLine> {
+    vendors
+        .iter()
+        .map(|v| {
+            let (remote, tone) = match v.remote_maintenance {
+                Some(true) => (tr(lang, "vendors.remote_yes"), "warn"),
+                Some(false) => (tr(lang, "vendors.remote_no"), "good"),
+                None => (tr(lang, "vendors.remote_unknown"), "bad"),
+            };
+            VendorLine {
+                name: v.name.clone(),
+                services: v.services.clone(),
+                systems: systems
+                    .iter()
+                    .filter(|s| s.vendor_id == Some(v.id))
+                    .map(|s| s.name.clone())
+                    .collect::<Vec<_>>()
+                    .join("、"),
+                phone: v.phone.clone(),
+                email: v.email.clone(),
+                remote: remote.to_string(),
+                remote_tone: tone,
+            }
+        })
+        .collect()
+}
+
+pub async fn vendors(State(state): State<AppState>, p: Page<perm::ViewVendors>) -> PageResult {
+    let lang = p.lang;
+    let (vendors, systems) = state.svc.vendors(&p.cap).await.map_err(svc_err(lang))?;
+    let fac = facility_name(&state).await.map_err(svc_err(lang))?;
+    Ok(render(&VendorsPage {
+        l: Layout::new(lang, &p.view, &fac, "vendors.title", "/vendors"),
+        vendors: vendor_lines(lang, &vendors, &systems),
+    }))
+}
+
+pub async fn vendor_portal(
+    State(state): State<AppState>,
+    p: Page<perm::VendorPortal>,
+) -> PageResult {
+    let lang = p.lang;
+    let (vendor, systems) = state
+        .svc
+        .vendor_portal(&p.cap)
+        .await
+        .map_err(svc_err(lang))?;
+    let fac = facility_name(&state).await.map_err(svc_err(lang))?;
+    Ok(render(&VendorPortalPage {
+        l: Layout::new(lang, &p.view, &fac, "vendor_portal.title", "/vendor-portal"),
+        vendor: vendor.map(|v| v.name).unwrap_or_default(),
+        systems: systems.into_iter().map(|s| s.name).collect(),
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checklist, logs, backups, incidents
+
+pub async fn checklist(State(state): State<AppState>, p: Page<perm::ViewChecklist>) -> PageResult {
+    let lang = p.lang;
+    let items = mamori_catalog::checklist::r7_hospital()
+        .iter()
+        .map(|i| ChecklistLine {
+            id: i.id.to_string(),
+            section: i.section.to_string(),
+            text: match lang {
+                Lang::Ja => i.text_ja.to_string(),
+                Lang::En => i.text_en.to_string(),
+            },
+        })
+        .collect();
+    let fac = facility_name(&state).await.map_err(svc_err(lang))?;
+    Ok(render(&ChecklistPage {
+        l: Layout::new(lang, &p.view, &fac, "checklist.title", "/checklist"),
+        items,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct LogsQuery {
+    page: Option<i64>,
+}
+
+async fn logs_page(
+    state: &AppState,
+    p: &Page<perm::ViewLogs>,
+    page: i64,
+    verify: Option<VerifyResult>,
+) -> PageResult {
+    let lang = p.lang;
+    let can_audit = p.view.actor.role().permits(Permission::ViewAudit);
+    let (lines, total) = match p.view.actor.can::<perm::ViewAudit>() {
+        Ok(cap) => {
+            let per = 50;
+            let (rows, total) = state
+                .svc
+                .audit_page(&cap, per, (page - 1) * per)
+                .await
+                .map_err(svc_err(lang))?;
+            (rows.iter().map(|r| AuditLine::of(lang, r)).collect(), total)
+        }
+        Err(_) => (Vec::new(), 0),
+    };
+    let fac = facility_name(state).await.map_err(svc_err(lang))?;
+    Ok(render(&LogsPage {
+        l: Layout::new(lang, &p.view, &fac, "logs.title", "/logs"),
+        lines,
+        total,
+        page,
+        pages: ((total + 49) / 50).max(1),
+        can_audit,
+        verify,
+    }))
+}
+
+pub async fn logs(
+    State(state): State<AppState>,
+    p: Page<perm::ViewLogs>,
+    Query(q): Query<LogsQuery>,
+) -> PageResult {
+    let page = q.page.unwrap_or(1).clamp(1, 1_000_000);
+    logs_page(&state, &p, page, None).await
+}
+
+pub async fn logs_verify(
+    State(state): State<AppState>,
+    p: Page<perm::ViewLogs>,
+    a: Page<perm::ViewAudit>,
+) -> PageResult {
+    let lang = p.lang;
+    let s = state
+        .svc
+        .verify_audit(&a.cap)
+        .await
+        .map_err(svc_err(lang))?;
+    let v = VerifyResult {
+        ok: s.broken.is_none(),
+        verified: s.verified,
+        head: s.head_hash_hex,
+        problem: s.broken.map(|b| b.to_string()).unwrap_or_default(),
+    };
+    logs_page(&state, &p, 1, Some(v)).await
+}
+
+pub async fn backups(
+    State(state): State<AppState>,
+    p: Page<perm::ViewBackups>,
+    data_dir: axum::Extension<DataDir>,
+) -> PageResult {
+    let lang = p.lang;
+    let fac = facility_name(&state).await.map_err(svc_err(lang))?;
+    Ok(render(&BackupsPage {
+        l: Layout::new(lang, &p.view, &fac, "backups.title", "/backups"),
+        data_dir: data_dir.0.0.clone(),
+    }))
+}
+
+/// Where the data lives, for the backup guidance.
+#[derive(Debug, Clone)]
+pub struct DataDir(pub String);
+
+/// The TLS certificate fingerprint, shown on the settings page.
+#[derive(Debug, Clone)]
+pub struct CertFingerprint(pub String);
+
+pub async fn incidents(State(state): State<AppState>, p: Page<perm::ViewIncidents>) -> PageResult {
+    let lang = p.lang;
+    let contacts = match p.view.actor.can::<perm::ViewVendors>() {
+        Ok(cap) => {
+            let (v, s) = state.svc.vendors(&cap).await.map_err(svc_err(lang))?;
+            vendor_lines(lang, &v, &s)
+        }
+        Err(_) => Vec::new(),
+    };
+    let fac = facility_name(&state).await.map_err(svc_err(lang))?;
+    Ok(render(&IncidentsPage {
+        l: Layout::new(lang, &p.view, &fac, "incidents.title", "/incidents"),
+        contacts,
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings and users
+
+async fn settings_page(
+    state: &AppState,
+    p: &Page<perm::ViewSettings>,
+    flash: Option<&str>,
+    error: Option<&ServiceError>,
+    fingerprint: &str,
+) -> PageResult {
+    let lang = p.lang;
+    let f = state
+        .svc
+        .facility()
+        .await
+        .map_err(svc_err(lang))?
+        .ok_or_else(|| WebError::new(StatusCode::CONFLICT, "SET0002", lang))?;
+    let me = p.view.actor.user.id;
+    let users = state
+        .svc
+        .list_users(&p.cap)
+        .await
+        .map_err(svc_err(lang))?
+        .into_iter()
+        .map(|u| UserLine {
+            id: u.id.0,
+            login_id: u.login_id,
+            name: u.display_name,
+            role_label: tr(lang, &format!("role.{}", u.role.as_str())).to_string(),
+            two_factor: u.totp_enabled,
+            disabled: u.disabled,
+            must_change: u.must_change_password,
+            is_self: u.id == me,
+        })
+        .collect();
+    let vendors = state
+        .svc
+        .store
+        .vendors()
+        .await
+        .map_err(|e| WebError::from_service(&e.into(), lang))?;
+    let mut page = SettingsPage {
+        l: Layout::new(lang, &p.view, &f.name, "settings.title", "/settings").with_flash(flash),
+        can_manage: p.view.actor.role().permits(Permission::ManageSettings),
+        facility_name: f.name.clone(),
+        facility_kind: tr(lang, &format!("facility_kind.{}", f.kind.as_str())).to_string(),
+        beds: f.beds.map(|b| b.to_string()).unwrap_or_else(|| "—".into()),
+        idle_lock_minutes: f.settings.idle_lock_minutes,
+        require_2fa_all: f.settings.require_two_factor_for_all,
+        users,
+        roles: Role::ALL
+            .iter()
+            .map(|r| RoleOption {
+                code: r.as_str(),
+                label: tr(lang, &format!("role.{}", r.as_str())).to_string(),
+            })
+            .collect(),
+        vendors: vendors.into_iter().map(|v| (v.id.0, v.name)).collect(),
+        error: None,
+        cert_fingerprint: fingerprint.to_string(),
+    };
+    let status = match error {
+        Some(e) => {
+            page.error = Some((
+                tr(lang, &format!("error.{}", e.code())).to_string(),
+                e.code(),
+            ));
+            WebError::from_service(e, lang).status
+        }
+        None => StatusCode::OK,
+    };
+    Ok((status, render(&page)).into_response())
+}
+
+pub async fn settings(
+    State(state): State<AppState>,
+    p: Page<perm::ViewSettings>,
+    Query(q): Query<FlashQuery>,
+    fp: axum::Extension<CertFingerprint>,
+) -> PageResult {
+    settings_page(&state, &p, q.ok.as_deref(), None, &fp.0.0).await
+}
+
+#[derive(Deserialize)]
+pub struct SettingsForm {
+    idle_lock_minutes: String,
+    #[serde(default)]
+    require_2fa_all: Option<String>,
+}
+
+pub async fn settings_submit(
+    State(state): State<AppState>,
+    Client(client): Client,
+    p: Page<perm::ManageSettings>,
+    v: Page<perm::ViewSettings>,
+    fp: axum::Extension<CertFingerprint>,
+    form: CsrfForm<SettingsForm>,
+) -> PageResult {
+    let f = form.into_inner();
+    let lang = p.lang;
+    let current = state
+        .svc
+        .facility()
+        .await
+        .map_err(svc_err(lang))?
+        .map(|f| f.settings)
+        .unwrap_or_default();
+    let minutes = match f.idle_lock_minutes.trim().parse::<u32>() {
+        Ok(m) => m,
+        Err(_) => {
+            let e = ServiceError::Invalid {
+                code: "FAC0004",
+                field: "idle_lock_minutes",
+            };
+            return settings_page(&state, &v, None, Some(&e), &fp.0.0).await;
+        }
+    };
+    let new = FacilitySettings {
+        idle_lock_minutes: minutes,
+        require_two_factor_for_all: f.require_2fa_all.is_some(),
+        ..current
+    };
+    match state.svc.update_settings(&p.cap, &new, &client).await {
+        Ok(()) => Ok(Redirect::to("/settings?ok=settings_saved").into_response()),
+        Err(e @ ServiceError::Invalid { .. }) => {
+            settings_page(&state, &v, None, Some(&e), &fp.0.0).await
+        }
+        Err(e) => Err(WebError::from_service(&e, lang)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NewUserForm {
+    login_id: String,
+    display_name: String,
+    role: String,
+    password: String,
+    #[serde(default)]
+    vendor_id: String,
+}
+
+pub async fn user_create(
+    State(state): State<AppState>,
+    Client(client): Client,
+    p: Page<perm::ManageUsers>,
+    v: Page<perm::ViewSettings>,
+    fp: axum::Extension<CertFingerprint>,
+    form: CsrfForm<NewUserForm>,
+) -> PageResult {
+    let f = form.into_inner();
+    let lang = p.lang;
+    let Some(role) = Role::parse(&f.role) else {
+        let e = ServiceError::Invalid {
+            code: "USR0006",
+            field: "role",
+        };
+        return settings_page(&state, &v, None, Some(&e), &fp.0.0).await;
+    };
+    let input = CreateUser {
+        login_id: f.login_id.trim().to_string(),
+        display_name: f.display_name,
+        role,
+        password: f.password,
+        vendor_id: VendorId::parse(&f.vendor_id),
+    };
+    match state.svc.create_user(&p.cap, &input, &client).await {
+        Ok(_) => Ok(Redirect::to("/settings?ok=user_created").into_response()),
+        Err(
+            e @ (ServiceError::Invalid { .. }
+            | ServiceError::Password(_)
+            | ServiceError::LoginTaken),
+        ) => settings_page(&state, &v, None, Some(&e), &fp.0.0).await,
+        Err(e) => Err(WebError::from_service(&e, lang)),
+    }
+}
+
+async fn user_set_disabled(
+    state: AppState,
+    client: mamori_service::ClientInfo,
+    p: Page<perm::ManageUsers>,
+    id: String,
+    disabled: bool,
+) -> PageResult {
+    let lang = p.lang;
+    let Some(id) = UserId::parse(&id) else {
+        return Err(WebError::new(StatusCode::NOT_FOUND, "GEN0404", lang));
+    };
+    state
+        .svc
+        .set_user_disabled(&p.cap, id, disabled, &client)
+        .await
+        .map_err(svc_err(lang))?;
+    Ok(Redirect::to(if disabled {
+        "/settings?ok=user_disabled"
+    } else {
+        "/settings?ok=user_enabled"
+    })
+    .into_response())
+}
+
+pub async fn user_disable(
+    State(state): State<AppState>,
+    Client(client): Client,
+    p: Page<perm::ManageUsers>,
+    Path(id): Path<String>,
+    _f: CsrfForm<Empty>,
+) -> PageResult {
+    user_set_disabled(state, client, p, id, true).await
+}
+
+pub async fn user_enable(
+    State(state): State<AppState>,
+    Client(client): Client,
+    p: Page<perm::ManageUsers>,
+    Path(id): Path<String>,
+    _f: CsrfForm<Empty>,
+) -> PageResult {
+    user_set_disabled(state, client, p, id, false).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// API
+
+pub async fn api_me(p: Page<perm::OwnAccount>) -> impl IntoResponse {
+    let u = &p.view.actor.user;
+    axum::Json(mamori_proto::Me {
+        login_id: u.login_id.clone(),
+        display_name: u.display_name.clone(),
+        role: u.role.as_str().to_string(),
+        two_factor: u.totp_enabled,
+    })
+}
+
+pub async fn not_found(UiLang(lang): UiLang) -> WebError {
+    WebError::new(StatusCode::NOT_FOUND, "GEN0404", lang)
+}

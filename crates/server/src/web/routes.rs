@@ -1,0 +1,235 @@
+//! The route table. Every protected route is listed once with the permission it needs; the
+//! router is built from this table and the role tests walk it (every route × every role).
+
+use crate::web::AppState;
+use crate::web::extract::resolve_session;
+use crate::web::pages;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Method, header};
+use axum::routing::{MethodRouter, get, post};
+use mamori_domain::role::Permission;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// Who may reach a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, logged in or not.
+    Public,
+    /// A session in a login stage (second factor, forced change, enrolment) or full.
+    Staged,
+    /// A full session with this permission.
+    Needs(Permission),
+}
+
+/// One route: method, axum path, an example concrete path for tests, and who may use it.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteSpec {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub example: &'static str,
+    pub access: Access,
+}
+
+const fn r(
+    method: &'static str,
+    path: &'static str,
+    example: &'static str,
+    access: Access,
+) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        example,
+        access,
+    }
+}
+
+use Access::{Needs, Public, Staged};
+use Permission as P;
+
+/// Every route of the application.
+pub const ROUTES: &[RouteSpec] = &[
+    r("GET", "/healthz", "/healthz", Public),
+    r("GET", "/api/v1/healthz", "/api/v1/healthz", Public),
+    r("GET", "/assets/mamori.css", "/assets/mamori.css", Public),
+    r("GET", "/assets/mamori.js", "/assets/mamori.js", Public),
+    r("GET", "/setup", "/setup", Public),
+    r("POST", "/setup", "/setup", Public),
+    r("GET", "/login", "/login", Public),
+    r("POST", "/login", "/login", Public),
+    r("POST", "/lang", "/lang", Public),
+    r("GET", "/login/totp", "/login/totp", Staged),
+    r("POST", "/login/totp", "/login/totp", Staged),
+    r("POST", "/logout", "/logout", Staged),
+    r("GET", "/lock", "/lock", Staged),
+    r("POST", "/lock", "/lock", Staged),
+    r("GET", "/account/password", "/account/password", Staged),
+    r("POST", "/account/password", "/account/password", Staged),
+    r("GET", "/account/two-factor", "/account/two-factor", Staged),
+    r("POST", "/account/two-factor", "/account/two-factor", Staged),
+    r("GET", "/", "/", Needs(P::ViewDashboard)),
+    r("GET", "/ledger", "/ledger", Needs(P::ViewLedger)),
+    r("GET", "/accounts", "/accounts", Needs(P::ViewAccounts)),
+    r("GET", "/checklist", "/checklist", Needs(P::ViewChecklist)),
+    r("GET", "/logs", "/logs", Needs(P::ViewLogs)),
+    r("GET", "/logs/verify", "/logs/verify", Needs(P::ViewAudit)),
+    r("GET", "/vendors", "/vendors", Needs(P::ViewVendors)),
+    r(
+        "GET",
+        "/vendor-portal",
+        "/vendor-portal",
+        Needs(P::VendorPortal),
+    ),
+    r("GET", "/backups", "/backups", Needs(P::ViewBackups)),
+    r("GET", "/incidents", "/incidents", Needs(P::ViewIncidents)),
+    r("GET", "/settings", "/settings", Needs(P::ViewSettings)),
+    r(
+        "POST",
+        "/settings/facility",
+        "/settings/facility",
+        Needs(P::ManageSettings),
+    ),
+    r(
+        "POST",
+        "/settings/users",
+        "/settings/users",
+        Needs(P::ManageUsers),
+    ),
+    r(
+        "POST",
+        "/settings/users/{id}/disable",
+        "/settings/users/999999/disable",
+        Needs(P::ManageUsers),
+    ),
+    r(
+        "POST",
+        "/settings/users/{id}/enable",
+        "/settings/users/999999/enable",
+        Needs(P::ManageUsers),
+    ),
+    r(
+        "GET",
+        "/settings/sessions",
+        "/settings/sessions",
+        Needs(P::ManageSessions),
+    ),
+    r("GET", "/account", "/account", Needs(P::OwnAccount)),
+    r(
+        "POST",
+        "/account/sessions/{hash}/revoke",
+        "/account/sessions/0000/revoke",
+        Needs(P::OwnAccount),
+    ),
+    r("GET", "/api/v1/me", "/api/v1/me", Needs(P::OwnAccount)),
+    r(
+        "POST",
+        "/api/v1/session/ping",
+        "/api/v1/session/ping",
+        Needs(P::OwnAccount),
+    ),
+];
+
+fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
+    Some(match (method, path) {
+        ("GET", "/healthz") | ("GET", "/api/v1/healthz") => get(pages::healthz),
+        ("GET", "/assets/mamori.css") => get(pages::css),
+        ("GET", "/assets/mamori.js") => get(pages::js),
+        ("GET", "/setup") => get(pages::setup_form),
+        ("POST", "/setup") => post(pages::setup_submit),
+        ("GET", "/login") => get(pages::login_form),
+        ("POST", "/login") => post(pages::login_submit),
+        ("POST", "/lang") => post(pages::set_lang),
+        ("GET", "/login/totp") => get(pages::totp_form),
+        ("POST", "/login/totp") => post(pages::totp_submit),
+        ("POST", "/logout") => post(pages::logout),
+        ("GET", "/lock") => get(pages::lock_screen),
+        ("POST", "/lock") => post(pages::unlock),
+        ("GET", "/account/password") => get(pages::password_form),
+        ("POST", "/account/password") => post(pages::password_submit),
+        ("GET", "/account/two-factor") => get(pages::two_factor_form),
+        ("POST", "/account/two-factor") => post(pages::two_factor_submit),
+        ("GET", "/") => get(pages::dashboard),
+        ("GET", "/ledger") => get(pages::ledger),
+        ("GET", "/accounts") => get(pages::accounts),
+        ("GET", "/checklist") => get(pages::checklist),
+        ("GET", "/logs") => get(pages::logs),
+        ("GET", "/logs/verify") => get(pages::logs_verify),
+        ("GET", "/vendors") => get(pages::vendors),
+        ("GET", "/vendor-portal") => get(pages::vendor_portal),
+        ("GET", "/backups") => get(pages::backups),
+        ("GET", "/incidents") => get(pages::incidents),
+        ("GET", "/settings") => get(pages::settings),
+        ("POST", "/settings/facility") => post(pages::settings_submit),
+        ("POST", "/settings/users") => post(pages::user_create),
+        ("POST", "/settings/users/{id}/disable") => post(pages::user_disable),
+        ("POST", "/settings/users/{id}/enable") => post(pages::user_enable),
+        ("GET", "/settings/sessions") => get(pages::sessions_page),
+        ("GET", "/account") => get(pages::account_page),
+        ("POST", "/account/sessions/{hash}/revoke") => post(pages::revoke_session),
+        ("GET", "/api/v1/me") => get(pages::api_me),
+        ("POST", "/api/v1/session/ping") => post(pages::ping),
+        _ => return None,
+    })
+}
+
+/// Security headers on every response.
+const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
+
+/// Builds the router from [`ROUTES`].
+pub fn router(state: AppState) -> Router {
+    let mut app: Router<AppState> = Router::new();
+    for spec in ROUTES {
+        // Methods of the same path merge into one method router.
+        match handler(spec.method, spec.path) {
+            Some(h) => app = app.route(spec.path, h),
+            None => tracing::error!(
+                method = spec.method,
+                path = spec.path,
+                "route without handler"
+            ),
+        }
+    }
+    let max_body = state.max_body_bytes;
+    let hsts = if state.secure {
+        HeaderValue::from_static("max-age=31536000")
+    } else {
+        HeaderValue::from_static("max-age=0")
+    };
+    app.fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            resolve_session,
+        ))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            hsts,
+        ))
+        .with_state(state)
+}
+
+/// Whether the method is one of the table's.
+pub fn method_of(spec: &RouteSpec) -> Method {
+    if spec.method == "POST" {
+        Method::POST
+    } else {
+        Method::GET
+    }
+}

@@ -1,0 +1,99 @@
+//! Use cases of mamori: first-run setup, authentication and sessions, authorisation as typed
+//! capabilities, the audit trail, and the read models behind the pages.
+//!
+//! Every state change goes through a write transaction that also appends one audit event, so a
+//! change and its record commit together or not at all. Time comes from [`Clock`]; nothing here
+//! reads the wall clock.
+
+pub mod auth;
+pub mod authz;
+pub mod clock;
+pub mod dashboard;
+pub mod demo;
+pub mod error;
+pub mod hashing;
+pub mod seed;
+pub mod users;
+
+pub use authz::{Actor, Cap, perm};
+pub use clock::{Clock, ManualClock};
+pub use error::{ServiceError, ServiceResult};
+pub use hashing::{Argon2Params, PasswordHasher};
+
+use mamori_domain::password::PasswordPolicy;
+use mamori_storage::Store;
+use std::sync::Arc;
+
+/// Where a request came from, for throttling and the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// Client address as text (IP only).
+    pub source: String,
+    pub user_agent: String,
+}
+
+impl ClientInfo {
+    pub fn new(source: impl Into<String>, user_agent: impl Into<String>) -> Self {
+        let mut ua: String = user_agent.into();
+        ua.truncate(ua.floor_char_boundary(300));
+        ClientInfo {
+            source: source.into(),
+            user_agent: ua,
+        }
+    }
+}
+
+/// Session lifetimes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// A session ends this long after login, whatever its activity.
+    pub absolute_ms: i64,
+    /// Activity is written back at most this often (the idle lock is exact to within this).
+    pub touch_every_ms: i64,
+    /// A login that has not completed its second factor expires after this.
+    pub pending_ms: i64,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        SessionLimits {
+            absolute_ms: 12 * 3_600_000,
+            touch_every_ms: 15_000,
+            pending_ms: 10 * 60_000,
+        }
+    }
+}
+
+/// The service layer: one per process, cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub hasher: PasswordHasher,
+    pub policy: PasswordPolicy,
+    pub sessions: SessionLimits,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services")
+            .field("backend", &self.store.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Services {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, hasher: PasswordHasher) -> Self {
+        Services {
+            store,
+            clock,
+            hasher,
+            policy: PasswordPolicy::default(),
+            sessions: SessionLimits::default(),
+        }
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}

@@ -1,0 +1,425 @@
+// End-to-end browser check of `mamori demo` with the system Chromium (Debian's /usr/bin/chromium).
+// Started by run.sh, which boots the demo server and passes:
+//   MAMORI_URL       base URL printed by the demo (https, self-signed certificate)
+//   MAMORI_LOGIN     login id of the demo administrator
+//   MAMORI_PASSWORD  its password
+//   MAMORI_TOTP      its TOTP secret (base32)
+// Optional: MAMORI_CHROMIUM (browser path, default /usr/bin/chromium).
+//
+// Flow: / → /login → /login/totp → / ; every top-level `nav a[data-nav]` page (status < 400, an
+// h1, a full-page screenshot in screenshots/) ; /healthz ; logout → /login.
+// Any console error, uncaught page error or HTTP response >= 500 fails the run.
+// The last line is always `browser: N passed, M failed`; exit status 1 when M > 0.
+
+import { chromium, request } from 'playwright-core';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SHOTS = path.join(HERE, 'screenshots');
+const CHROMIUM = process.env.MAMORI_CHROMIUM || '/usr/bin/chromium';
+const EXPECTED_NAV = [
+  'ダッシュボード', '台帳', 'アカウント', 'チェックリスト', 'ログ',
+  '事業者', 'バックアップ', 'インシデント', '設定',
+];
+const ACTION_TIMEOUT_MS = 15_000;
+const NAVIGATION_TIMEOUT_MS = 30_000;
+const OVERALL_TIMEOUT_MS = 5 * 60_000;
+
+// ---------------------------------------------------------------------------------------------
+// results
+
+let passed = 0;
+let failed = 0;
+
+// `detail` explains a failure; `info` is shown on success.
+function check(name, ok, detail = '', info = '') {
+  if (ok) {
+    passed += 1;
+    console.log(`ok    ${name}${info ? ` (${info})` : ''}`);
+  } else {
+    failed += 1;
+    console.log(`FAIL  ${name}${detail ? `: ${detail}` : ''}`);
+  }
+  return ok;
+}
+
+function summary() {
+  console.log(`browser: ${passed} passed, ${failed} failed`);
+}
+
+// Stops the flow after a failed check that later steps depend on.
+class Abort extends Error {}
+
+function require_(name, ok, detail, info) {
+  if (!check(name, ok, detail, info)) throw new Abort(name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// TOTP (RFC 4648 base32, RFC 4226 HOTP, RFC 6238 TOTP) with node:crypto only
+
+const BASE32_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+function base32Decode(text) {
+  const clean = text.replace(/[\s-]/g, '').replace(/=+$/, '').toUpperCase();
+  const out = [];
+  let buffer = 0;
+  let bits = 0;
+  for (const ch of clean) {
+    const value = BASE32_ALPHABET.indexOf(ch);
+    if (value < 0) throw new Error(`TOTP secret: invalid base32 character ${JSON.stringify(ch)}`);
+    buffer = ((buffer << 5) | value) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push((buffer >>> bits) & 0xff);
+    }
+  }
+  return Buffer.from(out);
+}
+
+function hotp(key, counter, digits) {
+  const message = Buffer.alloc(8);
+  message.writeBigUInt64BE(BigInt(counter));
+  const mac = crypto.createHmac('sha1', key).update(message).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const binary =
+    ((mac[offset] & 0x7f) << 24) |
+    (mac[offset + 1] << 16) |
+    (mac[offset + 2] << 8) |
+    mac[offset + 3];
+  return String(binary % 10 ** digits).padStart(digits, '0');
+}
+
+function totp(key, unixSeconds, digits = 6, period = 30) {
+  return hotp(key, Math.floor(unixSeconds / period), digits);
+}
+
+function selfTestTotp() {
+  // RFC 4648 §10 test vectors, and the RFC 6238 SHA-1 seed in base32.
+  const b32 = [
+    ['', ''], ['MY======', 'f'], ['MZXQ====', 'fo'], ['MZXW6===', 'foo'], ['MZXW6YQ=', 'foob'],
+    ['MZXW6YTB', 'fooba'], ['MZXW6YTBOI======', 'foobar'],
+    ['GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', '12345678901234567890'],
+    ['gezdgnbv gy3tqojq', '1234567890'],
+  ];
+  const b32Bad = b32.filter(([enc, dec]) => base32Decode(enc).toString('latin1') !== dec);
+  check('base32 decoder: RFC 4648 test vectors', b32Bad.length === 0,
+    b32Bad.map(([e]) => e).join(', '));
+
+  // RFC 6238 Appendix B, SHA-1, 8 digits.
+  const seed = Buffer.from('12345678901234567890', 'ascii');
+  const vectors = [
+    [59, '94287082'], [1111111109, '07081804'], [1111111111, '14050471'],
+    [1234567890, '89005924'], [2000000000, '69279037'], [20000000000, '65353130'],
+  ];
+  const bad = vectors
+    .map(([t, want]) => [t, want, totp(seed, t, 8)])
+    .filter(([, want, got]) => want !== got);
+  check('TOTP: RFC 6238 SHA-1 test vectors (8 digits)', bad.length === 0,
+    bad.map(([t, want, got]) => `T=${t}: want ${want}, got ${got}`).join('; '));
+  const six = totp(seed, 59, 6);
+  require_('TOTP: 6-digit truncation at T=59 is 287082', six === '287082', `got ${six}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+function env(name) {
+  const value = process.env[name];
+  if (!value) {
+    console.error(`run.mjs: ${name} is not set (start this through run.sh)`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function slugOfHref(href) {
+  const slug = new URL(href, 'http://x/').pathname
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  return slug || 'index';
+}
+
+function shmBytesFree() {
+  try {
+    const st = fs.statfsSync('/dev/shm');
+    return st.bavail * st.bsize;
+  } catch {
+    return 0;
+  }
+}
+
+function pathOf(page) {
+  return new URL(page.url()).pathname;
+}
+
+async function visibleErrorText(page) {
+  const texts = await page
+    .locator('[role=alert], .error, .errors, .flash, .alert')
+    .allInnerTexts()
+    .catch(() => []);
+  return texts.map((t) => t.trim()).filter(Boolean).join(' / ');
+}
+
+async function waitForPath(page, predicate, timeout = NAVIGATION_TIMEOUT_MS) {
+  try {
+    await page.waitForURL((url) => predicate(url.pathname), { timeout });
+    await page.waitForLoadState('load');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// Charts and other late rendering: give the page a moment to go quiet, but never hang on it.
+async function settle(page) {
+  await page.waitForLoadState('networkidle', { timeout: 5_000 }).catch(() => {});
+}
+
+async function h1Visible(page) {
+  try {
+    await page.locator('h1').first().waitFor({ state: 'visible', timeout: ACTION_TIMEOUT_MS });
+    return (await page.locator('h1').first().innerText()).trim() || '(empty h1)';
+  } catch {
+    return null;
+  }
+}
+
+// The demo prints its URL when it is listening, but allow a moment for the first request.
+async function waitUntilServing(base) {
+  const api = await request.newContext({ ignoreHTTPSErrors: true });
+  const deadline = Date.now() + 30_000;
+  let lastError = '';
+  try {
+    while (Date.now() < deadline) {
+      try {
+        await api.get(base, { maxRedirects: 0, timeout: 5_000 });
+        return;
+      } catch (e) {
+        lastError = e.message.split('\n')[0];
+        await sleep(500);
+      }
+    }
+  } finally {
+    await api.dispose();
+  }
+  throw new Error(`server at ${base} not answering: ${lastError}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// main
+
+async function main() {
+  const base = env('MAMORI_URL');
+  const loginId = env('MAMORI_LOGIN');
+  const password = env('MAMORI_PASSWORD');
+  const totpSecret = env('MAMORI_TOTP');
+
+  selfTestTotp();
+  const totpKey = base32Decode(totpSecret);
+  require_('TOTP secret from the demo decodes', totpKey.length >= 10,
+    `only ${totpKey.length} bytes`, `${totpKey.length} bytes`);
+
+  fs.mkdirSync(SHOTS, { recursive: true });
+  for (const name of fs.readdirSync(SHOTS)) {
+    if (name.endsWith('.png')) fs.rmSync(path.join(SHOTS, name));
+  }
+
+  await waitUntilServing(base);
+
+  const args = [
+    '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  ];
+  // Containers often mount a 64 MB /dev/shm, too small for full-page screenshots: Chromium
+  // then crashes unless told to use /tmp instead.
+  if (shmBytesFree() < 1024 ** 3) {
+    args.push('--disable-dev-shm-usage');
+    console.log('/dev/shm is small: adding --disable-dev-shm-usage');
+  }
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
+  console.log(`chromium ${browser.version()}, base URL ${base}`);
+
+  // Everything that must not happen, with where it happened.
+  const problems = [];
+  const warnings = [];
+  let page;
+  try {
+    const context = await browser.newContext({
+      ignoreHTTPSErrors: true,
+      locale: 'ja-JP',
+      timezoneId: 'Asia/Tokyo',
+      viewport: { width: 1366, height: 900 },
+    });
+    page = await context.newPage();
+    page.setDefaultTimeout(ACTION_TIMEOUT_MS);
+    page.setDefaultNavigationTimeout(NAVIGATION_TIMEOUT_MS);
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') {
+        const loc = msg.location();
+        const where = loc && loc.url ? ` at ${loc.url}:${loc.lineNumber}` : '';
+        problems.push(`console error on ${page.url()}: ${msg.text()}${where}`);
+      }
+    });
+    page.on('pageerror', (err) => {
+      problems.push(`page error on ${page.url()}: ${err.stack || err.message}`);
+    });
+    page.on('response', (resp) => {
+      if (resp.status() >= 500) {
+        problems.push(`HTTP ${resp.status()} ${resp.request().method()} ${resp.url()}`);
+      }
+    });
+    page.on('requestfailed', (req) => {
+      warnings.push(`request failed: ${req.method()} ${req.url()}: ${req.failure()?.errorText}`);
+    });
+    page.on('dialog', (dialog) => {
+      warnings.push(`dialog (${dialog.type()}) accepted: ${dialog.message()}`);
+      dialog.accept().catch(() => {});
+    });
+
+    try {
+      await flow(page, { base, loginId, password, totpKey });
+    } catch (e) {
+      if (!(e instanceof Abort)) check('flow ran to the end', false, e.stack || e.message);
+      await page
+        .screenshot({ path: path.join(SHOTS, 'failure.png'), fullPage: true })
+        .then(() => console.log(`      screenshot of the failure: ${path.join(SHOTS, 'failure.png')}`))
+        .catch(() => {});
+    }
+
+    for (const w of warnings) console.log(`warn  ${w}`);
+    check('no console errors, page errors or HTTP 5xx responses', problems.length === 0,
+      `${problems.length} found:\n        ${problems.join('\n        ')}`);
+  } finally {
+    await browser.close().catch(() => {});
+  }
+}
+
+async function flow(page, { base, loginId, password, totpKey }) {
+  // 1. Anonymous visit → login form.
+  const first = await page.goto(base);
+  require_('unauthenticated visit redirects to /login',
+    pathOf(page) === '/login' && first !== null && first.status() < 400,
+    `landed on ${page.url()} with status ${first?.status()}`);
+
+  // 2. Password.
+  const loginForm = page.locator('form', { has: page.locator('input[name=password]') });
+  await page.locator('input[name=login_id]').fill(loginId);
+  await page.locator('input[name=password]').fill(password);
+  await loginForm.locator('button[type=submit]').click();
+  const atTotp = await waitForPath(page, (p) => p === '/login/totp');
+  require_('password accepted, asked for the TOTP code at /login/totp', atTotp,
+    `now at ${page.url()} ${await visibleErrorText(page)}`);
+  require_('TOTP page has input[name=code]',
+    await page.locator('input[name=code]').isVisible(), 'input[name=code] not visible');
+
+  // 3. TOTP: avoid submitting a code that expires in flight.
+  const remaining = 30 - ((Date.now() / 1000) % 30);
+  if (remaining < 5) await sleep((remaining + 1) * 1000);
+  const code = totp(totpKey, Date.now() / 1000);
+  const totpForm = page.locator('form', { has: page.locator('input[name=code]') });
+  await page.locator('input[name=code]').fill(code);
+  await totpForm.locator('button[type=submit]').click();
+  const atHome = await waitForPath(page, (p) => p === '/');
+  require_('TOTP accepted, landed on /', atHome,
+    `now at ${page.url()} ${await visibleErrorText(page)}`);
+  const homeH1 = await h1Visible(page);
+  require_('dashboard shows an h1', homeH1 !== null, 'no visible h1', `「${homeH1}」`);
+
+  // 4. Every top-level navigation entry.
+  const links = await page.$$eval('nav a[data-nav]', (as) =>
+    as.map((a) => ({
+      href: a.getAttribute('href') || '',
+      text: (a.textContent || '').replace(/\s+/g, ' ').trim(),
+      nav: a.getAttribute('data-nav') || '',
+    })),
+  );
+  const missing = EXPECTED_NAV.filter((label) => !links.some((l) => l.text.includes(label)));
+  check(`navigation has the ${EXPECTED_NAV.length} top-level entries`,
+    links.length === EXPECTED_NAV.length && missing.length === 0,
+    `found ${links.length}: ${links.map((l) => `${l.text}→${l.href}`).join(', ')}` +
+      (missing.length ? `; missing: ${missing.join(', ')}` : ''),
+    links.map((l) => `${l.text}→${l.href}`).join(', '));
+
+  const origin = new URL(base).origin;
+  for (const [i, link] of links.entries()) {
+    const nn = String(i + 1).padStart(2, '0');
+    const name = `nav ${nn} ${link.text || link.nav} (${link.href})`;
+    const target = new URL(link.href, page.url());
+    if (target.origin !== origin) {
+      check(name, false, `points off-site: ${target.href}`);
+      continue;
+    }
+    let resp;
+    try {
+      resp = await page.goto(target.href);
+    } catch (e) {
+      check(name, false, e.message.split('\n')[0]);
+      continue;
+    }
+    const status = resp ? resp.status() : 0;
+    const where = pathOf(page);
+    if (status === 0 || status >= 400 || where.startsWith('/login')) {
+      check(name, false, `status ${status}, now at ${page.url()}`);
+      continue;
+    }
+    await settle(page);
+    const h1 = await h1Visible(page);
+    const file = path.join(SHOTS, `${nn}-${slugOfHref(link.href)}.png`);
+    let shotError = '';
+    await page.screenshot({ path: file, fullPage: true }).catch((e) => {
+      shotError = e.message.split('\n')[0];
+    });
+    check(name, h1 !== null && !shotError,
+      h1 === null ? `status ${status} but no visible h1` : `screenshot failed: ${shotError}`,
+      `${status}, h1 「${h1}」, ${path.relative(HERE, file)}`);
+  }
+
+  // 5. Health endpoint, as a load balancer sees it: no session cookie.
+  const api = await request.newContext({ ignoreHTTPSErrors: true });
+  try {
+    const resp = await api.get(new URL('/healthz', base).href, { maxRedirects: 0 });
+    const type = resp.headers()['content-type'] || '';
+    const text = await resp.text();
+    let body = null;
+    try { body = JSON.parse(text); } catch { /* reported below */ }
+    check('/healthz answers 200 application/json {"status":"ok"} without a session',
+      resp.status() === 200 && type.includes('application/json') && body?.status === 'ok',
+      `status ${resp.status()}, content-type ${type || '(none)'}, body ${text.slice(0, 200)}`,
+      text.slice(0, 200));
+  } finally {
+    await api.dispose();
+  }
+
+  // 6. Log out.
+  await page.goto(new URL('/', base).href);
+  const logout = page.locator('form[action="/logout"] button').first();
+  require_('logout button is visible', await logout.isVisible().catch(() => false),
+    `no visible form[action="/logout"] button on ${page.url()}`);
+  await logout.click();
+  const loggedOut = await waitForPath(page, (p) => p === '/login');
+  require_('logout lands on /login', loggedOut, `now at ${page.url()}`);
+  await page.goto(new URL('/', base).href);
+  check('after logout / redirects to /login again', pathOf(page) === '/login', `now at ${page.url()}`);
+}
+
+const watchdog = setTimeout(() => {
+  check('finished within the time limit', false, `still running after ${OVERALL_TIMEOUT_MS / 1000} s`);
+  summary();
+  process.exit(1);
+}, OVERALL_TIMEOUT_MS);
+watchdog.unref();
+
+try {
+  await main();
+} catch (e) {
+  if (!(e instanceof Abort)) check('browser run', false, e.stack || e.message);
+}
+summary();
+process.exit(failed > 0 ? 1 : 0);
