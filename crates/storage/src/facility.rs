@@ -36,7 +36,7 @@ impl Store {
             beds: r.try_get(2)?,
             settings: FacilitySettings {
                 idle_lock_minutes: u32_of(r.try_get(3)?, "idle_lock_minutes")?,
-                require_two_factor_for_all: r.try_get(4)?,
+                require_two_factor_for_all: crate::get_flag(&r, 4)?,
                 ledger_review_cycle_days: u32_of(r.try_get(5)?, "ledger_review_cycle_days")?,
                 dormant_account_days: u32_of(r.try_get(6)?, "dormant_account_days")?,
             },
@@ -62,7 +62,7 @@ pub async fn insert_facility(tx: &mut Tx, f: &FacilityRow) -> Result<()> {
     .bind(&f.name)
     .bind(f.beds)
     .bind(i64::from(f.settings.idle_lock_minutes))
-    .bind(f.settings.require_two_factor_for_all)
+    .bind(crate::flag(f.settings.require_two_factor_for_all))
     .bind(i64::from(f.settings.ledger_review_cycle_days))
     .bind(i64::from(f.settings.dormant_account_days))
     .bind(f.created_at_ms)
@@ -78,7 +78,7 @@ pub async fn update_settings(tx: &mut Tx, s: &FacilitySettings) -> Result<()> {
          ledger_review_cycle_days = $3, dormant_account_days = $4 WHERE id = 1",
     )
     .bind(i64::from(s.idle_lock_minutes))
-    .bind(s.require_two_factor_for_all)
+    .bind(crate::flag(s.require_two_factor_for_all))
     .bind(i64::from(s.ledger_review_cycle_days))
     .bind(i64::from(s.dormant_account_days))
     .execute(&mut **tx)

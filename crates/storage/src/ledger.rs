@@ -44,7 +44,7 @@ pub async fn insert_vendor(tx: &mut Tx, v: &Vendor) -> Result<VendorId> {
     .bind(v.services.clone())
     .bind(v.phone.clone())
     .bind(v.email.clone())
-    .bind(v.remote_maintenance);
+    .bind(v.remote_maintenance.map(crate::flag));
     Ok(VendorId(returning_id(q, tx).await?))
 }
 
@@ -56,7 +56,7 @@ pub async fn insert_system(tx: &mut Tx, s: &InfoSystem) -> Result<SystemId> {
     .bind(s.category.clone())
     .bind(s.vendor_id.map(|v| v.0))
     .bind(s.delivery.as_str())
-    .bind(s.two_factor);
+    .bind(crate::flag(s.two_factor));
     Ok(SystemId(returning_id(q, tx).await?))
 }
 
@@ -107,10 +107,10 @@ pub async fn insert_account(tx: &mut Tx, a: &Account) -> Result<AccountId> {
     .bind(a.login_id.clone())
     .bind(a.person_id.map(|p| p.0))
     .bind(a.kind.as_str())
-    .bind(a.is_admin)
-    .bind(a.enabled)
+    .bind(crate::flag(a.is_admin))
+    .bind(crate::flag(a.enabled))
     .bind(date_text(a.last_login_on))
-    .bind(a.two_factor);
+    .bind(crate::flag(a.two_factor));
     Ok(AccountId(returning_id(q, tx).await?))
 }
 
@@ -129,7 +129,7 @@ impl Store {
                     services: r.try_get(2)?,
                     phone: r.try_get(3)?,
                     email: r.try_get(4)?,
-                    remote_maintenance: r.try_get(5)?,
+                    remote_maintenance: crate::get_opt_flag(r, 5)?,
                 })
             })
             .collect()
@@ -149,7 +149,7 @@ impl Store {
                     category: r.try_get(2)?,
                     vendor_id: r.try_get::<Option<i64>, _>(3)?.map(VendorId),
                     delivery: code(r.try_get(4)?, DeliveryModel::parse, "delivery")?,
-                    two_factor: r.try_get(5)?,
+                    two_factor: crate::get_flag(r, 5)?,
                 })
             })
             .collect()
@@ -222,10 +222,10 @@ impl Store {
                     login_id: r.try_get(2)?,
                     person_id: r.try_get::<Option<i64>, _>(3)?.map(PersonId),
                     kind: code(r.try_get(4)?, AccountKind::parse, "account kind")?,
-                    is_admin: r.try_get(5)?,
-                    enabled: r.try_get(6)?,
+                    is_admin: crate::get_flag(r, 5)?,
+                    enabled: crate::get_flag(r, 6)?,
                     last_login_on: date_of(r, 7)?,
-                    two_factor: r.try_get(8)?,
+                    two_factor: crate::get_flag(r, 8)?,
                 })
             })
             .collect()

@@ -65,6 +65,23 @@ impl StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Booleans are stored as 0/1.
+pub(crate) fn flag(v: bool) -> i64 {
+    i64::from(v)
+}
+
+/// Reads a 0/1 column.
+pub(crate) fn get_flag(r: &sqlx::any::AnyRow, i: usize) -> Result<bool> {
+    use sqlx::Row;
+    Ok(r.try_get::<i64, _>(i)? != 0)
+}
+
+/// Reads a nullable 0/1 column.
+pub(crate) fn get_opt_flag(r: &sqlx::any::AnyRow, i: usize) -> Result<Option<bool>> {
+    use sqlx::Row;
+    Ok(r.try_get::<Option<i64>, _>(i)?.map(|v| v != 0))
+}
+
 /// The database: a pool plus, on SQLite, the single-writer lock.
 #[derive(Clone, Debug)]
 pub struct Store {

@@ -69,7 +69,7 @@ fn session_of(r: &AnyRow) -> Result<SessionRow> {
         last_seen_at_ms: r.try_get(5)?,
         source: r.try_get(6)?,
         user_agent: r.try_get(7)?,
-        locked: r.try_get(8)?,
+        locked: crate::get_flag(r, 8)?,
         revoked_at_ms: r.try_get(9)?,
     })
 }
@@ -117,7 +117,7 @@ pub async fn insert_session(tx: &mut Tx, s: &SessionRow) -> Result<()> {
     .bind(s.last_seen_at_ms)
     .bind(&s.source)
     .bind(&s.user_agent)
-    .bind(s.locked)
+    .bind(crate::flag(s.locked))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -144,7 +144,7 @@ pub async fn set_stage(tx: &mut Tx, token_hash: &str, stage: SessionStage) -> Re
 
 pub async fn set_locked(tx: &mut Tx, token_hash: &str, locked: bool, now_ms: i64) -> Result<()> {
     sqlx::query("UPDATE sessions SET locked = $1, last_seen_at = $2 WHERE token_hash = $3")
-        .bind(locked)
+        .bind(crate::flag(locked))
         .bind(now_ms)
         .bind(token_hash)
         .execute(&mut **tx)

@@ -47,11 +47,11 @@ fn user_of(r: &AnyRow) -> Result<UserRow> {
         display_name: r.try_get(2)?,
         role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
         password_hash: r.try_get(4)?,
-        must_change_password: r.try_get(5)?,
+        must_change_password: crate::get_flag(r, 5)?,
         password_changed_at_ms: r.try_get(6)?,
         totp_secret: r.try_get(7)?,
-        totp_enabled: r.try_get(8)?,
-        disabled: r.try_get(9)?,
+        totp_enabled: crate::get_flag(r, 8)?,
+        disabled: crate::get_flag(r, 9)?,
         vendor_id: r.try_get::<Option<i64>, _>(10)?.map(VendorId),
         created_at_ms: r.try_get(11)?,
     })
@@ -141,13 +141,13 @@ pub async fn insert_user(tx: &mut Tx, u: &NewUser<'_>) -> Result<UserId> {
     let r = sqlx::query(
         "INSERT INTO users (login_id, display_name, role, password_hash, must_change_password, \
          password_changed_at, totp_secret, totp_enabled, disabled, vendor_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, NULL, FALSE, FALSE, $7, $8) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, NULL, 0, 0, $7, $8) RETURNING id",
     )
     .bind(u.login_id)
     .bind(u.display_name)
     .bind(u.role.as_str())
     .bind(u.password_hash)
-    .bind(u.must_change_password)
+    .bind(crate::flag(u.must_change_password))
     .bind(u.now_ms)
     .bind(u.vendor_id.map(|v| v.0))
     .bind(u.now_ms)
@@ -186,7 +186,7 @@ pub async fn set_password(
         "UPDATE users SET password_hash = $1, must_change_password = $2, password_changed_at = $3 WHERE id = $4",
     )
     .bind(hash)
-    .bind(must_change)
+    .bind(crate::flag(must_change))
     .bind(now_ms)
     .bind(user.0)
     .execute(&mut **tx)
@@ -203,7 +203,7 @@ pub async fn set_totp(
 ) -> Result<()> {
     sqlx::query("UPDATE users SET totp_secret = $1, totp_enabled = $2 WHERE id = $3")
         .bind(secret)
-        .bind(enabled)
+        .bind(crate::flag(enabled))
         .bind(user.0)
         .execute(&mut **tx)
         .await?;
@@ -241,7 +241,7 @@ pub async fn use_recovery_code(tx: &mut Tx, code_id: i64, now_ms: i64) -> Result
 /// Enables or disables a user.
 pub async fn set_disabled(tx: &mut Tx, user: UserId, disabled: bool) -> Result<()> {
     sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
-        .bind(disabled)
+        .bind(crate::flag(disabled))
         .bind(user.0)
         .execute(&mut **tx)
         .await?;
