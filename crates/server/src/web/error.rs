@@ -35,7 +35,9 @@ impl WebError {
         let status = match e {
             ServiceError::Denied => StatusCode::FORBIDDEN,
             ServiceError::NotFound => StatusCode::NOT_FOUND,
-            ServiceError::NoSession | ServiceError::Locked => StatusCode::UNAUTHORIZED,
+            ServiceError::NoSession | ServiceError::Locked | ServiceError::InvalidCredentials => {
+                StatusCode::UNAUTHORIZED
+            }
             ServiceError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServiceError::AlreadySetUp | ServiceError::LoginTaken => StatusCode::CONFLICT,
             ServiceError::Store(_) | ServiceError::Internal(_) => {

@@ -1,0 +1,16 @@
+//! Integration tests of the server: real HTTP against the real server over a fresh database
+//! (SQLite, or PostgreSQL when `MAMORI_TEST_POSTGRES` is set).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod audit;
+mod auth;
+mod durability;
+mod requests;
+mod roles;
+mod setup;
