@@ -111,10 +111,8 @@ pub fn validate_facility(name: &str, beds: Option<i64>) -> Result<(), FacilityEr
     if name.chars().count() > 200 {
         return Err(FacilityError::NameTooLong);
     }
-    if let Some(b) = beds {
-        if !(0..=5000).contains(&b) {
-            return Err(FacilityError::BedsOutOfRange(b));
-        }
+    if let Some(b) = beds.filter(|b| !(0..=5000).contains(b)) {
+        return Err(FacilityError::BedsOutOfRange(b));
     }
     Ok(())
 }

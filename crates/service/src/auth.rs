@@ -562,10 +562,10 @@ impl Services {
         let settings = self.store.facility().await?.map(|f| f.settings);
         let stage = self.next_stage(user, settings.as_ref(), true);
         let mut w = self.store.write().await?;
-        if let Some(id) = used_recovery {
-            if !users::use_recovery_code(&mut w, id, now).await? {
-                return Err(ServiceError::InvalidCode);
-            }
+        if let Some(id) = used_recovery
+            && !users::use_recovery_code(&mut w, id, now).await?
+        {
+            return Err(ServiceError::InvalidCode);
         }
         users::clear_throttle(&mut w, &keys[0]).await?;
         sessions::set_stage(&mut w, &view.actor.session_hash, stage).await?;
