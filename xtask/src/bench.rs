@@ -1,0 +1,316 @@
+//! Benchmark drivers. They start the release `mamori demo`, log in like a browser and measure
+//! with an open-loop load generator (requests are scheduled at a fixed rate and latency is
+//! counted from the scheduled time, so a slow server cannot hide its queueing).
+
+use anyhow::{Context, Result, bail};
+use hdrhistogram::Histogram;
+use std::io::{BufRead, BufReader};
+use std::net::IpAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args)]
+pub struct LoginArgs {
+    /// The `mamori` binary (release build).
+    #[arg(long, default_value = "target/release/mamori")]
+    mamori: String,
+    /// Samples per argon2 parameter set.
+    #[arg(long, default_value_t = 15)]
+    samples: usize,
+    /// Seconds of login flood.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+}
+
+#[derive(clap::Args)]
+pub struct DashboardArgs {
+    #[arg(long, default_value = "target/release/mamori")]
+    mamori: String,
+    /// Requests per second.
+    #[arg(long, default_value_t = 200)]
+    rate: u64,
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent login-flood workers during the second dashboard run.
+    #[arg(long, default_value_t = 32)]
+    flood: usize,
+}
+
+/// A running `mamori demo` with its printed credentials.
+struct Demo {
+    child: Child,
+    url: String,
+    login: String,
+    password: String,
+    totp: String,
+    _dir: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+fn start_demo(bin: &str) -> Result<Demo> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let dir = std::env::temp_dir().join(format!("mamori-bench-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let mut child = Command::new(bin)
+        .args(["demo", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(&dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {bin} (build it with cargo build --release first)"))?;
+    let out = child.stdout.take().context("demo stdout")?;
+    let mut lines = BufReader::new(out).lines();
+    let (mut url, mut login, mut password, mut totp) = (None, None, None, None);
+    while let Some(line) = lines.next().transpose()? {
+        if let Some(v) = line.strip_prefix("URL: ") {
+            url = Some(v.trim_end_matches('/').to_string());
+        } else if let Some(v) = line.strip_prefix("LOGIN: ") {
+            let mut it = v.split(' ');
+            login = it.next().map(str::to_string);
+            password = it.next().map(str::to_string);
+        } else if let Some(v) = line.strip_prefix("TOTP: ") {
+            totp = Some(v.to_string());
+            break;
+        }
+    }
+    match (url, login, password, totp) {
+        (Some(url), Some(login), Some(password), Some(totp)) => Ok(Demo {
+            child,
+            url,
+            login,
+            password,
+            totp,
+            _dir: TempDir(dir),
+        }),
+        _ => bail!("the demo did not print URL/LOGIN/TOTP"),
+    }
+}
+
+fn client(source: Option<IpAddr>) -> Result<reqwest::Client> {
+    let mut b = reqwest::Client::builder()
+        .cookie_store(true)
+        .danger_accept_invalid_certs(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(64);
+    if let Some(ip) = source {
+        b = b.local_address(ip);
+    }
+    Ok(b.build()?)
+}
+
+fn csrf_of(body: &str) -> String {
+    body.split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or("")
+        .to_string()
+}
+
+fn totp_now(secret: &str) -> Result<String> {
+    let bytes = totp_rs::Secret::Encoded(secret.to_string())
+        .to_bytes()
+        .map_err(|e| anyhow::anyhow!("TOTP secret: {e:?}"))?;
+    let t = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, String::new());
+    Ok(t.generate_current()?)
+}
+
+async fn browser_login(demo: &Demo) -> Result<reqwest::Client> {
+    let c = client(None)?;
+    let page = c.get(format!("{}/login", demo.url)).send().await?.text().await?;
+    let r = c
+        .post(format!("{}/login", demo.url))
+        .form(&[("_csrf", csrf_of(&page).as_str()), ("login_id", &demo.login), ("password", &demo.password)])
+        .send()
+        .await?;
+    if r.status().as_u16() != 303 {
+        bail!("login failed: {}", r.status());
+    }
+    let page = c.get(format!("{}/login/totp", demo.url)).send().await?.text().await?;
+    let r = c
+        .post(format!("{}/login/totp", demo.url))
+        .form(&[("_csrf", csrf_of(&page).as_str()), ("code", &totp_now(&demo.totp)?)])
+        .send()
+        .await?;
+    if r.status().as_u16() != 303 {
+        bail!("second factor failed: {}", r.status());
+    }
+    Ok(c)
+}
+
+/// Open-loop GETs of `url` at `rate`/s for `seconds`; latency histogram in microseconds.
+async fn open_loop(c: &reqwest::Client, url: &str, rate: u64, seconds: u64) -> Result<(Histogram<u64>, u64)> {
+    let interval = Duration::from_nanos(1_000_000_000 / rate.max(1));
+    let total = rate * seconds;
+    let start = Instant::now();
+    let mut handles = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        let due = start + interval * u32::try_from(i).unwrap_or(u32::MAX);
+        tokio::time::sleep_until(due.into()).await;
+        let c = c.clone();
+        let url = url.to_string();
+        handles.push(tokio::spawn(async move {
+            let ok = match c.get(&url).send().await {
+                Ok(r) => {
+                    let s = r.status();
+                    r.bytes().await.is_ok() && s.is_success()
+                }
+                Err(_) => false,
+            };
+            (due.elapsed(), ok)
+        }));
+    }
+    let mut h = Histogram::<u64>::new(3)?;
+    let mut errors = 0;
+    for j in handles {
+        let (lat, ok) = j.await?;
+        h.record(u64::try_from(lat.as_micros()).unwrap_or(u64::MAX))?;
+        if !ok {
+            errors += 1;
+        }
+    }
+    Ok((h, errors))
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+fn row(name: &str, h: &Histogram<u64>, errors: u64, target: &str) {
+    println!(
+        "| {name} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {errors} | {target} |",
+        h.len(),
+        ms(h.value_at_quantile(0.50)),
+        ms(h.value_at_quantile(0.95)),
+        ms(h.value_at_quantile(0.99)),
+        ms(h.max()),
+    );
+}
+
+/// A flood of failed logins from many loopback addresses and login ids (each costs one argon2id
+/// verification until throttling refuses it). Returns the number of attempts answered.
+async fn flood(url: String, workers: usize, until: Instant) -> Result<u64> {
+    let mut tasks = Vec::new();
+    for w in 0..workers {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            let mut k = 0u64;
+            while Instant::now() < until {
+                // A fresh source every 20 attempts stays under the per-source throttle.
+                let src: IpAddr = format!("127.0.{}.{}", (w % 200) + 1, (k / 20) % 250 + 2).parse().unwrap_or(IpAddr::from([127, 0, 0, 2]));
+                let Ok(c) = client(Some(src)) else { break };
+                let Ok(r) = c.get(format!("{url}/login")).send().await else { break };
+                let page = r.text().await.unwrap_or_default();
+                let token = csrf_of(&page);
+                for _ in 0..20 {
+                    if Instant::now() >= until {
+                        break;
+                    }
+                    let id = format!("flood{w}x{k}");
+                    k += 1;
+                    if c.post(format!("{url}/login"))
+                        .form(&[("_csrf", token.as_str()), ("login_id", id.as_str()), ("password", "wrong-password-123")])
+                        .send()
+                        .await
+                        .is_ok()
+                    {
+                        n += 1;
+                    }
+                }
+            }
+            n
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap_or(0);
+    }
+    Ok(total)
+}
+
+fn hash_ms(memory_kib: u32, iterations: u32, samples: usize) -> Result<(f64, f64)> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let params = argon2::Params::new(memory_kib, iterations, 1, None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let salt = SaltString::from_b64("c2FsdHNhbHRzYWx0c2FsdA").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut v = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let t = Instant::now();
+        a.hash_password(b"correct horse battery staple", &salt).map_err(|e| anyhow::anyhow!("{e}"))?;
+        v.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let median = v.get(v.len() / 2).copied().unwrap_or(0.0);
+    let p95 = v.get(v.len() * 95 / 100).copied().unwrap_or(0.0);
+    Ok((median, p95))
+}
+
+pub fn login(a: LoginArgs) -> Result<()> {
+    println!("## argon2id cost (one core, {} samples each)\n", a.samples);
+    println!("| parameters | median ms | p95 ms | note |");
+    println!("|---|---|---|---|");
+    for (m, t, note) in [
+        (19_456, 2, "OWASP minimum (baseline)"),
+        (65_536, 2, "mamori default (target 50–100 ms)"),
+        (65_536, 3, "stronger option"),
+    ] {
+        let (med, p95) = hash_ms(m, t, a.samples)?;
+        println!("| m={} MiB, t={t}, p=1 | {med:.1} | {p95:.1} | {note} |", m / 1024);
+    }
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let demo = start_demo(&a.mamori)?;
+        // Warm up and check the full login works.
+        let t = Instant::now();
+        browser_login(&demo).await?;
+        let full = t.elapsed();
+        let until = Instant::now() + Duration::from_secs(a.seconds);
+        let n = flood(demo.url.clone(), 16, until).await?;
+        println!("\n## login over HTTPS against `mamori demo`\n");
+        println!("| measurement | value |");
+        println!("|---|---|");
+        println!("| full login (password + TOTP, 5 requests) | {:.0} ms |", full.as_secs_f64() * 1000.0);
+        println!("| failed-login flood, 16 clients, {} s | {:.1} attempts/s |", a.seconds, n as f64 / a.seconds as f64);
+        Ok(())
+    })
+}
+
+pub fn dashboard(a: DashboardArgs) -> Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let demo = start_demo(&a.mamori)?;
+        let c = browser_login(&demo).await?;
+        let base = demo.url.clone();
+        // Warm up.
+        open_loop(&c, &format!("{base}/"), 50, 2).await?;
+        println!("## latency at {} requests/s for {} s (open loop, HTTPS, demo data)\n", a.rate, a.seconds);
+        println!("| page | requests | p50 ms | p95 ms | p99 ms | max ms | errors | target |");
+        println!("|---|---|---|---|---|---|---|---|");
+        let (h, e) = open_loop(&c, &format!("{base}/healthz"), a.rate, a.seconds).await?;
+        row("/healthz (baseline: the stack alone)", &h, e, "");
+        let (h, e) = open_loop(&c, &format!("{base}/"), a.rate, a.seconds).await?;
+        row("/ dashboard", &h, e, "p95 ≤ 50 ms");
+        let until = Instant::now() + Duration::from_secs(a.seconds);
+        let flood_task = tokio::spawn(flood(base.clone(), a.flood, until));
+        let (h, e) = open_loop(&c, &format!("{base}/"), a.rate, a.seconds).await?;
+        let n = flood_task.await??;
+        row(&format!("/ dashboard during a login flood ({} clients, {:.0} attempts/s)", a.flood, n as f64 / a.seconds as f64), &h, e, "not starved");
+        Ok(())
+    })
+}
