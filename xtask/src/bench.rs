@@ -63,11 +63,18 @@ impl Drop for Demo {
 }
 
 fn start_demo(bin: &str) -> Result<Demo> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let dir = std::env::temp_dir().join(format!("mamori-bench-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let mut child = Command::new(bin)
-        .args(["demo", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .args([
+            "demo",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
         .arg(&dir)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -126,25 +133,50 @@ fn totp_now(secret: &str) -> Result<String> {
     let bytes = totp_rs::Secret::Encoded(secret.to_string())
         .to_bytes()
         .map_err(|e| anyhow::anyhow!("TOTP secret: {e:?}"))?;
-    let t = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, String::new());
+    let t = totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        bytes,
+        None,
+        String::new(),
+    );
     Ok(t.generate_current()?)
 }
 
 async fn browser_login(demo: &Demo) -> Result<reqwest::Client> {
     let c = client(None)?;
-    let page = c.get(format!("{}/login", demo.url)).send().await?.text().await?;
+    let page = c
+        .get(format!("{}/login", demo.url))
+        .send()
+        .await?
+        .text()
+        .await?;
     let r = c
         .post(format!("{}/login", demo.url))
-        .form(&[("_csrf", csrf_of(&page).as_str()), ("login_id", &demo.login), ("password", &demo.password)])
+        .form(&[
+            ("_csrf", csrf_of(&page).as_str()),
+            ("login_id", &demo.login),
+            ("password", &demo.password),
+        ])
         .send()
         .await?;
     if r.status().as_u16() != 303 {
         bail!("login failed: {}", r.status());
     }
-    let page = c.get(format!("{}/login/totp", demo.url)).send().await?.text().await?;
+    let page = c
+        .get(format!("{}/login/totp", demo.url))
+        .send()
+        .await?
+        .text()
+        .await?;
     let r = c
         .post(format!("{}/login/totp", demo.url))
-        .form(&[("_csrf", csrf_of(&page).as_str()), ("code", &totp_now(&demo.totp)?)])
+        .form(&[
+            ("_csrf", csrf_of(&page).as_str()),
+            ("code", &totp_now(&demo.totp)?),
+        ])
         .send()
         .await?;
     if r.status().as_u16() != 303 {
@@ -154,7 +186,12 @@ async fn browser_login(demo: &Demo) -> Result<reqwest::Client> {
 }
 
 /// Open-loop GETs of `url` at `rate`/s for `seconds`; latency histogram in microseconds.
-async fn open_loop(c: &reqwest::Client, url: &str, rate: u64, seconds: u64) -> Result<(Histogram<u64>, u64)> {
+async fn open_loop(
+    c: &reqwest::Client,
+    url: &str,
+    rate: u64,
+    seconds: u64,
+) -> Result<(Histogram<u64>, u64)> {
     let interval = Duration::from_nanos(1_000_000_000 / rate.max(1));
     let total = rate * seconds;
     let start = Instant::now();
@@ -213,9 +250,13 @@ async fn flood(url: String, workers: usize, until: Instant) -> Result<u64> {
             let mut k = 0u64;
             while Instant::now() < until {
                 // A fresh source every 20 attempts stays under the per-source throttle.
-                let src: IpAddr = format!("127.0.{}.{}", (w % 200) + 1, (k / 20) % 250 + 2).parse().unwrap_or(IpAddr::from([127, 0, 0, 2]));
+                let src: IpAddr = format!("127.0.{}.{}", (w % 200) + 1, (k / 20) % 250 + 2)
+                    .parse()
+                    .unwrap_or(IpAddr::from([127, 0, 0, 2]));
                 let Ok(c) = client(Some(src)) else { break };
-                let Ok(r) = c.get(format!("{url}/login")).send().await else { break };
+                let Ok(r) = c.get(format!("{url}/login")).send().await else {
+                    break;
+                };
                 let page = r.text().await.unwrap_or_default();
                 let token = csrf_of(&page);
                 for _ in 0..20 {
@@ -225,7 +266,11 @@ async fn flood(url: String, workers: usize, until: Instant) -> Result<u64> {
                     let id = format!("flood{w}x{k}");
                     k += 1;
                     if c.post(format!("{url}/login"))
-                        .form(&[("_csrf", token.as_str()), ("login_id", id.as_str()), ("password", "wrong-password-123")])
+                        .form(&[
+                            ("_csrf", token.as_str()),
+                            ("login_id", id.as_str()),
+                            ("password", "wrong-password-123"),
+                        ])
                         .send()
                         .await
                         .is_ok()
@@ -246,13 +291,16 @@ async fn flood(url: String, workers: usize, until: Instant) -> Result<u64> {
 
 fn hash_ms(memory_kib: u32, iterations: u32, samples: usize) -> Result<(f64, f64)> {
     use argon2::password_hash::{PasswordHasher, SaltString};
-    let params = argon2::Params::new(memory_kib, iterations, 1, None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let params =
+        argon2::Params::new(memory_kib, iterations, 1, None).map_err(|e| anyhow::anyhow!("{e}"))?;
     let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
-    let salt = SaltString::from_b64("c2FsdHNhbHRzYWx0c2FsdA").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let salt =
+        SaltString::from_b64("c2FsdHNhbHRzYWx0c2FsdA").map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut v = Vec::with_capacity(samples);
     for _ in 0..samples {
         let t = Instant::now();
-        a.hash_password(b"correct horse battery staple", &salt).map_err(|e| anyhow::anyhow!("{e}"))?;
+        a.hash_password(b"correct horse battery staple", &salt)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         v.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     v.sort_by(|a, b| a.total_cmp(b));
@@ -271,7 +319,10 @@ pub fn login(a: LoginArgs) -> Result<()> {
         (65_536, 3, "stronger option"),
     ] {
         let (med, p95) = hash_ms(m, t, a.samples)?;
-        println!("| m={} MiB, t={t}, p=1 | {med:.1} | {p95:.1} | {note} |", m / 1024);
+        println!(
+            "| m={} MiB, t={t}, p=1 | {med:.1} | {p95:.1} | {note} |",
+            m / 1024
+        );
     }
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
@@ -285,8 +336,15 @@ pub fn login(a: LoginArgs) -> Result<()> {
         println!("\n## login over HTTPS against `mamori demo`\n");
         println!("| measurement | value |");
         println!("|---|---|");
-        println!("| full login (password + TOTP, 5 requests) | {:.0} ms |", full.as_secs_f64() * 1000.0);
-        println!("| failed-login flood, 16 clients, {} s | {:.1} attempts/s |", a.seconds, n as f64 / a.seconds as f64);
+        println!(
+            "| full login (password + TOTP, 5 requests) | {:.0} ms |",
+            full.as_secs_f64() * 1000.0
+        );
+        println!(
+            "| failed-login flood, 16 clients, {} s | {:.1} attempts/s |",
+            a.seconds,
+            n as f64 / a.seconds as f64
+        );
         Ok(())
     })
 }
@@ -299,7 +357,10 @@ pub fn dashboard(a: DashboardArgs) -> Result<()> {
         let base = demo.url.clone();
         // Warm up.
         open_loop(&c, &format!("{base}/"), 50, 2).await?;
-        println!("## latency at {} requests/s for {} s (open loop, HTTPS, demo data)\n", a.rate, a.seconds);
+        println!(
+            "## latency at {} requests/s for {} s (open loop, HTTPS, demo data)\n",
+            a.rate, a.seconds
+        );
         println!("| page | requests | p50 ms | p95 ms | p99 ms | max ms | errors | target |");
         println!("|---|---|---|---|---|---|---|---|");
         let (h, e) = open_loop(&c, &format!("{base}/healthz"), a.rate, a.seconds).await?;
@@ -310,7 +371,16 @@ pub fn dashboard(a: DashboardArgs) -> Result<()> {
         let flood_task = tokio::spawn(flood(base.clone(), a.flood, until));
         let (h, e) = open_loop(&c, &format!("{base}/"), a.rate, a.seconds).await?;
         let n = flood_task.await??;
-        row(&format!("/ dashboard during a login flood ({} clients, {:.0} attempts/s)", a.flood, n as f64 / a.seconds as f64), &h, e, "not starved");
+        row(
+            &format!(
+                "/ dashboard during a login flood ({} clients, {:.0} attempts/s)",
+                a.flood,
+                n as f64 / a.seconds as f64
+            ),
+            &h,
+            e,
+            "not starved",
+        );
         Ok(())
     })
 }

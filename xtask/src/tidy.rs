@@ -20,16 +20,27 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("storage", &["domain"]),
     ("reports", &["domain", "catalog"]),
     ("service", &["domain", "catalog", "storage", "reports"]),
-    ("server", &["domain", "catalog", "proto", "service", "storage", "reports"]),
+    (
+        "server",
+        &[
+            "domain", "catalog", "proto", "service", "storage", "reports",
+        ],
+    ),
     ("testkit", &["domain", "service", "storage", "server"]),
 ];
 
 /// External crates a crate must never use (the invariants that are absences).
 const FORBIDDEN: &[(&str, &[&str])] = &[
-    ("domain", &["serde", "sqlx", "tokio", "axum", "reqwest", "askama"]),
+    (
+        "domain",
+        &["serde", "sqlx", "tokio", "axum", "reqwest", "askama"],
+    ),
     ("catalog", &["sqlx", "tokio", "axum"]),
     ("proto", &["sqlx", "tokio", "axum"]),
-    ("storage", &["axum", "axum-server", "reqwest", "askama", "serde_json"]),
+    (
+        "storage",
+        &["axum", "axum-server", "reqwest", "askama", "serde_json"],
+    ),
     ("reports", &["sqlx", "tokio", "axum"]),
     ("service", &["axum", "axum-server", "askama", "reqwest"]),
 ];
@@ -44,7 +55,9 @@ fn deps(manifest: &Path) -> Result<Vec<String>> {
 }
 
 fn rs_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -81,7 +94,10 @@ pub fn check(root: &Path) -> Result<Vec<String>> {
                 if !ok.contains(&internal) {
                     problems.push(format!("{name} must not depend on {internal}"));
                 }
-            } else if forbidden.get(name.as_str()).is_some_and(|f| f.contains(&dep.as_str())) {
+            } else if forbidden
+                .get(name.as_str())
+                .is_some_and(|f| f.contains(&dep.as_str()))
+            {
                 problems.push(format!("{name} must not use {dep}"));
             }
         }
@@ -90,7 +106,10 @@ pub fn check(root: &Path) -> Result<Vec<String>> {
         for f in files {
             let text = std::fs::read_to_string(&f)?;
             if !text.trim_start().starts_with("//!") {
-                problems.push(format!("{} does not start with a //! module doc", f.display()));
+                problems.push(format!(
+                    "{} does not start with a //! module doc",
+                    f.display()
+                ));
             }
         }
     }
@@ -99,7 +118,10 @@ pub fn check(root: &Path) -> Result<Vec<String>> {
     for f in files {
         let text = std::fs::read_to_string(&f)?;
         if !text.trim_start().starts_with("//!") {
-            problems.push(format!("{} does not start with a //! module doc", f.display()));
+            problems.push(format!(
+                "{} does not start with a //! module doc",
+                f.display()
+            ));
         }
     }
     Ok(problems)
@@ -112,7 +134,11 @@ mod tests {
     #[test]
     fn workspace_is_tidy() {
         let problems = check(&root()).expect("tidy runs");
-        assert!(problems.is_empty(), "tidy problems:\n{}", problems.join("\n"));
+        assert!(
+            problems.is_empty(),
+            "tidy problems:\n{}",
+            problems.join("\n")
+        );
     }
 
     #[test]
@@ -124,8 +150,15 @@ mod tests {
         std::fs::write(c.join("lib.rs"), "pub fn x() {}\n").unwrap();
         std::fs::write(dir.join("ARCHITECTURE.md"), "crates/domain\n").unwrap();
         let p = check(&dir).unwrap();
-        assert!(p.iter().any(|x| x.contains("domain must not depend on storage")), "{p:?}");
-        assert!(p.iter().any(|x| x.contains("domain must not use serde")), "{p:?}");
+        assert!(
+            p.iter()
+                .any(|x| x.contains("domain must not depend on storage")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter().any(|x| x.contains("domain must not use serde")),
+            "{p:?}"
+        );
         assert!(p.iter().any(|x| x.contains("module doc")), "{p:?}");
         std::fs::remove_dir_all(&dir).ok();
     }
