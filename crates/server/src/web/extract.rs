@@ -249,13 +249,17 @@ impl<T> CsrfForm<T> {
     }
 }
 
-fn same_origin(headers: &HeaderMap) -> bool {
+/// Whether the `Origin` (when sent) names this server. Over HTTP/2 the host is the request's
+/// `:authority`, not a `Host` header.
+fn same_origin(parts: &Parts) -> bool {
+    let headers = &parts.headers;
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true; // not a browser cross-origin request; the token still decides
     };
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
         .unwrap_or("");
     let origin_host = origin
         .strip_prefix("https://")
@@ -294,7 +298,7 @@ where
                 lang,
             ));
         }
-        if !same_origin(&parts.headers) {
+        if !same_origin(&parts) {
             return Err(WebError::new(StatusCode::FORBIDDEN, "CSRF0002", lang));
         }
         let expected = match session_of(&parts) {

@@ -91,6 +91,16 @@ pub async fn css() -> impl IntoResponse {
     )
 }
 
+pub async fn favicon() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        include_str!("../../assets/favicon.svg"),
+    )
+}
+
 pub async fn js() -> impl IntoResponse {
     (
         [
