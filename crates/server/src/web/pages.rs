@@ -727,8 +727,6 @@ pub async fn dashboard(
     let d = state.svc.dashboard(&p.cap).await.map_err(svc_err(lang))?;
     let fac = facility_name(&state).await.map_err(svc_err(lang))?;
     let t = |k: &str| tr(lang, k).to_string();
-    let count =
-        |n: usize| mamori_catalog::messages::fill(tr(lang, "unit.count"), &[("n", &n.to_string())]);
     let stats = vec![
         Stat {
             label: t("dashboard.stat_assets"),
@@ -891,20 +889,34 @@ pub async fn dashboard(
         l: Layout::new(lang, &p.view, &fac, "dashboard.title", "/").with_flash(q.ok.as_deref()),
         stats,
         findings,
-        chart_classes: svg::bar_chart(&t("dashboard.chart_classes"), &class_bars, &empty),
-        chart_patch: svg::column_chart(&t("dashboard.chart_patch"), &patch_bars, &empty),
-        chart_accounts: svg::donut_chart(
-            &t("dashboard.chart_accounts"),
-            &account_slices,
-            &count(d.accounts_enabled + d.accounts_disabled),
-            &empty,
-        ),
-        chart_two_factor: svg::donut_chart(
-            &t("dashboard.chart_two_factor"),
-            &tfa_slices,
-            &count(d.users_total),
-            &empty,
-        ),
+        charts: vec![
+            (
+                t("dashboard.chart_classes"),
+                svg::bar_chart(&t("dashboard.chart_classes"), &class_bars, &empty),
+            ),
+            (
+                t("dashboard.chart_patch"),
+                svg::column_chart(&t("dashboard.chart_patch"), &patch_bars, &empty),
+            ),
+            (
+                t("dashboard.chart_accounts"),
+                svg::donut_chart(
+                    &t("dashboard.chart_accounts"),
+                    &account_slices,
+                    &t("dashboard.center_accounts"),
+                    &empty,
+                ),
+            ),
+            (
+                t("dashboard.chart_two_factor"),
+                svg::donut_chart(
+                    &t("dashboard.chart_two_factor"),
+                    &tfa_slices,
+                    &t("dashboard.center_users"),
+                    &empty,
+                ),
+            ),
+        ],
         recent: d
             .recent_audit
             .iter()
@@ -975,6 +987,7 @@ pub async fn ledger(State(state): State<AppState>, p: Page<perm::ViewLedger>) ->
     let fac = facility_name(&state).await.map_err(svc_err(lang))?;
     Ok(render(&LedgerPage {
         l: Layout::new(lang, &p.view, &fac, "ledger.title", "/ledger"),
+        chart_title: tr(lang, "ledger.chart_status").to_string(),
         chart: svg::bar_chart(
             tr(lang, "ledger.chart_status"),
             &by_status,
@@ -1064,6 +1077,7 @@ pub async fn accounts(State(state): State<AppState>, p: Page<perm::ViewAccounts>
         leavers: v.leavers.len(),
         dormant: dormant.len(),
         dormant_days: v.dormant_days,
+        chart_title: tr(lang, "accounts.chart").to_string(),
         chart: svg::bar_chart(tr(lang, "accounts.chart"), &bars, tr(lang, "chart.empty")),
         rows,
     }))

@@ -355,10 +355,8 @@ pub struct DashboardPage {
     pub l: Layout,
     pub stats: Vec<Stat>,
     pub findings: Vec<FindingLine>,
-    pub chart_classes: String,
-    pub chart_patch: String,
-    pub chart_accounts: String,
-    pub chart_two_factor: String,
+    /// (title, SVG) of each chart.
+    pub charts: Vec<(String, String)>,
     pub recent: Vec<AuditLine>,
     pub today: String,
 }
@@ -385,6 +383,7 @@ pub struct AssetLine {
 pub struct LedgerPage {
     pub l: Layout,
     pub assets: Vec<AssetLine>,
+    pub chart_title: String,
     pub chart: String,
 }
 
@@ -411,6 +410,7 @@ pub struct AccountsPage {
     pub leavers: usize,
     pub dormant: usize,
     pub dormant_days: u32,
+    pub chart_title: String,
     pub chart: String,
 }
 
