@@ -4,7 +4,7 @@
 #   bash bench/foundation.sh            (about two minutes after the release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --bin mamori -p mamori-server -p xtask >&2
+cargo build --release -p mamori-server -p xtask --bins >&2
 echo "# mamori foundation benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
 echo
 ./target/release/xtask bench-login --mamori target/release/mamori

@@ -315,8 +315,8 @@ pub fn login(a: LoginArgs) -> Result<()> {
     println!("|---|---|---|---|");
     for (m, t, note) in [
         (19_456, 2, "OWASP minimum (baseline)"),
-        (65_536, 2, "mamori default (target 50–100 ms)"),
-        (65_536, 3, "stronger option"),
+        (47_104, 2, "mamori default (target 50–100 ms)"),
+        (65_536, 2, "RFC 9106-style 64 MiB option"),
     ] {
         let (med, p95) = hash_ms(m, t, a.samples)?;
         println!(

@@ -18,7 +18,7 @@ impl Default for Argon2Params {
     /// Tuned to roughly 50–100 ms per hash on a small 2-core server (see `bench/login.sh`).
     fn default() -> Self {
         Argon2Params {
-            memory_kib: 65_536,
+            memory_kib: 47_104,
             iterations: 2,
             parallelism: 1,
         }
