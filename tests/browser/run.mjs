@@ -1,10 +1,10 @@
 // End-to-end browser check of `mamori demo` with the system Chromium (Debian's /usr/bin/chromium).
 // Started by run.sh, which boots the demo server and passes:
-//   MAMORI_URL       base URL printed by the demo (https, self-signed certificate)
-//   MAMORI_LOGIN     login id of the demo administrator
-//   MAMORI_PASSWORD  its password
-//   MAMORI_TOTP      its TOTP secret (base32)
-// Optional: MAMORI_CHROMIUM (browser path, default /usr/bin/chromium).
+//   MAMORI_TEST_URL       base URL printed by the demo (https, self-signed certificate)
+//   MAMORI_TEST_LOGIN     login id of the demo administrator
+//   MAMORI_TEST_PASSWORD  its password
+//   MAMORI_TEST_TOTP      its TOTP secret (base32)
+// Optional: MAMORI_TEST_CHROMIUM (browser path, default /usr/bin/chromium).
 //
 // Flow: / → /login → /login/totp → / ; every top-level `nav a[data-nav]` page (status < 400, an
 // h1, a full-page screenshot in screenshots/) ; /healthz ; logout → /login.
@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SHOTS = path.join(HERE, 'screenshots');
-const CHROMIUM = process.env.MAMORI_CHROMIUM || '/usr/bin/chromium';
+const CHROMIUM = process.env.MAMORI_TEST_CHROMIUM || '/usr/bin/chromium';
 const EXPECTED_NAV = [
   'ダッシュボード', '台帳', 'アカウント', 'チェックリスト', 'ログ',
   '事業者', 'バックアップ', 'インシデント', '設定',
@@ -216,10 +216,10 @@ async function waitUntilServing(base) {
 // main
 
 async function main() {
-  const base = env('MAMORI_URL');
-  const loginId = env('MAMORI_LOGIN');
-  const password = env('MAMORI_PASSWORD');
-  const totpSecret = env('MAMORI_TOTP');
+  const base = env('MAMORI_TEST_URL');
+  const loginId = env('MAMORI_TEST_LOGIN');
+  const password = env('MAMORI_TEST_PASSWORD');
+  const totpSecret = env('MAMORI_TEST_TOTP');
 
   selfTestTotp();
   const totpKey = base32Decode(totpSecret);
@@ -397,6 +397,26 @@ async function flow(page, { base, loginId, password, totpKey }) {
     await api.dispose();
   }
 
+  // 5b. Register a security key with Chromium's virtual authenticator (CTAP2, user verification).
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true,
+      isUserVerified: true, automaticPresenceSimulation: true,
+    },
+  });
+  await page.goto(new URL('/account', base).href);
+  await page.locator('#key_name').fill('CI仮想キー');
+  await page.locator('button[data-key-register]').click();
+  const registered = await page
+    .waitForURL((url) => url.pathname === '/account' && url.search.includes('ok=key_added'), { timeout: NAVIGATION_TIMEOUT_MS })
+    .then(() => true, () => false);
+  require_('security key registered from the account page', registered,
+    `now at ${page.url()}: ${await visibleErrorText(page)}`);
+  check('the account page lists the new key', (await page.content()).includes('CI仮想キー'));
+  await page.screenshot({ path: path.join(SHOTS, '10-account-keys.png'), fullPage: true }).catch(() => {});
+
   // 6. Log out.
   await page.goto(new URL('/', base).href);
   const logout = page.locator('form[action="/logout"] button').first();
@@ -407,6 +427,21 @@ async function flow(page, { base, loginId, password, totpKey }) {
   require_('logout lands on /login', loggedOut, `now at ${page.url()}`);
   await page.goto(new URL('/', base).href);
   check('after logout / redirects to /login again', pathOf(page) === '/login', `now at ${page.url()}`);
+
+  // 7. Log in again with the password and the security key instead of the TOTP code.
+  await page.locator('input[name=login_id]').fill(loginId);
+  await page.locator('input[name=password]').fill(password);
+  await page.locator('button[type=submit]').click();
+  require_('password accepted again', await waitForPath(page, (p) => p === '/login/totp'), `now at ${page.url()}`);
+  await page.screenshot({ path: path.join(SHOTS, '11-second-factor.png'), fullPage: true }).catch(() => {});
+  await page.locator('button[data-key-login]').click();
+  const inWithKey = await waitForPath(page, (p) => p === '/');
+  require_('security key accepted as the second factor', inWithKey,
+    `now at ${page.url()}: ${await visibleErrorText(page)}`);
+  const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+  check('the virtual authenticator holds one credential, used for sign-in',
+    credentials.length === 1 && credentials[0].signCount >= 1,
+    JSON.stringify(credentials.map((c) => ({ rpId: c.rpId, signCount: c.signCount }))));
 }
 
 const watchdog = setTimeout(() => {

@@ -6,8 +6,8 @@
 #
 # Needs: node >= 20 + npm, /usr/bin/chromium (Debian package `chromium`), Japanese fonts
 # (fonts-ipaexfont) for readable screenshots. No browser is downloaded.
-# Environment: MAMORI_BIN (default target/release/mamori), MAMORI_CHROMIUM (default
-# /usr/bin/chromium), MAMORI_DEMO_WAIT (seconds to wait for the demo's banner, default 60).
+# Environment: MAMORI_TEST_BIN (default target/release/mamori), MAMORI_TEST_CHROMIUM (default
+# /usr/bin/chromium), MAMORI_TEST_DEMO_WAIT (seconds to wait for the demo's banner, default 60).
 # Screenshots go to tests/browser/screenshots/ (git-ignored).
 #
 # The demo must print, on stdout, one line each:
@@ -18,8 +18,8 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-BIN="${MAMORI_BIN:-$ROOT/target/release/mamori}"
-WAIT_SECONDS="${MAMORI_DEMO_WAIT:-60}"
+BIN="${MAMORI_TEST_BIN:-$ROOT/target/release/mamori}"
+WAIT_SECONDS="${MAMORI_TEST_DEMO_WAIT:-60}"
 
 say() { printf '[browser] %s\n' "$*"; }
 die() { printf '[browser] error: %s\n' "$*" >&2; exit 1; }
@@ -117,8 +117,8 @@ say "demo is up after $((i / 4)) s: $URL (login $LOGIN_ID)"
 
 # --- drive it ------------------------------------------------------------------------------
 status=0
-MAMORI_URL="$URL" MAMORI_LOGIN="$LOGIN_ID" MAMORI_PASSWORD="$LOGIN_PASSWORD" \
-  MAMORI_TOTP="$TOTP_SECRET" timeout --kill-after=10 360 node run.mjs </dev/null || status=$?
+MAMORI_TEST_URL="$URL" MAMORI_TEST_LOGIN="$LOGIN_ID" MAMORI_TEST_PASSWORD="$LOGIN_PASSWORD" \
+  MAMORI_TEST_TOTP="$TOTP_SECRET" timeout --kill-after=10 360 node run.mjs </dev/null || status=$?
 
 if [[ "$status" != 0 ]]; then
   show_server_output

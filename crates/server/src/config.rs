@@ -46,7 +46,18 @@ pub struct RawConfig {
     pub auth: RawAuth,
     #[serde(default)]
     pub limits: RawLimits,
+    #[serde(default)]
+    pub webauthn: RawWebauthn,
     pub log: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebauthn {
+    /// The host name users type (browsers refuse IP addresses for security keys).
+    pub rp_id: Option<String>,
+    /// The exact origin, e.g. `https://mamori.clinic.local:8443`; derived from rp_id and port when absent.
+    pub origin: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -102,6 +113,9 @@ pub struct Config {
     pub argon2: mamori_service::Argon2Params,
     pub max_concurrent_hashes: usize,
     pub max_body_bytes: usize,
+    /// Security keys: relying party id (host name). `None`: derived at start (loopback → `localhost`).
+    pub webauthn_rp_id: Option<String>,
+    pub webauthn_origin: Option<String>,
     pub log: String,
 }
 
@@ -157,6 +171,18 @@ impl RawConfig {
                 toml::Value::Integer(_) | toml::Value::Boolean(_) | toml::Value::String(_) => value,
                 _ => toml::Value::String(v.clone()),
             };
+            // Check the variable on its own first, so that an error names it.
+            let mut alone = toml::Table::new();
+            insert_path(&mut alone, &path, value.clone()).map_err(|message| ConfigError::Env {
+                var: k.clone(),
+                message,
+            })?;
+            toml::Value::Table(alone)
+                .try_into::<RawConfig>()
+                .map_err(|e| ConfigError::Env {
+                    var: k.clone(),
+                    message: e.to_string(),
+                })?;
             insert_path(&mut root, &path, value).map_err(|message| ConfigError::Env {
                 var: k.clone(),
                 message,
@@ -194,6 +220,10 @@ impl RawConfig {
             },
             limits: RawLimits {
                 max_body_bytes: other.limits.max_body_bytes.or(self.limits.max_body_bytes),
+            },
+            webauthn: RawWebauthn {
+                rp_id: other.webauthn.rp_id.or(self.webauthn.rp_id),
+                origin: other.webauthn.origin.or(self.webauthn.origin),
             },
             log: other.log.or(self.log),
         }
@@ -315,6 +345,18 @@ impl RawConfig {
             },
             max_concurrent_hashes,
             max_body_bytes,
+            webauthn_rp_id: match self.webauthn.rp_id {
+                Some(id) if id.parse::<std::net::IpAddr>().is_ok() || id.trim().is_empty() => {
+                    return Err(ConfigError::Invalid {
+                        key: "webauthn.rp_id",
+                        message: format!(
+                            "`{id}` must be a host name (browsers refuse IP addresses for security keys)"
+                        ),
+                    });
+                }
+                other => other,
+            },
+            webauthn_origin: self.webauthn.origin,
             log: self.log.unwrap_or_else(|| "info".into()),
         })
     }
@@ -384,6 +426,10 @@ mod tests {
     fn unknown_env_key_is_an_error() {
         let e = RawConfig::from_env(env(&[("MAMORI_LISEN", "x")])).unwrap_err();
         assert!(e.to_string().contains("lisen"), "{e}");
+        assert!(
+            e.to_string().contains("MAMORI_LISEN"),
+            "the error names the variable: {e}"
+        );
         assert!(RawConfig::from_env(env(&[("MAMORI_TEST_POSTGRES", "x")])).is_ok());
     }
 

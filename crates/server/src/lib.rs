@@ -70,10 +70,40 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let secure = cfg.tls != TlsMode::Off;
+    let scheme = if secure { "https" } else { "http" };
+    // Security keys need a host name; on loopback it is `localhost`.
+    let rp_id = cfg
+        .webauthn_rp_id
+        .clone()
+        .or_else(|| addr.ip().is_loopback().then(|| "localhost".to_string()));
+    let (webauthn, webauthn_origin) = match rp_id {
+        Some(id) => {
+            let origin = cfg.webauthn_origin.clone().unwrap_or_else(|| {
+                if (secure && addr.port() == 443) || (!secure && addr.port() == 80) {
+                    format!("{scheme}://{id}")
+                } else {
+                    format!("{scheme}://{id}:{}", addr.port())
+                }
+            });
+            match mamori_service::webauthn::relying_party(&id, &origin) {
+                Ok(w) => (Some(Arc::new(w)), origin),
+                Err(e) => {
+                    tracing::warn!(error = %e, "security keys are off: check webauthn.rp_id and webauthn.origin");
+                    (None, origin)
+                }
+            }
+        }
+        None => {
+            tracing::warn!("security keys are off: set webauthn.rp_id to the server's host name");
+            (None, String::new())
+        }
+    };
     let state = AppState {
         svc,
         secure,
         max_body_bytes: cfg.max_body_bytes,
+        webauthn: webauthn.clone(),
+        webauthn_origin: webauthn_origin.clone(),
     };
     let (cert_key, fingerprint) = match &cfg.tls {
         TlsMode::Off => (None, "—".to_string()),
@@ -92,8 +122,10 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         .layer(axum::Extension(CertFingerprint(fingerprint)))
         .into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
-    let scheme = if secure { "https" } else { "http" };
-    let host = if addr.ip().is_unspecified() {
+    let host = if webauthn.is_some() && addr.ip().is_loopback() {
+        // Open the UI where security keys work.
+        "localhost".to_string()
+    } else if addr.ip().is_unspecified() {
         "127.0.0.1".to_string()
     } else if addr.is_ipv6() {
         format!("[{}]", addr.ip())

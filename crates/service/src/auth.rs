@@ -98,11 +98,11 @@ fn validate_display_name(name: &str) -> ServiceResult<()> {
     }
 }
 
-fn account_key(login_id: &str, source: &str) -> String {
+pub(crate) fn account_key(login_id: &str, source: &str) -> String {
     format!("acct:{}|src:{source}", login_id.trim().to_lowercase())
 }
 
-fn source_key(source: &str) -> String {
+pub(crate) fn source_key(source: &str) -> String {
     format!("src:{source}")
 }
 
@@ -131,7 +131,7 @@ pub fn new_totp_secret() -> String {
 }
 
 /// Normalises a typed recovery code (case, spaces, hyphens) before hashing.
-fn recovery_hash(code: &str) -> String {
+pub(crate) fn recovery_hash(code: &str) -> String {
     let norm: String = code
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
@@ -143,7 +143,7 @@ fn recovery_hash(code: &str) -> String {
 }
 
 /// Ten one-time recovery codes like `k7wq-3m9x-p2`.
-fn new_recovery_codes() -> Vec<String> {
+pub(crate) fn new_recovery_codes() -> Vec<String> {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
     let mut rng = rand::rngs::OsRng;
     (0..10)
@@ -197,7 +197,11 @@ impl Services {
         Ok(self.store.facility().await?.is_some())
     }
 
-    fn needs_two_factor(&self, user: &UserRow, settings: Option<&FacilitySettings>) -> bool {
+    pub(crate) fn needs_two_factor(
+        &self,
+        user: &UserRow,
+        settings: Option<&FacilitySettings>,
+    ) -> bool {
         user.role.requires_two_factor() || settings.is_some_and(|s| s.require_two_factor_for_all)
     }
 
@@ -297,7 +301,7 @@ impl Services {
         Ok(id)
     }
 
-    async fn throttle_check(&self, keys: &[String]) -> ServiceResult<()> {
+    pub(crate) async fn throttle_check(&self, keys: &[String]) -> ServiceResult<()> {
         let now = self.now_ms();
         for k in keys {
             if let ThrottleDecision::Refused { until_ms } =
@@ -309,7 +313,7 @@ impl Services {
         Ok(())
     }
 
-    async fn record_failure(
+    pub(crate) async fn record_failure(
         &self,
         login_id: &str,
         client: &ClientInfo,
@@ -362,17 +366,23 @@ impl Services {
         Ok(())
     }
 
-    fn next_stage(
+    /// Whether the user has any second factor: TOTP or a security key / passkey.
+    pub async fn has_second_factor(&self, user: &UserRow) -> ServiceResult<bool> {
+        Ok(user.totp_enabled || !self.store.credentials(user.id).await?.is_empty())
+    }
+
+    pub(crate) fn next_stage(
         &self,
         user: &UserRow,
+        has_second_factor: bool,
         settings: Option<&FacilitySettings>,
         second_factor_done: bool,
     ) -> SessionStage {
-        if user.totp_enabled && !second_factor_done {
+        if has_second_factor && !second_factor_done {
             SessionStage::SecondFactor
         } else if user.must_change_password {
             SessionStage::ChangePassword
-        } else if self.needs_two_factor(user, settings) && !user.totp_enabled {
+        } else if self.needs_two_factor(user, settings) && !has_second_factor {
             SessionStage::EnrollTwoFactor
         } else {
             SessionStage::Full
@@ -414,7 +424,8 @@ impl Services {
             }
         };
         let settings = self.store.facility().await?.map(|f| f.settings);
-        let stage = self.next_stage(&user, settings.as_ref(), false);
+        let has_2fa = self.has_second_factor(&user).await?;
+        let stage = self.next_stage(&user, has_2fa, settings.as_ref(), false);
         let token = random_token();
         let now = self.now_ms();
         let mut w = self.store.write().await?;
@@ -560,7 +571,7 @@ impl Services {
             return Err(ServiceError::InvalidCode);
         }
         let settings = self.store.facility().await?.map(|f| f.settings);
-        let stage = self.next_stage(user, settings.as_ref(), true);
+        let stage = self.next_stage(user, true, settings.as_ref(), true);
         let mut w = self.store.write().await?;
         if let Some(id) = used_recovery
             && !users::use_recovery_code(&mut w, id, now).await?
@@ -686,7 +697,8 @@ impl Services {
             });
         }
         let settings = self.store.facility().await?.map(|f| f.settings);
-        let two_factor = user.totp_enabled || self.needs_two_factor(user, settings.as_ref());
+        let has_2fa = self.has_second_factor(user).await?;
+        let two_factor = has_2fa || self.needs_two_factor(user, settings.as_ref());
         self.check_new_password(
             Some(user.id),
             &user.login_id,
@@ -702,7 +714,7 @@ impl Services {
         let stage = if view.stage == SessionStage::Full {
             SessionStage::Full
         } else {
-            self.next_stage(&changed, settings.as_ref(), true)
+            self.next_stage(&changed, has_2fa, settings.as_ref(), true)
         };
         let mut w = self.store.write().await?;
         users::set_password(&mut w, user.id, &hash, false, now).await?;
@@ -798,7 +810,7 @@ impl Services {
         let stage = if view.stage == SessionStage::Full {
             SessionStage::Full
         } else {
-            self.next_stage(&enrolled, settings.as_ref(), true)
+            self.next_stage(&enrolled, true, settings.as_ref(), true)
         };
         let mut w = self.store.write().await?;
         users::set_totp(&mut w, user.id, Some(secret_base32), true).await?;

@@ -71,6 +71,7 @@ impl Services {
         let accounts = self.store.accounts().await?;
         let vendors = self.store.vendors().await?;
         let users = self.store.users().await?;
+        let with_keys = self.store.users_with_credentials().await?;
 
         let active: Vec<&Asset> = assets
             .iter()
@@ -106,7 +107,7 @@ impl Services {
             users_total: users.iter().filter(|u| !u.disabled).count(),
             users_two_factor: users
                 .iter()
-                .filter(|u| !u.disabled && u.totp_enabled)
+                .filter(|u| !u.disabled && (u.totp_enabled || with_keys.contains(&u.id)))
                 .count(),
             audit_events: self.store.audit_count().await?,
             recent_audit: self.store.audit_events(8, 0).await?,

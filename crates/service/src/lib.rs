@@ -14,6 +14,7 @@ pub mod error;
 pub mod hashing;
 pub mod seed;
 pub mod users;
+pub mod webauthn;
 
 pub use authz::{Actor, Cap, perm};
 pub use clock::{Clock, ManualClock};

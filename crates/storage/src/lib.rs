@@ -12,6 +12,7 @@ pub mod ledger;
 mod migrate;
 pub mod sessions;
 pub mod users;
+pub mod webauthn;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};

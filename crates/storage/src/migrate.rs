@@ -8,11 +8,18 @@ use crate::{Backend, Result, Store, StoreError};
 use sqlx::Row;
 
 /// (version, name, SQL). Append only; never edit a released migration.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("../migrations/0001_foundation.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "foundation",
+        include_str!("../migrations/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "webauthn",
+        include_str!("../migrations/0002_webauthn.sql"),
+    ),
+];
 
 fn render(sql: &str, backend: Backend) -> String {
     let (id, boolean, blob) = match backend {

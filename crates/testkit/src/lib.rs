@@ -108,7 +108,8 @@ impl TestServer {
         let cfg = Self::config(&dir);
         let server = mamori_server::start(&cfg, svc.clone()).await.unwrap();
         TestServer {
-            url: server.url.trim_end_matches('/').to_string(),
+            // 127.0.0.1 rather than `localhost`, so that a client bound to 127.0.0.2 can reach it.
+            url: format!("http://127.0.0.1:{}", server.addr.port()),
             svc,
             clock,
             dir,
@@ -126,6 +127,8 @@ impl TestServer {
             argon2: Argon2Params::FOR_TESTS,
             max_concurrent_hashes: 2,
             max_body_bytes: 64 * 1024,
+            webauthn_rp_id: None,
+            webauthn_origin: None,
             log: "warn".into(),
         }
     }

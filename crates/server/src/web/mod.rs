@@ -16,6 +16,10 @@ pub struct AppState {
     /// Whether the server speaks TLS (cookies get `Secure` and the `__Host-` prefix).
     pub secure: bool,
     pub max_body_bytes: usize,
+    /// Security keys, when a host name is known (see `webauthn.rp_id`).
+    pub webauthn: Option<std::sync::Arc<mamori_service::webauthn::Webauthn>>,
+    /// The origin at which security keys work, shown to users on other addresses.
+    pub webauthn_origin: String,
 }
 
 impl AppState {

@@ -101,6 +101,16 @@ pub async fn favicon() -> impl IntoResponse {
     )
 }
 
+pub async fn webauthn_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../assets/webauthn.js"),
+    )
+}
+
 pub async fn js() -> impl IntoResponse {
     (
         [
@@ -329,13 +339,33 @@ pub async fn login_submit(
     }
 }
 
-pub async fn totp_form(s: Staged) -> PageResult {
+async fn second_factor_page(
+    state: &AppState,
+    s: &Staged,
+    error: Option<&'static str>,
+) -> Result<TotpPage, WebError> {
+    let keys = state
+        .svc
+        .store
+        .credentials(s.view.actor.user.id)
+        .await
+        .map_err(|e| WebError::from_service(&e.into(), s.lang))?;
+    let mut f = AuthFrame::new(s.lang, "totp.title", &s.view.csrf);
+    if let Some(code) = error {
+        f = f.with_error(code);
+    }
+    Ok(TotpPage {
+        f,
+        has_totp: s.view.actor.user.totp_enabled,
+        has_keys: !keys.is_empty() && state.webauthn.is_some(),
+    })
+}
+
+pub async fn totp_form(State(state): State<AppState>, s: Staged) -> PageResult {
     if s.view.stage != SessionStage::SecondFactor {
         return Ok(Redirect::to(stage_home(s.view.stage)).into_response());
     }
-    Ok(render(&TotpPage {
-        f: AuthFrame::new(s.lang, "totp.title", &s.view.csrf),
-    }))
+    Ok(render(&second_factor_page(&state, &s, None).await?))
 }
 
 #[derive(Deserialize)]
@@ -361,15 +391,167 @@ pub async fn totp_submit(
             let status = WebError::from_service(&e, lang).status;
             Ok((
                 status,
-                render(&TotpPage {
-                    f: AuthFrame::new(lang, "totp.title", &s.view.csrf).with_error(e.code()),
-                }),
+                render(&second_factor_page(&state, &s, Some(e.code())).await?),
             )
                 .into_response())
         }
         Err(ServiceError::NoSession) => Ok(Redirect::to("/login").into_response()),
         Err(e) => Err(WebError::from_service(&e, lang)),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Security keys (WebAuthn)
+
+fn json_response(body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn webauthn_of(
+    state: &AppState,
+    lang: Lang,
+) -> Result<&mamori_service::webauthn::Webauthn, WebError> {
+    state
+        .webauthn
+        .as_deref()
+        .ok_or_else(|| WebError::new(StatusCode::CONFLICT, "WAN0009", lang))
+}
+
+pub async fn key_login_start(
+    State(state): State<AppState>,
+    s: Staged,
+    _f: CsrfForm<Empty>,
+) -> Response {
+    let result = match webauthn_of(&state, s.lang) {
+        Ok(wa) => state
+            .svc
+            .passkey_login_start(wa, &s.view)
+            .await
+            .map_err(svc_err(s.lang)),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(json) => json_response(json),
+        Err(e) => e.json().into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CredentialForm {
+    credential: String,
+}
+
+pub async fn key_login_finish(
+    State(state): State<AppState>,
+    Client(client): Client,
+    s: Staged,
+    form: CsrfForm<CredentialForm>,
+) -> PageResult {
+    let lang = s.lang;
+    let wa = webauthn_of(&state, lang)?;
+    match state
+        .svc
+        .passkey_login_finish(wa, &s.view, &form.0.credential, &client)
+        .await
+    {
+        Ok(SessionStage::Full) => Ok(Redirect::to(home_of(s.view.actor.role())).into_response()),
+        Ok(stage) => Ok(Redirect::to(stage_home(stage)).into_response()),
+        Err(
+            e @ (ServiceError::InvalidCode
+            | ServiceError::Throttled { .. }
+            | ServiceError::Invalid { .. }),
+        ) => {
+            let status = WebError::from_service(&e, lang).status;
+            Ok((
+                status,
+                render(&second_factor_page(&state, &s, Some(e.code())).await?),
+            )
+                .into_response())
+        }
+        Err(ServiceError::NoSession) => Ok(Redirect::to("/login").into_response()),
+        Err(e) => Err(WebError::from_service(&e, lang)),
+    }
+}
+
+pub async fn key_register_start(
+    State(state): State<AppState>,
+    s: Staged,
+    _f: CsrfForm<Empty>,
+) -> Response {
+    let result = match webauthn_of(&state, s.lang) {
+        Ok(wa) => state
+            .svc
+            .passkey_register_start(wa, &s.view)
+            .await
+            .map_err(svc_err(s.lang)),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(json) => json_response(json),
+        Err(e) => e.json().into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct KeyRegisterForm {
+    name: String,
+    credential: String,
+}
+
+pub async fn key_register_finish(
+    State(state): State<AppState>,
+    Client(client): Client,
+    s: Staged,
+    form: CsrfForm<KeyRegisterForm>,
+) -> PageResult {
+    let lang = s.lang;
+    let f = form.into_inner();
+    let wa = webauthn_of(&state, lang)?;
+    match state
+        .svc
+        .passkey_register_finish(wa, &s.view, &f.credential, &f.name, &client)
+        .await
+    {
+        Ok((Some(codes), stage)) => Ok(render(&RecoveryCodesPage {
+            f: AuthFrame::new(lang, "recovery.title", &s.view.csrf),
+            codes,
+            next: if stage == SessionStage::Full {
+                home_of(s.view.actor.role())
+            } else {
+                stage_home(stage)
+            },
+        })),
+        Ok((None, SessionStage::Full)) => Ok(Redirect::to("/account?ok=key_added").into_response()),
+        Ok((None, stage)) => Ok(Redirect::to(stage_home(stage)).into_response()),
+        Err(ServiceError::NoSession) => Ok(Redirect::to(stage_home(s.view.stage)).into_response()),
+        Err(e) => Err(WebError::from_service(&e, lang)),
+    }
+}
+
+pub async fn key_delete(
+    State(state): State<AppState>,
+    Client(client): Client,
+    p: Page<perm::OwnAccount>,
+    Path(id): Path<String>,
+    _f: CsrfForm<Empty>,
+) -> PageResult {
+    let lang = p.lang;
+    let Ok(id) = id.parse::<i64>() else {
+        return Err(WebError::new(StatusCode::NOT_FOUND, "GEN0404", lang));
+    };
+    state
+        .svc
+        .remove_passkey(&p.cap, id, &client)
+        .await
+        .map_err(svc_err(lang))?;
+    Ok(Redirect::to("/account?ok=key_removed").into_response())
 }
 
 #[derive(Deserialize)]
@@ -541,6 +723,8 @@ pub async fn two_factor_form(
         secret: e.secret_base32,
         qr_svg: e.qr_svg,
         forced: s.view.stage == SessionStage::EnrollTwoFactor,
+        webauthn: state.webauthn.is_some(),
+        webauthn_origin: state.webauthn_origin.clone(),
     }))
 }
 
@@ -589,6 +773,8 @@ pub async fn two_factor_submit(
                         .collect(),
                     qr_svg: svg,
                     forced: s.view.stage == SessionStage::EnrollTwoFactor,
+                    webauthn: state.webauthn.is_some(),
+                    webauthn_origin: state.webauthn_origin.clone(),
                 }),
             )
                 .into_response())
@@ -639,13 +825,35 @@ pub async fn account_page(
         .await
         .map_err(svc_err(lang))?;
     let user = &p.view.actor.user;
+    let has_second_factor = state
+        .svc
+        .has_second_factor(user)
+        .await
+        .map_err(svc_err(lang))?;
     let names = HashMap::from([(user.id, user.display_name.clone())]);
     let fac = facility_name(&state).await.map_err(svc_err(lang))?;
+    let keys = state
+        .svc
+        .passkeys(&p.cap)
+        .await
+        .map_err(svc_err(lang))?
+        .into_iter()
+        .map(|k| KeyLine {
+            id: k.id,
+            name: k.name,
+            created: fmt_ms(k.created_at_ms),
+            last_used: k.last_used_at_ms.map(fmt_ms).unwrap_or_else(|| "—".into()),
+        })
+        .collect();
     Ok(render(&AccountPage {
+        keys,
+        webauthn: state.webauthn.is_some(),
+        webauthn_origin: state.webauthn_origin.clone(),
         l: Layout::new(lang, &p.view, &fac, "account.title", "/account")
             .with_flash(q.ok.as_deref()),
         login_id: user.login_id.clone(),
-        two_factor: user.totp_enabled,
+        two_factor: has_second_factor,
+        totp: user.totp_enabled,
         sessions: session_lines(&rows, &p.view.actor.session_hash, &names),
     }))
 }

@@ -244,6 +244,8 @@ pub struct LoginPage {
 #[template(path = "totp.html")]
 pub struct TotpPage {
     pub f: AuthFrame,
+    pub has_totp: bool,
+    pub has_keys: bool,
 }
 
 /// One facility kind option of the setup form.
@@ -288,6 +290,8 @@ pub struct TwoFactorPage {
     pub secret: String,
     pub qr_svg: String,
     pub forced: bool,
+    pub webauthn: bool,
+    pub webauthn_origin: String,
 }
 
 #[derive(Template)]
@@ -546,7 +550,20 @@ pub struct AccountPage {
     pub l: Layout,
     pub login_id: String,
     pub two_factor: bool,
+    pub totp: bool,
+    pub keys: Vec<KeyLine>,
+    pub webauthn: bool,
+    pub webauthn_origin: String,
     pub sessions: Vec<SessionLine>,
+}
+
+/// A registered security key.
+#[derive(Debug, Clone)]
+pub struct KeyLine {
+    pub id: i64,
+    pub name: String,
+    pub created: String,
+    pub last_used: String,
 }
 
 #[derive(Template)]

@@ -14,3 +14,4 @@ mod durability;
 mod requests;
 mod roles;
 mod setup;
+mod webauthn;
