@@ -1,0 +1,134 @@
+//! The `mamori` command line: non-interactive setup and its refusals, bad configuration.
+
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mamori");
+
+fn mamori(args: &[&str], dir: &std::path::Path) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env("MAMORI_AUTH__ARGON2_MEMORY_KIB", "8192")
+        .env("MAMORI_AUTH__ARGON2_ITERATIONS", "1")
+        .env_remove("MAMORI_DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn setup_runs_once_and_names_what_is_wrong() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let pw = tmp.path().join("pw");
+    std::fs::write(&pw, "yama-no-ue-no-shiroi-kumo\n").unwrap();
+    let pw = pw.to_str().unwrap();
+    let base = [
+        "setup",
+        "--facility-name",
+        "ひかり薬局",
+        "--admin-login",
+        "kanri",
+        "--admin-name",
+        "管理者",
+        "--admin-password-file",
+        pw,
+    ];
+
+    // Missing flags without a terminal: a clear error, nothing created.
+    let o = mamori(&["setup", "--facility-name", "x"], &data);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--facility-kind"), "{}", text(&o));
+
+    // A kind that does not exist.
+    let mut args = base.to_vec();
+    args.extend(["--facility-kind", "castle"]);
+    let o = mamori(&args, &data);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("castle"), "{}", text(&o));
+
+    // A weak password is refused with its code.
+    let weak = tmp.path().join("weak");
+    std::fs::write(&weak, "pass").unwrap();
+    let o = mamori(
+        &[
+            "setup",
+            "--facility-kind",
+            "pharmacy",
+            "--facility-name",
+            "ひかり薬局",
+            "--admin-login",
+            "kanri",
+            "--admin-name",
+            "管理者",
+            "--admin-password-file",
+            weak.to_str().unwrap(),
+        ],
+        &data,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("PWD0001"), "{}", text(&o));
+
+    let mut args = base.to_vec();
+    args.extend(["--facility-kind", "pharmacy"]);
+    let o = mamori(&args, &data);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // The second setup is refused.
+    let o = mamori(&args, &data);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("SET0001"), "{}", text(&o));
+
+    let o = mamori(&["audit-verify"], &data);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).starts_with("OK: 1 records"), "{}", text(&o));
+}
+
+#[test]
+fn bad_configuration_is_named_and_nothing_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        "listen = \"127.0.0.1:0\"\n[tls]\nmode = \"sometimes\"\n",
+    )
+    .unwrap();
+    let o = mamori(&["serve", "--config", cfg.to_str().unwrap()], tmp.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("tls.mode"), "{}", text(&o));
+
+    std::fs::write(&cfg, "lisen = \"127.0.0.1:0\"\n").unwrap();
+    let o = mamori(&["serve", "--config", cfg.to_str().unwrap()], tmp.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("lisen"), "{}", text(&o));
+
+    let o = mamori(
+        &["serve", "--listen", "0.0.0.0:0", "--tls", "off"],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("loopback"), "{}", text(&o));
+
+    let o = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(tmp.path())
+        .env("MAMORI_LISTN", "x")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("MAMORI_LISTN"), "{}", text(&o));
+    assert!(
+        !tmp.path().join("mamori.db").exists(),
+        "nothing was created"
+    );
+}
