@@ -169,20 +169,11 @@ mod tests {
         let today = date!(2025 - 10 - 01);
         let mk = |id, eol, patch| Asset {
             id: AssetId(id),
-            class: AssetClass::Workstation,
             name: format!("PC-{id}"),
             location: "受付".into(),
-            purpose: String::new(),
-            department: String::new(),
-            vendor_id: None,
-            os: String::new(),
-            ip: String::new(),
-            serial: String::new(),
-            installed_on: None,
             eol_on: eol,
             last_patch_on: patch,
-            status: AssetStatus::Active,
-            external_connection: String::new(),
+            ..Asset::blank(AssetClass::Workstation)
         };
         let assets = vec![
             mk(1, Some(date!(2025 - 10 - 14)), Some(date!(2025 - 09 - 20))),

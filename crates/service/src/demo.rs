@@ -913,24 +913,17 @@ fn assets(today: Date, rng: &mut SplitMix64) -> Vec<Asset> {
                 .unwrap_or(i64::MAX)
                 .saturating_add(1),
         );
+        asset.tag = format!("A-{:04}", asset.id.0);
+        if asset.status == AssetStatus::Disposed && asset.disposed_on.is_none() {
+            asset.disposed_on = asset.last_patch_on.or(asset.installed_on);
+            asset.disposal_method = "データ消去ソフトによる消去後、業者引取".to_owned();
+            asset.disposal_certificate = format!("消去証明書 No.{}", 2400 + asset.id.0);
+        }
         out.push(asset);
     };
     let blank = |class: AssetClass, name: &str| Asset {
-        id: AssetId(0),
-        class,
         name: name.to_owned(),
-        location: String::new(),
-        purpose: String::new(),
-        department: String::new(),
-        vendor_id: None,
-        os: String::new(),
-        ip: String::new(),
-        serial: String::new(),
-        installed_on: None,
-        eol_on: None,
-        last_patch_on: None,
-        status: AssetStatus::Active,
-        external_connection: String::new(),
+        ..Asset::blank(class)
     };
 
     // Servers.

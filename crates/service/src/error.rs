@@ -45,6 +45,9 @@ pub enum ServiceError {
     /// The new password breaks the policy.
     #[error("password refused")]
     Password(Vec<PasswordProblem>),
+    /// Fields of a ledger record failed validation (each names its field).
+    #[error("invalid fields")]
+    Fields(Vec<mamori_domain::ledger::FieldError>),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -67,6 +70,7 @@ impl ServiceError {
             ServiceError::NotFound => "GEN0404",
             ServiceError::Invalid { code, .. } => code,
             ServiceError::Password(p) => p.first().map(PasswordProblem::code).unwrap_or("PWD0000"),
+            ServiceError::Fields(f) => f.first().map(|e| e.code).unwrap_or("LED0000"),
             ServiceError::Store(_) | ServiceError::Internal(_) => "GEN0500",
         }
     }
@@ -76,6 +80,7 @@ impl ServiceError {
         match self {
             ServiceError::Invalid { field, .. } => Some(field),
             ServiceError::Password(_) => Some("password"),
+            ServiceError::Fields(f) => f.first().map(|e| e.field),
             ServiceError::LoginTaken => Some("login_id"),
             ServiceError::InvalidCode => Some("code"),
             _ => None,

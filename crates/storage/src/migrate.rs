@@ -19,6 +19,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webauthn",
         include_str!("../migrations/0002_webauthn.sql"),
     ),
+    (
+        3,
+        "ledger_assets",
+        include_str!("../migrations/0003_ledger_assets.sql"),
+    ),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

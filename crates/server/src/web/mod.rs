@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod ledger;
 pub mod pages;
 pub mod routes;
 pub mod views;

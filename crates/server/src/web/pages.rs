@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use mamori_catalog::{Lang, tr};
 use mamori_domain::facility::{FacilityKind, FacilitySettings};
 use mamori_domain::findings;
-use mamori_domain::ledger::{AssetClass, AssetStatus};
 use mamori_domain::role::{Permission, Role};
 use mamori_domain::{UserId, VendorId};
 use mamori_reports::svg::{self, Bar, Tone};
@@ -1136,74 +1135,6 @@ pub async fn dashboard(
 
 // ---------------------------------------------------------------------------------------------
 // Ledger, accounts, vendors
-
-pub async fn ledger(State(state): State<AppState>, p: Page<perm::ViewLedger>) -> PageResult {
-    let lang = p.lang;
-    let v = state.svc.ledger(&p.cap).await.map_err(svc_err(lang))?;
-    let today = state.svc.clock.today();
-    let vendor_names: HashMap<VendorId, String> =
-        v.vendors.iter().map(|x| (x.id, x.name.clone())).collect();
-    let assets: Vec<AssetLine> = v
-        .assets
-        .iter()
-        .map(|a| {
-            let patch_days = a.last_patch_on.map(|d| (today - d).whole_days());
-            AssetLine {
-                name: a.name.clone(),
-                class_label: tr(lang, &format!("asset_class.{}", a.class.as_str())).to_string(),
-                location: a.location.clone(),
-                os: a.os.clone(),
-                ip: a.ip.clone(),
-                vendor: a
-                    .vendor_id
-                    .and_then(|id| vendor_names.get(&id).cloned())
-                    .unwrap_or_default(),
-                eol: fmt_date(a.eol_on),
-                eol_past: a.status != AssetStatus::Disposed && a.eol_on.is_some_and(|d| d < today),
-                patch: fmt_date(a.last_patch_on),
-                patch_tone: match patch_days {
-                    Some(..=30) => "good",
-                    Some(31..=90) => "neutral",
-                    Some(_) => "warn",
-                    None => {
-                        if a.class == AssetClass::RemovableMedia {
-                            "neutral"
-                        } else {
-                            "bad"
-                        }
-                    }
-                },
-                status_label: tr(lang, &format!("asset_status.{}", a.status.as_str())).to_string(),
-                missing: a.location.trim().is_empty()
-                    || (a.vendor_id.is_none()
-                        && matches!(a.class, AssetClass::Server | AssetClass::NetworkDevice)),
-            }
-        })
-        .collect();
-    let mut by_status: Vec<Bar> = Vec::new();
-    for (i, s) in AssetStatus::ALL.iter().enumerate() {
-        let n = v.assets.iter().filter(|a| a.status == *s).count();
-        by_status.push(Bar {
-            label: tr(lang, &format!("asset_status.{}", s.as_str())).to_string(),
-            value: n as u64,
-            tone: [Tone::Good, Tone::Neutral, Tone::Warn, Tone::Neutral]
-                .get(i)
-                .copied()
-                .unwrap_or(Tone::Neutral),
-        });
-    }
-    let fac = facility_name(&state).await.map_err(svc_err(lang))?;
-    Ok(render(&LedgerPage {
-        l: Layout::new(lang, &p.view, &fac, "ledger.title", "/ledger"),
-        chart_title: tr(lang, "ledger.chart_status").to_string(),
-        chart: svg::bar_chart(
-            tr(lang, "ledger.chart_status"),
-            &by_status,
-            tr(lang, "chart.empty"),
-        ),
-        assets,
-    }))
-}
 
 pub async fn accounts(State(state): State<AppState>, p: Page<perm::ViewAccounts>) -> PageResult {
     let lang = p.lang;

@@ -3,7 +3,7 @@
 
 use crate::web::AppState;
 use crate::web::extract::resolve_session;
-use crate::web::pages;
+use crate::web::{ledger, pages};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, header};
@@ -87,6 +87,36 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     r("GET", "/", "/", Needs(P::ViewDashboard)),
     r("GET", "/ledger", "/ledger", Needs(P::ViewLedger)),
+    r(
+        "GET",
+        "/ledger/assets/new",
+        "/ledger/assets/new",
+        Needs(P::EditLedger),
+    ),
+    r(
+        "POST",
+        "/ledger/assets",
+        "/ledger/assets",
+        Needs(P::EditLedger),
+    ),
+    r(
+        "GET",
+        "/ledger/assets/{id}",
+        "/ledger/assets/1",
+        Needs(P::ViewLedger),
+    ),
+    r(
+        "GET",
+        "/ledger/assets/{id}/edit",
+        "/ledger/assets/1/edit",
+        Needs(P::EditLedger),
+    ),
+    r(
+        "POST",
+        "/ledger/assets/{id}",
+        "/ledger/assets/999999",
+        Needs(P::EditLedger),
+    ),
     r("GET", "/accounts", "/accounts", Needs(P::ViewAccounts)),
     r("GET", "/checklist", "/checklist", Needs(P::ViewChecklist)),
     r("GET", "/logs", "/logs", Needs(P::ViewLogs)),
@@ -180,7 +210,12 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("POST", "/account/keys/register/finish") => post(pages::key_register_finish),
         ("POST", "/account/keys/{id}/delete") => post(pages::key_delete),
         ("GET", "/") => get(pages::dashboard),
-        ("GET", "/ledger") => get(pages::ledger),
+        ("GET", "/ledger") => get(ledger::list),
+        ("GET", "/ledger/assets/new") => get(ledger::new_form),
+        ("POST", "/ledger/assets") => post(ledger::create),
+        ("GET", "/ledger/assets/{id}") => get(ledger::detail),
+        ("GET", "/ledger/assets/{id}/edit") => get(ledger::edit_form),
+        ("POST", "/ledger/assets/{id}") => post(ledger::update),
         ("GET", "/accounts") => get(pages::accounts),
         ("GET", "/checklist") => get(pages::checklist),
         ("GET", "/logs") => get(pages::logs),

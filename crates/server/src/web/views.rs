@@ -365,32 +365,6 @@ pub struct DashboardPage {
     pub today: String,
 }
 
-/// An asset row of the ledger page.
-#[derive(Debug, Clone)]
-pub struct AssetLine {
-    pub name: String,
-    pub class_label: String,
-    pub location: String,
-    pub os: String,
-    pub ip: String,
-    pub vendor: String,
-    pub eol: String,
-    pub eol_past: bool,
-    pub patch: String,
-    pub patch_tone: &'static str,
-    pub status_label: String,
-    pub missing: bool,
-}
-
-#[derive(Template)]
-#[template(path = "ledger.html")]
-pub struct LedgerPage {
-    pub l: Layout,
-    pub assets: Vec<AssetLine>,
-    pub chart_title: String,
-    pub chart: String,
-}
-
 /// An account row.
 #[derive(Debug, Clone)]
 pub struct AccountLine {

@@ -43,7 +43,7 @@ async fn every_route_with_every_role() {
                     spec.example,
                     p.status
                 );
-                if spec.method == "GET" {
+                if spec.method == "GET" && !spec.path.contains('{') {
                     assert_eq!(p.status, 200, "{:?} GET {}", user.role, spec.example);
                 }
             } else {

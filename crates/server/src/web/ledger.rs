@@ -1,0 +1,568 @@
+//! The ledger pages: the device list with search, filters and paging; a device's detail with
+//! its change history; the create and edit forms.
+
+use crate::web::AppState;
+use crate::web::error::WebError;
+use crate::web::extract::{Client, CsrfForm, Page};
+use crate::web::views::{Layout, fmt_date, fmt_ms, render};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use mamori_catalog::{Lang, tr};
+use mamori_domain::ledger::{AssetClass, AssetStatus, FieldError};
+use mamori_domain::role::Permission;
+use mamori_domain::{AssetId, VendorId};
+use mamori_reports::svg::{self, Bar, Tone};
+use mamori_service::ledger::{ASSET_FIELDS, AssetInput};
+use mamori_service::{ServiceError, perm};
+use mamori_storage::ledger::AssetFilter;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+type PageResult = Result<Response, WebError>;
+
+const PER_PAGE: i64 = 50;
+
+fn svc(lang: Lang) -> impl Fn(ServiceError) -> WebError {
+    move |e| WebError::from_service(&e, lang)
+}
+
+/// An asset row of the list.
+#[derive(Debug, Clone)]
+pub struct AssetRow {
+    pub id: i64,
+    pub tag: String,
+    pub name: String,
+    pub class_label: String,
+    pub location: String,
+    pub os: String,
+    pub ip: String,
+    pub vendor: String,
+    pub eol: String,
+    pub eol_past: bool,
+    pub patch: String,
+    pub patch_tone: &'static str,
+    pub status_label: String,
+    pub missing: bool,
+}
+
+/// A choice of a filter or form select.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "ledger.html")]
+pub struct LedgerPage {
+    pub l: Layout,
+    pub rows: Vec<AssetRow>,
+    pub total: i64,
+    pub page: i64,
+    pub pages: i64,
+    pub q: String,
+    pub classes: Vec<Choice>,
+    pub statuses: Vec<Choice>,
+    pub locations: Vec<Choice>,
+    /// Query string of the current filter without `page`, for the pager links.
+    pub filter_qs: String,
+    pub can_edit: bool,
+    pub chart_title: String,
+    pub chart: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    class: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    location: String,
+    page: Option<i64>,
+}
+
+fn choices<T: Copy>(
+    lang: Lang,
+    all: &[T],
+    code: impl Fn(T) -> &'static str,
+    prefix: &str,
+    selected: &str,
+) -> Vec<Choice> {
+    all.iter()
+        .map(|v| Choice {
+            value: code(*v).to_string(),
+            label: tr(lang, &format!("{prefix}.{}", code(*v))).to_string(),
+            selected: code(*v) == selected,
+        })
+        .collect()
+}
+
+fn qs_escape(s: &str) -> String {
+    serde_urlencoded::to_string([("v", s)])
+        .map(|x| x.trim_start_matches("v=").to_string())
+        .unwrap_or_default()
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    p: Page<perm::ViewLedger>,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
+    let lang = p.lang;
+    let filter = AssetFilter {
+        q: q.q.chars().take(100).collect(),
+        class: AssetClass::parse(&q.class),
+        status: AssetStatus::parse(&q.status),
+        location: q.location.clone(),
+    };
+    let page = q.page.unwrap_or(1).clamp(1, 1_000_000);
+    let (assets, total) = state
+        .svc
+        .asset_list(&p.cap, &filter, page, PER_PAGE)
+        .await
+        .map_err(svc(lang))?;
+    let store = &state.svc.store;
+    let err = |e: mamori_storage::StoreError| WebError::from_service(&e.into(), lang);
+    let vendors: HashMap<VendorId, String> = store
+        .vendors()
+        .await
+        .map_err(err)?
+        .into_iter()
+        .map(|v| (v.id, v.name))
+        .collect();
+    let today = state.svc.clock.today();
+    let rows = assets
+        .iter()
+        .map(|a| {
+            let patch_days = a.last_patch_on.map(|d| (today - d).whole_days());
+            AssetRow {
+                id: a.id.0,
+                tag: a.tag.clone(),
+                name: a.name.clone(),
+                class_label: tr(lang, &format!("asset_class.{}", a.class.as_str())).to_string(),
+                location: a.location.clone(),
+                os: a.os.clone(),
+                ip: a.ip.clone(),
+                vendor: a
+                    .vendor_id
+                    .and_then(|id| vendors.get(&id).cloned())
+                    .unwrap_or_default(),
+                eol: fmt_date(a.eol_on),
+                eol_past: a.status != AssetStatus::Disposed && a.eol_on.is_some_and(|d| d < today),
+                patch: fmt_date(a.last_patch_on),
+                patch_tone: match patch_days {
+                    Some(..=30) => "good",
+                    Some(31..=90) => "neutral",
+                    Some(_) => "warn",
+                    None if a.class == AssetClass::RemovableMedia => "neutral",
+                    None => "bad",
+                },
+                status_label: tr(lang, &format!("asset_status.{}", a.status.as_str())).to_string(),
+                missing: a.location.trim().is_empty()
+                    || (a.vendor_id.is_none()
+                        && matches!(a.class, AssetClass::Server | AssetClass::NetworkDevice)),
+            }
+        })
+        .collect();
+    let counts: HashMap<String, i64> = store
+        .asset_status_counts()
+        .await
+        .map_err(err)?
+        .into_iter()
+        .collect();
+    let tones = [Tone::Good, Tone::Neutral, Tone::Warn, Tone::Neutral];
+    let bars: Vec<Bar> = AssetStatus::ALL
+        .iter()
+        .zip(tones)
+        .map(|(s, tone)| Bar {
+            label: tr(lang, &format!("asset_status.{}", s.as_str())).to_string(),
+            value: counts.get(s.as_str()).copied().unwrap_or(0).max(0) as u64,
+            tone,
+        })
+        .collect();
+    let locations = store
+        .asset_locations()
+        .await
+        .map_err(err)?
+        .into_iter()
+        .map(|l| Choice {
+            selected: l == q.location,
+            value: l.clone(),
+            label: l,
+        })
+        .collect();
+    let filter_qs = format!(
+        "q={}&class={}&status={}&location={}",
+        qs_escape(&q.q),
+        qs_escape(&q.class),
+        qs_escape(&q.status),
+        qs_escape(&q.location)
+    );
+    let fac = state
+        .svc
+        .facility()
+        .await
+        .map_err(svc(lang))?
+        .map(|f| f.name)
+        .unwrap_or_default();
+    Ok(render(&LedgerPage {
+        l: Layout::new(lang, &p.view, &fac, "ledger.title", "/ledger"),
+        rows,
+        total,
+        page,
+        pages: ((total + PER_PAGE - 1) / PER_PAGE).max(1),
+        q: q.q.clone(),
+        classes: choices(
+            lang,
+            AssetClass::ALL,
+            AssetClass::as_str,
+            "asset_class",
+            &q.class,
+        ),
+        statuses: choices(
+            lang,
+            AssetStatus::ALL,
+            AssetStatus::as_str,
+            "asset_status",
+            &q.status,
+        ),
+        locations,
+        filter_qs,
+        can_edit: p.view.actor.role().permits(Permission::EditLedger),
+        chart_title: tr(lang, "ledger.chart_status").to_string(),
+        chart: svg::bar_chart(
+            tr(lang, "ledger.chart_status"),
+            &bars,
+            tr(lang, "chart.empty"),
+        ),
+    }))
+}
+
+/// One label/value line of the detail page.
+#[derive(Debug, Clone)]
+pub struct DetailLine {
+    pub label: String,
+    pub value: String,
+}
+
+/// A history entry as shown.
+#[derive(Debug, Clone)]
+pub struct HistoryLine {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub changes: Vec<(String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "asset.html")]
+pub struct AssetPage {
+    pub l: Layout,
+    pub id: i64,
+    pub heading: String,
+    pub lines: Vec<DetailLine>,
+    pub history: Vec<HistoryLine>,
+    pub can_edit: bool,
+}
+
+/// Shows a field value the way people read it (labels for codes, vendor names, 和暦 not needed).
+fn display(lang: Lang, key: &str, value: &str, vendors: &HashMap<String, String>) -> String {
+    if value.is_empty() {
+        return "—".to_string();
+    }
+    match key {
+        "class" => tr(lang, &format!("asset_class.{value}")).to_string(),
+        "status" => tr(lang, &format!("asset_status.{value}")).to_string(),
+        "vendor" => vendors
+            .get(value)
+            .cloned()
+            .unwrap_or_else(|| value.to_string()),
+        _ => value.to_string(),
+    }
+}
+
+fn parse_id(id: &str, lang: Lang) -> Result<AssetId, WebError> {
+    AssetId::parse(id).ok_or_else(|| WebError::new(StatusCode::NOT_FOUND, "GEN0404", lang))
+}
+
+async fn vendor_names(state: &AppState, lang: Lang) -> Result<HashMap<String, String>, WebError> {
+    Ok(state
+        .svc
+        .store
+        .vendors()
+        .await
+        .map_err(|e| WebError::from_service(&e.into(), lang))?
+        .into_iter()
+        .map(|v| (v.id.0.to_string(), v.name))
+        .collect())
+}
+
+#[derive(Deserialize, Default)]
+pub struct FlashQuery {
+    ok: Option<String>,
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    p: Page<perm::ViewLedger>,
+    Path(id): Path<String>,
+    Query(fq): Query<FlashQuery>,
+) -> PageResult {
+    let lang = p.lang;
+    let id = parse_id(&id, lang)?;
+    let (asset, history) = state
+        .svc
+        .asset_detail(&p.cap, id)
+        .await
+        .map_err(svc(lang))?;
+    let vendors = vendor_names(&state, lang).await?;
+    let input = AssetInput::of(&asset);
+    let lines = ASSET_FIELDS
+        .iter()
+        .map(|k| DetailLine {
+            label: tr(lang, &format!("asset_field.{k}")).to_string(),
+            value: display(lang, k, input.get(k), &vendors),
+        })
+        .collect();
+    let history = history
+        .into_iter()
+        .map(|h| HistoryLine {
+            at: fmt_ms(h.at_ms),
+            actor: h.actor,
+            action: tr(lang, &format!("history_action.{}", h.action)).to_string(),
+            changes: h
+                .changes
+                .into_iter()
+                .map(|(f, b, a)| {
+                    (
+                        tr(lang, &format!("asset_field.{f}")).to_string(),
+                        display(lang, &f, &b, &vendors),
+                        display(lang, &f, &a, &vendors),
+                    )
+                })
+                .collect(),
+        })
+        .collect();
+    let fac = state
+        .svc
+        .facility()
+        .await
+        .map_err(svc(lang))?
+        .map(|f| f.name)
+        .unwrap_or_default();
+    let mut l =
+        Layout::new(lang, &p.view, &fac, "asset.title", "/ledger").with_flash(fq.ok.as_deref());
+    l.title = format!("{} {}", asset.tag, asset.name);
+    Ok(render(&AssetPage {
+        l,
+        id: id.0,
+        heading: format!("{}　{}", asset.tag, asset.name),
+        lines,
+        history,
+        can_edit: p.view.actor.role().permits(Permission::EditLedger),
+    }))
+}
+
+/// One input of the asset form.
+#[derive(Debug, Clone)]
+pub struct FormField {
+    pub key: &'static str,
+    pub label: String,
+    /// `text`, `date`, `month`, `select`, `textarea`.
+    pub input: &'static str,
+    pub value: String,
+    pub choices: Vec<Choice>,
+    pub required: bool,
+    pub error: Option<(String, &'static str)>,
+    pub hint: String,
+}
+
+#[derive(Template)]
+#[template(path = "asset_form.html")]
+pub struct AssetFormPage {
+    pub l: Layout,
+    pub action: String,
+    pub cancel: String,
+    pub fields: Vec<FormField>,
+    pub errors: usize,
+}
+
+async fn form_page(
+    state: &AppState,
+    p: &Page<perm::EditLedger>,
+    id: Option<AssetId>,
+    input: &AssetInput,
+    errors: &[FieldError],
+) -> Result<AssetFormPage, WebError> {
+    let lang = p.lang;
+    let vendors = state
+        .svc
+        .store
+        .vendors()
+        .await
+        .map_err(|e| WebError::from_service(&e.into(), lang))?;
+    let fields = ASSET_FIELDS
+        .iter()
+        .map(|&key| {
+            let value = input.get(key).to_string();
+            let (kind, choices) = match key {
+                "class" => (
+                    "select",
+                    choices(
+                        lang,
+                        AssetClass::ALL,
+                        AssetClass::as_str,
+                        "asset_class",
+                        &value,
+                    ),
+                ),
+                "status" => (
+                    "select",
+                    choices(
+                        lang,
+                        AssetStatus::ALL,
+                        AssetStatus::as_str,
+                        "asset_status",
+                        if value.is_empty() { "active" } else { &value },
+                    ),
+                ),
+                "vendor" => {
+                    let mut c = vec![Choice {
+                        value: String::new(),
+                        label: "—".into(),
+                        selected: value.is_empty(),
+                    }];
+                    c.extend(vendors.iter().map(|v| Choice {
+                        value: v.id.0.to_string(),
+                        label: v.name.clone(),
+                        selected: v.id.0.to_string() == value,
+                    }));
+                    ("select", c)
+                }
+                "installed_on" => ("month", Vec::new()),
+                "eol_on" | "last_patch_on" | "disposed_on" => ("date", Vec::new()),
+                "notes" => ("textarea", Vec::new()),
+                _ => ("text", Vec::new()),
+            };
+            let hint_key = format!("asset_hint.{key}");
+            let hint = tr(lang, &hint_key);
+            FormField {
+                key,
+                label: tr(lang, &format!("asset_field.{key}")).to_string(),
+                input: kind,
+                value,
+                choices,
+                required: matches!(key, "tag" | "name" | "class"),
+                error: errors
+                    .iter()
+                    .find(|e| e.field == key)
+                    .map(|e| (tr(lang, &format!("error.{}", e.code)).to_string(), e.code)),
+                hint: if hint == hint_key {
+                    String::new()
+                } else {
+                    hint.to_string()
+                },
+            }
+        })
+        .collect();
+    let fac = state
+        .svc
+        .facility()
+        .await
+        .map_err(svc(lang))?
+        .map(|f| f.name)
+        .unwrap_or_default();
+    let (title, action, cancel) = match id {
+        Some(id) => (
+            "asset.edit",
+            format!("/ledger/assets/{}", id.0),
+            format!("/ledger/assets/{}", id.0),
+        ),
+        None => (
+            "asset.new",
+            "/ledger/assets".to_string(),
+            "/ledger".to_string(),
+        ),
+    };
+    Ok(AssetFormPage {
+        l: Layout::new(lang, &p.view, &fac, title, "/ledger"),
+        action,
+        cancel,
+        fields,
+        errors: errors.len(),
+    })
+}
+
+pub async fn new_form(State(state): State<AppState>, p: Page<perm::EditLedger>) -> PageResult {
+    let input = AssetInput {
+        class: "workstation".into(),
+        status: "active".into(),
+        ..Default::default()
+    };
+    Ok(render(&form_page(&state, &p, None, &input, &[]).await?))
+}
+
+pub async fn edit_form(
+    State(state): State<AppState>,
+    p: Page<perm::EditLedger>,
+    v: Page<perm::ViewLedger>,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id = parse_id(&id, p.lang)?;
+    let (asset, _) = state
+        .svc
+        .asset_detail(&v.cap, id)
+        .await
+        .map_err(svc(p.lang))?;
+    Ok(render(
+        &form_page(&state, &p, Some(id), &AssetInput::of(&asset), &[]).await?,
+    ))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Client(client): Client,
+    p: Page<perm::EditLedger>,
+    form: CsrfForm<AssetInput>,
+) -> PageResult {
+    let input = form.into_inner();
+    match state.svc.create_asset(&p.cap, &input, &client).await {
+        Ok(id) => {
+            Ok(Redirect::to(&format!("/ledger/assets/{}?ok=asset_saved", id.0)).into_response())
+        }
+        Err(ServiceError::Fields(errors)) => Ok((
+            StatusCode::BAD_REQUEST,
+            render(&form_page(&state, &p, None, &input, &errors).await?),
+        )
+            .into_response()),
+        Err(e) => Err(WebError::from_service(&e, p.lang)),
+    }
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Client(client): Client,
+    p: Page<perm::EditLedger>,
+    Path(id): Path<String>,
+    form: CsrfForm<AssetInput>,
+) -> PageResult {
+    let id = parse_id(&id, p.lang)?;
+    let input = form.into_inner();
+    match state.svc.update_asset(&p.cap, id, &input, &client).await {
+        Ok(_) => {
+            Ok(Redirect::to(&format!("/ledger/assets/{}?ok=asset_saved", id.0)).into_response())
+        }
+        Err(ServiceError::Fields(errors)) => Ok((
+            StatusCode::BAD_REQUEST,
+            render(&form_page(&state, &p, Some(id), &input, &errors).await?),
+        )
+            .into_response()),
+        Err(e) => Err(WebError::from_service(&e, p.lang)),
+    }
+}
