@@ -4,6 +4,7 @@
 use crate::authz::{Cap, perm};
 use crate::error::{ServiceError, ServiceResult};
 use crate::{ClientInfo, Services};
+use mamori_catalog::{Lang, tr};
 use mamori_domain::ledger::{
     Asset, AssetClass, AssetStatus, FieldChange, FieldError, Vendor, asset_changes, asset_values,
     validate_asset,
@@ -260,7 +261,49 @@ fn decode_changes(s: &str) -> Vec<(String, String, String)> {
         .unwrap_or_default()
 }
 
+/// A table of text: headers and rows, as exported to CSV/XLSX and read back on import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextTable {
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// The value of an asset field as people read it in a spreadsheet: labels for classes and
+/// statuses, the vendor's name.
+fn cell(lang: Lang, key: &str, raw: String, vendors: &[Vendor]) -> String {
+    match key {
+        "class" if !raw.is_empty() => tr(lang, &format!("asset_class.{raw}")).to_string(),
+        "status" if !raw.is_empty() => tr(lang, &format!("asset_status.{raw}")).to_string(),
+        "vendor" => VendorId::parse(&raw)
+            .and_then(|id| vendors.iter().find(|v| v.id == id))
+            .map(|v| v.name.clone())
+            .unwrap_or_default(),
+        _ => raw,
+    }
+}
+
 impl Services {
+    /// The whole asset ledger as a table, headers in `lang`.
+    pub async fn asset_table(&self, _cap: &Cap<perm::ViewLedger>, lang: Lang) -> ServiceResult<TextTable> {
+        let vendors = self.store.vendors().await?;
+        let mut assets = self.store.assets().await?;
+        assets.sort_by(|a, b| a.tag.cmp(&b.tag));
+        let headers = ASSET_FIELDS
+            .iter()
+            .map(|k| tr(lang, &format!("asset_field.{k}")).to_string())
+            .collect();
+        let rows = assets
+            .iter()
+            .map(|a| {
+                asset_values(a)
+                    .into_iter()
+                    .map(|(k, v)| cell(lang, k, v, &vendors))
+                    .collect()
+            })
+            .collect();
+        Ok(TextTable { headers, rows })
+    }
+
     /// A page of the asset ledger.
     pub async fn asset_list(
         &self,
