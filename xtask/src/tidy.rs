@@ -18,6 +18,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("catalog", &[]),
     ("proto", &[]),
     ("storage", &["domain"]),
+    ("ingest", &["domain"]),
     ("reports", &["domain", "catalog"]),
     ("service", &["domain", "catalog", "storage", "reports"]),
     (
@@ -36,6 +37,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         &["serde", "sqlx", "tokio", "axum", "reqwest", "askama"],
     ),
     ("catalog", &["sqlx", "tokio", "axum"]),
+    ("ingest", &["sqlx", "tokio", "axum"]),
     ("proto", &["sqlx", "tokio", "axum"]),
     (
         "storage",
