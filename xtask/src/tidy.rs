@@ -20,7 +20,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("storage", &["domain"]),
     ("ingest", &["domain"]),
     ("reports", &["domain", "catalog"]),
-    ("service", &["domain", "catalog", "storage", "reports"]),
+    (
+        "service",
+        &["domain", "catalog", "storage", "reports", "ingest"],
+    ),
     (
         "server",
         &[

@@ -10,7 +10,11 @@ pub struct TableError(String);
 fn csv_cell(out: &mut String, v: &str) {
     // Cells that a spreadsheet would run as a formula are prefixed with an apostrophe.
     let risky = v.starts_with(['=', '+', '-', '@', '\t', '\r']) && v.parse::<f64>().is_err();
-    let v = if risky { format!("'{v}") } else { v.to_string() };
+    let v = if risky {
+        format!("'{v}")
+    } else {
+        v.to_string()
+    };
     if v.contains([',', '"', '\n', '\r']) {
         out.push('"');
         out.push_str(&v.replace('"', "\"\""));
@@ -71,11 +75,13 @@ pub fn xlsx(sheet: &str, headers: &[String], rows: &[Vec<String>]) -> Result<Vec
     }
     for (c, w) in widths.iter().enumerate() {
         let c = u16::try_from(c).map_err(|_| TableError("too many columns".into()))?;
-        ws.set_column_width(c, (*w as f64 + 2.0).min(60.0)).map_err(e)?;
+        ws.set_column_width(c, (*w as f64 + 2.0).min(60.0))
+            .map_err(e)?;
     }
     ws.set_freeze_panes(1, 0).map_err(e)?;
     if !headers.is_empty() {
-        let last_col = u16::try_from(headers.len() - 1).map_err(|_| TableError("too many columns".into()))?;
+        let last_col =
+            u16::try_from(headers.len() - 1).map_err(|_| TableError("too many columns".into()))?;
         let last_row = u32::try_from(rows.len()).map_err(|_| TableError("too many rows".into()))?;
         ws.autofilter(0, 0, last_row, last_col).map_err(e)?;
     }
@@ -94,7 +100,10 @@ mod tests {
     #[test]
     fn csv_quotes_and_guards() {
         let h = vec!["機器名".to_string(), "備考".to_string()];
-        let rows = vec![vec!["PC,1".to_string(), "a \"b\"\nc".to_string()], vec!["=cmd()".into(), "-5".into()]];
+        let rows = vec![
+            vec!["PC,1".to_string(), "a \"b\"\nc".to_string()],
+            vec!["=cmd()".into(), "-5".into()],
+        ];
         let text = String::from_utf8(csv(&h, &rows)).unwrap();
         assert_eq!(
             text,

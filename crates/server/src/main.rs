@@ -85,11 +85,39 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         admin_password_file: Option<PathBuf>,
     },
+    /// Import a ledger file (CSV in UTF-8 or Shift_JIS, or XLSX). Shows what would change; all or nothing.
+    Import {
+        /// What the file holds: assets (機器台帳).
+        kind: LedgerKind,
+        file: PathBuf,
+        /// Only show what would change.
+        #[arg(long)]
+        dry_run: bool,
+        /// Mark devices missing from the file as disposed (廃棄) today.
+        #[arg(long)]
+        retire_missing: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Export a ledger to CSV (UTF-8 with BOM, opens in Excel) or XLSX, by the file's extension.
+    Export {
+        kind: LedgerKind,
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Check mamori's own audit trail end to end; exit 1 when it was altered.
     AuditVerify {
         #[command(flatten)]
         store: StoreArgs,
     },
+}
+
+/// Ledgers that can be imported and exported.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LedgerKind {
+    Assets,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -358,6 +386,128 @@ async fn setup(
     }
 }
 
+fn os_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "operator".into())
+}
+
+async fn import(
+    kind: LedgerKind,
+    file: PathBuf,
+    dry_run: bool,
+    retire_missing: bool,
+    store: StoreArgs,
+) -> Result<bool> {
+    let cfg = load_config(&store, &ListenArgs::default(), &default_data_dir())?;
+    init_tracing("warn");
+    let started = std::time::Instant::now();
+    let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+    eprintln!(
+        "読み込み中 / reading {} ({} KB)…",
+        file.display(),
+        bytes.len() / 1024
+    );
+    let name = file.file_name().and_then(|n| n.to_str());
+    let table = match mamori_ingest::read_table(&bytes, name) {
+        Ok(t) => t,
+        Err(e) => {
+            let at = match (e.line(), e.column()) {
+                (Some(l), Some(c)) => format!("{l}行目 {c}列: "),
+                (Some(l), None) => format!("{l}行目: "),
+                _ => String::new(),
+            };
+            eprintln!("{} {at}{}", e.code(), e.message_ja());
+            return Ok(false);
+        }
+    };
+    eprintln!("検証中 / checking {} rows…", table.rows.len());
+    let svc = open(&cfg).await?;
+    let actor = mamori_service::Actor::local(&os_user());
+    let cap = actor.can::<mamori_service::perm::EditLedger>()?;
+    let opts = mamori_service::import::ImportOptions {
+        dry_run,
+        retire_missing,
+    };
+    let client = ClientInfo::new("local", "mamori import");
+    let report = match kind {
+        LedgerKind::Assets => {
+            svc.import_assets(&cap, &table, opts, mamori_catalog::Lang::Ja, &client)
+                .await?
+        }
+    };
+    svc.store.close().await;
+    for d in &report.errors {
+        let col = d
+            .column
+            .as_deref()
+            .map(|c| format!(" {c}"))
+            .unwrap_or_default();
+        println!("{}行目{col}: {} {}", d.line, d.code, d.message_ja);
+    }
+    println!(
+        "新規 new: {}  変更 changed: {}  変更なし unchanged: {}  ファイルにない missing: {}  エラー errors: {}",
+        report.new.len(),
+        report.changed.len(),
+        report.unchanged,
+        report.missing.len(),
+        report.errors.len()
+    );
+    for (line, tag, changes) in report.changed.iter().take(20) {
+        let fields: Vec<String> = changes
+            .iter()
+            .map(|(f, b, a)| format!("{f}: {b} → {a}"))
+            .collect();
+        println!("  {line}行目 {tag}: {}", fields.join(", "));
+    }
+    if report.changed.len() > 20 {
+        println!("  … {} more", report.changed.len() - 20);
+    }
+    if !report.errors.is_empty() {
+        println!("エラーがあるため取り込んでいません / nothing was imported because of errors");
+        return Ok(false);
+    }
+    if report.committed {
+        println!(
+            "取り込みました / imported in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    } else {
+        println!("確認のみ（--dry-run）: 何も変更していません / dry run: nothing changed");
+    }
+    Ok(true)
+}
+
+async fn export(kind: LedgerKind, output: PathBuf, store: StoreArgs) -> Result<bool> {
+    let cfg = load_config(&store, &ListenArgs::default(), &default_data_dir())?;
+    init_tracing("warn");
+    let svc = open(&cfg).await?;
+    let actor = mamori_service::Actor::local(&os_user());
+    let cap = actor.can::<mamori_service::perm::ViewLedger>()?;
+    let (table, sheet) = match kind {
+        LedgerKind::Assets => (
+            svc.asset_table(&cap, mamori_catalog::Lang::Ja).await?,
+            "機器台帳",
+        ),
+    };
+    svc.store.close().await;
+    let xlsx = output
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+    let bytes = if xlsx {
+        mamori_reports::table::xlsx(sheet, &table.headers, &table.rows)?
+    } else {
+        mamori_reports::table::csv(&table.headers, &table.rows)
+    };
+    // Write next to the target and rename, so a crash never leaves half a file.
+    let tmp = output.with_extension("partial");
+    std::fs::write(&tmp, &bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &output).with_context(|| format!("writing {}", output.display()))?;
+    eprintln!("{} rows → {}", table.rows.len(), output.display());
+    Ok(true)
+}
+
 async fn audit_verify(store: StoreArgs) -> Result<bool> {
     let cfg = load_config(&store, &ListenArgs::default(), &default_data_dir())?;
     init_tracing("warn");
@@ -416,6 +566,18 @@ fn main() -> std::process::ExitCode {
             .await
             .map(|_| true),
             Command::AuditVerify { store } => audit_verify(store).await,
+            Command::Import {
+                kind,
+                file,
+                dry_run,
+                retire_missing,
+                store,
+            } => import(kind, file, dry_run, retire_missing, store).await,
+            Command::Export {
+                kind,
+                output,
+                store,
+            } => export(kind, output, store).await,
         }
     });
     match result {

@@ -16,6 +16,34 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// The operator at the server's own console (the command line): an administrator, since
+    /// whoever can run the binary on the data directory already holds everything in it.
+    pub fn local(os_user: &str) -> Actor {
+        let login: String = os_user
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            .take(32)
+            .collect();
+        Actor {
+            user: UserRow {
+                id: mamori_domain::UserId(0),
+                login_id: format!("local-cli:{login}"),
+                display_name: "コマンドライン".to_string(),
+                role: Role::Admin,
+                password_hash: String::new(),
+                must_change_password: false,
+                password_changed_at_ms: 0,
+                totp_secret: None,
+                totp_enabled: false,
+                disabled: false,
+                vendor_id: None,
+                created_at_ms: 0,
+            },
+            session_hash: String::new(),
+            source: "local".to_string(),
+        }
+    }
+
     pub fn role(&self) -> Role {
         self.user.role
     }

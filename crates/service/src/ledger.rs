@@ -51,7 +51,7 @@ impl AssetInput {
     pub fn of(a: &Asset) -> AssetInput {
         let mut i = AssetInput::default();
         for (k, v) in asset_values(a) {
-            if let Some(slot) = i.slot(k) {
+            if let Some(slot) = i.slot_mut(k) {
                 *slot = v;
             }
         }
@@ -85,7 +85,8 @@ impl AssetInput {
         }
     }
 
-    fn slot(&mut self, key: &str) -> Option<&mut String> {
+    /// The text of field `key`, to fill in.
+    pub fn slot_mut(&mut self, key: &str) -> Option<&mut String> {
         Some(match key {
             "tag" => &mut self.tag,
             "class" => &mut self.class,
@@ -237,7 +238,7 @@ pub struct HistoryEntry {
     pub changes: Vec<(String, String, String)>,
 }
 
-fn changes_json(changes: &[FieldChange]) -> String {
+pub(crate) fn changes_json(changes: &[FieldChange]) -> String {
     serde_json::Value::Array(
         changes
             .iter()
@@ -284,7 +285,11 @@ fn cell(lang: Lang, key: &str, raw: String, vendors: &[Vendor]) -> String {
 
 impl Services {
     /// The whole asset ledger as a table, headers in `lang`.
-    pub async fn asset_table(&self, _cap: &Cap<perm::ViewLedger>, lang: Lang) -> ServiceResult<TextTable> {
+    pub async fn asset_table(
+        &self,
+        _cap: &Cap<perm::ViewLedger>,
+        lang: Lang,
+    ) -> ServiceResult<TextTable> {
         let vendors = self.store.vendors().await?;
         let mut assets = self.store.assets().await?;
         assets.sort_by(|a, b| a.tag.cmp(&b.tag));

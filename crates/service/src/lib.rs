@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod error;
 pub mod hashing;
+pub mod import;
 pub mod ledger;
 pub mod seed;
 pub mod users;

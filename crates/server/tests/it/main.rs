@@ -12,6 +12,7 @@ mod audit;
 mod auth;
 mod cli;
 mod durability;
+mod import;
 mod ledger;
 mod requests;
 mod roles;
