@@ -120,6 +120,7 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
     let app = web::app(state)
         .layer(axum::Extension(DataDir(data_dir_text(cfg))))
         .layer(axum::Extension(CertFingerprint(fingerprint)))
+        .layer(axum::Extension(web::ledger::ImportStaging::default()))
         .into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     let host = if webauthn.is_some() && addr.ip().is_loopback() {

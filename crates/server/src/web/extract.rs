@@ -325,3 +325,67 @@ where
         Ok(CsrfForm(value, PhantomData))
     }
 }
+
+/// A `multipart/form-data` upload whose `_csrf` field matches the session's token. Holds the
+/// first file field (name, bytes); the route's body limit caps its size.
+pub struct CsrfUpload {
+    pub file: Option<(String, Vec<u8>)>,
+}
+
+impl<S> FromRequest<S> for CsrfUpload
+where
+    S: Send + Sync,
+{
+    type Rejection = WebError;
+
+    async fn from_request(req: Request, s: &S) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let UiLang(lang) = UiLang::from_request_parts(&mut parts, s)
+            .await
+            .unwrap_or(UiLang(Lang::Ja));
+        let ct = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !ct.starts_with("multipart/form-data") {
+            return Err(WebError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "REQ0002",
+                lang,
+            ));
+        }
+        if !same_origin(&parts) {
+            return Err(WebError::new(StatusCode::FORBIDDEN, "CSRF0002", lang));
+        }
+        let Some(expected) = session_of(&parts).map(|v| v.csrf) else {
+            return Err(WebError::new(StatusCode::FORBIDDEN, "CSRF0001", lang));
+        };
+        let req = Request::from_parts(parts, body);
+        let mut mp = axum::extract::Multipart::from_request(req, s)
+            .await
+            .map_err(|_| WebError::new(StatusCode::BAD_REQUEST, "REQ0003", lang))?;
+        let mut token = String::new();
+        let mut file = None;
+        let too_big = |_| WebError::new(StatusCode::PAYLOAD_TOO_LARGE, "REQ0001", lang);
+        while let Some(field) = mp.next_field().await.map_err(too_big)? {
+            match (
+                field.name().unwrap_or(""),
+                field.file_name().map(str::to_string),
+            ) {
+                ("_csrf", _) => token = field.text().await.map_err(too_big)?,
+                (_, Some(name)) if file.is_none() => {
+                    let bytes = field.bytes().await.map_err(too_big)?;
+                    if !bytes.is_empty() {
+                        file = Some((name, bytes.to_vec()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if token.is_empty() || !constant_time_eq(token.as_bytes(), expected.as_bytes()) {
+            return Err(WebError::new(StatusCode::FORBIDDEN, "CSRF0001", lang));
+        }
+        Ok(CsrfUpload { file })
+    }
+}

@@ -85,6 +85,7 @@ pub struct ListQuery {
     #[serde(default)]
     location: String,
     page: Option<i64>,
+    ok: Option<String>,
 }
 
 fn choices<T: Copy>(
@@ -212,7 +213,7 @@ pub async fn list(
         .map(|f| f.name)
         .unwrap_or_default();
     Ok(render(&LedgerPage {
-        l: Layout::new(lang, &p.view, &fac, "ledger.title", "/ledger"),
+        l: Layout::new(lang, &p.view, &fac, "ledger.title", "/ledger").with_flash(q.ok.as_deref()),
         rows,
         total,
         page,
@@ -564,5 +565,359 @@ pub async fn update(
         )
             .into_response()),
         Err(e) => Err(WebError::from_service(&e, p.lang)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Export, template and import
+
+fn download(bytes: Vec<u8>, content_type: &'static str, ascii_name: &str, name: &str) -> Response {
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, content_type.to_string()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{encoded}"),
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+pub async fn export(
+    State(state): State<AppState>,
+    p: Page<perm::ViewLedger>,
+    Path(file): Path<String>,
+) -> PageResult {
+    let lang = p.lang;
+    let table = state
+        .svc
+        .asset_table(&p.cap, lang)
+        .await
+        .map_err(svc(lang))?;
+    let day = state.svc.clock.today();
+    let stamp = format!(
+        "{:04}{:02}{:02}",
+        day.year(),
+        u8::from(day.month()),
+        day.day()
+    );
+    match file.as_str() {
+        "assets.csv" => Ok(download(
+            mamori_reports::table::csv(&table.headers, &table.rows),
+            "text/csv; charset=utf-8",
+            &format!("mamori-assets-{stamp}.csv"),
+            &format!("機器台帳_{stamp}.csv"),
+        )),
+        "assets.xlsx" => {
+            let bytes =
+                mamori_reports::table::xlsx(tr(lang, "ledger.sheet"), &table.headers, &table.rows)
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "xlsx export failed");
+                        WebError::new(StatusCode::INTERNAL_SERVER_ERROR, "GEN0500", lang)
+                    })?;
+            Ok(download(
+                bytes,
+                XLSX_TYPE,
+                &format!("mamori-assets-{stamp}.xlsx"),
+                &format!("機器台帳_{stamp}.xlsx"),
+            ))
+        }
+        "template.xlsx" => {
+            let bytes = mamori_reports::table::xlsx(tr(lang, "ledger.sheet"), &table.headers, &[])
+                .map_err(|e| {
+                    tracing::error!(error = %e, "xlsx template failed");
+                    WebError::new(StatusCode::INTERNAL_SERVER_ERROR, "GEN0500", lang)
+                })?;
+            Ok(download(
+                bytes,
+                XLSX_TYPE,
+                "mamori-assets-template.xlsx",
+                "機器台帳_テンプレート.xlsx",
+            ))
+        }
+        _ => Err(WebError::new(StatusCode::NOT_FOUND, "GEN0404", lang)),
+    }
+}
+
+/// An uploaded file waiting for confirmation, bound to the session that uploaded it.
+#[derive(Debug, Clone)]
+pub struct Staged {
+    session: String,
+    file_name: String,
+    bytes: Vec<u8>,
+    at: std::time::Instant,
+}
+
+/// Uploaded files between preview and commit (kept 30 minutes, in memory).
+#[derive(Debug, Clone, Default)]
+pub struct ImportStaging(std::sync::Arc<std::sync::Mutex<HashMap<String, Staged>>>);
+
+impl ImportStaging {
+    fn put(&self, s: Staged) -> String {
+        let token = mamori_service::auth::random_token();
+        if let Ok(mut m) = self.0.lock() {
+            m.retain(|_, v| v.at.elapsed() < std::time::Duration::from_secs(1800));
+            m.insert(token.clone(), s);
+        }
+        token
+    }
+
+    fn take(&self, token: &str, session: &str) -> Option<Staged> {
+        let mut m = self.0.lock().ok()?;
+        let ok = m.get(token).is_some_and(|s| {
+            s.session == session && s.at.elapsed() < std::time::Duration::from_secs(1800)
+        });
+        if ok { m.remove(token) } else { None }
+    }
+}
+
+/// A problem line of the import preview.
+#[derive(Debug, Clone)]
+pub struct ImportProblem {
+    pub line: usize,
+    pub column: String,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Template)]
+#[template(path = "ledger_import.html")]
+pub struct ImportPage {
+    pub l: Layout,
+    pub file_name: String,
+    pub rows: usize,
+    pub new: Vec<(usize, String, String)>,
+    pub changed: Vec<(usize, String, Vec<(String, String, String)>)>,
+    pub unchanged: usize,
+    pub missing: Vec<(String, String)>,
+    pub problems: Vec<ImportProblem>,
+    pub token: String,
+    pub preview: bool,
+    pub error: Option<(String, String)>,
+}
+
+fn empty_import_page(l: Layout) -> ImportPage {
+    ImportPage {
+        l,
+        file_name: String::new(),
+        rows: 0,
+        new: Vec::new(),
+        changed: Vec::new(),
+        unchanged: 0,
+        missing: Vec::new(),
+        problems: Vec::new(),
+        token: String::new(),
+        preview: false,
+        error: None,
+    }
+}
+
+pub async fn import_form(State(state): State<AppState>, p: Page<perm::EditLedger>) -> PageResult {
+    let fac = state
+        .svc
+        .facility()
+        .await
+        .map_err(svc(p.lang))?
+        .map(|f| f.name)
+        .unwrap_or_default();
+    Ok(render(&empty_import_page(Layout::new(
+        p.lang,
+        &p.view,
+        &fac,
+        "ledger.import",
+        "/ledger",
+    ))))
+}
+
+async fn run_import(
+    state: &AppState,
+    p: &Page<perm::EditLedger>,
+    client: &mamori_service::ClientInfo,
+    file_name: &str,
+    bytes: &[u8],
+    opts: mamori_service::import::ImportOptions,
+) -> Result<Result<mamori_service::import::ImportReport, (String, String)>, WebError> {
+    let lang = p.lang;
+    let table = match mamori_ingest::read_table(bytes, Some(file_name)) {
+        Ok(t) => t,
+        Err(e) => {
+            let at = match (e.line(), e.column()) {
+                (Some(l), Some(c)) => format!("（{l}行目 {c}列）"),
+                (Some(l), None) => format!("（{l}行目）"),
+                _ => String::new(),
+            };
+            let msg = match lang {
+                Lang::Ja => e.message_ja(),
+                Lang::En => e.message_en(),
+            };
+            return Ok(Err((format!("{msg}{at}"), e.code().to_string())));
+        }
+    };
+    let report = state
+        .svc
+        .import_assets(&p.cap, &table, opts, lang, client)
+        .await
+        .map_err(svc(lang))?;
+    Ok(Ok(report))
+}
+
+fn report_page(
+    lang: Lang,
+    l: Layout,
+    file_name: &str,
+    r: mamori_service::import::ImportReport,
+    token: String,
+) -> ImportPage {
+    let label = |f: &str| tr(lang, &format!("asset_field.{f}")).to_string();
+    ImportPage {
+        l,
+        file_name: file_name.to_string(),
+        rows: r.rows,
+        new: r.new,
+        changed: r
+            .changed
+            .into_iter()
+            .map(|(line, tag, ch)| {
+                (
+                    line,
+                    tag,
+                    ch.into_iter().map(|(f, b, a)| (label(f), b, a)).collect(),
+                )
+            })
+            .collect(),
+        unchanged: r.unchanged,
+        missing: r.missing,
+        problems: r
+            .errors
+            .into_iter()
+            .map(|d| ImportProblem {
+                line: d.line,
+                column: d.column.unwrap_or_default(),
+                code: d.code.to_string(),
+                message: match lang {
+                    Lang::Ja => d.message_ja,
+                    Lang::En => d.message_en,
+                },
+            })
+            .collect(),
+        token,
+        preview: true,
+        error: None,
+    }
+}
+
+pub async fn import_preview(
+    State(state): State<AppState>,
+    axum::Extension(staging): axum::Extension<ImportStaging>,
+    Client(client): Client,
+    p: Page<perm::EditLedger>,
+    upload: crate::web::extract::CsrfUpload,
+) -> PageResult {
+    let lang = p.lang;
+    let fac = state
+        .svc
+        .facility()
+        .await
+        .map_err(svc(lang))?
+        .map(|f| f.name)
+        .unwrap_or_default();
+    let l = Layout::new(lang, &p.view, &fac, "ledger.import", "/ledger");
+    let Some((file_name, bytes)) = upload.file else {
+        let mut page = empty_import_page(l);
+        page.error = Some((tr(lang, "error.IMP0203").to_string(), "IMP0203".into()));
+        return Ok((StatusCode::BAD_REQUEST, render(&page)).into_response());
+    };
+    let opts = mamori_service::import::ImportOptions {
+        dry_run: true,
+        retire_missing: false,
+    };
+    match run_import(&state, &p, &client, &file_name, &bytes, opts).await? {
+        Err(err) => {
+            let mut page = empty_import_page(l);
+            page.file_name = file_name;
+            page.error = Some(err);
+            Ok((StatusCode::BAD_REQUEST, render(&page)).into_response())
+        }
+        Ok(report) => {
+            let token = if report.errors.is_empty() {
+                staging.put(Staged {
+                    session: p.view.actor.session_hash.clone(),
+                    file_name: file_name.clone(),
+                    bytes,
+                    at: std::time::Instant::now(),
+                })
+            } else {
+                String::new()
+            };
+            let status = if report.errors.is_empty() {
+                StatusCode::OK
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            Ok((
+                status,
+                render(&report_page(lang, l, &file_name, report, token)),
+            )
+                .into_response())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CommitForm {
+    token: String,
+    #[serde(default)]
+    retire_missing: Option<String>,
+}
+
+pub async fn import_commit(
+    State(state): State<AppState>,
+    axum::Extension(staging): axum::Extension<ImportStaging>,
+    Client(client): Client,
+    p: Page<perm::EditLedger>,
+    form: CsrfForm<CommitForm>,
+) -> PageResult {
+    let lang = p.lang;
+    let f = form.into_inner();
+    let Some(staged) = staging.take(&f.token, &p.view.actor.session_hash) else {
+        return Err(WebError::new(StatusCode::CONFLICT, "IMP0204", lang));
+    };
+    let opts = mamori_service::import::ImportOptions {
+        dry_run: false,
+        retire_missing: f.retire_missing.is_some(),
+    };
+    match run_import(&state, &p, &client, &staged.file_name, &staged.bytes, opts).await? {
+        Ok(r) if r.committed => Ok(Redirect::to("/ledger?ok=imported").into_response()),
+        Ok(r) => {
+            let fac = state
+                .svc
+                .facility()
+                .await
+                .map_err(svc(lang))?
+                .map(|f| f.name)
+                .unwrap_or_default();
+            let l = Layout::new(lang, &p.view, &fac, "ledger.import", "/ledger");
+            Ok((
+                StatusCode::BAD_REQUEST,
+                render(&report_page(lang, l, &staged.file_name, r, String::new())),
+            )
+                .into_response())
+        }
+        Err(_) => Err(WebError::new(StatusCode::BAD_REQUEST, "IMP0008", lang)),
     }
 }

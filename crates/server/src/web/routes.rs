@@ -49,6 +49,7 @@ use Access::{Needs, Public, Staged};
 use Permission as P;
 
 /// Every route of the application.
+#[rustfmt::skip]
 pub const ROUTES: &[RouteSpec] = &[
     r("GET", "/healthz", "/healthz", Public),
     r("GET", "/api/v1/healthz", "/api/v1/healthz", Public),
@@ -87,6 +88,10 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     r("GET", "/", "/", Needs(P::ViewDashboard)),
     r("GET", "/ledger", "/ledger", Needs(P::ViewLedger)),
+    r("GET", "/ledger/export/{file}", "/ledger/export/assets.csv", Needs(P::ViewLedger)),
+    r("GET", "/ledger/import", "/ledger/import", Needs(P::EditLedger)),
+    r("POST", "/ledger/import", "/ledger/import", Needs(P::EditLedger)),
+    r("POST", "/ledger/import/commit", "/ledger/import/commit", Needs(P::EditLedger)),
     r(
         "GET",
         "/ledger/assets/new",
@@ -211,6 +216,13 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("POST", "/account/keys/{id}/delete") => post(pages::key_delete),
         ("GET", "/") => get(pages::dashboard),
         ("GET", "/ledger") => get(ledger::list),
+        ("GET", "/ledger/export/{file}") => get(ledger::export),
+        ("GET", "/ledger/import") => get(ledger::import_form),
+        // Ledger files may be large: this route alone accepts up to 50 MB.
+        ("POST", "/ledger/import") => {
+            post(ledger::import_preview).layer(DefaultBodyLimit::max(50 * 1024 * 1024))
+        }
+        ("POST", "/ledger/import/commit") => post(ledger::import_commit),
         ("GET", "/ledger/assets/new") => get(ledger::new_form),
         ("POST", "/ledger/assets") => post(ledger::create),
         ("GET", "/ledger/assets/{id}") => get(ledger::detail),
@@ -296,5 +308,31 @@ pub fn method_of(spec: &RouteSpec) -> Method {
         Method::POST
     } else {
         Method::GET
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_in_the_table_has_a_handler() {
+        for spec in ROUTES {
+            assert!(
+                handler(spec.method, spec.path).is_some(),
+                "{} {}",
+                spec.method,
+                spec.path
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for spec in ROUTES {
+            assert!(
+                seen.insert((spec.method, spec.path)),
+                "listed twice: {} {}",
+                spec.method,
+                spec.path
+            );
+        }
     }
 }

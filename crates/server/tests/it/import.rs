@@ -254,3 +254,121 @@ async fn retire_missing_only_when_asked() {
     assert_eq!(a.status.as_str(), "disposed");
     assert!(a.disposed_on.is_some());
 }
+
+async fn upload(
+    c: &mut mamori_testkit::Client,
+    name: &str,
+    bytes: Vec<u8>,
+    csrf: Option<&str>,
+) -> mamori_testkit::Page {
+    let mut form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
+    );
+    if let Some(t) = csrf {
+        form = form.text("_csrf", t.to_string());
+    }
+    let r = c
+        .http
+        .post(format!("{}/ledger/import", c.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    mamori_testkit::Page {
+        status,
+        location,
+        body: r.text().await.unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn import_in_the_browser_previews_then_commits() {
+    let s = demo_server().await;
+    let admin = s.add_user("kanri", mamori_domain::role::Role::Admin).await;
+    let mut c = s.login(&admin).await;
+    let csrf = c.csrf.clone().unwrap();
+
+    // Download: CSV with BOM and a Japanese file name.
+    let r = c
+        .http
+        .get(format!("{}/ledger/export/assets.csv", c.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("filename*=UTF-8''")
+    );
+    let csv = r.bytes().await.unwrap().to_vec();
+    assert!(csv.starts_with("\u{feff}管理番号".as_bytes()));
+
+    // Without the token: refused.
+    assert_eq!(upload(&mut c, "a.csv", csv.clone(), None).await.status, 403);
+
+    // A file with an error: the preview lists it with row and column; no commit button.
+    let mut text = String::from_utf8(csv.clone()).unwrap();
+    text.push_str("A-7777,端末PC,PC-X,受付,,,,2021-13,,,,,,,,稼働,,,,\r\n");
+    let p = upload(&mut c, "a.csv", text.into_bytes(), Some(&csrf)).await;
+    assert_eq!(p.status, 400);
+    assert!(p.has("H列（導入年月）") && p.has("DATE0002"), "{}", p.body);
+    assert!(!p.has("/ledger/import/commit"));
+
+    // A good file: preview, then commit.
+    let mut text = String::from_utf8(csv).unwrap();
+    text.push_str("A-7777,端末PC,PC-健診-02,健診室,,,,R4.4,,,,,,,,稼働,,,,\r\n");
+    let p = upload(&mut c, "a.csv", text.into_bytes(), Some(&csrf)).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(p.has("PC-健診-02"));
+    let token = p
+        .body
+        .split("name=\"token\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        s.svc
+            .store
+            .assets()
+            .await
+            .unwrap()
+            .iter()
+            .all(|a| a.tag != "A-7777"),
+        "preview writes nothing"
+    );
+    let p = c
+        .post("/ledger/import/commit", &[("token", "not-a-token")])
+        .await;
+    assert_eq!(p.status, 409);
+    assert!(p.has("IMP0204"));
+    let p = c.post("/ledger/import/commit", &[("token", &token)]).await;
+    assert_eq!(p.location.as_deref(), Some("/ledger?ok=imported"));
+    assert!(
+        s.svc
+            .store
+            .assets()
+            .await
+            .unwrap()
+            .iter()
+            .any(|a| a.tag == "A-7777")
+    );
+    // The token works once.
+    assert_eq!(
+        c.post("/ledger/import/commit", &[("token", &token)])
+            .await
+            .status,
+        409
+    );
+}
