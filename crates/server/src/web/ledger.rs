@@ -686,6 +686,9 @@ impl ImportStaging {
     }
 }
 
+/// A changed field as shown: (label, before, after).
+pub type Change = (String, String, String);
+
 /// A problem line of the import preview.
 #[derive(Debug, Clone)]
 pub struct ImportProblem {
@@ -702,7 +705,8 @@ pub struct ImportPage {
     pub file_name: String,
     pub rows: usize,
     pub new: Vec<(usize, String, String)>,
-    pub changed: Vec<(usize, String, Vec<(String, String, String)>)>,
+    /// (row, tag, changes)
+    pub changed: Vec<(usize, String, Vec<Change>)>,
     pub unchanged: usize,
     pub missing: Vec<(String, String)>,
     pub problems: Vec<ImportProblem>,
