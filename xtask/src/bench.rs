@@ -37,6 +37,18 @@ pub struct DashboardArgs {
     flood: usize,
 }
 
+#[derive(clap::Args)]
+pub struct LedgerArgs {
+    #[arg(long, default_value = "target/release/mamori")]
+    mamori: String,
+    /// Devices in the generated ledger.
+    #[arg(long, default_value_t = 50_000)]
+    rows: usize,
+    /// Requests per list query.
+    #[arg(long, default_value_t = 200)]
+    requests: usize,
+}
+
 /// A running `mamori demo` with its printed credentials.
 struct Demo {
     child: Child,
@@ -44,7 +56,7 @@ struct Demo {
     login: String,
     password: String,
     totp: String,
-    _dir: TempDir,
+    _dir: Option<TempDir>,
 }
 
 struct TempDir(std::path::PathBuf);
@@ -67,6 +79,13 @@ fn start_demo(bin: &str) -> Result<Demo> {
         .local_addr()?
         .port();
     let dir = std::env::temp_dir().join(format!("mamori-bench-{}-{port}", std::process::id()));
+    let mut d = start_demo_in(bin, dir.clone(), port)?;
+    d._dir = Some(TempDir(dir));
+    Ok(d)
+}
+
+/// Starts `mamori demo` on `dir` (kept when the demo stops).
+fn start_demo_in(bin: &str, dir: std::path::PathBuf, port: u16) -> Result<Demo> {
     std::fs::create_dir_all(&dir)?;
     let mut child = Command::new(bin)
         .args([
@@ -103,7 +122,7 @@ fn start_demo(bin: &str) -> Result<Demo> {
             login,
             password,
             totp,
-            _dir: TempDir(dir),
+            _dir: None,
         }),
         _ => bail!("the demo did not print URL/LOGIN/TOTP"),
     }
@@ -383,4 +402,208 @@ pub fn dashboard(a: DashboardArgs) -> Result<()> {
         );
         Ok(())
     })
+}
+
+/// Writes a realistic ledger of `rows` devices as XLSX with the Japanese column names.
+fn ledger_xlsx(path: &std::path::Path, rows: usize) -> Result<()> {
+    let headers = [
+        "管理番号",
+        "種別",
+        "機器名",
+        "設置場所",
+        "用途",
+        "管理部署",
+        "保守業者",
+        "導入年月",
+        "更新期限・サポート終了日",
+        "外部接続（方法）",
+        "OS・ファームウェアと版",
+        "IPアドレス",
+        "MACアドレス",
+        "シリアル番号",
+        "最終パッチ適用日",
+        "状態",
+        "廃棄方法",
+        "廃棄日",
+        "廃棄証明書",
+        "備考",
+    ];
+    let places = [
+        "受付",
+        "診察室1",
+        "診察室2",
+        "病棟ナースステーション",
+        "医事課",
+        "検査室",
+        "放射線室",
+        "リハビリ室",
+    ];
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in headers.iter().enumerate() {
+        ws.write_string(0, u16::try_from(c)?, *h)?;
+    }
+    for i in 0..rows {
+        let r = u32::try_from(i + 1)?;
+        let place = places[i % places.len()];
+        let cells: [String; 20] = [
+            format!("B-{i:06}"),
+            if i % 50 == 0 {
+                "サーバ".into()
+            } else {
+                "端末PC".into()
+            },
+            format!("PC-{place}-{i:05}"),
+            place.to_string(),
+            "電子カルテ端末".into(),
+            "医事課".into(),
+            String::new(),
+            format!("R{}.{}", 2 + i % 6, 1 + i % 12),
+            format!("{}/{}/{}", 2027 + i % 5, 1 + i % 12, 1 + i % 28),
+            String::new(),
+            "Windows 11 Pro 23H2".into(),
+            format!("10.{}.{}.{}", (i / 65536) % 256, (i / 256) % 256, i % 256),
+            String::new(),
+            format!("SN{i:08}"),
+            format!("令和7年{}月{}日", 1 + i % 12, 1 + i % 28),
+            "稼働".into(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ];
+        for (c, v) in cells.iter().enumerate() {
+            ws.write_string(r, u16::try_from(c)?, v)?;
+        }
+    }
+    wb.save(path)?;
+    Ok(())
+}
+
+fn timed(cmd: &mut Command) -> Result<(f64, String)> {
+    let t = Instant::now();
+    let out = cmd.output()?;
+    let secs = t.elapsed().as_secs_f64();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !out.status.success() {
+        bail!("{:?} failed: {text}", cmd);
+    }
+    Ok((secs, text))
+}
+
+/// Sequential GETs of one URL: latency histogram in microseconds.
+async fn closed_loop(c: &reqwest::Client, url: &str, n: usize) -> Result<Histogram<u64>> {
+    let mut h = Histogram::<u64>::new(3)?;
+    for _ in 0..n {
+        let t = Instant::now();
+        let r = c.get(url).send().await?;
+        if !r.status().is_success() {
+            bail!("{url}: {}", r.status());
+        }
+        r.bytes().await?;
+        h.record(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX))?;
+    }
+    Ok(h)
+}
+
+pub fn ledger(a: LedgerArgs) -> Result<()> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let dir = std::env::temp_dir().join(format!("mamori-bench-ledger-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    // Seed the sample clinic (and its administrator), then stop it for the command-line work.
+    drop(start_demo_in(&a.mamori, dir.clone(), port)?);
+    let file =
+        std::env::temp_dir().join(format!("mamori-bench-ledger-{}.xlsx", std::process::id()));
+    let t = Instant::now();
+    ledger_xlsx(&file, a.rows)?;
+    let gen_secs = t.elapsed().as_secs_f64();
+    let size_mb = std::fs::metadata(&file)?.len() as f64 / 1e6;
+    let cli = |args: &[&str]| {
+        let mut c = Command::new(&a.mamori);
+        c.args(args)
+            .arg("--data-dir")
+            .arg(&dir)
+            .env("RUST_LOG", "warn");
+        c
+    };
+    let f = file.to_string_lossy().to_string();
+    let (dry, _) = timed(&mut cli(&["import", "assets", &f, "--dry-run"]))?;
+    let (commit, out) = timed(&mut cli(&["import", "assets", &f]))?;
+    if !out.contains("新規 new: ") {
+        bail!("unexpected import output: {out}");
+    }
+    let xlsx_out = dir.join("export.xlsx").to_string_lossy().to_string();
+    let csv_out = dir.join("export.csv").to_string_lossy().to_string();
+    let (exp_x, _) = timed(&mut cli(&["export", "assets", "-o", &xlsx_out]))?;
+    let (exp_c, _) = timed(&mut cli(&["export", "assets", "-o", &csv_out]))?;
+    let (reimport, out) = timed(&mut cli(&["import", "assets", &xlsx_out, "--dry-run"]))?;
+    let identical = out.contains("新規 new: 0  変更 changed: 0");
+    println!(
+        "## ledger import and export ({} devices, XLSX {:.1} MB; generating it took {:.1} s)\n",
+        a.rows, size_mb, gen_secs
+    );
+    println!("| step | seconds | target |");
+    println!("|---|---|---|");
+    println!("| import --dry-run (read, validate, diff) | {dry:.1} | |");
+    println!(
+        "| import (same, plus the all-or-nothing commit with history) | {commit:.1} | dry-run + commit ≤ 60 s (measured {:.1}) |",
+        dry + commit
+    );
+    println!("| export XLSX | {exp_x:.1} | ≤ 15 s |");
+    println!("| export CSV | {exp_c:.1} | ≤ 15 s |");
+    println!(
+        "| re-import of the export (dry run): identical = {identical} | {reimport:.1} | no changes |"
+    );
+
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let demo = start_demo_in(&a.mamori, dir.clone(), port)?;
+        let c = browser_login(&demo).await?;
+        let base = demo.url.clone();
+        println!(
+            "\n## device list, {} sequential requests each, {} devices in the ledger (HTTPS)\n",
+            a.requests,
+            a.rows + 37
+        );
+        println!("| page | p50 ms | p95 ms | p99 ms | target |");
+        println!("|---|---|---|---|---|");
+        for (name, path) in [
+            ("/healthz (baseline)", "/healthz".to_string()),
+            ("list, page 1", "/ledger".to_string()),
+            ("list, page 500", "/ledger?page=500".to_string()),
+            (
+                "search 「受付」, page 3",
+                format!("/ledger?q={}&page=3", "%E5%8F%97%E4%BB%98"),
+            ),
+            (
+                "class=server + location=医事課",
+                "/ledger?class=server&location=%E5%8C%BB%E4%BA%8B%E8%AA%B2".to_string(),
+            ),
+            ("search IP 10.0.1.", "/ledger?q=10.0.1.".to_string()),
+        ] {
+            let h = closed_loop(&c, &format!("{base}{path}"), a.requests).await?;
+            println!(
+                "| {name} | {:.1} | {:.1} | {:.1} | {} |",
+                ms(h.value_at_quantile(0.5)),
+                ms(h.value_at_quantile(0.95)),
+                ms(h.value_at_quantile(0.99)),
+                if name.starts_with("/healthz") {
+                    ""
+                } else {
+                    "p95 ≤ 200 ms"
+                }
+            );
+        }
+        drop(demo);
+        Ok::<(), anyhow::Error>(())
+    })?;
+    std::fs::remove_file(&file).ok();
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
 }

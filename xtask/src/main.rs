@@ -22,6 +22,8 @@ enum Cmd {
     BenchLogin(bench::LoginArgs),
     /// Benchmark: dashboard latency at a fixed request rate, with and without a login flood.
     BenchDashboard(bench::DashboardArgs),
+    /// Benchmark: 50,000-device ledger import, export, and list latency.
+    BenchLedger(bench::LedgerArgs),
 }
 
 fn main() -> Result<()> {
@@ -40,5 +42,6 @@ fn main() -> Result<()> {
         }
         Cmd::BenchLogin(a) => bench::login(a),
         Cmd::BenchDashboard(a) => bench::dashboard(a),
+        Cmd::BenchLedger(a) => bench::ledger(a),
     }
 }
