@@ -445,7 +445,7 @@ fn ledger_xlsx(path: &std::path::Path, rows: usize) -> Result<()> {
     }
     for i in 0..rows {
         let r = u32::try_from(i + 1)?;
-        let place = places[i % places.len()];
+        let place = places.get(i % places.len()).copied().unwrap_or("受付");
         let cells: [String; 20] = [
             format!("B-{i:06}"),
             if i % 50 == 0 {
