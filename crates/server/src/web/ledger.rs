@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use mamori_catalog::{Lang, tr};
 use mamori_domain::ledger::{AssetClass, AssetStatus, FieldError};
 use mamori_domain::role::Permission;
-use mamori_domain::{AssetId, VendorId};
+use mamori_domain::AssetId;
 use mamori_reports::svg::{self, Bar, Tone};
 use mamori_service::ledger::{ASSET_FIELDS, AssetInput};
 use mamori_service::{ServiceError, perm};
@@ -38,7 +38,6 @@ pub struct AssetRow {
     pub location: String,
     pub os: String,
     pub ip: String,
-    pub vendor: String,
     pub eol: String,
     pub eol_past: bool,
     pub patch: String,
@@ -130,13 +129,7 @@ pub async fn list(
         .map_err(svc(lang))?;
     let store = &state.svc.store;
     let err = |e: mamori_storage::StoreError| WebError::from_service(&e.into(), lang);
-    let vendors: HashMap<VendorId, String> = store
-        .vendors()
-        .await
-        .map_err(err)?
-        .into_iter()
-        .map(|v| (v.id, v.name))
-        .collect();
+
     let today = state.svc.clock.today();
     let rows = assets
         .iter()
@@ -150,10 +143,6 @@ pub async fn list(
                 location: a.location.clone(),
                 os: a.os.clone(),
                 ip: a.ip.clone(),
-                vendor: a
-                    .vendor_id
-                    .and_then(|id| vendors.get(&id).cloned())
-                    .unwrap_or_default(),
                 eol: fmt_date(a.eol_on),
                 eol_past: a.status != AssetStatus::Disposed && a.eol_on.is_some_and(|d| d < today),
                 patch: fmt_date(a.last_patch_on),
