@@ -446,9 +446,11 @@ impl SealedLog {
         let signed = self.last_head.map_or(0, |h| h.tree_size);
         let mut keep = signed.min(self.tree.count(0));
         for k in 1..64u32 {
-            keep = keep.min(self.tree.count(k).checked_shl(k).unwrap_or(u64::MAX));
             if keep >> k == 0 {
                 break;
+            }
+            if self.tree.count(k) < keep >> k {
+                keep = self.tree.count(k) << k;
             }
         }
         for attempt in 0..2 {
