@@ -502,6 +502,7 @@ impl SealedLog {
     /// Appends a batch of records received at `now_ms`; returns their indices. The batch is
     /// written and fsynced before this returns (group commit): once it returns, the records
     /// survive a crash. May also sign a tree head (see [`SealOptions::head_interval_ms`]).
+    /// Nothing is written if a payload is too large.
     pub fn append_batch(
         &mut self,
         now_ms: i64,
@@ -568,7 +569,11 @@ impl SealedLog {
             return Err(e);
         }
         self.size += payloads.len() as u64;
-        self.tick(now_ms)?;
+        // The records are durable and acknowledged even if signing fails; the failure poisons
+        // the log so that the next call reports it (reopening repairs).
+        if self.tick(now_ms).is_err() {
+            self.poisoned = true;
+        }
         Ok(start..self.size)
     }
 
