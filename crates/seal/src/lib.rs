@@ -14,6 +14,8 @@
 //! # API
 //! - [`SealedLog::open`] → `(SealedLog, OpenReport)`; the report says what recovery did.
 //! - [`SealedLog::append_batch`]`(now_ms, &[&[u8]]) -> Range<u64>` — durable when it returns.
+//! - [`GroupCommitter`]: the log shared by threads; each [`GroupCommitter::append`] of one record
+//!   returns when durable, and concurrent callers share one fsync (leader/follower).
 //! - [`SealedLog::sign_head`], [`SealedLog::tick`], [`SealedLog::close`], [`SealedLog::head`],
 //!   [`SealedLog::signed_head`], [`SealedLog::signed_heads`].
 //! - [`SealedLog::read`], [`SealedLog::leaf_hash`], [`SealedLog::root_at`],
@@ -28,6 +30,7 @@
 //! reads the clock. It knows nothing of databases or HTTP.
 
 pub mod bundle;
+mod committer;
 mod error;
 mod keys;
 mod log;
@@ -36,6 +39,7 @@ pub mod record;
 mod tree;
 
 pub use bundle::{VerifyReport, verify_bundle};
+pub use committer::GroupCommitter;
 pub use error::{SealError, VerifyError, VerifyKind};
 pub use keys::{DeletionRecord, PublicKey, SignedTreeHead};
 pub use log::{OpenReport, SealOptions, SealedLog, TreeHead};

@@ -322,3 +322,39 @@ fn a_torn_tail_is_cut_back_to_the_last_complete_record() {
     let err = SealedLog::open(dir.path(), o).unwrap_err();
     assert_eq!(err.code(), "SEAL0008", "{err}");
 }
+
+#[test]
+fn concurrent_single_record_appends_share_commits_and_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = SealedLog::open(dir.path(), opts()).unwrap();
+    let c = std::sync::Arc::new(mamori_seal::GroupCommitter::new(log, opts().max_payload));
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                (0..150u64)
+                    .map(|k| {
+                        let p = format!("thread {t} record {k}").into_bytes();
+                        (c.append(1000 + k as i64, p.clone()).unwrap(), p)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut all: Vec<(u64, Vec<u8>)> = threads
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    all.sort();
+    assert_eq!(all.len(), 1200);
+    for (n, (index, p)) in all.iter().enumerate() {
+        assert_eq!(*index, n as u64);
+        assert_eq!(&c.with_log(|l| l.read(*index).unwrap().payload), p);
+    }
+    let big = vec![0u8; opts().max_payload as usize + 1];
+    assert_eq!(c.append(1, big).unwrap_err().code(), "SEAL0004");
+    let c = std::sync::Arc::try_unwrap(c).unwrap();
+    let log = c.into_inner();
+    assert_eq!(log.size(), 1200);
+    log.close(99_999).unwrap();
+}
