@@ -367,6 +367,16 @@ pub fn verify_bundle<R: Read>(
                 "deletion record has a bad signature",
             ));
         }
+        // A deletion record states the root at its size; a head for the same size must agree.
+        if let Some(h) = heads.iter().find(|h| h.tree_size == d.tree_size)
+            && h.root != d.root
+        {
+            return Err(VerifyError::new(
+                VerifyKind::ForkedHead,
+                Some(d.tree_size.clamp(start, end)),
+                "a deletion record and a tree head disagree about the same size",
+            ));
+        }
         deletions.push(d);
     }
     let record_count = inp.u64(None)?;

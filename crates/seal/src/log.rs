@@ -416,6 +416,8 @@ impl SealedLog {
         }
 
         let tree = TreeStore::open(&dir.join("tree"))?;
+        // Make the entries of files created above (heads file, tree directory) durable.
+        sync_dir(dir)?;
         let mut log = Self {
             dir: dir.to_path_buf(),
             opts,
