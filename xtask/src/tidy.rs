@@ -17,6 +17,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("domain", &[]),
     ("catalog", &[]),
     ("proto", &[]),
+    ("seal", &[]),
     ("storage", &["domain"]),
     ("ingest", &["domain"]),
     ("reports", &["domain", "catalog"]),
@@ -47,6 +48,17 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         &["axum", "axum-server", "reqwest", "askama", "serde_json"],
     ),
     ("reports", &["sqlx", "tokio", "axum"]),
+    (
+        "seal",
+        &[
+            "sqlx",
+            "tokio",
+            "axum",
+            "axum-server",
+            "reqwest",
+            "serde_json",
+        ],
+    ),
     ("service", &["axum", "axum-server", "askama", "reqwest"]),
 ];
 
