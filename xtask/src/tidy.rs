@@ -23,12 +23,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("reports", &["domain", "catalog"]),
     (
         "service",
-        &["domain", "catalog", "storage", "reports", "ingest"],
+        &["domain", "catalog", "storage", "reports", "ingest", "seal"],
     ),
     (
         "server",
         &[
-            "domain", "catalog", "proto", "service", "storage", "reports",
+            "domain", "catalog", "proto", "service", "storage", "reports", "ingest", "seal",
         ],
     ),
     ("testkit", &["domain", "service", "storage", "server"]),

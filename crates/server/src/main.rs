@@ -107,6 +107,14 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Verify an exported sealed-log bundle offline (no database, no network): exit 0 when
+    /// intact, 1 naming the first bad record and what is wrong.
+    Verify {
+        bundle: PathBuf,
+        /// The facility's public key (hex, as printed on its reports); strongly recommended.
+        #[arg(long, value_name = "HEX")]
+        pubkey: Option<String>,
+    },
     /// Check mamori's own audit trail end to end; exit 1 when it was altered.
     AuditVerify {
         #[command(flatten)]
@@ -508,6 +516,52 @@ async fn export(kind: LedgerKind, output: PathBuf, store: StoreArgs) -> Result<b
     Ok(true)
 }
 
+fn verify(bundle: PathBuf, pubkey: Option<String>) -> Result<bool> {
+    let key = match pubkey {
+        Some(h) => Some(
+            mamori_seal::PublicKey::from_hex(&h)
+                .with_context(|| "--pubkey must be 64 hex digits (the facility's public key)")?
+                .0,
+        ),
+        None => None,
+    };
+    let f =
+        std::fs::File::open(&bundle).with_context(|| format!("opening {}", bundle.display()))?;
+    match mamori_seal::verify_bundle(std::io::BufReader::new(f), key) {
+        Ok(r) => {
+            println!(
+                "OK: records {}..{} intact ({} signed heads checked, {} bytes)",
+                r.start, r.end, r.heads_checked, r.bytes
+            );
+            println!("署名鍵の指紋 / key fingerprint: {}", r.fingerprint);
+            if key.is_none() {
+                println!(
+                    "注意: --pubkey を指定していません。指紋が施設の控えと一致することを確認してください / no --pubkey given: compare the fingerprint with the facility's paper copy"
+                );
+            }
+            for d in &r.deletions {
+                println!(
+                    "保存期間による削除 / retention deletion: records before {} ({})",
+                    d.first_kept, d.reason
+                );
+            }
+            Ok(true)
+        }
+        Err(e) => {
+            match e.first_bad_index {
+                Some(i) => println!(
+                    "NG: 最初の異常は記録 {i} / first bad record {i}: {} {:?} — {}",
+                    e.kind.code(),
+                    e.kind,
+                    e.detail
+                ),
+                None => println!("NG: {} {:?} — {}", e.kind.code(), e.kind, e.detail),
+            }
+            Ok(false)
+        }
+    }
+}
+
 async fn audit_verify(store: StoreArgs) -> Result<bool> {
     let cfg = load_config(&store, &ListenArgs::default(), &default_data_dir())?;
     init_tracing("warn");
@@ -566,6 +620,7 @@ fn main() -> std::process::ExitCode {
             .await
             .map(|_| true),
             Command::AuditVerify { store } => audit_verify(store).await,
+            Command::Verify { bundle, pubkey } => verify(bundle, pubkey),
             Command::Import {
                 kind,
                 file,

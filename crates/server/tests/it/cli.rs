@@ -132,3 +132,58 @@ fn bad_configuration_is_named_and_nothing_starts() {
         "nothing was created"
     );
 }
+
+#[test]
+fn verify_checks_a_sealed_bundle_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut log, _) = mamori_seal::SealedLog::open(
+        &tmp.path().join("seal"),
+        mamori_seal::SealOptions::default(),
+    )
+    .unwrap();
+    let payloads: Vec<Vec<u8>> = (0..50)
+        .map(|i| format!("{{\"event\":{i},\"actor\":\"nurse{i}\"}}").into_bytes())
+        .collect();
+    let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+    log.append_batch(1_759_276_800_000, &refs).unwrap();
+    log.sign_head(1_759_276_801_000).unwrap();
+    let key = log.public_key().hex();
+    let bundle = tmp.path().join("bundle.seal");
+    log.export(0..50, std::fs::File::create(&bundle).unwrap())
+        .unwrap();
+
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let b = bundle.to_str().unwrap();
+    let o = run(&["verify", b, "--pubkey", &key]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("OK: records 0..50"), "{}", text(&o));
+
+    // Another key: refused.
+    let other = "ab".repeat(32);
+    let o = run(&["verify", b, "--pubkey", &other]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+
+    // One byte of one payload changed: refused, naming the record.
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let needle = b"nurse17";
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap();
+    bytes[at + 5] = b'9';
+    std::fs::write(&bundle, &bytes).unwrap();
+    let o = run(&["verify", b, "--pubkey", &key]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("17"), "{}", text(&o));
+
+    // Garbage: a clear error, never a crash.
+    std::fs::write(&bundle, b"not a bundle").unwrap();
+    let o = run(&["verify", b]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
