@@ -28,11 +28,20 @@ pub async fn open_store(cfg: &Config) -> Result<Store> {
     }
 }
 
-/// Builds the service layer over a store.
-pub fn services(cfg: &Config, store: Store, clock: Arc<dyn Clock>) -> Result<Services> {
+/// Builds the service layer over a store. With `seal`, the audit trail is sealed into the log
+/// under `<data-dir>/seal` — only the server does that; one-shot commands leave their audit events
+/// for the server to seal, so that two processes never write the sealed log.
+pub fn services(cfg: &Config, store: Store, clock: Arc<dyn Clock>, seal: bool) -> Result<Services> {
     let hasher =
         PasswordHasher::new(cfg.argon2, cfg.max_concurrent_hashes).context("argon2 parameters")?;
-    Ok(Services::new(store, clock, hasher))
+    let svc = Services::new(store, clock, hasher);
+    if !seal {
+        return Ok(svc);
+    }
+    let dir = cfg.data_dir.join("seal");
+    let sealer = mamori_service::sealing::Sealer::open(&dir)
+        .map_err(|e| anyhow::anyhow!("opening the sealed log in {}: {e}", dir.display()))?;
+    Ok(svc.with_sealer(sealer))
 }
 
 /// A server ready to accept connections.
@@ -41,6 +50,8 @@ pub struct Server {
     pub url: String,
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    svc: Services,
+    sealing: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -48,14 +59,25 @@ impl Server {
     pub async fn shutdown(self) -> Result<()> {
         self.handle
             .graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-        self.task.await.context("server task")?.context("server")?;
-        Ok(())
+        self.wait().await
     }
 
-    /// Waits until the server stops (it stops on SIGINT/SIGTERM when started by `serve`).
+    /// Waits until the server stops (it stops on SIGINT/SIGTERM when started by `serve`), then
+    /// seals what is left of the audit trail and signs a final head.
     pub async fn wait(self) -> Result<()> {
-        self.task.await.context("server task")?.context("server")?;
-        Ok(())
+        let served = self.task.await.context("server task")?.context("server");
+        if let Some(t) = self.sealing {
+            t.abort();
+        }
+        if let Some(sealer) = self.svc.sealer.clone() {
+            if let Err(e) = self.svc.seal_pending().await {
+                tracing::error!(error = %e, "sealing at shutdown failed");
+            }
+            if let Err(e) = sealer.close(self.svc.clock.now_ms()) {
+                tracing::error!(error = %e, "closing the sealed log failed");
+            }
+        }
+        served
     }
 
     pub fn handle(&self) -> axum_server::Handle<SocketAddr> {
@@ -98,6 +120,7 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
             (None, String::new())
         }
     };
+    let state_svc = svc.clone();
     let state = AppState {
         svc,
         secure,
@@ -154,11 +177,27 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
             tokio::spawn(async move { server.serve(app).await })
         }
     };
+    // Seal the audit trail every second: heads are signed at least every second while busy.
+    let sealing = state_svc.sealer.is_some().then(|| {
+        let svc = state_svc.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = svc.seal_pending().await {
+                    tracing::error!(error = %e, "sealing the audit trail failed");
+                }
+            }
+        })
+    });
     Ok(Server {
         addr,
         url,
         handle,
         task,
+        svc: state_svc,
+        sealing,
     })
 }
 

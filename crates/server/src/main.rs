@@ -177,10 +177,18 @@ fn init_tracing(level: &str) {
         .try_init();
 }
 
+/// Opens the installation for a one-shot command (no sealing: the server seals).
 async fn open(cfg: &Config) -> Result<Services> {
     ensure_private_dir(&cfg.data_dir)?;
     let store = open_store(cfg).await?;
-    services(cfg, store, Arc::new(SystemClock))
+    services(cfg, store, Arc::new(SystemClock), false)
+}
+
+/// Opens the installation for serving (sealing the audit trail).
+async fn open_for_serving(cfg: &Config) -> Result<Services> {
+    ensure_private_dir(&cfg.data_dir)?;
+    let store = open_store(cfg).await?;
+    services(cfg, store, Arc::new(SystemClock), true)
 }
 
 async fn wait_for_signal(handle: axum_server::Handle<std::net::SocketAddr>) {
@@ -212,7 +220,7 @@ async fn wait_for_signal(handle: axum_server::Handle<std::net::SocketAddr>) {
 async fn serve(store: StoreArgs, listen: ListenArgs) -> Result<()> {
     let cfg = load_config(&store, &listen, &default_data_dir())?;
     init_tracing(&cfg.log);
-    let svc = open(&cfg).await?;
+    let svc = open_for_serving(&cfg).await?;
     let server = start(&cfg, svc.clone()).await?;
     if !svc.is_set_up().await? {
         tracing::warn!(
@@ -255,7 +263,7 @@ async fn demo(store: StoreArgs, listen: ListenArgs) -> Result<()> {
     }
     let cfg = load_config(&store, &listen, &default_data_dir())?;
     init_tracing(&cfg.log);
-    let svc = open(&cfg).await?;
+    let svc = open_for_serving(&cfg).await?;
     let login_file = cfg.data_dir.join("demo-login.txt");
     let (login, password, secret) = if svc.is_set_up().await? {
         let text = std::fs::read_to_string(&login_file).with_context(|| {

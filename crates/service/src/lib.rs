@@ -14,6 +14,7 @@ pub mod error;
 pub mod hashing;
 pub mod import;
 pub mod ledger;
+pub mod sealing;
 pub mod seed;
 pub mod users;
 pub mod webauthn;
@@ -75,6 +76,8 @@ pub struct Services {
     pub hasher: PasswordHasher,
     pub policy: PasswordPolicy,
     pub sessions: SessionLimits,
+    /// The sealed log the audit trail is copied into (absent in some tests).
+    pub sealer: Option<sealing::Sealer>,
 }
 
 impl std::fmt::Debug for Services {
@@ -93,7 +96,14 @@ impl Services {
             hasher,
             policy: PasswordPolicy::default(),
             sessions: SessionLimits::default(),
+            sealer: None,
         }
+    }
+
+    /// Seals the audit trail into `sealer`.
+    pub fn with_sealer(mut self, sealer: sealing::Sealer) -> Self {
+        self.sealer = Some(sealer);
+        self
     }
 
     pub(crate) fn now_ms(&self) -> i64 {

@@ -73,6 +73,44 @@ pub async fn append(tx: &mut Tx, backend: Backend, ev: &NewAuditEvent<'_>) -> Re
     Ok(rec.seq)
 }
 
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// One audit event as a canonical JSON line (fixed key order), the sealed form.
+pub fn canonical(rec: &AuditRecord, prev: &[u8], hash: &[u8]) -> String {
+    format!(
+        "{{\"seq\":{},\"at\":{},\"actor\":{},\"source\":{},\"action\":{},\"target\":{},\"detail\":{},\"prev\":\"{}\",\"hash\":\"{}\"}}",
+        rec.seq,
+        rec.at_ms,
+        json_str(&rec.actor),
+        json_str(&rec.source),
+        json_str(&rec.action),
+        json_str(&rec.target),
+        json_str(&rec.detail),
+        hex_of(prev),
+        hex_of(hash)
+    )
+}
+
+fn hex_of(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 fn record_of(r: &AnyRow) -> Result<AuditRecord> {
     Ok(AuditRecord {
         seq: r.try_get(0)?,
@@ -104,6 +142,27 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(record_of).collect()
+    }
+
+    /// Up to `limit` events from sequence `from` on, as (seq, canonical JSON bytes including the
+    /// chain hashes) — the form in which they are sealed.
+    pub async fn audit_range(&self, from: i64, limit: i64) -> Result<Vec<(i64, Vec<u8>)>> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, source, action, target, detail, prev_hash, hash FROM audit_events \
+             WHERE seq >= $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(from)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let rec = record_of(r)?;
+                let prev: Vec<u8> = r.try_get(7)?;
+                let hash: Vec<u8> = r.try_get(8)?;
+                Ok((rec.seq, canonical(&rec, &prev, &hash).into_bytes()))
+            })
+            .collect()
     }
 
     pub async fn audit_count(&self) -> Result<i64> {

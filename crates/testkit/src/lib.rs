@@ -104,7 +104,8 @@ impl TestServer {
         clock: Arc<ManualClock>,
     ) -> TestServer {
         let hasher = PasswordHasher::new(Argon2Params::FOR_TESTS, 2).unwrap();
-        let svc = Services::new(store, clock.clone(), hasher);
+        let sealer = mamori_service::sealing::Sealer::open(&dir.path().join("seal")).unwrap();
+        let svc = Services::new(store, clock.clone(), hasher).with_sealer(sealer);
         let cfg = Self::config(&dir);
         let server = mamori_server::start(&cfg, svc.clone()).await.unwrap();
         TestServer {

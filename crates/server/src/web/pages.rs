@@ -1314,10 +1314,11 @@ async fn logs_page(
     p: &Page<perm::ViewLogs>,
     page: i64,
     verify: Option<VerifyResult>,
+    seal_verify: Option<VerifyResult>,
 ) -> PageResult {
     let lang = p.lang;
     let can_audit = p.view.actor.role().permits(Permission::ViewAudit);
-    let (lines, total) = match p.view.actor.can::<perm::ViewAudit>() {
+    let (lines, total, seal) = match p.view.actor.can::<perm::ViewAudit>() {
         Ok(cap) => {
             let per = 50;
             let (rows, total) = state
@@ -1325,9 +1326,31 @@ async fn logs_page(
                 .audit_page(&cap, per, (page - 1) * per)
                 .await
                 .map_err(svc_err(lang))?;
-            (rows.iter().map(|r| AuditLine::of(lang, r)).collect(), total)
+            let seal = state
+                .svc
+                .seal_status(&cap)
+                .await
+                .map_err(svc_err(lang))?
+                .map(|st| SealView {
+                    sealed: st.sealed,
+                    pending: st.pending.max(0),
+                    head: st
+                        .head
+                        .as_ref()
+                        .map(|h| format!("{} ({})", fmt_ms(h.1), h.0))
+                        .unwrap_or_else(|| "—".into()),
+                    root: st.head.map(|h| h.2).unwrap_or_default(),
+                    fingerprint: st.fingerprint,
+                    public_key: st.public_key_hex,
+                    diverged: st.diverged,
+                });
+            (
+                rows.iter().map(|r| AuditLine::of(lang, r)).collect(),
+                total,
+                seal,
+            )
         }
-        Err(_) => (Vec::new(), 0),
+        Err(_) => (Vec::new(), 0, None),
     };
     let fac = facility_name(state).await.map_err(svc_err(lang))?;
     Ok(render(&LogsPage {
@@ -1338,6 +1361,8 @@ async fn logs_page(
         pages: ((total + 49) / 50).max(1),
         can_audit,
         verify,
+        seal,
+        seal_verify,
     }))
 }
 
@@ -1347,7 +1372,7 @@ pub async fn logs(
     Query(q): Query<LogsQuery>,
 ) -> PageResult {
     let page = q.page.unwrap_or(1).clamp(1, 1_000_000);
-    logs_page(&state, &p, page, None).await
+    logs_page(&state, &p, page, None, None).await
 }
 
 pub async fn logs_verify(
@@ -1367,7 +1392,66 @@ pub async fn logs_verify(
         head: s.head_hash_hex,
         problem: s.broken.map(|b| b.to_string()).unwrap_or_default(),
     };
-    logs_page(&state, &p, 1, Some(v)).await
+    logs_page(&state, &p, 1, Some(v), None).await
+}
+
+/// Verifies the whole sealed log as an inspector would, with the facility's key.
+pub async fn seal_verify(
+    State(state): State<AppState>,
+    p: Page<perm::ViewLogs>,
+    a: Page<perm::ViewAudit>,
+) -> PageResult {
+    let lang = p.lang;
+    let r = state
+        .svc
+        .seal_verify_now(&a.cap)
+        .await
+        .map_err(svc_err(lang))?;
+    let v = match r {
+        Ok(rep) => VerifyResult {
+            ok: true,
+            verified: i64::try_from(rep.end).unwrap_or(i64::MAX),
+            head: format!("{} / {}", rep.fingerprint, hex::encode(rep.anchor.root)),
+            problem: String::new(),
+        },
+        Err(e) => VerifyResult {
+            ok: false,
+            verified: 0,
+            head: String::new(),
+            problem: e.to_string(),
+        },
+    };
+    logs_page(&state, &p, 1, None, Some(v)).await
+}
+
+/// Downloads the sealed log as a bundle for offline verification (`mamori verify`).
+pub async fn seal_bundle(State(state): State<AppState>, p: Page<perm::ViewAudit>) -> PageResult {
+    let lang = p.lang;
+    state.svc.seal_pending().await.map_err(svc_err(lang))?;
+    let bytes = state
+        .svc
+        .seal_export(&p.cap, 0, None)
+        .await
+        .map_err(svc_err(lang))?;
+    let day = state.svc.clock.today();
+    let name = format!(
+        "mamori-audit-{:04}{:02}{:02}.seal",
+        day.year(),
+        u8::from(day.month()),
+        day.day()
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 pub async fn backups(

@@ -126,6 +126,8 @@ pub const ROUTES: &[RouteSpec] = &[
     r("GET", "/checklist", "/checklist", Needs(P::ViewChecklist)),
     r("GET", "/logs", "/logs", Needs(P::ViewLogs)),
     r("GET", "/logs/verify", "/logs/verify", Needs(P::ViewAudit)),
+    r("GET", "/logs/seal/verify", "/logs/seal/verify", Needs(P::ViewAudit)),
+    r("GET", "/logs/seal/bundle", "/logs/seal/bundle", Needs(P::ViewAudit)),
     r("GET", "/vendors", "/vendors", Needs(P::ViewVendors)),
     r(
         "GET",
@@ -232,6 +234,8 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("GET", "/checklist") => get(pages::checklist),
         ("GET", "/logs") => get(pages::logs),
         ("GET", "/logs/verify") => get(pages::logs_verify),
+        ("GET", "/logs/seal/verify") => get(pages::seal_verify),
+        ("GET", "/logs/seal/bundle") => get(pages::seal_bundle),
         ("GET", "/vendors") => get(pages::vendors),
         ("GET", "/vendor-portal") => get(pages::vendor_portal),
         ("GET", "/backups") => get(pages::backups),

@@ -417,6 +417,20 @@ pub struct LogsPage {
     pub pages: i64,
     pub can_audit: bool,
     pub verify: Option<VerifyResult>,
+    pub seal: Option<SealView>,
+    pub seal_verify: Option<VerifyResult>,
+}
+
+/// The sealed log's state as the logs page shows it.
+#[derive(Debug, Clone)]
+pub struct SealView {
+    pub sealed: u64,
+    pub pending: i64,
+    pub head: String,
+    pub root: String,
+    pub fingerprint: String,
+    pub public_key: String,
+    pub diverged: bool,
 }
 
 /// Result of "verify now" on the logs page.

@@ -75,3 +75,63 @@ async fn edits_deletions_and_truncation_are_detected() {
         assert!(p.has("改ざんまたは欠落"), "{name}");
     }
 }
+
+#[tokio::test]
+async fn the_audit_trail_is_sealed_and_verifies_offline() {
+    let (s, admin) = TestServer::with_admin().await;
+    let mut a = s.login(&admin).await;
+    a.post("/settings/facility", &[("idle_lock_minutes", "12")])
+        .await;
+    let n = s.svc.seal_pending().await.unwrap();
+    let count = s.svc.store.audit_count().await.unwrap();
+    assert!(n > 0);
+    assert_eq!(
+        s.svc.sealer.as_ref().unwrap().size().unwrap(),
+        count as u64,
+        "every event sealed"
+    );
+    assert_eq!(
+        s.svc.seal_pending().await.unwrap(),
+        0,
+        "nothing sealed twice"
+    );
+
+    // The logs page shows the key; the bundle verifies with it, offline.
+    let p = a.get("/logs").await;
+    assert!(p.has("封印ログ"));
+    let key_hex = p
+        .body
+        .split("公開鍵</dt><dd class=\"mono\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = a
+        .http
+        .get(format!("{}/logs/seal/bundle", a.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let bundle = r.bytes().await.unwrap().to_vec();
+    let key = mamori_seal::PublicKey::from_hex(&key_hex).unwrap().0;
+    let report = mamori_seal::verify_bundle(bundle.as_slice(), Some(key)).unwrap();
+    assert!(report.end >= count as u64);
+
+    let p = a.get("/logs/seal/verify").await;
+    assert!(p.has("封印ログは改ざんされていません"), "{}", p.body);
+}
+
+#[tokio::test]
+async fn sealed_payloads_are_canonical_json() {
+    let (s, _admin) = TestServer::with_admin().await;
+    let rows = s.svc.store.audit_range(1, 10).await.unwrap();
+    assert!(!rows.is_empty());
+    for (seq, bytes) in rows {
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["seq"], seq);
+        assert_eq!(v["hash"].as_str().unwrap().len(), 64);
+    }
+}

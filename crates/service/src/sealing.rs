@@ -1,0 +1,204 @@
+//! Seals mamori's audit trail into the tamper-evident log (`mamori-seal`).
+//!
+//! Audit events are still written in the transaction of the change they record (so a change and
+//! its record commit together); a background step then appends every event not yet sealed to the
+//! sealed log, in order. Audit sequence number `n` is sealed record `n - 1`, so the log's size is
+//! the number of sealed events and no other bookkeeping is needed.
+
+use crate::Services;
+use crate::authz::{Cap, perm};
+use crate::error::{ServiceError, ServiceResult};
+use mamori_seal::{SealOptions, SealedLog};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// The sealed log of one installation.
+#[derive(Debug, Clone)]
+pub struct Sealer {
+    log: Arc<Mutex<Option<SealedLog>>>,
+}
+
+/// What the seal page shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealStatus {
+    /// Records sealed.
+    pub sealed: u64,
+    /// Audit events not yet sealed.
+    pub pending: i64,
+    /// Latest signed head: (size, signed at ms, root hex).
+    pub head: Option<(u64, i64, String)>,
+    pub public_key_hex: String,
+    pub fingerprint: String,
+    /// The audit trail and the sealed log disagree (e.g. the database was restored alone).
+    pub diverged: bool,
+}
+
+fn seal_err(e: mamori_seal::SealError) -> ServiceError {
+    ServiceError::Internal(format!("{} {e}", e.code()))
+}
+
+impl Sealer {
+    /// Opens (or creates) the sealed log in `dir`.
+    pub fn open(dir: &Path) -> ServiceResult<Sealer> {
+        let (log, report) = SealedLog::open(dir, SealOptions::default()).map_err(seal_err)?;
+        tracing::info!(?report, "sealed log opened");
+        Ok(Sealer {
+            log: Arc::new(Mutex::new(Some(log))),
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut SealedLog) -> ServiceResult<T>) -> ServiceResult<T> {
+        let mut guard = self
+            .log
+            .lock()
+            .map_err(|_| ServiceError::Internal("sealed log lock poisoned".into()))?;
+        match guard.as_mut() {
+            Some(log) => f(log),
+            None => Err(ServiceError::Internal("sealed log closed".into())),
+        }
+    }
+
+    /// Signs a final head and closes the log (at shutdown).
+    pub fn close(&self, now_ms: i64) -> ServiceResult<()> {
+        let mut guard = self
+            .log
+            .lock()
+            .map_err(|_| ServiceError::Internal("sealed log lock poisoned".into()))?;
+        if let Some(log) = guard.take() {
+            log.close(now_ms).map_err(seal_err)?;
+        }
+        Ok(())
+    }
+
+    /// Writes records `[from, to)` as a bundle.
+    pub fn export<W: std::io::Write>(&self, from: u64, to: u64, out: W) -> ServiceResult<u64> {
+        self.with(|log| log.export(from..to, out).map_err(seal_err))
+    }
+
+    pub fn size(&self) -> ServiceResult<u64> {
+        self.with(|log| Ok(log.size()))
+    }
+}
+
+impl Services {
+    /// Appends every audit event not yet sealed, then signs a head when one is due.
+    /// Returns the number of events sealed.
+    pub async fn seal_pending(&self) -> ServiceResult<usize> {
+        let Some(sealer) = self.sealer.clone() else {
+            return Ok(0);
+        };
+        let mut total = 0;
+        loop {
+            let sealed = sealer.size()?;
+            let count = u64::try_from(self.store.audit_count().await?).unwrap_or(0);
+            if count <= sealed {
+                break;
+            }
+            let from = i64::try_from(sealed).unwrap_or(i64::MAX) + 1;
+            let batch = self.store.audit_range(from, 2000).await?;
+            if batch.is_empty() {
+                break;
+            }
+            let payloads: Vec<Vec<u8>> = batch.iter().map(|r| r.1.clone()).collect();
+            let first = batch.first().map(|r| r.0).unwrap_or(from);
+            if first != from {
+                return Err(ServiceError::Internal(format!(
+                    "audit trail has a gap before {first}"
+                )));
+            }
+            let now = self.now_ms();
+            let s2 = sealer.clone();
+            let n = payloads.len();
+            tokio::task::spawn_blocking(move || {
+                s2.with(|log| {
+                    let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+                    log.append_batch(now, &refs).map_err(seal_err)?;
+                    Ok(())
+                })
+            })
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))??;
+            total += n;
+        }
+        let now = self.now_ms();
+        sealer.with(|log| log.tick(now).map(|_| ()).map_err(seal_err))?;
+        Ok(total)
+    }
+
+    /// The seal page's facts.
+    pub async fn seal_status(
+        &self,
+        _cap: &Cap<perm::ViewAudit>,
+    ) -> ServiceResult<Option<SealStatus>> {
+        let Some(sealer) = self.sealer.clone() else {
+            return Ok(None);
+        };
+        let count = self.store.audit_count().await?;
+        sealer
+            .with(|log| {
+                let sealed = log.size();
+                let key = log.public_key();
+                Ok(SealStatus {
+                    sealed,
+                    pending: count - i64::try_from(sealed).unwrap_or(i64::MAX),
+                    head: log
+                        .signed_head()
+                        .map(|h| (h.tree_size, h.signed_at_ms, hex::encode(h.root))),
+                    public_key_hex: key.hex(),
+                    fingerprint: key.fingerprint(),
+                    diverged: i64::try_from(sealed).unwrap_or(i64::MAX) > count,
+                })
+            })
+            .map(Some)
+    }
+
+    /// Exports sealed records `[from, to)` (all that a signed head covers when `to` is `None`).
+    pub async fn seal_export(
+        &self,
+        _cap: &Cap<perm::ViewAudit>,
+        from: u64,
+        to: Option<u64>,
+    ) -> ServiceResult<Vec<u8>> {
+        let Some(sealer) = self.sealer.clone() else {
+            return Err(ServiceError::NotFound);
+        };
+        let now = self.now_ms();
+        let end = sealer.with(|log| {
+            // Make sure everything sealed so far is covered by a signed head.
+            if log.signed_head().map(|h| h.tree_size) != Some(log.size()) && log.size() > 0 {
+                log.sign_head(now).map_err(seal_err)?;
+            }
+            Ok(log.size())
+        })?;
+        let to = to.unwrap_or(end).min(end);
+        if from > to {
+            return Err(ServiceError::Invalid {
+                code: "SEA0001",
+                field: "from",
+            });
+        }
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            sealer.export(from, to, &mut out)?;
+            Ok(out)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))?
+    }
+
+    /// Exports everything and verifies it as an inspector would (with the facility's key).
+    pub async fn seal_verify_now(
+        &self,
+        cap: &Cap<perm::ViewAudit>,
+    ) -> ServiceResult<Result<mamori_seal::VerifyReport, mamori_seal::VerifyError>> {
+        self.seal_pending().await?;
+        let key = match self.seal_status(cap).await? {
+            Some(s) => mamori_seal::PublicKey::from_hex(&s.public_key_hex).map(|k| k.0),
+            None => return Err(ServiceError::NotFound),
+        };
+        let bundle = self.seal_export(cap, 0, None).await?;
+        tokio::task::spawn_blocking(move || mamori_seal::verify_bundle(bundle.as_slice(), key))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))
+    }
+}
