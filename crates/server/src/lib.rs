@@ -68,6 +68,8 @@ impl Server {
         let served = self.task.await.context("server task")?.context("server");
         if let Some(t) = self.sealing {
             t.abort();
+            // Wait until the task is gone, so that it no longer holds the sealed log.
+            let _ = t.await;
         }
         if let Some(sealer) = self.svc.sealer.clone() {
             if let Err(e) = self.svc.seal_pending().await {

@@ -107,6 +107,12 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// The sealed log: export a bundle for an inspector (with the server stopped; while it runs,
+    /// use the ログ page).
+    Log {
+        #[command(subcommand)]
+        cmd: LogCmd,
+    },
     /// Verify an exported sealed-log bundle offline (no database, no network): exit 0 when
     /// intact, 1 naming the first bad record and what is wrong.
     Verify {
@@ -117,6 +123,22 @@ enum Command {
     },
     /// Check mamori's own audit trail end to end; exit 1 when it was altered.
     AuditVerify {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum LogCmd {
+    /// Write sealed records [from, to) with the signed heads and the public key to a bundle.
+    Export {
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// One past the last record (default: everything sealed).
+        #[arg(long)]
+        to: Option<u64>,
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -524,6 +546,43 @@ async fn export(kind: LedgerKind, output: PathBuf, store: StoreArgs) -> Result<b
     Ok(true)
 }
 
+async fn log_export(from: u64, to: Option<u64>, output: PathBuf, store: StoreArgs) -> Result<bool> {
+    let cfg = load_config(&store, &ListenArgs::default(), &default_data_dir())?;
+    init_tracing("warn");
+    ensure_private_dir(&cfg.data_dir)?;
+    let db = open_store(&cfg).await?;
+    let svc = match services(&cfg, db, Arc::new(SystemClock), true) {
+        Ok(s) => s,
+        Err(e) if e.to_string().contains("SEA0002") => {
+            bail!(
+                "SEA0002 サーバが稼働中です。ログ画面の「検証用に出力」を使うか、サーバを止めてから実行してください / the server is running: use the Logs page, or stop it first"
+            )
+        }
+        Err(e) => return Err(e),
+    };
+    let actor = mamori_service::Actor::local(&os_user());
+    let cap = actor.can::<mamori_service::perm::ViewAudit>()?;
+    svc.seal_pending().await?;
+    let bytes = svc.seal_export(&cap, from, to).await?;
+    if let Some(s) = svc.sealer.clone() {
+        s.close(svc.clock.now_ms())?;
+    }
+    svc.store.close().await;
+    let tmp = output.with_extension("partial");
+    std::fs::write(&tmp, &bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &output).with_context(|| format!("writing {}", output.display()))?;
+    let status = mamori_seal::verify_bundle(bytes.as_slice(), None)
+        .map(|r| {
+            format!(
+                "records {}..{}, key fingerprint {}",
+                r.start, r.end, r.fingerprint
+            )
+        })
+        .unwrap_or_else(|e| format!("(self-check failed: {e})"));
+    println!("{} bytes → {}: {status}", bytes.len(), output.display());
+    Ok(true)
+}
+
 fn verify(bundle: PathBuf, pubkey: Option<String>) -> Result<bool> {
     let key = match pubkey {
         Some(h) => Some(
@@ -629,6 +688,15 @@ fn main() -> std::process::ExitCode {
             .map(|_| true),
             Command::AuditVerify { store } => audit_verify(store).await,
             Command::Verify { bundle, pubkey } => verify(bundle, pubkey),
+            Command::Log {
+                cmd:
+                    LogCmd::Export {
+                        from,
+                        to,
+                        output,
+                        store,
+                    },
+            } => log_export(from, to, output, store).await,
             Command::Import {
                 kind,
                 file,

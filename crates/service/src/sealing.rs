@@ -15,7 +15,14 @@ use std::sync::{Arc, Mutex};
 /// The sealed log of one installation.
 #[derive(Debug, Clone)]
 pub struct Sealer {
-    log: Arc<Mutex<Option<SealedLog>>>,
+    log: Arc<Mutex<Option<OpenLog>>>,
+}
+
+/// The open log with the lock file that keeps other processes out until it is closed.
+#[derive(Debug)]
+struct OpenLog {
+    log: SealedLog,
+    _lock: std::fs::File,
 }
 
 /// What the seal page shows.
@@ -39,11 +46,26 @@ fn seal_err(e: mamori_seal::SealError) -> ServiceError {
 
 impl Sealer {
     /// Opens (or creates) the sealed log in `dir`.
+    /// Fails with `SEA0002` when another process (a running server) has it open.
     pub fn open(dir: &Path) -> ServiceResult<Sealer> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ServiceError::Internal(format!("{}: {e}", dir.display())))?;
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(".lock"))
+            .map_err(|e| ServiceError::Internal(format!("{}: {e}", dir.display())))?;
+        if lock.try_lock().is_err() {
+            return Err(ServiceError::Invalid {
+                code: "SEA0002",
+                field: "seal",
+            });
+        }
         let (log, report) = SealedLog::open(dir, SealOptions::default()).map_err(seal_err)?;
         tracing::info!(?report, "sealed log opened");
         Ok(Sealer {
-            log: Arc::new(Mutex::new(Some(log))),
+            log: Arc::new(Mutex::new(Some(OpenLog { log, _lock: lock }))),
         })
     }
 
@@ -53,7 +75,7 @@ impl Sealer {
             .lock()
             .map_err(|_| ServiceError::Internal("sealed log lock poisoned".into()))?;
         match guard.as_mut() {
-            Some(log) => f(log),
+            Some(open) => f(&mut open.log),
             None => Err(ServiceError::Internal("sealed log closed".into())),
         }
     }
@@ -64,8 +86,8 @@ impl Sealer {
             .log
             .lock()
             .map_err(|_| ServiceError::Internal("sealed log lock poisoned".into()))?;
-        if let Some(log) = guard.take() {
-            log.close(now_ms).map_err(seal_err)?;
+        if let Some(open) = guard.take() {
+            open.log.close(now_ms).map_err(seal_err)?;
         }
         Ok(())
     }

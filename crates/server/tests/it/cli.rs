@@ -187,3 +187,49 @@ fn verify_checks_a_sealed_bundle_offline() {
     let o = run(&["verify", b]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 }
+
+#[test]
+fn log_export_seals_what_is_pending_and_refuses_while_the_server_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let pw = tmp.path().join("pw");
+    std::fs::write(&pw, "yama-no-ue-no-shiroi-kumo\n").unwrap();
+    let o = mamori(
+        &[
+            "setup",
+            "--facility-kind",
+            "clinic",
+            "--facility-name",
+            "あおば医院",
+            "--admin-login",
+            "kanri",
+            "--admin-name",
+            "管理者",
+            "--admin-password-file",
+            pw.to_str().unwrap(),
+        ],
+        &data,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let bundle = tmp.path().join("audit.seal");
+
+    // A running server holds the sealed log: the offline export refuses, clearly.
+    let held = mamori_service::sealing::Sealer::open(&data.join("seal")).unwrap();
+    let o = mamori(&["log", "export", "-o", bundle.to_str().unwrap()], &data);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("SEA0002"), "{}", text(&o));
+    drop(held);
+
+    let o = mamori(&["log", "export", "-o", bundle.to_str().unwrap()], &data);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("records 0..1"),
+        "the setup event was sealed: {}",
+        text(&o)
+    );
+    let o = Command::new(BIN)
+        .args(["verify", bundle.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+}
