@@ -24,6 +24,29 @@ pub struct Me {
     pub two_factor: bool,
 }
 
+/// `GET /api/v1/seal/proof/{index}`: RFC 9162 inclusion proof of a sealed record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InclusionProof {
+    pub index: u64,
+    pub tree_size: u64,
+    pub leaf_hash: String,
+    pub root: String,
+    pub signed_at_ms: i64,
+    pub signature: String,
+    pub public_key: String,
+    pub path: Vec<String>,
+}
+
+/// `GET /api/v1/seal/consistency?old=&new=`: RFC 9162 consistency proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsistencyProof {
+    pub old_size: u64,
+    pub new_size: u64,
+    pub old_root: String,
+    pub new_root: String,
+    pub path: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

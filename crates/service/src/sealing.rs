@@ -102,7 +102,93 @@ impl Sealer {
     }
 }
 
+/// An inclusion proof of one sealed record against the latest signed head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InclusionProof {
+    pub index: u64,
+    pub tree_size: u64,
+    pub leaf_hash: String,
+    pub root: String,
+    pub signed_at_ms: i64,
+    pub signature: String,
+    pub public_key: String,
+    /// Sibling hashes, leaf to root (RFC 9162 §2.1.3).
+    pub path: Vec<String>,
+}
+
+/// A consistency proof between two tree sizes (RFC 9162 §2.1.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsistencyProof {
+    pub old_size: u64,
+    pub new_size: u64,
+    pub old_root: String,
+    pub new_root: String,
+    pub path: Vec<String>,
+}
+
 impl Services {
+    /// Proves that sealed record `index` is in the log, against the latest signed head.
+    pub async fn seal_inclusion(
+        &self,
+        _cap: &Cap<perm::ViewAudit>,
+        index: u64,
+    ) -> ServiceResult<InclusionProof> {
+        let Some(sealer) = self.sealer.clone() else {
+            return Err(ServiceError::NotFound);
+        };
+        sealer.with(|log| {
+            let head = log.signed_head().ok_or(ServiceError::NotFound)?;
+            if index >= head.tree_size {
+                return Err(ServiceError::NotFound);
+            }
+            let path = log
+                .inclusion_proof(index, head.tree_size)
+                .map_err(seal_err)?;
+            Ok(InclusionProof {
+                index,
+                tree_size: head.tree_size,
+                leaf_hash: hex::encode(log.leaf_hash(index).map_err(seal_err)?),
+                root: hex::encode(head.root),
+                signed_at_ms: head.signed_at_ms,
+                signature: hex::encode(head.signature),
+                public_key: log.public_key().hex(),
+                path: path.iter().map(hex::encode).collect(),
+            })
+        })
+    }
+
+    /// Proves that the log at `old_size` is a prefix of the log at `new_size`.
+    pub async fn seal_consistency(
+        &self,
+        _cap: &Cap<perm::ViewAudit>,
+        old_size: u64,
+        new_size: u64,
+    ) -> ServiceResult<ConsistencyProof> {
+        let Some(sealer) = self.sealer.clone() else {
+            return Err(ServiceError::NotFound);
+        };
+        sealer.with(|log| {
+            if old_size == 0 || old_size > new_size || new_size > log.size() {
+                return Err(ServiceError::Invalid {
+                    code: "SEA0001",
+                    field: "size",
+                });
+            }
+            Ok(ConsistencyProof {
+                old_size,
+                new_size,
+                old_root: hex::encode(log.root_at(old_size).map_err(seal_err)?),
+                new_root: hex::encode(log.root_at(new_size).map_err(seal_err)?),
+                path: log
+                    .consistency_proof(old_size, new_size)
+                    .map_err(seal_err)?
+                    .iter()
+                    .map(hex::encode)
+                    .collect(),
+            })
+        })
+    }
+
     /// Appends every audit event not yet sealed, then signs a head when one is due.
     /// Returns the number of events sealed.
     pub async fn seal_pending(&self) -> ServiceResult<usize> {

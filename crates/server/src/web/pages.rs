@@ -1724,6 +1724,63 @@ pub async fn api_me(p: Page<perm::OwnAccount>) -> impl IntoResponse {
     })
 }
 
+pub async fn api_seal_proof(
+    State(state): State<AppState>,
+    p: Page<perm::ViewAudit>,
+    Path(index): Path<String>,
+) -> Response {
+    let lang = p.lang;
+    let Ok(index) = index.parse::<u64>() else {
+        return WebError::new(StatusCode::NOT_FOUND, "GEN0404", lang)
+            .json()
+            .into_response();
+    };
+    match state.svc.seal_inclusion(&p.cap, index).await {
+        Ok(x) => axum::Json(mamori_proto::InclusionProof {
+            index: x.index,
+            tree_size: x.tree_size,
+            leaf_hash: x.leaf_hash,
+            root: x.root,
+            signed_at_ms: x.signed_at_ms,
+            signature: x.signature,
+            public_key: x.public_key,
+            path: x.path,
+        })
+        .into_response(),
+        Err(e) => WebError::from_service(&e, lang).json().into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ConsistencyQuery {
+    old: u64,
+    new: u64,
+}
+
+pub async fn api_seal_consistency(
+    State(state): State<AppState>,
+    p: Page<perm::ViewAudit>,
+    q: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let lang = p.lang;
+    let Ok(Query(q)) = q else {
+        return WebError::new(StatusCode::BAD_REQUEST, "REQ0003", lang)
+            .json()
+            .into_response();
+    };
+    match state.svc.seal_consistency(&p.cap, q.old, q.new).await {
+        Ok(x) => axum::Json(mamori_proto::ConsistencyProof {
+            old_size: x.old_size,
+            new_size: x.new_size,
+            old_root: x.old_root,
+            new_root: x.new_root,
+            path: x.path,
+        })
+        .into_response(),
+        Err(e) => WebError::from_service(&e, lang).json().into_response(),
+    }
+}
+
 pub async fn not_found(UiLang(lang): UiLang) -> WebError {
     WebError::new(StatusCode::NOT_FOUND, "GEN0404", lang)
 }

@@ -182,6 +182,8 @@ pub const ROUTES: &[RouteSpec] = &[
         Needs(P::OwnAccount),
     ),
     r("GET", "/api/v1/me", "/api/v1/me", Needs(P::OwnAccount)),
+    r("GET", "/api/v1/seal/proof/{index}", "/api/v1/seal/proof/0", Needs(P::ViewAudit)),
+    r("GET", "/api/v1/seal/consistency", "/api/v1/seal/consistency?old=1&new=1", Needs(P::ViewAudit)),
     r(
         "POST",
         "/api/v1/session/ping",
@@ -249,6 +251,8 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("GET", "/account") => get(pages::account_page),
         ("POST", "/account/sessions/{hash}/revoke") => post(pages::revoke_session),
         ("GET", "/api/v1/me") => get(pages::api_me),
+        ("GET", "/api/v1/seal/proof/{index}") => get(pages::api_seal_proof),
+        ("GET", "/api/v1/seal/consistency") => get(pages::api_seal_consistency),
         ("POST", "/api/v1/session/ping") => post(pages::ping),
         _ => return None,
     })

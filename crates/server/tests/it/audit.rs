@@ -122,6 +122,48 @@ async fn the_audit_trail_is_sealed_and_verifies_offline() {
 
     let p = a.get("/logs/seal/verify").await;
     assert!(p.has("封印ログは改ざんされていません"), "{}", p.body);
+
+    // Proofs through the API check out with the RFC 9162 verifier.
+    let unhex = |h: &str| -> [u8; 32] { hex::decode(h).unwrap().try_into().unwrap() };
+    let p = a.get("/api/v1/seal/proof/2").await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let v: mamori_proto::InclusionProof = serde_json::from_str(&p.body).unwrap();
+    let path: Vec<[u8; 32]> = v.path.iter().map(|h| unhex(h)).collect();
+    assert!(mamori_seal::merkle::verify_inclusion(
+        2,
+        v.tree_size,
+        &unhex(&v.leaf_hash),
+        &path,
+        &unhex(&v.root)
+    ));
+    assert!(!mamori_seal::merkle::verify_inclusion(
+        3,
+        v.tree_size,
+        &unhex(&v.leaf_hash),
+        &path,
+        &unhex(&v.root)
+    ));
+    let p = a
+        .get(&format!(
+            "/api/v1/seal/consistency?old=2&new={}",
+            v.tree_size
+        ))
+        .await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let c: mamori_proto::ConsistencyProof = serde_json::from_str(&p.body).unwrap();
+    let path: Vec<[u8; 32]> = c.path.iter().map(|h| unhex(h)).collect();
+    assert!(mamori_seal::merkle::verify_consistency(
+        2,
+        c.new_size,
+        &unhex(&c.old_root),
+        &unhex(&c.new_root),
+        &path
+    ));
+    assert_eq!(a.get("/api/v1/seal/proof/999999").await.status, 404);
+    assert_eq!(
+        a.get("/api/v1/seal/consistency?old=5&new=2").await.status,
+        400
+    );
 }
 
 #[tokio::test]

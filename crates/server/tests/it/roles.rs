@@ -16,6 +16,7 @@ async fn every_route_with_every_role() {
     ] {
         users.push(s.add_user(login, role).await);
     }
+    s.svc.seal_pending().await.unwrap();
     let mut checked = 0;
     for user in &users {
         let mut c = s.login(user).await;
