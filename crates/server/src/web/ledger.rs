@@ -194,13 +194,9 @@ pub async fn list(
         qs_escape(&q.status),
         qs_escape(&q.location)
     );
-    let fac = state
-        .svc
-        .facility()
+    let fac = crate::web::pages::facility_name(&state)
         .await
-        .map_err(svc(lang))?
-        .map(|f| f.name)
-        .unwrap_or_default();
+        .map_err(svc(lang))?;
     Ok(render(&LedgerPage {
         l: Layout::new(lang, &p.view, &fac, "ledger.title", "/ledger").with_flash(q.ok.as_deref()),
         rows,
@@ -339,13 +335,9 @@ pub async fn detail(
                 .collect(),
         })
         .collect();
-    let fac = state
-        .svc
-        .facility()
+    let fac = crate::web::pages::facility_name(&state)
         .await
-        .map_err(svc(lang))?
-        .map(|f| f.name)
-        .unwrap_or_default();
+        .map_err(svc(lang))?;
     let mut l =
         Layout::new(lang, &p.view, &fac, "asset.title", "/ledger").with_flash(fq.ok.as_deref());
     l.title = format!("{} {}", asset.tag, asset.name);
@@ -461,13 +453,9 @@ async fn form_page(
             }
         })
         .collect();
-    let fac = state
-        .svc
-        .facility()
+    let fac = crate::web::pages::facility_name(state)
         .await
-        .map_err(svc(lang))?
-        .map(|f| f.name)
-        .unwrap_or_default();
+        .map_err(svc(lang))?;
     let (title, action, cancel) = match id {
         Some(id) => (
             "asset.edit",
@@ -721,13 +709,9 @@ fn empty_import_page(l: Layout) -> ImportPage {
 }
 
 pub async fn import_form(State(state): State<AppState>, p: Page<perm::EditLedger>) -> PageResult {
-    let fac = state
-        .svc
-        .facility()
+    let fac = crate::web::pages::facility_name(&state)
         .await
-        .map_err(svc(p.lang))?
-        .map(|f| f.name)
-        .unwrap_or_default();
+        .map_err(svc(p.lang))?;
     Ok(render(&empty_import_page(Layout::new(
         p.lang,
         &p.view,
@@ -822,13 +806,9 @@ pub async fn import_preview(
     upload: crate::web::extract::CsrfUpload,
 ) -> PageResult {
     let lang = p.lang;
-    let fac = state
-        .svc
-        .facility()
+    let fac = crate::web::pages::facility_name(&state)
         .await
-        .map_err(svc(lang))?
-        .map(|f| f.name)
-        .unwrap_or_default();
+        .map_err(svc(lang))?;
     let l = Layout::new(lang, &p.view, &fac, "ledger.import", "/ledger");
     let Some((file_name, bytes)) = upload.file else {
         let mut page = empty_import_page(l);
@@ -897,13 +877,9 @@ pub async fn import_commit(
     match run_import(&state, &p, &client, &staged.file_name, &staged.bytes, opts).await? {
         Ok(r) if r.committed => Ok(Redirect::to("/ledger?ok=imported").into_response()),
         Ok(r) => {
-            let fac = state
-                .svc
-                .facility()
+            let fac = crate::web::pages::facility_name(&state)
                 .await
-                .map_err(svc(lang))?
-                .map(|f| f.name)
-                .unwrap_or_default();
+                .map_err(svc(lang))?;
             let l = Layout::new(lang, &p.view, &fac, "ledger.import", "/ledger");
             Ok((
                 StatusCode::BAD_REQUEST,

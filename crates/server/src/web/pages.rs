@@ -27,7 +27,8 @@ fn svc_err(lang: Lang) -> impl Fn(ServiceError) -> WebError {
     move |e| WebError::from_service(&e, lang)
 }
 
-async fn facility_name(state: &AppState) -> ServiceResult<String> {
+/// The facility's name for the page frame (empty before setup).
+pub(crate) async fn facility_name(state: &AppState) -> ServiceResult<String> {
     Ok(state
         .svc
         .facility()
@@ -413,6 +414,14 @@ fn json_response(body: String) -> Response {
         .into_response()
 }
 
+/// A JSON body, or the error as JSON.
+fn json_or_error(result: Result<String, WebError>) -> Response {
+    match result {
+        Ok(json) => json_response(json),
+        Err(e) => e.json().into_response(),
+    }
+}
+
 fn webauthn_of(
     state: &AppState,
     lang: Lang,
@@ -436,10 +445,7 @@ pub async fn key_login_start(
             .map_err(svc_err(s.lang)),
         Err(e) => Err(e),
     };
-    match result {
-        Ok(json) => json_response(json),
-        Err(e) => e.json().into_response(),
-    }
+    json_or_error(result)
 }
 
 #[derive(Deserialize)]
@@ -492,10 +498,7 @@ pub async fn key_register_start(
             .map_err(svc_err(s.lang)),
         Err(e) => Err(e),
     };
-    match result {
-        Ok(json) => json_response(json),
-        Err(e) => e.json().into_response(),
-    }
+    json_or_error(result)
 }
 
 #[derive(Deserialize)]
