@@ -397,6 +397,20 @@ async function flow(page, { base, loginId, password, totpKey }) {
     await api.dispose();
   }
 
+  // 5a. A device's page with its history, the import page, and the sealed-log section.
+  for (const [name, url, file] of [
+    ['device detail /ledger/assets/1', '/ledger/assets/1', '12-asset.png'],
+    ['ledger import /ledger/import', '/ledger/import', '13-import.png'],
+    ['logs with the sealed log', '/logs', '14-logs-seal.png'],
+  ]) {
+    const resp = await page.goto(new URL(url, base).href);
+    const h1 = await h1Visible(page);
+    await page.screenshot({ path: path.join(SHOTS, file), fullPage: true }).catch(() => {});
+    check(name, resp && resp.status() < 400 && h1 !== null, `status ${resp && resp.status()}, h1 ${h1}`, `h1 「${h1}」`);
+  }
+  check('the logs page shows the sealed log and its key fingerprint',
+    (await page.content()).includes('公開鍵の指紋'));
+
   // 5b. Register a security key with Chromium's virtual authenticator (CTAP2, user verification).
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('WebAuthn.enable');
