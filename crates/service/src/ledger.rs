@@ -283,7 +283,79 @@ fn cell(lang: Lang, key: &str, raw: String, vendors: &[Vendor]) -> String {
     }
 }
 
+/// The state of the periodic ledger review (棚卸).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewState {
+    pub last: Option<ledger::ReviewRow>,
+    pub cycle_days: u32,
+    /// Days since the last review (None: never reviewed).
+    pub age_days: Option<i64>,
+    /// No review yet, or the last one is older than the cycle.
+    pub overdue: bool,
+}
+
 impl Services {
+    /// When the asset ledger was last signed off, and whether a review is due.
+    pub async fn asset_review_state(&self) -> ServiceResult<ReviewState> {
+        let cycle_days = self
+            .store
+            .facility()
+            .await?
+            .map(|f| f.settings.ledger_review_cycle_days)
+            .unwrap_or(365);
+        let last = self.store.last_review(ASSET).await?;
+        let age_days = last
+            .as_ref()
+            .map(|r| (self.now_ms() - r.at_ms) / 86_400_000);
+        Ok(ReviewState {
+            overdue: age_days.is_none_or(|d| d > i64::from(cycle_days)),
+            last,
+            cycle_days,
+            age_days,
+        })
+    }
+
+    /// Signs off the asset ledger as reviewed (棚卸) today.
+    pub async fn sign_off_assets(
+        &self,
+        cap: &Cap<perm::EditLedger>,
+        note: &str,
+        client: &ClientInfo,
+    ) -> ServiceResult<()> {
+        let note = note.trim();
+        if note.chars().count() > 1000 {
+            return Err(ServiceError::Invalid {
+                code: "LED0002",
+                field: "note",
+            });
+        }
+        let records = i64::try_from(self.store.assets().await?.len()).unwrap_or(i64::MAX);
+        let actor = cap.actor().label();
+        let mut w = self.store.write().await?;
+        ledger::insert_review(
+            &mut w,
+            ASSET,
+            &ledger::ReviewRow {
+                at_ms: self.now_ms(),
+                actor: actor.clone(),
+                note: note.to_string(),
+                records,
+            },
+        )
+        .await?;
+        self.audit(
+            &mut w,
+            &actor,
+            &client.source,
+            "ledger.reviewed",
+            "ledger:assets",
+            json!({"records": records, "note": note}),
+        )
+        .await?;
+        w.commit().await?;
+        Ok(())
+    }
+
     /// The whole asset ledger as a table, headers in `lang`.
     pub async fn asset_table(
         &self,

@@ -204,6 +204,29 @@ pub async fn insert_history(
     Ok(())
 }
 
+/// A sign-off of a ledger (棚卸).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewRow {
+    pub at_ms: i64,
+    pub actor: String,
+    pub note: String,
+    pub records: i64,
+}
+
+pub async fn insert_review(tx: &mut Tx, kind: &str, r: &ReviewRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO ledger_reviews (kind, at, actor, note, records) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(kind)
+    .bind(r.at_ms)
+    .bind(r.actor.clone())
+    .bind(r.note.clone())
+    .bind(r.records)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// One entry of a record's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryRow {
@@ -378,6 +401,25 @@ impl Store {
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect()
+    }
+
+    /// The latest sign-off of a ledger.
+    pub async fn last_review(&self, kind: &str) -> Result<Option<ReviewRow>> {
+        let r = sqlx::query(
+            "SELECT at, actor, note, records FROM ledger_reviews WHERE kind = $1 ORDER BY at DESC, id DESC LIMIT 1",
+        )
+        .bind(kind)
+        .fetch_optional(self.pool())
+        .await?;
+        r.map(|r| {
+            Ok(ReviewRow {
+                at_ms: r.try_get(0)?,
+                actor: r.try_get(1)?,
+                note: r.try_get(2)?,
+                records: r.try_get(3)?,
+            })
+        })
+        .transpose()
     }
 
     /// Distinct locations in use, for the filter list.

@@ -8,22 +8,12 @@ use crate::{Backend, Result, Store, StoreError};
 use sqlx::Row;
 
 /// (version, name, SQL). Append only; never edit a released migration.
+#[rustfmt::skip]
 const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "foundation",
-        include_str!("../migrations/0001_foundation.sql"),
-    ),
-    (
-        2,
-        "webauthn",
-        include_str!("../migrations/0002_webauthn.sql"),
-    ),
-    (
-        3,
-        "ledger_assets",
-        include_str!("../migrations/0003_ledger_assets.sql"),
-    ),
+    (1, "foundation", include_str!("../migrations/0001_foundation.sql")),
+    (2, "webauthn", include_str!("../migrations/0002_webauthn.sql")),
+    (3, "ledger_assets", include_str!("../migrations/0003_ledger_assets.sql")),
+    (4, "ledger_reviews", include_str!("../migrations/0004_ledger_reviews.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

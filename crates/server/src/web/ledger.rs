@@ -71,6 +71,8 @@ pub struct LedgerPage {
     pub can_edit: bool,
     pub chart_title: String,
     pub chart: String,
+    /// 棚卸: (last review text, overdue)
+    pub review: (String, bool),
 }
 
 #[derive(Deserialize, Default)]
@@ -197,7 +199,24 @@ pub async fn list(
     let fac = crate::web::pages::facility_name(&state)
         .await
         .map_err(svc(lang))?;
+    let rs = state.svc.asset_review_state().await.map_err(svc(lang))?;
+    let review = match &rs.last {
+        Some(r) => mamori_catalog::messages::fill(
+            tr(lang, "review.last"),
+            &[
+                ("date", &fmt_ms(r.at_ms)),
+                ("actor", &r.actor),
+                ("days", &rs.age_days.unwrap_or(0).to_string()),
+                ("cycle", &rs.cycle_days.to_string()),
+            ],
+        ),
+        None => mamori_catalog::messages::fill(
+            tr(lang, "review.never"),
+            &[("cycle", &rs.cycle_days.to_string())],
+        ),
+    };
     Ok(render(&LedgerPage {
+        review: (review, rs.overdue),
         l: Layout::new(lang, &p.view, &fac, "ledger.title", "/ledger").with_flash(q.ok.as_deref()),
         rows,
         total,
@@ -889,4 +908,25 @@ pub async fn import_commit(
         }
         Err(_) => Err(WebError::new(StatusCode::BAD_REQUEST, "IMP0008", lang)),
     }
+}
+
+#[derive(Deserialize)]
+pub struct ReviewForm {
+    #[serde(default)]
+    note: String,
+}
+
+/// Records the 棚卸 sign-off of the device ledger.
+pub async fn review(
+    State(state): State<AppState>,
+    Client(client): Client,
+    p: Page<perm::EditLedger>,
+    form: CsrfForm<ReviewForm>,
+) -> PageResult {
+    state
+        .svc
+        .sign_off_assets(&p.cap, &form.into_inner().note, &client)
+        .await
+        .map_err(svc(p.lang))?;
+    Ok(Redirect::to("/ledger?ok=reviewed").into_response())
 }

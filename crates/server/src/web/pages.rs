@@ -1016,6 +1016,24 @@ pub async fn dashboard(
             href: "/accounts",
         });
     }
+    let rs = state
+        .svc
+        .asset_review_state()
+        .await
+        .map_err(svc_err(lang))?;
+    if rs.overdue {
+        findings.push(FindingLine {
+            tone: "warn",
+            text: match rs.age_days {
+                Some(days) => mamori_catalog::messages::fill(
+                    tr(lang, "finding.review_overdue"),
+                    &[("n", &days.to_string())],
+                ),
+                None => tr(lang, "finding.review_never").to_string(),
+            },
+            href: "/ledger",
+        });
+    }
     if d.vendors_unconfirmed_remote > 0 {
         findings.push(FindingLine {
             tone: "warn",

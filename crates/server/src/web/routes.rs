@@ -90,6 +90,7 @@ pub const ROUTES: &[RouteSpec] = &[
     r("GET", "/ledger", "/ledger", Needs(P::ViewLedger)),
     r("GET", "/ledger/export/{file}", "/ledger/export/assets.csv", Needs(P::ViewLedger)),
     r("GET", "/ledger/import", "/ledger/import", Needs(P::EditLedger)),
+    r("POST", "/ledger/review", "/ledger/review", Needs(P::EditLedger)),
     r("POST", "/ledger/import", "/ledger/import", Needs(P::EditLedger)),
     r("POST", "/ledger/import/commit", "/ledger/import/commit", Needs(P::EditLedger)),
     r(
@@ -222,6 +223,7 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("GET", "/ledger") => get(ledger::list),
         ("GET", "/ledger/export/{file}") => get(ledger::export),
         ("GET", "/ledger/import") => get(ledger::import_form),
+        ("POST", "/ledger/review") => post(ledger::review),
         // Ledger files may be large: this route alone accepts up to 50 MB.
         ("POST", "/ledger/import") => {
             post(ledger::import_preview).layer(DefaultBodyLimit::max(50 * 1024 * 1024))

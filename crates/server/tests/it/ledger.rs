@@ -154,3 +154,42 @@ async fn search_filter_and_read_only_roles() {
         403
     );
 }
+
+#[tokio::test]
+async fn ledger_review_is_recorded_and_nags_when_old() {
+    let (s, admin) = TestServer::with_admin().await;
+    let mut c = s.login(&admin).await;
+    let p = c.get("/").await;
+    assert!(
+        p.has("棚卸の記録がありません"),
+        "never reviewed: the dashboard says so"
+    );
+    let p = c
+        .post("/ledger/review", &[("note", "全フロアを巡回して照合")])
+        .await;
+    assert_eq!(p.location.as_deref(), Some("/ledger?ok=reviewed"));
+    let p = c.get("/ledger").await;
+    assert!(p.has("最終の棚卸") && p.has("0日前"), "{}", p.body);
+    let p = c.get("/").await;
+    assert!(
+        !p.has("棚卸の記録がありません") && !p.has("行われていません"),
+        "no nag right after a review"
+    );
+    assert_eq!(
+        s.svc.store.audit_events(1, 0).await.unwrap()[0].action,
+        "ledger.reviewed"
+    );
+
+    // A year and a day later (cycle 365 days), the dashboard nags again. Log in anew: the old
+    // session has expired by then.
+    s.clock.advance_ms(366 * 86_400_000);
+    let mut c = s.login(&admin).await;
+    let p = c.get("/").await;
+    assert!(p.has("棚卸が366日行われていません"), "{}", p.body);
+
+    // Read-only roles see the state but cannot sign off.
+    let staff = s.add_user("staff3", Role::Staff).await;
+    let mut st = s.login(&staff).await;
+    assert!(!st.get("/ledger").await.has("/ledger/review"));
+    assert_eq!(st.post("/ledger/review", &[]).await.status, 403);
+}
