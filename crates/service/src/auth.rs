@@ -123,6 +123,24 @@ pub fn totp_for(secret_base32: &str, login_id: &str) -> ServiceResult<TOTP> {
     .map_err(|e| ServiceError::Internal(format!("TOTP: {e}")))
 }
 
+/// The 30-second step (±1 for clock drift) at which `code` is valid, if any.
+pub fn matching_step(t: &TOTP, code: &str, now_ms: i64) -> Option<i64> {
+    let now_step = now_ms.div_euclid(30_000);
+    [now_step - 1, now_step, now_step + 1]
+        .into_iter()
+        .filter(|s| *s >= 0)
+        .find(|s| {
+            let at = u64::try_from(*s * 30).unwrap_or(0);
+            let expected = t.generate(at);
+            expected.len() == code.len()
+                && expected
+                    .bytes()
+                    .zip(code.bytes())
+                    .fold(0u8, |a, (x, y)| a | (x ^ y))
+                    == 0
+        })
+}
+
 /// A fresh 160-bit TOTP secret in base32.
 pub fn new_totp_secret() -> String {
     let mut b = [0u8; 20];
@@ -543,13 +561,14 @@ impl Services {
         let code = code.trim();
         let now = self.now_ms();
         let mut used_recovery: Option<i64> = None;
-        let totp_ok = match (&user.totp_secret, code.len()) {
+        let totp_step = match (&user.totp_secret, code.len()) {
             (Some(secret), 6) if code.chars().all(|c| c.is_ascii_digit()) => {
-                let t = totp_for(secret, &user.login_id)?;
-                t.check(code, u64::try_from(now / 1000).unwrap_or(0))
+                matching_step(&totp_for(secret, &user.login_id)?, code, now)
+                    .filter(|step| *step > user.totp_last_step)
             }
-            _ => false,
+            _ => None,
         };
+        let totp_ok = totp_step.is_some();
         if !totp_ok {
             let h = recovery_hash(code);
             used_recovery = self
@@ -576,6 +595,12 @@ impl Services {
         if let Some(id) = used_recovery
             && !users::use_recovery_code(&mut w, id, now).await?
         {
+            return Err(ServiceError::InvalidCode);
+        }
+        if let Some(step) = totp_step
+            && !users::use_totp_step(&mut w, user.id, step).await?
+        {
+            // The same code raced in through another request.
             return Err(ServiceError::InvalidCode);
         }
         users::clear_throttle(&mut w, &keys[0]).await?;
@@ -792,7 +817,7 @@ impl Services {
         let totp =
             totp_for(secret_base32, &user.login_id).map_err(|_| ServiceError::InvalidCode)?;
         let now = self.now_ms();
-        if !totp.check(code.trim(), u64::try_from(now / 1000).unwrap_or(0)) {
+        let Some(step) = matching_step(&totp, code.trim(), now) else {
             self.record_failure(
                 &user.login_id,
                 client,
@@ -801,7 +826,7 @@ impl Services {
             )
             .await?;
             return Err(ServiceError::InvalidCode);
-        }
+        };
         let codes = new_recovery_codes();
         let hashes: Vec<String> = codes.iter().map(|c| recovery_hash(c)).collect();
         let settings = self.store.facility().await?.map(|f| f.settings);
@@ -814,6 +839,7 @@ impl Services {
         };
         let mut w = self.store.write().await?;
         users::set_totp(&mut w, user.id, Some(secret_base32), true).await?;
+        users::use_totp_step(&mut w, user.id, step).await?;
         users::replace_recovery_codes(&mut w, user.id, &hashes).await?;
         users::clear_throttle(&mut w, &keys[0]).await?;
         sessions::set_stage(&mut w, &view.actor.session_hash, stage).await?;

@@ -38,6 +38,7 @@ impl Actor {
                 disabled: false,
                 vendor_id: None,
                 created_at_ms: 0,
+                totp_last_step: 0,
             },
             session_hash: String::new(),
             source: "local".to_string(),

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "webauthn", include_str!("../migrations/0002_webauthn.sql")),
     (3, "ledger_assets", include_str!("../migrations/0003_ledger_assets.sql")),
     (4, "ledger_reviews", include_str!("../migrations/0004_ledger_reviews.sql")),
+    (5, "totp_replay", include_str!("../migrations/0005_totp_replay.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

@@ -22,6 +22,8 @@ pub struct UserRow {
     pub disabled: bool,
     pub vendor_id: Option<VendorId>,
     pub created_at_ms: i64,
+    /// Last TOTP time step accepted (a code is accepted once).
+    pub totp_last_step: i64,
 }
 
 /// A user to create.
@@ -37,7 +39,7 @@ pub struct NewUser<'a> {
 }
 
 const USER_COLS: &str = "id, login_id, display_name, role, password_hash, must_change_password, \
-    password_changed_at, totp_secret, totp_enabled, disabled, vendor_id, created_at";
+    password_changed_at, totp_secret, totp_enabled, disabled, vendor_id, created_at, totp_last_step";
 
 fn user_of(r: &AnyRow) -> Result<UserRow> {
     let role: String = r.try_get(3)?;
@@ -54,6 +56,7 @@ fn user_of(r: &AnyRow) -> Result<UserRow> {
         disabled: crate::get_flag(r, 9)?,
         vendor_id: r.try_get::<Option<i64>, _>(10)?.map(VendorId),
         created_at_ms: r.try_get(11)?,
+        totp_last_step: r.try_get(12)?,
     })
 }
 
@@ -208,6 +211,17 @@ pub async fn set_totp(
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// Records the TOTP step just accepted; false when it (or a later one) was used already.
+pub async fn use_totp_step(tx: &mut Tx, user: UserId, step: i64) -> Result<bool> {
+    let r =
+        sqlx::query("UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1")
+            .bind(step)
+            .bind(user.0)
+            .execute(&mut **tx)
+            .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 /// Replaces a user's recovery codes with new hashed codes.

@@ -425,6 +425,8 @@ impl Client {
             user.login_id, p.body
         );
         if p.location.as_deref() == Some("/login/totp") {
+            // A TOTP code is accepted once: move to the next 30-second step first.
+            self.clock.advance_ms(30_000);
             self.get("/login/totp").await;
             let code = self.totp(user.totp_secret.as_deref().unwrap(), &user.login_id);
             let p = self.post("/login/totp", &[("code", &code)]).await;

@@ -82,6 +82,23 @@ async fn admin_needs_totp_and_recovery_codes_work_once() {
     let p = c.get("/").await;
     assert_eq!(p.status, 200);
     assert!(p.has("ダッシュボード"));
+
+    // The same code cannot be used again (replay), even from another login.
+    let mut d = s.client();
+    d.login_password("admin", PASSWORD).await;
+    d.get("/login/totp").await;
+    let p = d.post("/login/totp", &[("code", &code)]).await;
+    assert_eq!(p.status, 400, "a used code is refused");
+    assert!(p.has("AUTH0003"));
+    s.clock.advance_ms(30_000);
+    let fresh = d.totp(admin.totp_secret.as_deref().unwrap(), "admin");
+    assert_eq!(
+        d.post("/login/totp", &[("code", &fresh)])
+            .await
+            .location
+            .as_deref(),
+        Some("/")
+    );
 }
 
 #[tokio::test]

@@ -131,12 +131,21 @@ async fn acknowledged_writes_survive_kill_9() {
     );
 
     let mut secret = None;
+    let mut client: Option<Client> = None;
     let mut acknowledged: Vec<String> = Vec::new();
     for round in 0..4u64 {
         let port = free_port();
         let mut child = spawn(&data, port);
         wait_ready(port).await;
-        let mut c = admin_client(port, &mut secret).await;
+        // Log in once (a TOTP code is accepted only once); the session lives in the database and
+        // survives the kills, so later rounds reuse it against the restarted server.
+        let c = match client.as_mut() {
+            Some(c) => {
+                c.base = format!("http://127.0.0.1:{port}");
+                c
+            }
+            None => client.insert(admin_client(port, &mut secret).await),
+        };
         // Create users until the process is killed at a pseudo-random moment.
         let kill_after = Duration::from_millis(150 + (round * 137) % 400);
         let start = Instant::now();
