@@ -92,3 +92,17 @@ proptest! {
         }
     }
 }
+
+/// Every input the fuzzer kept (`fuzz/corpus/verify_bundle`) is replayed on every test run, so
+/// the verifier's robustness is checked without a nightly toolchain.
+#[test]
+fn fuzz_corpus_never_panics() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/verify_bundle");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("the fuzz corpus is in the repository") {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let _ = mamori_seal::verify_bundle(bytes.as_slice(), None);
+        n += 1;
+    }
+    assert!(n >= 100, "only {n} corpus files");
+}
