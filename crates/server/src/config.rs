@@ -48,7 +48,16 @@ pub struct RawConfig {
     pub limits: RawLimits,
     #[serde(default)]
     pub webauthn: RawWebauthn,
+    #[serde(default)]
+    pub seal: RawSeal,
     pub log: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawSeal {
+    /// Delete sealed records older than this many days (whole segments). Unset: keep everything.
+    pub retention_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -116,6 +125,8 @@ pub struct Config {
     /// Security keys: relying party id (host name). `None`: derived at start (loopback → `localhost`).
     pub webauthn_rp_id: Option<String>,
     pub webauthn_origin: Option<String>,
+    /// Sealed-log retention in days; `None` keeps everything.
+    pub seal_retention_days: Option<u32>,
     pub log: String,
 }
 
@@ -224,6 +235,9 @@ impl RawConfig {
             webauthn: RawWebauthn {
                 rp_id: other.webauthn.rp_id.or(self.webauthn.rp_id),
                 origin: other.webauthn.origin.or(self.webauthn.origin),
+            },
+            seal: RawSeal {
+                retention_days: other.seal.retention_days.or(self.seal.retention_days),
             },
             log: other.log.or(self.log),
         }
@@ -357,6 +371,17 @@ impl RawConfig {
                 other => other,
             },
             webauthn_origin: self.webauthn.origin,
+            seal_retention_days: match self.seal.retention_days {
+                Some(d) if d < 365 => {
+                    return Err(ConfigError::Invalid {
+                        key: "seal.retention_days",
+                        message: format!(
+                            "{d} is too short: access logs are kept at least a year (365)"
+                        ),
+                    });
+                }
+                other => other,
+            },
             log: self.log.unwrap_or_else(|| "info".into()),
         })
     }
@@ -479,6 +504,18 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("database_url")
+        );
+    }
+
+    #[test]
+    fn seal_retention_has_a_floor() {
+        let raw: RawConfig = toml::from_str("[seal]\nretention_days = 30\n").unwrap();
+        let e = raw.validate(Path::new("/d")).unwrap_err();
+        assert!(e.to_string().contains("seal.retention_days"), "{e}");
+        let raw: RawConfig = toml::from_str("[seal]\nretention_days = 1825\n").unwrap();
+        assert_eq!(
+            raw.validate(Path::new("/d")).unwrap().seal_retention_days,
+            Some(1825)
         );
     }
 

@@ -180,16 +180,29 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         }
     };
     // Seal the audit trail every second: heads are signed at least every second while busy.
+    let retention = cfg.seal_retention_days;
     let sealing = state_svc.sealer.is_some().then(|| {
         let svc = state_svc.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut n: u64 = 0;
             loop {
                 tick.tick().await;
                 if let Err(e) = svc.seal_pending().await {
                     tracing::error!(error = %e, "sealing the audit trail failed");
                 }
+                // Retention: once at start and then hourly.
+                if let Some(days) = retention.filter(|_| n.is_multiple_of(3600)) {
+                    match svc.seal_retention(days).await {
+                        Ok(Some(first)) => {
+                            tracing::info!(first_kept = first, "sealed log pruned by retention")
+                        }
+                        Ok(None) => {}
+                        Err(e) => tracing::error!(error = %e, "sealed-log retention failed"),
+                    }
+                }
+                n = n.wrapping_add(1);
             }
         })
     });

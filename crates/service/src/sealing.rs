@@ -48,6 +48,11 @@ impl Sealer {
     /// Opens (or creates) the sealed log in `dir`.
     /// Fails with `SEA0002` when another process (a running server) has it open.
     pub fn open(dir: &Path) -> ServiceResult<Sealer> {
+        Self::open_with(dir, SealOptions::default())
+    }
+
+    /// Opens with explicit options (segment size, head interval).
+    pub fn open_with(dir: &Path, opts: SealOptions) -> ServiceResult<Sealer> {
         std::fs::create_dir_all(dir)
             .map_err(|e| ServiceError::Internal(format!("{}: {e}", dir.display())))?;
         let lock = std::fs::OpenOptions::new()
@@ -62,7 +67,7 @@ impl Sealer {
                 field: "seal",
             });
         }
-        let (log, report) = SealedLog::open(dir, SealOptions::default()).map_err(seal_err)?;
+        let (log, report) = SealedLog::open(dir, opts).map_err(seal_err)?;
         tracing::info!(?report, "sealed log opened");
         Ok(Sealer {
             log: Arc::new(Mutex::new(Some(OpenLog { log, _lock: lock }))),
@@ -231,6 +236,35 @@ impl Services {
         let now = self.now_ms();
         sealer.with(|log| log.tick(now).map(|_| ()).map_err(seal_err))?;
         Ok(total)
+    }
+
+    /// Deletes sealed records older than `retention_days` (whole segments), leaving a signed
+    /// deletion record; proofs of what remains stay valid. Returns the first record kept when
+    /// something was deleted.
+    pub async fn seal_retention(&self, retention_days: u32) -> ServiceResult<Option<u64>> {
+        let Some(sealer) = self.sealer.clone() else {
+            return Ok(None);
+        };
+        let now = self.now_ms();
+        let retention_ms = i64::from(retention_days) * 86_400_000;
+        let reason = format!("retention {retention_days} days");
+        let deleted = sealer.with(|log| {
+            log.prune_older_than(now, retention_ms, &reason)
+                .map_err(seal_err)
+        })?;
+        let Some(d) = deleted else { return Ok(None) };
+        let mut w = self.store.write().await?;
+        self.audit(
+            &mut w,
+            "system",
+            "local",
+            "seal.pruned",
+            "seal",
+            serde_json::json!({"first_kept": d.first_kept, "retention_days": retention_days}),
+        )
+        .await?;
+        w.commit().await?;
+        Ok(Some(d.first_kept))
     }
 
     /// The seal page's facts.

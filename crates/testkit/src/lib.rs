@@ -130,6 +130,7 @@ impl TestServer {
             max_body_bytes: 64 * 1024,
             webauthn_rp_id: None,
             webauthn_origin: None,
+            seal_retention_days: None,
             log: "warn".into(),
         }
     }

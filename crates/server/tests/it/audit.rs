@@ -177,3 +177,51 @@ async fn sealed_payloads_are_canonical_json() {
         assert_eq!(v["hash"].as_str().unwrap().len(), 64);
     }
 }
+
+#[tokio::test]
+async fn retention_prunes_old_sealed_records_and_what_remains_verifies() {
+    let (s, admin) = TestServer::with_admin().await;
+    let dir = tempfile::tempdir().unwrap();
+    let small = mamori_seal::SealOptions {
+        segment_bytes: 4096,
+        ..Default::default()
+    };
+    let sealer = mamori_service::sealing::Sealer::open_with(dir.path(), small).unwrap();
+    let svc = s.svc.clone().with_sealer(sealer);
+    let secret = mamori_service::auth::new_totp_secret();
+    for _ in 0..60 {
+        svc.enroll_totp_unchecked(admin.id, &secret).await.unwrap();
+    }
+    svc.seal_pending().await.unwrap();
+    let old = svc.sealer.as_ref().unwrap().size().unwrap();
+    // Nothing is old enough yet.
+    assert_eq!(svc.seal_retention(365).await.unwrap(), None);
+
+    s.clock.advance_ms(400 * 86_400_000);
+    for _ in 0..5 {
+        svc.enroll_totp_unchecked(admin.id, &secret).await.unwrap();
+    }
+    svc.seal_pending().await.unwrap();
+    let first_kept = svc
+        .seal_retention(365)
+        .await
+        .unwrap()
+        .expect("old segments pruned");
+    assert!(
+        first_kept > 0 && first_kept <= old,
+        "first kept {first_kept}, old {old}"
+    );
+    assert_eq!(
+        svc.store.audit_events(1, 0).await.unwrap()[0].action,
+        "seal.pruned"
+    );
+
+    // What remains still verifies offline, with the signed deletion record in the bundle.
+    svc.seal_pending().await.unwrap();
+    let actor = mamori_service::Actor::local("test");
+    let cap = actor.can::<mamori_service::perm::ViewAudit>().unwrap();
+    let bundle = svc.seal_export(&cap, first_kept, None).await.unwrap();
+    let report = mamori_seal::verify_bundle(bundle.as_slice(), None).unwrap();
+    assert_eq!(report.start, first_kept);
+    assert_eq!(report.deletions.len(), 1);
+}
