@@ -8,11 +8,11 @@ use crate::authz::Actor;
 use crate::error::{ServiceError, ServiceResult};
 use crate::{ClientInfo, Services};
 use base64::Engine as _;
+use mamori_domain::UserId;
 use mamori_domain::facility::{FacilityKind, FacilitySettings, validate_facility};
 use mamori_domain::lockout::{ThrottleDecision, ThrottlePolicy, ThrottleState};
 use mamori_domain::password::{PasswordContext, check_password};
 use mamori_domain::role::Role;
-use mamori_domain::{UserId, VendorId};
 use mamori_storage::facility::FacilityRow;
 use mamori_storage::sessions::{SessionRow, SessionStage};
 use mamori_storage::users::{NewUser, UserRow};
@@ -876,9 +876,4 @@ impl Services {
         w.commit().await?;
         Ok(())
     }
-}
-
-/// Used by handlers that show a vendor's portal.
-pub fn vendor_of(actor: &Actor) -> Option<VendorId> {
-    actor.user.vendor_id
 }

@@ -32,13 +32,6 @@ pub struct Dashboard {
     pub recent_audit: Vec<AuditRecord>,
 }
 
-/// The ledger as the pages show it.
-#[derive(Debug, Clone)]
-pub struct LedgerView {
-    pub assets: Vec<Asset>,
-    pub vendors: Vec<Vendor>,
-}
-
 /// Accounts with their owners and systems.
 #[derive(Debug, Clone)]
 pub struct AccountsView {
@@ -111,13 +104,6 @@ impl Services {
                 .count(),
             audit_events: self.store.audit_count().await?,
             recent_audit: self.store.audit_events(8, 0).await?,
-        })
-    }
-
-    pub async fn ledger(&self, _cap: &Cap<perm::ViewLedger>) -> ServiceResult<LedgerView> {
-        Ok(LedgerView {
-            assets: self.store.assets().await?,
-            vendors: self.store.vendors().await?,
         })
     }
 

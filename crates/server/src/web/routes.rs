@@ -6,7 +6,7 @@ use crate::web::extract::resolve_session;
 use crate::web::{ledger, pages};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{HeaderValue, header};
 use axum::routing::{MethodRouter, get, post};
 use mamori_domain::role::Permission;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -310,15 +310,6 @@ pub fn router(state: AppState) -> Router {
             hsts,
         ))
         .with_state(state)
-}
-
-/// Whether the method is one of the table's.
-pub fn method_of(spec: &RouteSpec) -> Method {
-    if spec.method == "POST" {
-        Method::POST
-    } else {
-        Method::GET
-    }
 }
 
 #[cfg(test)]
