@@ -268,6 +268,34 @@ fn same_origin(parts: &Parts) -> bool {
     !host.is_empty() && origin_host == host
 }
 
+/// The checks every state-changing body shares: the expected content type and, when the browser
+/// says where the request comes from, this origin. Returns the user's language for errors.
+async fn preflight<S: Send + Sync>(
+    parts: &mut Parts,
+    s: &S,
+    content_type: &str,
+) -> Result<Lang, WebError> {
+    let UiLang(lang) = UiLang::from_request_parts(parts, s)
+        .await
+        .unwrap_or(UiLang(Lang::Ja));
+    let ct = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !ct.starts_with(content_type) {
+        return Err(WebError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "REQ0002",
+            lang,
+        ));
+    }
+    if !same_origin(parts) {
+        return Err(WebError::new(StatusCode::FORBIDDEN, "CSRF0002", lang));
+    }
+    Ok(lang)
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -283,24 +311,7 @@ where
     async fn from_request(req: Request, s: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(s);
         let (mut parts, body) = req.into_parts();
-        let UiLang(lang) = UiLang::from_request_parts(&mut parts, s)
-            .await
-            .unwrap_or(UiLang(Lang::Ja));
-        let ct = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !ct.starts_with("application/x-www-form-urlencoded") {
-            return Err(WebError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "REQ0002",
-                lang,
-            ));
-        }
-        if !same_origin(&parts) {
-            return Err(WebError::new(StatusCode::FORBIDDEN, "CSRF0002", lang));
-        }
+        let lang = preflight(&mut parts, s, "application/x-www-form-urlencoded").await?;
         let expected = match session_of(&parts) {
             Some(v) => Some(v.csrf),
             None => cookie(&parts.headers, state.csrf_cookie()).map(str::to_string),
@@ -340,24 +351,7 @@ where
 
     async fn from_request(req: Request, s: &S) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = req.into_parts();
-        let UiLang(lang) = UiLang::from_request_parts(&mut parts, s)
-            .await
-            .unwrap_or(UiLang(Lang::Ja));
-        let ct = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !ct.starts_with("multipart/form-data") {
-            return Err(WebError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "REQ0002",
-                lang,
-            ));
-        }
-        if !same_origin(&parts) {
-            return Err(WebError::new(StatusCode::FORBIDDEN, "CSRF0002", lang));
-        }
+        let lang = preflight(&mut parts, s, "multipart/form-data").await?;
         let Some(expected) = session_of(&parts).map(|v| v.csrf) else {
             return Err(WebError::new(StatusCode::FORBIDDEN, "CSRF0001", lang));
         };

@@ -312,8 +312,11 @@ async fn import_in_the_browser_previews_then_commits() {
     let csv = r.bytes().await.unwrap().to_vec();
     assert!(csv.starts_with("\u{feff}管理番号".as_bytes()));
 
-    // Without the token: refused.
+    // Without the token: refused. Not a multipart upload: refused with its code.
     assert_eq!(upload(&mut c, "a.csv", csv.clone(), None).await.status, 403);
+    let p = c.post("/ledger/import", &[("file", "x")]).await;
+    assert_eq!(p.status, 415);
+    assert!(p.has("REQ0002"));
 
     // A file with an error: the preview lists it with row and column; no commit button.
     let mut text = String::from_utf8(csv.clone()).unwrap();
