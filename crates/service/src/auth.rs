@@ -603,20 +603,41 @@ impl Services {
             // The same code raced in through another request.
             return Err(ServiceError::InvalidCode);
         }
-        users::clear_throttle(&mut w, &keys[0]).await?;
+        let method = if used_recovery.is_some() {
+            "recovery_code"
+        } else {
+            "totp"
+        };
+        self.finish_second_factor(w, view, stage, client, json!({"second_factor": method}))
+            .await?;
+        Ok(stage)
+    }
+
+    /// The end of every successful second factor, inside the caller's transaction: forget the
+    /// throttle counter, move the session on, record the login, commit.
+    pub(crate) async fn finish_second_factor(
+        &self,
+        mut w: mamori_storage::WriteTx,
+        view: &SessionView,
+        stage: SessionStage,
+        client: &ClientInfo,
+        detail: serde_json::Value,
+    ) -> ServiceResult<()> {
+        let user = &view.actor.user;
+        users::clear_throttle(&mut w, &account_key(&user.login_id, &client.source)).await?;
         sessions::set_stage(&mut w, &view.actor.session_hash, stage).await?;
-        sessions::touch_session(&mut w, &view.actor.session_hash, now).await?;
+        sessions::touch_session(&mut w, &view.actor.session_hash, self.now_ms()).await?;
         self.audit(
             &mut w,
             &view.actor.label(),
             &client.source,
             "login.success",
             &format!("user:{}", user.id.0),
-            json!({"second_factor": if used_recovery.is_some() { "recovery_code" } else { "totp" }}),
+            detail,
         )
         .await?;
         w.commit().await?;
-        Ok(stage)
+        Ok(())
     }
 
     /// Locks the screen of a session now (the user asked, or the browser's idle timer fired).

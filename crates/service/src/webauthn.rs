@@ -282,19 +282,14 @@ impl Services {
         let now = self.now_ms();
         let mut w = self.store.write().await?;
         store::touch_credential(&mut w, stored.id, &to_json(&passkey)?, now).await?;
-        users::clear_throttle(&mut w, &keys[0]).await?;
-        sessions::set_stage(&mut w, &view.actor.session_hash, stage).await?;
-        sessions::touch_session(&mut w, &view.actor.session_hash, now).await?;
-        self.audit(
-            &mut w,
-            &view.actor.label(),
-            &client.source,
-            "login.success",
-            &format!("user:{}", user.id.0),
+        self.finish_second_factor(
+            w,
+            view,
+            stage,
+            client,
             json!({"second_factor": "webauthn", "key": stored.name}),
         )
         .await?;
-        w.commit().await?;
         Ok(stage)
     }
 
