@@ -400,13 +400,25 @@ async function flow(page, { base, loginId, password, totpKey }) {
   // 5a. A device's page with its history, the import page, and the sealed-log section.
   for (const [name, url, file] of [
     ['device detail /ledger/assets/1', '/ledger/assets/1', '12-asset.png'],
-    ['ledger import /ledger/import', '/ledger/import', '13-import.png'],
+    ['device list /ledger/assets', '/ledger/assets', '12a-assets.png'],
+    ['systems /ledger/systems', '/ledger/systems', '12b-systems.png'],
+    ['system detail /ledger/systems/1', '/ledger/systems/1', '12c-system.png'],
+    ['system form /ledger/systems/1/edit', '/ledger/systems/1/edit', '12d-system-form.png'],
+    ['staff /ledger/persons', '/ledger/persons', '12e-persons.png'],
+    ['accounts registry /ledger/accounts', '/ledger/accounts', '12f-accounts.png'],
+    ['vendors registry /ledger/vendors', '/ledger/vendors', '12g-vendors.png'],
+    ['contacts /ledger/contacts', '/ledger/contacts', '12h-contacts.png'],
+    ['contact chart /ledger/contacts/chart', '/ledger/contacts/chart', '12i-contact-chart.png'],
+    ['ledger findings /ledger/findings', '/ledger/findings', '12j-findings.png'],
+    ['ledger import /ledger/assets/import', '/ledger/assets/import', '13-import.png'],
     ['logs with the sealed log', '/logs', '14-logs-seal.png'],
   ]) {
     const resp = await page.goto(new URL(url, base).href);
     const h1 = await h1Visible(page);
     await page.screenshot({ path: path.join(SHOTS, file), fullPage: true }).catch(() => {});
-    check(name, resp && resp.status() < 400 && h1 !== null, `status ${resp && resp.status()}, h1 ${h1}`, `h1 「${h1}」`);
+    const raw = (await page.content()).match(/\b[a-z_]+_(field|hint|finding)\.[a-z_0-9]+|\bregistry\.[a-z_]+/g);
+    check(name, resp && resp.status() < 400 && h1 !== null && !raw,
+      `status ${resp && resp.status()}, h1 ${h1}, untranslated ${raw && raw.slice(0, 5)}`, `h1 「${h1}」`);
   }
   check('the logs page shows the sealed log and its key fingerprint',
     (await page.content()).includes('公開鍵の指紋'));

@@ -1,7 +1,10 @@
 //! Findings computed from the ledger: pure functions that say what is wrong, with the facts.
 
-use crate::ledger::{Account, Asset, AssetStatus, Person};
-use crate::{AccountId, AssetId, PersonId};
+use crate::ledger::{
+    Account, AccountKind, Asset, AssetClass, AssetStatus, InfoSystem, Person, SystemStatus,
+    TwoFactor,
+};
+use crate::{AccountId, AssetId, PersonId, SystemId};
 use std::collections::HashMap;
 use time::Date;
 
@@ -90,6 +93,158 @@ pub fn patch_age_buckets(assets: &[Asset], today: Date) -> [usize; 5] {
     b
 }
 
+/// A device whose ledger entry lacks what an inspector asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncompleteAsset {
+    pub asset_id: AssetId,
+    /// Keys of the missing fields: `location`, `department` (管理部署), `vendor`.
+    pub missing: Vec<&'static str>,
+}
+
+/// Devices in use without a location, an owning department, or (for servers, network devices,
+/// medical devices and remote-maintenance devices) a maintenance vendor.
+pub fn incomplete_assets(assets: &[Asset]) -> Vec<IncompleteAsset> {
+    assets
+        .iter()
+        .filter(|a| a.status != AssetStatus::Disposed)
+        .filter_map(|a| {
+            let mut missing = Vec::new();
+            if a.location.trim().is_empty() {
+                missing.push("location");
+            }
+            if a.department.trim().is_empty() {
+                missing.push("department");
+            }
+            let maintained = matches!(
+                a.class,
+                AssetClass::Server
+                    | AssetClass::NetworkDevice
+                    | AssetClass::MedicalDevice
+                    | AssetClass::RemoteMaintenanceDevice
+            );
+            if maintained && a.vendor_id.is_none() {
+                missing.push("vendor");
+            }
+            (!missing.is_empty()).then_some(IncompleteAsset {
+                asset_id: a.id,
+                missing,
+            })
+        })
+        .collect()
+}
+
+/// Enabled shared accounts (共有アカウント): nobody in particular is accountable for them.
+pub fn shared_accounts(accounts: &[Account]) -> Vec<AccountId> {
+    accounts
+        .iter()
+        .filter(|a| a.enabled && a.kind == AccountKind::Shared)
+        .map(|a| a.id)
+        .collect()
+}
+
+/// Enabled accounts with administrator rights, for the periodic review of who holds them.
+pub fn administrators(accounts: &[Account]) -> Vec<AccountId> {
+    accounts
+        .iter()
+        .filter(|a| a.enabled && a.is_admin)
+        .map(|a| a.id)
+        .collect()
+}
+
+/// Enabled personal accounts with no owner recorded.
+pub fn ownerless_accounts(accounts: &[Account]) -> Vec<AccountId> {
+    accounts
+        .iter()
+        .filter(|a| a.enabled && a.kind == AccountKind::Personal && a.person_id.is_none())
+        .map(|a| a.id)
+        .collect()
+}
+
+/// The last day by which two-factor authentication must be in place (2-⑩: 令和9年度末).
+pub fn two_factor_deadline() -> Date {
+    Date::from_calendar_date(2028, time::Month::March, 31).unwrap_or(Date::MIN)
+}
+
+/// Why a system counts against 2-⑩.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TwoFactorGap {
+    /// No two-factor authentication and no plan date.
+    NoPlan,
+    /// Planned after the deadline.
+    PlanTooLate,
+    /// Planned in time but not yet in place: shown, not a failure.
+    Planned,
+}
+
+/// Systems in use that lack two-factor authentication for everyone, with why. Systems that will
+/// not run in FY2027 (令和9年度) are left out, as the checklist allows.
+pub fn systems_two_factor_gaps(systems: &[InfoSystem]) -> Vec<(SystemId, TwoFactorGap)> {
+    let deadline = two_factor_deadline();
+    systems
+        .iter()
+        .filter(|s| s.status != SystemStatus::Retired && s.in_use_r9 != Some(false))
+        .filter(|s| s.two_factor != TwoFactor::All)
+        .map(|s| {
+            let gap = match s.two_factor_plan_on {
+                None => TwoFactorGap::NoPlan,
+                Some(d) if d > deadline => TwoFactorGap::PlanTooLate,
+                Some(_) => TwoFactorGap::Planned,
+            };
+            (s.id, gap)
+        })
+        .collect()
+}
+
+/// What 2-⑦ says of a system's password rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyVerdict {
+    Meets,
+    /// Codes of the shortfalls: `short` (< 8), `no_complexity`, `no_rotation` (8–12 characters
+    /// without two-factor authentication and without a change at least every two months).
+    Fails(Vec<&'static str>),
+    /// Keys of the policy fields not recorded, which decide the verdict.
+    Unknown(Vec<&'static str>),
+}
+
+/// The longest password change interval 2-⑦ accepts when rotation is needed (2 months).
+pub const MAX_ROTATION_DAYS: i64 = 62;
+
+/// Judges a system's password policy against 2-⑦: letters, digits and symbols mixed, at least 8
+/// characters, changed periodically — rotation not needed with 13+ characters or two-factor
+/// authentication for everyone.
+pub fn password_policy_verdict(s: &InfoSystem) -> PolicyVerdict {
+    let p = &s.password;
+    let mut unknown = Vec::new();
+    if p.min_length.is_none() {
+        unknown.push("pw_min_length");
+    }
+    if p.complexity.is_none() {
+        unknown.push("pw_complexity");
+    }
+    let mut fails = Vec::new();
+    if p.min_length.is_some_and(|n| n < 8) {
+        fails.push("short");
+    }
+    if p.complexity == Some(false) {
+        fails.push("no_complexity");
+    }
+    let exempt = p.min_length.is_some_and(|n| n >= 13) || s.two_factor == TwoFactor::All;
+    if !exempt && p.min_length.is_some_and(|n| n >= 8) {
+        match p.max_age_days {
+            None => unknown.push("pw_max_age_days"),
+            Some(d) if d == 0 || d > MAX_ROTATION_DAYS => fails.push("no_rotation"),
+            Some(_) => {}
+        }
+    }
+    if !fails.is_empty() {
+        PolicyVerdict::Fails(fails)
+    } else if !unknown.is_empty() {
+        PolicyVerdict::Unknown(unknown)
+    } else {
+        PolicyVerdict::Meets
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +262,7 @@ mod tests {
             department: "外来".into(),
             joined_on: None,
             left_on: left,
+            notes: String::new(),
         }
     }
 
@@ -121,6 +277,9 @@ mod tests {
             enabled,
             last_login_on: last,
             two_factor: false,
+            created_on: None,
+            disabled_on: None,
+            notes: String::new(),
         }
     }
 
@@ -182,5 +341,120 @@ mod tests {
         ];
         assert_eq!(assets_past_eol(&assets, today), vec![AssetId(2)]);
         assert_eq!(patch_age_buckets(&assets, today), [1, 0, 1, 0, 1]);
+    }
+
+    #[test]
+    fn incomplete_assets_name_the_gaps() {
+        let mut sv = Asset::blank(AssetClass::Server);
+        sv.id = AssetId(1);
+        sv.location = "サーバ室".into();
+        let mut pc = Asset::blank(AssetClass::Workstation);
+        pc.id = AssetId(2);
+        pc.location = "受付".into();
+        pc.department = "医事課".into();
+        let mut gone = Asset::blank(AssetClass::Server);
+        gone.status = AssetStatus::Disposed;
+        let found = incomplete_assets(&[sv, pc, gone]);
+        assert_eq!(
+            found,
+            vec![IncompleteAsset {
+                asset_id: AssetId(1),
+                missing: vec!["department", "vendor"]
+            }]
+        );
+    }
+
+    #[test]
+    fn two_factor_gaps_follow_the_fy2027_deadline() {
+        use crate::ledger::{DeliveryModel, SystemCategory};
+        let mk = |id, tf, plan: Option<Date>, r9| {
+            let mut s = InfoSystem::blank(SystemCategory::Ehr, DeliveryModel::OnPremises);
+            s.id = SystemId(id);
+            s.two_factor = tf;
+            s.two_factor_plan_on = plan;
+            s.in_use_r9 = r9;
+            s
+        };
+        let systems = vec![
+            mk(1, TwoFactor::All, None, None),
+            mk(2, TwoFactor::None, None, None),
+            mk(
+                3,
+                TwoFactor::Partial,
+                Some(date!(2028 - 03 - 31)),
+                Some(true),
+            ),
+            mk(4, TwoFactor::None, Some(date!(2028 - 04 - 01)), None),
+            mk(5, TwoFactor::None, None, Some(false)),
+        ];
+        assert_eq!(
+            systems_two_factor_gaps(&systems),
+            vec![
+                (SystemId(2), TwoFactorGap::NoPlan),
+                (SystemId(3), TwoFactorGap::Planned),
+                (SystemId(4), TwoFactorGap::PlanTooLate),
+            ]
+        );
+    }
+
+    #[test]
+    fn password_policies_are_judged_by_2_7() {
+        use crate::ledger::{DeliveryModel, PasswordPolicy, SystemCategory};
+        let mk = |len, cx, age, tf| {
+            let mut s = InfoSystem::blank(SystemCategory::Receipt, DeliveryModel::OnPremises);
+            s.password = PasswordPolicy {
+                min_length: len,
+                complexity: cx,
+                max_age_days: age,
+                history: None,
+                lockout_attempts: None,
+            };
+            s.two_factor = tf;
+            s
+        };
+        use PolicyVerdict::*;
+        assert_eq!(
+            password_policy_verdict(&mk(Some(13), Some(true), None, TwoFactor::None)),
+            Meets
+        );
+        assert_eq!(
+            password_policy_verdict(&mk(Some(8), Some(true), Some(60), TwoFactor::None)),
+            Meets
+        );
+        assert_eq!(
+            password_policy_verdict(&mk(Some(8), Some(true), None, TwoFactor::All)),
+            Meets
+        );
+        assert_eq!(
+            password_policy_verdict(&mk(Some(8), Some(true), Some(90), TwoFactor::None)),
+            Fails(vec!["no_rotation"])
+        );
+        assert_eq!(
+            password_policy_verdict(&mk(Some(6), Some(false), None, TwoFactor::None)),
+            Fails(vec!["short", "no_complexity"])
+        );
+        assert_eq!(
+            password_policy_verdict(&mk(None, None, None, TwoFactor::None)),
+            Unknown(vec!["pw_min_length", "pw_complexity"])
+        );
+        assert_eq!(
+            password_policy_verdict(&mk(Some(10), Some(true), None, TwoFactor::Partial)),
+            Unknown(vec!["pw_max_age_days"])
+        );
+    }
+
+    #[test]
+    fn shared_admin_and_ownerless_accounts() {
+        let mut a = account(1, 1, true, None);
+        a.kind = AccountKind::Shared;
+        let mut b = account(2, 1, true, None);
+        b.is_admin = true;
+        b.person_id = None;
+        let mut c = account(3, 1, false, None);
+        c.is_admin = true;
+        let all = [a, b, c];
+        assert_eq!(shared_accounts(&all), vec![AccountId(1)]);
+        assert_eq!(administrators(&all), vec![AccountId(2)]);
+        assert_eq!(ownerless_accounts(&all), vec![AccountId(2)]);
     }
 }

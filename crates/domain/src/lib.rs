@@ -11,6 +11,7 @@ pub mod ids;
 pub mod ledger;
 pub mod lockout;
 pub mod password;
+pub mod registry;
 pub mod role;
 pub mod wareki;
 

@@ -34,3 +34,16 @@
     }
   }, 5000);
 })();
+
+// Buttons that print the page, and forms that ask before an irreversible step (data-confirm).
+(function () {
+  "use strict";
+  document.querySelectorAll("[data-print]").forEach(function (b) {
+    b.addEventListener("click", function () { window.print(); });
+  });
+  document.querySelectorAll("form[data-confirm]").forEach(function (f) {
+    f.addEventListener("submit", function (e) {
+      if (!window.confirm(f.dataset.confirm)) { e.preventDefault(); }
+    });
+  });
+})();

@@ -3,8 +3,11 @@
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use mamori_domain::facility::FacilityKind;
+use mamori_domain::registry::RegistryKind;
 use mamori_server::config::{Config, RawConfig, RawTls};
-use mamori_server::{clock::SystemClock, ensure_private_dir, open_store, services, start};
+use mamori_server::{
+    clock::SystemClock, ensure_private_dir, for_kind, open_store, services, start,
+};
 use mamori_service::auth::SetupInput;
 use mamori_service::{ClientInfo, Services};
 use std::io::Write;
@@ -144,10 +147,34 @@ enum LogCmd {
     },
 }
 
-/// Ledgers that can be imported and exported.
+/// Ledgers that can be imported and exported (the registries of the ledger).
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum LedgerKind {
     Assets,
+    Systems,
+    Persons,
+    Accounts,
+    Vendors,
+    Contacts,
+    #[value(name = "remote_points")]
+    RemotePoints,
+    #[value(name = "vendor_documents")]
+    VendorDocuments,
+}
+
+impl LedgerKind {
+    fn registry(self) -> RegistryKind {
+        match self {
+            LedgerKind::Assets => RegistryKind::Asset,
+            LedgerKind::Systems => RegistryKind::System,
+            LedgerKind::Persons => RegistryKind::Person,
+            LedgerKind::Accounts => RegistryKind::Account,
+            LedgerKind::Vendors => RegistryKind::Vendor,
+            LedgerKind::Contacts => RegistryKind::Contact,
+            LedgerKind::RemotePoints => RegistryKind::RemotePoint,
+            LedgerKind::VendorDocuments => RegistryKind::VendorDocument,
+        }
+    }
 }
 
 fn default_data_dir() -> PathBuf {
@@ -468,12 +495,8 @@ async fn import(
         retire_missing,
     };
     let client = ClientInfo::new("local", "mamori import");
-    let report = match kind {
-        LedgerKind::Assets => {
-            svc.import_assets(&cap, &table, opts, mamori_catalog::Lang::Ja, &client)
-                .await?
-        }
-    };
+    let lang = mamori_catalog::Lang::Ja;
+    let report = for_kind!(kind.registry(), R => svc.import_records::<R>(&cap, &table, opts, lang, &client).await)?;
     svc.store.close().await;
     for d in &report.errors {
         let col = d
@@ -522,12 +545,10 @@ async fn export(kind: LedgerKind, output: PathBuf, store: StoreArgs) -> Result<b
     let svc = open(&cfg).await?;
     let actor = mamori_service::Actor::local(&os_user());
     let cap = actor.can::<mamori_service::perm::ViewLedger>()?;
-    let (table, sheet) = match kind {
-        LedgerKind::Assets => (
-            svc.asset_table(&cap, mamori_catalog::Lang::Ja).await?,
-            "機器台帳",
-        ),
-    };
+    let lang = mamori_catalog::Lang::Ja;
+    let table = for_kind!(kind.registry(), R => svc.record_table::<R>(&cap, lang).await)?;
+    let sheet_key = format!("registry.{}", kind.registry().plural());
+    let sheet = mamori_catalog::tr(lang, &sheet_key);
     svc.store.close().await;
     let xlsx = output
         .extension()

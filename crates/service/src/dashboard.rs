@@ -59,10 +59,10 @@ impl Services {
             .as_ref()
             .map(|f| i64::from(f.settings.dormant_account_days))
             .unwrap_or(90);
-        let assets = self.store.assets().await?;
-        let persons = self.store.persons().await?;
-        let accounts = self.store.accounts().await?;
-        let vendors = self.store.vendors().await?;
+        let assets = self.store.records::<Asset>().await?;
+        let persons = self.store.records::<Person>().await?;
+        let accounts = self.store.records::<Account>().await?;
+        let vendors = self.store.records::<Vendor>().await?;
         let users = self.store.users().await?;
         let with_keys = self.store.users_with_credentials().await?;
 
@@ -112,8 +112,8 @@ impl Services {
         _cap: &Cap<perm::ViewAccounts>,
     ) -> ServiceResult<AccountsView> {
         let today = self.clock.today();
-        let persons = self.store.persons().await?;
-        let accounts = self.store.accounts().await?;
+        let persons = self.store.records::<Person>().await?;
+        let accounts = self.store.records::<Account>().await?;
         let dormant_days = self
             .store
             .facility()
@@ -125,7 +125,7 @@ impl Services {
             leavers: findings::leavers_with_enabled_accounts(&persons, &accounts, today),
             accounts,
             persons,
-            systems: self.store.systems().await?,
+            systems: self.store.records::<InfoSystem>().await?,
             dormant_days,
         })
     }
@@ -134,7 +134,10 @@ impl Services {
         &self,
         _cap: &Cap<perm::ViewVendors>,
     ) -> ServiceResult<(Vec<Vendor>, Vec<InfoSystem>)> {
-        Ok((self.store.vendors().await?, self.store.systems().await?))
+        Ok((
+            self.store.records::<Vendor>().await?,
+            self.store.records::<InfoSystem>().await?,
+        ))
     }
 
     /// The systems a vendor user supplies (their portal).
@@ -147,13 +150,13 @@ impl Services {
         };
         let vendor = self
             .store
-            .vendors()
+            .records::<Vendor>()
             .await?
             .into_iter()
             .find(|v| v.id == vid);
         let systems = self
             .store
-            .systems()
+            .records::<InfoSystem>()
             .await?
             .into_iter()
             .filter(|s| s.vendor_id == Some(vid))

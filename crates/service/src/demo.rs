@@ -14,8 +14,8 @@
 //! - one vendor whose remote-maintenance terms are not yet confirmed.
 
 use mamori_domain::ledger::{
-    Account, AccountKind, Asset, AssetClass, AssetStatus, DeliveryModel, InfoSystem, JobType,
-    Person, Vendor,
+    Account, AccountKind, Asset, AssetClass, AssetStatus, Certification, DeliveryModel, InfoSystem,
+    JobType, PasswordPolicy, Person, SystemCategory, TwoFactor, Vendor,
 };
 use mamori_domain::{AccountId, AssetId, PersonId, SystemId, VendorId};
 use std::collections::HashSet;
@@ -195,11 +195,21 @@ fn vendors() -> Vec<Vendor> {
         .zip(1..)
         .map(|(&(name, services, phone, email, remote), id)| Vendor {
             id: VendorId(id),
-            name: name.to_owned(),
             services: services.to_owned(),
             phone: phone.to_owned(),
             email: email.to_owned(),
             remote_maintenance: remote,
+            contract_start: Some(date!(2021 - 04 - 01)),
+            contract_end: Some(date!(2027 - 03 - 31)),
+            contract_scope: services.to_owned(),
+            certifications: match id {
+                1 => vec![Certification::Isms, Certification::PrivacyMark],
+                2 | 6 => vec![Certification::PrivacyMark],
+                3 => vec![Certification::Isms],
+                _ => Vec::new(),
+            },
+            data_location: "国内".to_owned(),
+            ..Vendor::named(name)
         })
         .collect()
 }
@@ -213,10 +223,17 @@ const S_GROUPWARE: i64 = 6;
 
 struct SystemRow {
     name: &'static str,
-    category: &'static str,
+    category: SystemCategory,
     vendor: i64,
     delivery: DeliveryModel,
-    two_factor: bool,
+    two_factor: TwoFactor,
+    /// When two-factor authentication is to be in place.
+    two_factor_plan: Option<Date>,
+    /// Still in use in FY2027 (令和9年度).
+    in_use_r9: Option<bool>,
+    access_log: Option<bool>,
+    /// min length, complexity, max age (days; 0 = never), lockout attempts.
+    password: (Option<i64>, Option<bool>, Option<i64>, Option<i64>),
     /// Login id of the vendor's maintenance account.
     maintenance_login: &'static str,
 }
@@ -224,50 +241,74 @@ struct SystemRow {
 const SYSTEMS: [SystemRow; 6] = [
     SystemRow {
         name: "電子カルテシステム",
-        category: "ehr",
+        category: SystemCategory::Ehr,
         vendor: V_EHR,
         delivery: DeliveryModel::OnPremises,
-        two_factor: true,
+        two_factor: TwoFactor::All,
+        two_factor_plan: None,
+        in_use_r9: Some(true),
+        access_log: Some(true),
+        password: (Some(8), Some(true), Some(60), Some(5)),
         maintenance_login: "mnt-medinext",
     },
     SystemRow {
         name: "レセプトコンピュータ（レセコン）",
-        category: "receipt",
+        category: SystemCategory::Receipt,
         vendor: V_RECEIPT,
         delivery: DeliveryModel::OnPremises,
-        two_factor: false,
+        two_factor: TwoFactor::None,
+        two_factor_plan: Some(date!(2027 - 09 - 30)),
+        in_use_r9: Some(true),
+        access_log: Some(true),
+        password: (Some(6), Some(false), Some(0), None),
         maintenance_login: "mnt-receiptone",
     },
     SystemRow {
         name: "PACS（医用画像管理システム）",
-        category: "pacs",
+        category: SystemCategory::Pacs,
         vendor: V_PACS,
         delivery: DeliveryModel::OnPremises,
-        two_factor: false,
+        two_factor: TwoFactor::None,
+        two_factor_plan: None,
+        in_use_r9: Some(true),
+        access_log: Some(true),
+        password: (Some(8), Some(true), Some(90), Some(10)),
         maintenance_login: "mnt-imagelink",
     },
     SystemRow {
         name: "オンライン資格確認システム",
-        category: "online_eligibility",
+        category: SystemCategory::OnlineEligibility,
         vendor: V_LINE,
         delivery: DeliveryModel::OnPremises,
-        two_factor: false,
+        two_factor: TwoFactor::Partial,
+        two_factor_plan: Some(date!(2026 - 03 - 31)),
+        in_use_r9: Some(true),
+        access_log: Some(true),
+        password: (Some(13), Some(true), Some(0), Some(5)),
         maintenance_login: "mnt-hnc",
     },
     SystemRow {
         name: "臨床検査システム",
-        category: "lab",
+        category: SystemCategory::Lab,
         vendor: V_LAB,
         delivery: DeliveryModel::OnPremises,
-        two_factor: false,
+        two_factor: TwoFactor::None,
+        two_factor_plan: None,
+        in_use_r9: Some(false),
+        access_log: None,
+        password: (None, None, None, None),
         maintenance_login: "mnt-labotech",
     },
     SystemRow {
         name: "グループウェア（院内メール）",
-        category: "groupware",
+        category: SystemCategory::Groupware,
         vendor: V_NETWORK,
         delivery: DeliveryModel::Saas,
-        two_factor: true,
+        two_factor: TwoFactor::All,
+        two_factor_plan: None,
+        in_use_r9: Some(true),
+        access_log: Some(true),
+        password: (Some(12), Some(true), None, Some(10)),
         maintenance_login: "support-aoba",
     },
 ];
@@ -279,10 +320,19 @@ fn systems() -> Vec<InfoSystem> {
         .map(|(s, id)| InfoSystem {
             id: SystemId(id),
             name: s.name.to_owned(),
-            category: s.category.to_owned(),
             vendor_id: Some(VendorId(s.vendor)),
-            delivery: s.delivery,
             two_factor: s.two_factor,
+            two_factor_plan_on: s.two_factor_plan,
+            in_use_r9: s.in_use_r9,
+            access_log: s.access_log,
+            password: PasswordPolicy {
+                min_length: s.password.0,
+                complexity: s.password.1,
+                max_age_days: s.password.2,
+                history: s.password.0.map(|_| 3),
+                lockout_attempts: s.password.3,
+            },
+            ..InfoSystem::blank(s.category, s.delivery)
         })
         .collect()
 }
@@ -657,6 +707,7 @@ fn persons(drafts: &[Draft]) -> Vec<Person> {
             department: d.role.dept.to_owned(),
             joined_on: Some(d.joined_on),
             left_on: d.left_on,
+            notes: String::new(),
         })
         .collect()
 }
@@ -1218,7 +1269,10 @@ fn accounts(
                 is_admin,
                 enabled,
                 last_login_on,
-                two_factor: spec.two_factor,
+                two_factor: spec.two_factor == TwoFactor::All,
+                created_on: Some(draft.joined_on),
+                disabled_on: None,
+                notes: String::new(),
             });
         }
 
@@ -1241,6 +1295,9 @@ fn accounts(
                 enabled: true,
                 last_login_on: ago.map(|ago| days_ago(today, ago)),
                 two_factor: false,
+                created_on: None,
+                disabled_on: None,
+                notes: String::new(),
             });
         }
 
@@ -1256,6 +1313,9 @@ fn accounts(
             // The groupware reseller's support account was never used.
             last_login_on: (system != S_GROUPWARE).then(|| days_ago(today, rng.range(7, 120))),
             two_factor: false,
+            created_on: None,
+            disabled_on: None,
+            notes: "事業者保守用".to_owned(),
         });
     }
 
@@ -1388,8 +1448,11 @@ mod tests {
     #[test]
     fn accounts_are_plausible() {
         let f = demo_facility(TODAY, 5);
-        let two_factor: HashMap<SystemId, bool> =
-            f.systems.iter().map(|s| (s.id, s.two_factor)).collect();
+        let two_factor: HashMap<SystemId, bool> = f
+            .systems
+            .iter()
+            .map(|s| (s.id, s.two_factor == TwoFactor::All))
+            .collect();
         let persons: HashMap<PersonId, &Person> = f.persons.iter().map(|p| (p.id, p)).collect();
         for a in &f.accounts {
             if a.two_factor {

@@ -1,16 +1,17 @@
-//! Ledger import from CSV/XLSX: header mapping (Japanese or English column names), per-row
-//! validation naming the row and column, a diff against the ledger (new / changed / unchanged /
-//! missing), and an all-or-nothing commit with one history entry per changed record.
+//! Ledger import from CSV/XLSX, for every registry: header mapping (Japanese or English column
+//! names, or field keys), per-row normalization and validation naming the row and column, a diff
+//! against the registry by its key (new / changed / unchanged / missing), and an all-or-nothing
+//! commit with one history entry per changed record.
 
 use crate::authz::{Cap, perm};
 use crate::error::{ServiceError, ServiceResult};
-use crate::ledger::{ASSET, ASSET_FIELDS, AssetInput, changes_json, parse_asset};
+use crate::ledger::{Refs, changes_json, field_label, norm, normalize, unguard};
 use crate::{ClientInfo, Services};
 use mamori_catalog::{Lang, tr};
-use mamori_domain::ledger::{Asset, AssetClass, AssetStatus, FieldChange, asset_changes};
-use mamori_domain::wareki::{parse_date_ja, parse_year_month_ja};
+use mamori_domain::ledger::FieldChange;
+use mamori_domain::registry::{Record, build, changes, creation, key_of, title_of};
 use mamori_ingest::{Diagnostic, Table, column_letter};
-use mamori_storage::ledger;
+use mamori_storage::{ledger, registry as store_registry};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 
@@ -18,12 +19,12 @@ use std::collections::{HashMap, HashSet};
 #[derive(Debug, Clone, Default)]
 pub struct ImportReport {
     pub rows: usize,
-    /// (row, tag, name)
+    /// (row, key, title)
     pub new: Vec<(usize, String, String)>,
-    /// (row, tag, changes)
+    /// (row, key, changes)
     pub changed: Vec<(usize, String, Vec<FieldChange>)>,
     pub unchanged: usize,
-    /// In the ledger but not in the file: (tag, name).
+    /// In the registry but not in the file: (key, title).
     pub missing: Vec<(String, String)>,
     /// Every problem, with row and column; any error means nothing was written.
     pub errors: Vec<Diagnostic>,
@@ -35,30 +36,24 @@ pub struct ImportReport {
 pub struct ImportOptions {
     /// Only compute the report.
     pub dry_run: bool,
-    /// Mark ledger records missing from the file as disposed (廃棄) on `today`.
+    /// Retire the records missing from the file (廃棄, 退職, 無効 … as of today).
     pub retire_missing: bool,
 }
 
-fn norm(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_whitespace() && !matches!(c, '（' | '）' | '(' | ')' | '・'))
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
 /// Which column holds each field: headers match the Japanese or English label or the field key.
-fn map_headers(table: &Table) -> (HashMap<&'static str, usize>, Vec<String>) {
+fn map_headers<R: Record>(table: &Table) -> (HashMap<&'static str, usize>, Vec<String>) {
     let mut map = HashMap::new();
     let mut unknown = Vec::new();
     for (i, h) in table.headers.iter().enumerate() {
         let n = norm(h);
-        let field = ASSET_FIELDS.iter().find(|k| {
-            let key = format!("asset_field.{k}");
-            n == norm(k) || n == norm(tr(Lang::Ja, &key)) || n == norm(tr(Lang::En, &key))
+        let field = R::FIELDS.iter().find(|f| {
+            n == norm(f.key)
+                || n == norm(&field_label(Lang::Ja, R::KIND, f.key))
+                || n == norm(&field_label(Lang::En, R::KIND, f.key))
         });
         match field {
-            Some(f) if !map.contains_key(f) => {
-                map.insert(*f, i);
+            Some(f) if !map.contains_key(f.key) => {
+                map.insert(f.key, i);
             }
             _ => unknown.push(h.clone()),
         }
@@ -66,36 +61,7 @@ fn map_headers(table: &Table) -> (HashMap<&'static str, usize>, Vec<String>) {
     (map, unknown)
 }
 
-/// Label or code → code, for classes and statuses.
-fn choice_code<T: Copy>(
-    all: &[T],
-    code: fn(T) -> &'static str,
-    prefix: &str,
-    text: &str,
-) -> Option<&'static str> {
-    let t = norm(text);
-    all.iter().map(|v| code(*v)).find(|c| {
-        let key = format!("{prefix}.{c}");
-        t == norm(c) || t == norm(tr(Lang::Ja, &key)) || t == norm(tr(Lang::En, &key))
-    })
-}
-
-/// Undoes the spreadsheet formula guard added on export (`'=…`).
-fn unguard(v: &str) -> &str {
-    match v.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest,
-        _ => v,
-    }
-}
-
-fn diag(
-    lang: Lang,
-    line: usize,
-    column: Option<String>,
-    code: &'static str,
-    message: String,
-) -> Diagnostic {
-    let _ = lang;
+fn diag(line: usize, column: Option<String>, code: &'static str, message: String) -> Diagnostic {
     Diagnostic {
         line,
         column,
@@ -109,9 +75,24 @@ fn message(lang: Lang, code: &str) -> String {
     tr(lang, &format!("error.{code}")).to_string()
 }
 
+/// The key of a record as people read it (references by name).
+fn shown_key<R: Record>(r: &R, refs: &Refs, lang: Lang) -> String {
+    let values = r.values();
+    R::KEY
+        .iter()
+        .filter_map(|k| {
+            let i = mamori_domain::registry::position(R::FIELDS, k)?;
+            let f = R::FIELDS.get(i)?;
+            Some(crate::ledger::display(lang, f, values.get(i)?, refs))
+        })
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
 impl Services {
-    /// Imports an asset ledger table. With errors, or with `dry_run`, nothing is written.
-    pub async fn import_assets(
+    /// Imports a registry table. With errors, or with `dry_run`, nothing is written.
+    pub async fn import_records<R: Record>(
         &self,
         cap: &Cap<perm::EditLedger>,
         table: &Table,
@@ -124,18 +105,18 @@ impl Services {
             ..Default::default()
         };
         report.errors.extend(table.diagnostics.iter().cloned());
-        let (cols, unknown) = map_headers(table);
+        let (cols, unknown) = map_headers::<R>(table);
         let col_name = |key: &str| -> Option<String> {
             cols.get(key).map(|i| {
                 let header = table.headers.get(*i).cloned().unwrap_or_default();
                 format!("{}列（{header}）", column_letter(*i))
             })
         };
-        for req in ["tag", "name", "class"] {
-            if !cols.contains_key(req) {
-                let label = tr(lang, &format!("asset_field.{req}")).to_string();
+        // The key columns must be there; other required columns only for rows that add records.
+        for f in R::FIELDS.iter().filter(|f| R::KEY.contains(&f.key)) {
+            if !cols.contains_key(f.key) {
+                let label = field_label(lang, R::KIND, f.key);
                 report.errors.push(diag(
-                    lang,
                     table.header_line,
                     Some(label.clone()),
                     "IMP0201",
@@ -145,7 +126,6 @@ impl Services {
         }
         if !unknown.is_empty() {
             report.errors.push(diag(
-                lang,
                 table.header_line,
                 None,
                 "IMP0202",
@@ -156,118 +136,82 @@ impl Services {
             return Ok(report);
         }
 
-        let vendors = self.store.vendors().await?;
-        let vendor_by_name: HashMap<String, String> = vendors
-            .iter()
-            .map(|v| (norm(&v.name), v.id.0.to_string()))
-            .collect();
-        let existing: HashMap<String, Asset> = self
-            .store
-            .assets()
-            .await?
-            .into_iter()
-            .map(|a| (a.tag.clone(), a))
-            .collect();
+        let refs = self.refs_for::<R>().await?;
+        let current = self.store.records::<R>().await?;
+        let existing: HashMap<String, &R> = current.iter().map(|r| (key_of(r), r)).collect();
         let mut seen: HashSet<String> = HashSet::new();
-        let mut parsed: Vec<(usize, Asset)> = Vec::with_capacity(table.rows.len());
+        let mut parsed: Vec<(usize, R)> = Vec::with_capacity(table.rows.len());
         for row in &table.rows {
-            let mut input = AssetInput::default();
             let mut row_errors: Vec<Diagnostic> = Vec::new();
-            for key in ASSET_FIELDS {
-                let Some(i) = cols.get(key) else { continue };
-                let raw = unguard(row.get(*i)).trim();
-                let value = match key {
-                    "class" if !raw.is_empty() => {
-                        choice_code(AssetClass::ALL, AssetClass::as_str, "asset_class", raw)
-                            .map(str::to_string)
-                            .unwrap_or_else(|| raw.to_string())
-                    }
-                    "status" if !raw.is_empty() => {
-                        choice_code(AssetStatus::ALL, AssetStatus::as_str, "asset_status", raw)
-                            .map(str::to_string)
-                            .unwrap_or_else(|| raw.to_string())
-                    }
-                    "vendor" if !raw.is_empty() => match vendor_by_name.get(&norm(raw)) {
-                        Some(id) => id.clone(),
-                        None => {
-                            row_errors.push(diag(
-                                lang,
-                                row.line,
-                                col_name(key),
-                                "LED0012",
-                                message(lang, "LED0012"),
-                            ));
-                            String::new()
-                        }
-                    },
-                    "installed_on" if !raw.is_empty() => match parse_year_month_ja(raw) {
-                        Ok(d) => format!("{:04}-{:02}", d.year(), u8::from(d.month())),
-                        Err(e) => {
-                            row_errors.push(diag(
-                                lang,
-                                row.line,
-                                col_name(key),
-                                e.code(),
-                                e.message_ja(),
-                            ));
-                            String::new()
-                        }
-                    },
-                    "eol_on" | "last_patch_on" | "disposed_on" if !raw.is_empty() => {
-                        match parse_date_ja(raw) {
-                            Ok(d) => {
-                                format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
-                            }
-                            Err(e) => {
-                                row_errors.push(diag(
-                                    lang,
-                                    row.line,
-                                    col_name(key),
-                                    e.code(),
-                                    e.message_ja(),
-                                ));
-                                String::new()
-                            }
-                        }
-                    }
-                    _ => raw.to_string(),
-                };
-                if let Some(slot) = input.slot_mut(key) {
-                    *slot = value;
-                }
-            }
-            match parse_asset(&input, &vendors) {
-                Ok(a) if row_errors.is_empty() => {
-                    if !seen.insert(a.tag.clone()) {
-                        report.errors.push(diag(
-                            lang,
+            let values: Vec<String> = R::FIELDS
+                .iter()
+                .map(|f| {
+                    let Some(i) = cols.get(f.key) else {
+                        // A column left out keeps the record's current value on update; see below.
+                        return String::new();
+                    };
+                    let raw = unguard(row.get(*i)).trim();
+                    normalize(f, raw, &refs, true).unwrap_or_else(|e| {
+                        row_errors.push(diag(
                             row.line,
-                            col_name("tag"),
+                            col_name(f.key),
+                            e.code,
+                            e.message_ja.unwrap_or_else(|| message(lang, e.code)),
+                        ));
+                        String::new()
+                    })
+                })
+                .collect();
+            if !row_errors.is_empty() {
+                // Also name the fields that read but do not fit (a number out of range …).
+                if let Err(more) = build::<R>(0, &values) {
+                    for e in more {
+                        let col = col_name(e.field);
+                        if col.is_some() && !row_errors.iter().any(|d| d.column == col) {
+                            row_errors.push(diag(row.line, col, e.code, message(lang, e.code)));
+                        }
+                    }
+                }
+                report.errors.extend(row_errors);
+                continue;
+            }
+            // Columns absent from the file keep the current values of a matched record.
+            let row_key = R::KEY
+                .iter()
+                .filter_map(|k| mamori_domain::registry::position(R::FIELDS, k))
+                .filter_map(|i| values.get(i).map(|v| v.trim().to_string()))
+                .collect::<Vec<_>>()
+                .join("\u{1f}");
+            let values = match existing.get(&row_key) {
+                Some(old) if cols.len() < R::FIELDS.len() => {
+                    let old_values = old.values();
+                    R::FIELDS
+                        .iter()
+                        .zip(values)
+                        .zip(old_values)
+                        .map(|((f, new), old)| if cols.contains_key(f.key) { new } else { old })
+                        .collect()
+                }
+                _ => values,
+            };
+            match build::<R>(0, &values) {
+                Ok(r) => {
+                    if !seen.insert(key_of(&r)) {
+                        report.errors.push(diag(
+                            row.line,
+                            R::KEY.first().and_then(|k| col_name(k)),
                             "LED0009",
                             message(lang, "LED0009"),
                         ));
                     } else {
-                        parsed.push((row.line, a));
+                        parsed.push((row.line, r));
                     }
                 }
-                Ok(_) => report.errors.extend(row_errors),
                 Err(fe) => {
-                    report.errors.extend(row_errors);
                     for e in fe {
-                        // Errors of fields already reported (bad date, unknown vendor) are not repeated.
-                        if report
-                            .errors
-                            .iter()
-                            .any(|d| d.line == row.line && d.column == col_name(e.field))
-                        {
-                            continue;
-                        }
                         report.errors.push(diag(
-                            lang,
                             row.line,
-                            col_name(e.field).or_else(|| {
-                                Some(tr(lang, &format!("asset_field.{}", e.field)).to_string())
-                            }),
+                            col_name(e.field).or_else(|| Some(field_label(lang, R::KIND, e.field))),
                             e.code,
                             message(lang, e.code),
                         ));
@@ -275,37 +219,42 @@ impl Services {
                 }
             }
         }
-        let mut inserts: Vec<Asset> = Vec::new();
-        let mut updates: Vec<(Asset, Vec<FieldChange>)> = Vec::new();
-        for (line, mut a) in parsed {
-            match existing.get(&a.tag) {
+        let mut inserts: Vec<R> = Vec::new();
+        let mut updates: Vec<(R, Vec<FieldChange>)> = Vec::new();
+        for (line, mut r) in parsed {
+            match existing.get(&key_of(&r)) {
                 None => {
-                    report.new.push((line, a.tag.clone(), a.name.clone()));
-                    inserts.push(a);
+                    report
+                        .new
+                        .push((line, shown_key(&r, &refs, lang), title_of(&r)));
+                    inserts.push(r);
                 }
                 Some(old) => {
-                    a.id = old.id;
-                    let changes = asset_changes(old, &a);
-                    if changes.is_empty() {
+                    r.set_id(old.id());
+                    let ch = changes(*old, &r);
+                    if ch.is_empty() {
                         report.unchanged += 1;
                     } else {
-                        report.changed.push((line, a.tag.clone(), changes.clone()));
-                        updates.push((a, changes));
+                        report
+                            .changed
+                            .push((line, shown_key(&r, &refs, lang), ch.clone()));
+                        updates.push((r, ch));
                     }
                 }
             }
         }
-        let mut retire: Vec<(Asset, Vec<FieldChange>)> = Vec::new();
+        let mut retire: Vec<(R, Vec<FieldChange>)> = Vec::new();
         let today = self.clock.today();
-        for (tag, a) in &existing {
-            if !seen.contains(tag) {
-                report.missing.push((tag.clone(), a.name.clone()));
-                if opts.retire_missing && a.status != AssetStatus::Disposed {
-                    let mut r = a.clone();
-                    r.status = AssetStatus::Disposed;
-                    r.disposed_on = Some(today);
-                    let changes = asset_changes(a, &r);
-                    retire.push((r, changes));
+        for (key, old) in &existing {
+            if !seen.contains(key) {
+                report
+                    .missing
+                    .push((shown_key(*old, &refs, lang), title_of(*old)));
+                if opts.retire_missing && !old.is_retired(today) {
+                    let mut r = (*old).clone();
+                    r.retire(today);
+                    let ch = changes(*old, &r);
+                    retire.push((r, ch));
                 }
             }
         }
@@ -316,40 +265,40 @@ impl Services {
         }
         let now = self.now_ms();
         let actor = cap.actor().label();
+        let kind = R::KIND.as_str();
         let mut w = self.store.write().await?;
-        for a in &inserts {
-            let id = ledger::insert_asset(&mut w, a).await.map_err(|e| {
+        for r in &inserts {
+            let id = store_registry::insert(&mut w, r).await.map_err(|e| {
                 if e.is_unique_violation() {
                     ServiceError::Fields(vec![mamori_domain::ledger::FieldError {
-                        field: "tag",
+                        field: R::KEY.first().copied().unwrap_or("id"),
                         code: "LED0008",
                     }])
                 } else {
                     e.into()
                 }
             })?;
-            let changes = asset_changes(&Asset::blank(AssetClass::Other), a);
             ledger::insert_history(
                 &mut w,
-                ASSET,
-                id.0,
+                kind,
+                id,
                 now,
                 &actor,
                 "imported",
-                &changes_json(&changes),
+                &changes_json(&creation(r)),
             )
             .await?;
         }
-        for (a, changes) in updates.iter().chain(retire.iter()) {
-            ledger::update_asset(&mut w, a).await?;
+        for (r, ch) in updates.iter().chain(retire.iter()) {
+            store_registry::update(&mut w, r).await?;
             ledger::insert_history(
                 &mut w,
-                ASSET,
-                a.id.0,
+                kind,
+                r.id(),
                 now,
                 &actor,
                 "imported",
-                &changes_json(changes),
+                &changes_json(ch),
             )
             .await?;
         }
@@ -357,8 +306,8 @@ impl Services {
             &mut w,
             &actor,
             &client.source,
-            "ledger.assets_imported",
-            "ledger:assets",
+            "ledger.imported",
+            &format!("ledger:{}", R::KIND.plural()),
             json!({
                 "rows": report.rows,
                 "new": inserts.len(),

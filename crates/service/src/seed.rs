@@ -7,7 +7,7 @@ use crate::{ClientInfo, Services};
 use mamori_domain::facility::FacilityKind;
 use mamori_domain::role::Role;
 use mamori_domain::{AccountId, PersonId, SystemId, UserId, VendorId};
-use mamori_storage::ledger;
+use mamori_storage::registry;
 use mamori_storage::users::{self, NewUser};
 use serde_json::json;
 use std::collections::HashMap;
@@ -59,7 +59,7 @@ impl Services {
         let mut w = self.store.write().await?;
         let mut vendor_ids: HashMap<VendorId, VendorId> = HashMap::new();
         for v in &demo.vendors {
-            vendor_ids.insert(v.id, ledger::insert_vendor(&mut w, v).await?);
+            vendor_ids.insert(v.id, VendorId(registry::insert(&mut w, v).await?));
         }
         let map_vendor = |v: Option<VendorId>| -> ServiceResult<Option<VendorId>> {
             v.map(|v| {
@@ -74,16 +74,16 @@ impl Services {
         for s in &demo.systems {
             let mut s2 = s.clone();
             s2.vendor_id = map_vendor(s.vendor_id)?;
-            system_ids.insert(s.id, ledger::insert_system(&mut w, &s2).await?);
+            system_ids.insert(s.id, SystemId(registry::insert(&mut w, &s2).await?));
         }
         let mut person_ids: HashMap<PersonId, PersonId> = HashMap::new();
         for p in &demo.persons {
-            person_ids.insert(p.id, ledger::insert_person(&mut w, p).await?);
+            person_ids.insert(p.id, PersonId(registry::insert(&mut w, p).await?));
         }
         for a in &demo.assets {
             let mut a2 = a.clone();
             a2.vendor_id = map_vendor(a.vendor_id)?;
-            ledger::insert_asset(&mut w, &a2).await?;
+            registry::insert(&mut w, &a2).await?;
         }
         let mut accounts: Vec<AccountId> = Vec::new();
         for a in &demo.accounts {
@@ -92,7 +92,7 @@ impl Services {
                 .get(&a.system_id)
                 .ok_or_else(|| ServiceError::Internal(format!("demo system {}", a.system_id)))?;
             a2.person_id = a.person_id.and_then(|p| person_ids.get(&p).copied());
-            accounts.push(ledger::insert_account(&mut w, &a2).await?);
+            accounts.push(AccountId(registry::insert(&mut w, &a2).await?));
         }
         let first_vendor = demo
             .vendors

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod facility;
 pub mod ledger;
 mod migrate;
+pub mod registry;
 pub mod sessions;
 pub mod users;
 pub mod webauthn;

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "ledger_assets", include_str!("../migrations/0003_ledger_assets.sql")),
     (4, "ledger_reviews", include_str!("../migrations/0004_ledger_reviews.sql")),
     (5, "totp_replay", include_str!("../migrations/0005_totp_replay.sql")),
+    (6, "ledger_registries", include_str!("../migrations/0006_ledger_registries.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

@@ -191,21 +191,21 @@ impl TestServer {
         let hash = self.svc.hasher.hash(PASSWORD).await.unwrap();
         let vendor = if role == Role::Vendor {
             let mut w = self.svc.store.write().await.unwrap();
-            let v = mamori_storage::ledger::insert_vendor(
+            let name = format!("テスト電子カルテ株式会社（{login_id}）");
+            let v = mamori_storage::registry::insert(
                 &mut w,
                 &mamori_domain::ledger::Vendor {
-                    id: mamori_domain::VendorId(0),
-                    name: "テスト電子カルテ株式会社".into(),
                     services: "電子カルテ".into(),
                     phone: "03-0000-0000".into(),
                     email: "support@example.jp".into(),
                     remote_maintenance: Some(true),
+                    ..mamori_domain::ledger::Vendor::named(&name)
                 },
             )
             .await
             .unwrap();
             w.commit().await.unwrap();
-            Some(v)
+            Some(mamori_domain::VendorId(v))
         } else {
             None
         };

@@ -1,22 +1,25 @@
-//! The ledger pages: the device list with search, filters and paging; a device's detail with
-//! its change history; the create and edit forms.
+//! The ledger pages, one set for every registry (機器, 情報システム, 職員, アカウント, 事業者,
+//! 連絡先, リモート保守接続点, 事業者文書): list with search, filters, chart and paging; a record's
+//! detail with what refers to it and its change history; the create and edit forms; retire;
+//! Excel/CSV export, template and import with a preview; the 棚卸 sign-off. Pages are built from
+//! the registry's field list, so a registry is added in `domain`, not here.
 
 use crate::web::AppState;
 use crate::web::error::WebError;
 use crate::web::extract::{Client, CsrfForm, Page};
-use crate::web::views::{Layout, fmt_date, fmt_ms, render};
+use crate::web::views::{Layout, fmt_ms, render};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use mamori_catalog::{Lang, tr};
-use mamori_domain::AssetId;
-use mamori_domain::ledger::{AssetClass, AssetStatus, FieldError};
+use mamori_domain::ledger::{AssetClass, FieldError};
+use mamori_domain::registry::{FieldKind, Record, RegistryKind, Values, key_of, title_of};
 use mamori_domain::role::Permission;
 use mamori_reports::svg::{self, Bar, Tone};
-use mamori_service::ledger::{ASSET_FIELDS, AssetInput};
+use mamori_service::ledger::{HistoryEntry, Refs, display, field_label};
 use mamori_service::{ServiceError, perm};
-use mamori_storage::ledger::AssetFilter;
+use mamori_storage::registry::Filter;
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -24,26 +27,92 @@ type PageResult = Result<Response, WebError>;
 
 const PER_PAGE: i64 = 50;
 
+/// Runs `$body` with `$R` standing for the record type of registry `$kind`.
+#[macro_export]
+macro_rules! for_kind {
+    ($kind:expr, $R:ident => $body:expr) => {
+        match $kind {
+            mamori_domain::registry::RegistryKind::Asset => {
+                type $R = mamori_domain::ledger::Asset;
+                $body
+            }
+            mamori_domain::registry::RegistryKind::System => {
+                type $R = mamori_domain::ledger::InfoSystem;
+                $body
+            }
+            mamori_domain::registry::RegistryKind::Person => {
+                type $R = mamori_domain::ledger::Person;
+                $body
+            }
+            mamori_domain::registry::RegistryKind::Account => {
+                type $R = mamori_domain::ledger::Account;
+                $body
+            }
+            mamori_domain::registry::RegistryKind::Vendor => {
+                type $R = mamori_domain::ledger::Vendor;
+                $body
+            }
+            mamori_domain::registry::RegistryKind::Contact => {
+                type $R = mamori_domain::ledger::Contact;
+                $body
+            }
+            mamori_domain::registry::RegistryKind::RemotePoint => {
+                type $R = mamori_domain::ledger::RemotePoint;
+                $body
+            }
+            mamori_domain::registry::RegistryKind::VendorDocument => {
+                type $R = mamori_domain::ledger::VendorDocument;
+                $body
+            }
+        }
+    };
+}
+
 fn svc(lang: Lang) -> impl Fn(ServiceError) -> WebError {
     move |e| WebError::from_service(&e, lang)
 }
 
-/// An asset row of the list.
+fn not_found(lang: Lang) -> WebError {
+    WebError::new(StatusCode::NOT_FOUND, "GEN0404", lang)
+}
+
+fn parse_kind(s: &str, lang: Lang) -> Result<RegistryKind, WebError> {
+    RegistryKind::parse_plural(s).ok_or_else(|| not_found(lang))
+}
+
+fn parse_id(s: &str, lang: Lang) -> Result<i64, WebError> {
+    s.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| not_found(lang))
+}
+
+/// The registry's name (`registry.assets` …).
+fn kind_label(lang: Lang, kind: RegistryKind) -> String {
+    tr(lang, &format!("registry.{}", kind.plural())).to_string()
+}
+
+/// A tab of the registry bar.
 #[derive(Debug, Clone)]
-pub struct AssetRow {
-    pub id: i64,
-    pub tag: String,
-    pub name: String,
-    pub class_label: String,
-    pub location: String,
-    pub os: String,
-    pub ip: String,
-    pub eol: String,
-    pub eol_past: bool,
-    pub patch: String,
-    pub patch_tone: &'static str,
-    pub status_label: String,
-    pub missing: bool,
+pub struct Tab {
+    pub href: String,
+    pub label: String,
+    pub current: bool,
+}
+
+fn tabs(lang: Lang, current: Option<RegistryKind>) -> Vec<Tab> {
+    let mut t = vec![Tab {
+        href: "/ledger".into(),
+        label: tr(lang, "registry.overview").to_string(),
+        current: current.is_none(),
+    }];
+    t.extend(RegistryKind::ALL.iter().map(|k| Tab {
+        href: format!("/ledger/{}", k.plural()),
+        label: kind_label(lang, *k),
+        current: current == Some(*k),
+    }));
+    t
 }
 
 /// A choice of a filter or form select.
@@ -54,55 +123,50 @@ pub struct Choice {
     pub selected: bool,
 }
 
+/// A cell of the list: text, a tone for a badge (empty for plain text), monospace or not.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub text: String,
+    pub tone: &'static str,
+    pub mono: bool,
+}
+
+/// A row of the list.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub id: i64,
+    pub cells: Vec<Cell>,
+    pub retired: bool,
+}
+
+/// A filter of the list.
+#[derive(Debug, Clone)]
+pub struct Facet {
+    pub key: &'static str,
+    pub label: String,
+    pub choices: Vec<Choice>,
+}
+
 #[derive(Template)]
-#[template(path = "ledger.html")]
-pub struct LedgerPage {
+#[template(path = "registry_list.html")]
+pub struct ListPage {
     pub l: Layout,
-    pub rows: Vec<AssetRow>,
+    pub tabs: Vec<Tab>,
+    pub plural: &'static str,
+    pub lead: String,
+    pub headers: Vec<String>,
+    pub rows: Vec<Row>,
     pub total: i64,
     pub page: i64,
     pub pages: i64,
     pub q: String,
-    pub classes: Vec<Choice>,
-    pub statuses: Vec<Choice>,
-    pub locations: Vec<Choice>,
-    /// Query string of the current filter without `page`, for the pager links.
+    pub search_hint: String,
+    pub facets: Vec<Facet>,
     pub filter_qs: String,
     pub can_edit: bool,
-    pub chart_title: String,
     pub chart: String,
     /// 棚卸: (last review text, overdue)
     pub review: (String, bool),
-}
-
-#[derive(Deserialize, Default)]
-pub struct ListQuery {
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    class: String,
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    location: String,
-    page: Option<i64>,
-    ok: Option<String>,
-}
-
-fn choices<T: Copy>(
-    lang: Lang,
-    all: &[T],
-    code: impl Fn(T) -> &'static str,
-    prefix: &str,
-    selected: &str,
-) -> Vec<Choice> {
-    all.iter()
-        .map(|v| Choice {
-            value: code(*v).to_string(),
-            label: tr(lang, &format!("{prefix}.{}", code(*v))).to_string(),
-            selected: code(*v) == selected,
-        })
-        .collect()
 }
 
 fn qs_escape(s: &str) -> String {
@@ -111,96 +175,103 @@ fn qs_escape(s: &str) -> String {
         .unwrap_or_default()
 }
 
-pub async fn list(
-    State(state): State<AppState>,
-    p: Page<perm::ViewLedger>,
-    Query(q): Query<ListQuery>,
-) -> PageResult {
-    let lang = p.lang;
-    let filter = AssetFilter {
-        q: q.q.chars().take(100).collect(),
-        class: AssetClass::parse(&q.class),
-        status: AssetStatus::parse(&q.status),
-        location: q.location.clone(),
-    };
-    let page = q.page.unwrap_or(1).clamp(1, 1_000_000);
-    let (assets, total) = state
-        .svc
-        .asset_list(&p.cap, &filter, page, PER_PAGE)
-        .await
-        .map_err(svc(lang))?;
-    let store = &state.svc.store;
-    let err = |e: mamori_storage::StoreError| WebError::from_service(&e.into(), lang);
+fn param<'a>(q: &'a [(String, String)], key: &str) -> &'a str {
+    q.iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
 
-    let today = state.svc.clock.today();
-    let rows = assets
+/// Yes/no/unknown choices.
+fn flag_choices(lang: Lang, selected: &str, unknown: bool) -> Vec<Choice> {
+    let mut c = Vec::new();
+    if unknown {
+        c.push(Choice {
+            value: String::new(),
+            label: tr(lang, "common.unknown").to_string(),
+            selected: selected.is_empty(),
+        });
+    }
+    for (v, k) in [("1", "common.flag_yes"), ("0", "common.flag_no")] {
+        c.push(Choice {
+            value: v.into(),
+            label: tr(lang, k).to_string(),
+            selected: selected == v,
+        });
+    }
+    c
+}
+
+fn code_choices(lang: Lang, codes: &[&str], labels: &str, selected: &str) -> Vec<Choice> {
+    codes
         .iter()
-        .map(|a| {
-            let patch_days = a.last_patch_on.map(|d| (today - d).whole_days());
-            AssetRow {
-                id: a.id.0,
-                tag: a.tag.clone(),
-                name: a.name.clone(),
-                class_label: tr(lang, &format!("asset_class.{}", a.class.as_str())).to_string(),
-                location: a.location.clone(),
-                os: a.os.clone(),
-                ip: a.ip.clone(),
-                eol: fmt_date(a.eol_on),
-                eol_past: a.status != AssetStatus::Disposed && a.eol_on.is_some_and(|d| d < today),
-                patch: fmt_date(a.last_patch_on),
-                patch_tone: match patch_days {
-                    Some(..=30) => "good",
-                    Some(31..=90) => "neutral",
-                    Some(_) => "warn",
-                    None if a.class == AssetClass::RemovableMedia => "neutral",
-                    None => "bad",
-                },
-                status_label: tr(lang, &format!("asset_status.{}", a.status.as_str())).to_string(),
-                missing: a.location.trim().is_empty()
-                    || (a.vendor_id.is_none()
-                        && matches!(a.class, AssetClass::Server | AssetClass::NetworkDevice)),
-            }
+        .map(|c| Choice {
+            value: c.to_string(),
+            label: tr(lang, &format!("{labels}.{c}")).to_string(),
+            selected: selected.split(',').any(|s| s == *c),
         })
-        .collect();
-    let counts: HashMap<String, i64> = store
-        .asset_status_counts()
-        .await
-        .map_err(err)?
-        .into_iter()
-        .collect();
-    let tones = [Tone::Good, Tone::Neutral, Tone::Warn, Tone::Neutral];
-    let bars: Vec<Bar> = AssetStatus::ALL
+        .collect()
+}
+
+fn ref_choices(lang: Lang, refs: &Refs, kind: RegistryKind, selected: &str) -> Vec<Choice> {
+    refs.options(kind)
         .iter()
-        .zip(tones)
-        .map(|(s, tone)| Bar {
-            label: tr(lang, &format!("asset_status.{}", s.as_str())).to_string(),
-            value: counts.get(s.as_str()).copied().unwrap_or(0).max(0) as u64,
-            tone,
+        .map(|o| Choice {
+            value: o.id.to_string(),
+            label: if o.retired {
+                format!("{}（{}）", o.label(), tr(lang, "registry.retired"))
+            } else {
+                o.label()
+            },
+            selected: selected.split(',').any(|s| s == o.id.to_string()),
         })
-        .collect();
-    let locations = store
-        .asset_locations()
-        .await
-        .map_err(err)?
-        .into_iter()
-        .map(|l| Choice {
-            selected: l == q.location,
-            value: l.clone(),
-            label: l,
+        .collect()
+}
+
+/// The tone of a list cell: past end-of-life and contract dates, patch age, missing places.
+fn tone_of(
+    key: &str,
+    kind: FieldKind,
+    value: &str,
+    today: time::Date,
+    retired: bool,
+) -> &'static str {
+    let day = mamori_domain::registry::parse_day(value);
+    match (key, kind) {
+        ("eol_on" | "contract_end", FieldKind::Date) if !retired => match day {
+            Some(d) if d < today => "bad",
+            Some(d) if (d - today).whole_days() <= 180 => "warn",
+            _ => "",
+        },
+        ("last_patch_on", _) if !retired => match day.map(|d| (today - d).whole_days()) {
+            Some(..=30) => "good",
+            Some(31..=90) => "neutral",
+            Some(_) => "warn",
+            None => "bad",
+        },
+        ("verified_on", _) if !retired => match day.map(|d| (today - d).whole_days()) {
+            Some(..=365) => "",
+            _ => "warn",
+        },
+        ("enabled" | "active" | "current", _) if value == "0" => "neutral",
+        _ => "",
+    }
+}
+
+/// The field whose counts the list's chart shows.
+fn chart_field<R: Record>() -> Option<&'static mamori_domain::registry::Field> {
+    R::FIELDS
+        .iter()
+        .find(|f| f.key == "status" && matches!(f.kind, FieldKind::Choice(_)))
+        .or_else(|| {
+            R::FIELDS
+                .iter()
+                .find(|f| f.facet && matches!(f.kind, FieldKind::Choice(_)))
         })
-        .collect();
-    let filter_qs = format!(
-        "q={}&class={}&status={}&location={}",
-        qs_escape(&q.q),
-        qs_escape(&q.class),
-        qs_escape(&q.status),
-        qs_escape(&q.location)
-    );
-    let fac = crate::web::pages::facility_name(&state)
-        .await
-        .map_err(svc(lang))?;
-    let rs = state.svc.asset_review_state().await.map_err(svc(lang))?;
-    let review = match &rs.last {
+}
+
+fn review_text(lang: Lang, rs: &mamori_service::ledger::ReviewState) -> String {
+    match &rs.last {
         Some(r) => mamori_catalog::messages::fill(
             tr(lang, "review.last"),
             &[
@@ -214,38 +285,192 @@ pub async fn list(
             tr(lang, "review.never"),
             &[("cycle", &rs.cycle_days.to_string())],
         ),
+    }
+}
+
+async fn layout(
+    state: &AppState,
+    lang: Lang,
+    view: &mamori_service::auth::SessionView,
+    title: String,
+) -> Result<Layout, WebError> {
+    let fac = crate::web::pages::facility_name(state)
+        .await
+        .map_err(svc(lang))?;
+    let mut l = Layout::new(lang, view, &fac, "nav.ledger", "/ledger");
+    l.title = title;
+    Ok(l)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    p: Page<perm::ViewLedger>,
+    Path(kind): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> PageResult {
+    let kind = parse_kind(&kind, p.lang)?;
+    for_kind!(kind, R => list_of::<R>(&state, &p, &q).await)
+}
+
+async fn list_of<R: Record>(
+    state: &AppState,
+    p: &Page<perm::ViewLedger>,
+    q: &[(String, String)],
+) -> PageResult {
+    let lang = p.lang;
+    let err = |e: mamori_storage::StoreError| WebError::from_service(&e.into(), lang);
+    let search: String = param(q, "q").chars().take(100).collect();
+    let mut filter = Filter {
+        q: search.clone(),
+        eq: Vec::new(),
     };
-    Ok(render(&LedgerPage {
-        review: (review, rs.overdue),
-        l: Layout::new(lang, &p.view, &fac, "ledger.title", "/ledger").with_flash(q.ok.as_deref()),
+    let mut filter_qs = format!("q={}", qs_escape(&search));
+    for f in R::FIELDS.iter().filter(|f| f.facet) {
+        let v = param(q, &format!("f_{}", f.key));
+        if !v.is_empty() {
+            filter
+                .eq
+                .push((f.key.to_string(), v.chars().take(200).collect()));
+            filter_qs.push_str(&format!("&f_{}={}", f.key, qs_escape(v)));
+        }
+    }
+    let page = param(q, "page")
+        .parse::<i64>()
+        .unwrap_or(1)
+        .clamp(1, 1_000_000);
+    let (records, total) = state
+        .svc
+        .record_list::<R>(&p.cap, &filter, page, PER_PAGE)
+        .await
+        .map_err(svc(lang))?;
+    let refs = state.svc.refs_for::<R>().await.map_err(svc(lang))?;
+    let today = state.svc.clock.today();
+    let listed: Vec<(usize, &mamori_domain::registry::Field)> = R::FIELDS
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.list)
+        .collect();
+    let rows = records
+        .iter()
+        .map(|r| {
+            let values = r.values();
+            let retired = r.is_retired(today);
+            Row {
+                id: r.id(),
+                retired,
+                cells: listed
+                    .iter()
+                    .map(|(i, f)| {
+                        let v = values.get(*i).map(String::as_str).unwrap_or("");
+                        Cell {
+                            text: display(lang, f, v, &refs),
+                            tone: tone_of(f.key, f.kind, v, today, retired),
+                            mono: matches!(
+                                f.kind,
+                                FieldKind::Date
+                                    | FieldKind::Month
+                                    | FieldKind::Ips
+                                    | FieldKind::Macs
+                                    | FieldKind::Phone
+                            ) || R::KEY.first() == Some(&f.key) && f.key != "name",
+                        }
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let mut facets = Vec::new();
+    for f in R::FIELDS.iter().filter(|f| f.facet) {
+        let selected = param(q, &format!("f_{}", f.key));
+        let choices = match f.kind {
+            FieldKind::Choice(codes) => code_choices(lang, codes, f.labels, selected),
+            FieldKind::Flag | FieldKind::MaybeFlag => flag_choices(lang, selected, false),
+            FieldKind::Ref(k) => ref_choices(lang, &refs, k, selected),
+            _ => state
+                .svc
+                .store
+                .record_facet::<R>(f.key)
+                .await
+                .map_err(err)?
+                .into_iter()
+                .map(|v| Choice {
+                    selected: v == selected,
+                    label: v.clone(),
+                    value: v,
+                })
+                .collect(),
+        };
+        facets.push(Facet {
+            key: f.key,
+            label: field_label(lang, R::KIND, f.key),
+            choices,
+        });
+    }
+    let chart = match chart_field::<R>() {
+        Some(f) => {
+            let counts: HashMap<String, i64> = state
+                .svc
+                .store
+                .record_counts::<R>(f.key)
+                .await
+                .map_err(err)?
+                .into_iter()
+                .collect();
+            let codes = match f.kind {
+                FieldKind::Choice(c) => c,
+                _ => &[],
+            };
+            let bars: Vec<Bar> = codes
+                .iter()
+                .map(|c| Bar {
+                    label: tr(lang, &format!("{}.{c}", f.labels)).to_string(),
+                    value: counts.get(*c).copied().unwrap_or(0).max(0) as u64,
+                    tone: match *c {
+                        "active" => Tone::Good,
+                        "disposed" | "retired" | "ended" => Tone::Neutral,
+                        "stopped" | "retiring" => Tone::Warn,
+                        _ => Tone::Neutral,
+                    },
+                })
+                .filter(|b| b.value > 0 || codes.len() <= 6)
+                .collect();
+            let title = mamori_catalog::messages::fill(
+                tr(lang, "registry.chart"),
+                &[("field", &field_label(lang, R::KIND, f.key))],
+            );
+            svg::bar_chart(&title, &bars, tr(lang, "chart.empty"))
+        }
+        None => String::new(),
+    };
+    let rs = state.svc.review_state(R::KIND).await.map_err(svc(lang))?;
+    let mut l = layout(state, lang, &p.view, kind_label(lang, R::KIND)).await?;
+    l = l.with_flash(Some(param(q, "ok")).filter(|s| !s.is_empty()));
+    let plural = R::KIND.plural();
+    Ok(render(&ListPage {
+        review: (review_text(lang, &rs), rs.overdue),
+        l,
+        tabs: tabs(lang, Some(R::KIND)),
+        plural,
+        lead: tr(lang, &format!("registry.lead_{plural}")).to_string(),
+        headers: listed
+            .iter()
+            .map(|(_, f)| field_label(lang, R::KIND, f.key))
+            .collect(),
         rows,
         total,
         page,
         pages: ((total + PER_PAGE - 1) / PER_PAGE).max(1),
-        q: q.q.clone(),
-        classes: choices(
-            lang,
-            AssetClass::ALL,
-            AssetClass::as_str,
-            "asset_class",
-            &q.class,
-        ),
-        statuses: choices(
-            lang,
-            AssetStatus::ALL,
-            AssetStatus::as_str,
-            "asset_status",
-            &q.status,
-        ),
-        locations,
+        q: search,
+        search_hint: R::FIELDS
+            .iter()
+            .filter(|f| f.search)
+            .map(|f| field_label(lang, R::KIND, f.key))
+            .collect::<Vec<_>>()
+            .join("・"),
+        facets,
         filter_qs,
         can_edit: p.view.actor.role().permits(Permission::EditLedger),
-        chart_title: tr(lang, "ledger.chart_status").to_string(),
-        chart: svg::bar_chart(
-            tr(lang, "ledger.chart_status"),
-            &bars,
-            tr(lang, "chart.empty"),
-        ),
+        chart,
     }))
 }
 
@@ -254,6 +479,7 @@ pub async fn list(
 pub struct DetailLine {
     pub label: String,
     pub value: String,
+    pub tone: &'static str,
 }
 
 /// A history entry as shown.
@@ -265,47 +491,27 @@ pub struct HistoryLine {
     pub changes: Vec<(String, String, String)>,
 }
 
+/// Records of another registry that point at this one.
+#[derive(Debug, Clone)]
+pub struct Backlinks {
+    pub label: String,
+    /// (href, key, title)
+    pub items: Vec<(String, String, String)>,
+}
+
 #[derive(Template)]
-#[template(path = "asset.html")]
-pub struct AssetPage {
+#[template(path = "registry_record.html")]
+pub struct RecordPage {
     pub l: Layout,
+    pub tabs: Vec<Tab>,
+    pub plural: &'static str,
     pub id: i64,
     pub heading: String,
+    pub retired: bool,
     pub lines: Vec<DetailLine>,
+    pub backlinks: Vec<Backlinks>,
     pub history: Vec<HistoryLine>,
     pub can_edit: bool,
-}
-
-/// Shows a field value the way people read it (labels for codes, vendor names, 和暦 not needed).
-fn display(lang: Lang, key: &str, value: &str, vendors: &HashMap<String, String>) -> String {
-    if value.is_empty() {
-        return "—".to_string();
-    }
-    match key {
-        "class" => tr(lang, &format!("asset_class.{value}")).to_string(),
-        "status" => tr(lang, &format!("asset_status.{value}")).to_string(),
-        "vendor" => vendors
-            .get(value)
-            .cloned()
-            .unwrap_or_else(|| value.to_string()),
-        _ => value.to_string(),
-    }
-}
-
-fn parse_id(id: &str, lang: Lang) -> Result<AssetId, WebError> {
-    AssetId::parse(id).ok_or_else(|| WebError::new(StatusCode::NOT_FOUND, "GEN0404", lang))
-}
-
-async fn vendor_names(state: &AppState, lang: Lang) -> Result<HashMap<String, String>, WebError> {
-    Ok(state
-        .svc
-        .store
-        .vendors()
-        .await
-        .map_err(|e| WebError::from_service(&e.into(), lang))?
-        .into_iter()
-        .map(|v| (v.id.0.to_string(), v.name))
-        .collect())
 }
 
 #[derive(Deserialize, Default)]
@@ -316,26 +522,20 @@ pub struct FlashQuery {
 pub async fn detail(
     State(state): State<AppState>,
     p: Page<perm::ViewLedger>,
-    Path(id): Path<String>,
+    Path((kind, id)): Path<(String, String)>,
     Query(fq): Query<FlashQuery>,
 ) -> PageResult {
-    let lang = p.lang;
-    let id = parse_id(&id, lang)?;
-    let (asset, history) = state
-        .svc
-        .asset_detail(&p.cap, id)
-        .await
-        .map_err(svc(lang))?;
-    let vendors = vendor_names(&state, lang).await?;
-    let input = AssetInput::of(&asset);
-    let lines = ASSET_FIELDS
-        .iter()
-        .map(|k| DetailLine {
-            label: tr(lang, &format!("asset_field.{k}")).to_string(),
-            value: display(lang, k, input.get(k), &vendors),
-        })
-        .collect();
-    let history = history
+    let kind = parse_kind(&kind, p.lang)?;
+    let id = parse_id(&id, p.lang)?;
+    for_kind!(kind, R => detail_of::<R>(&state, &p, id, fq.ok.as_deref()).await)
+}
+
+fn history_lines<R: Record>(
+    lang: Lang,
+    history: Vec<HistoryEntry>,
+    refs: &Refs,
+) -> Vec<HistoryLine> {
+    history
         .into_iter()
         .map(|h| HistoryLine {
             at: fmt_ms(h.at_ms),
@@ -344,125 +544,249 @@ pub async fn detail(
             changes: h
                 .changes
                 .into_iter()
-                .map(|(f, b, a)| {
-                    (
-                        tr(lang, &format!("asset_field.{f}")).to_string(),
-                        display(lang, &f, &b, &vendors),
-                        display(lang, &f, &a, &vendors),
-                    )
+                .map(|(k, b, a)| match R::FIELDS.iter().find(|f| f.key == k) {
+                    Some(f) => (
+                        field_label(lang, R::KIND, f.key),
+                        display(lang, f, &b, refs),
+                        display(lang, f, &a, refs),
+                    ),
+                    None => (k, b, a),
                 })
                 .collect(),
         })
-        .collect();
-    let fac = crate::web::pages::facility_name(&state)
+        .collect()
+}
+
+/// Up to 50 records of `S` whose field `key` points at record `id`.
+async fn backlinks_of<S: Record>(
+    state: &AppState,
+    cap: &mamori_service::Cap<perm::ViewLedger>,
+    key: &'static str,
+    many: bool,
+    id: i64,
+) -> Result<Vec<(String, String, String)>, ServiceError> {
+    let records: Vec<S> = if many {
+        // Lists of references (a system's devices) are few; filter in memory.
+        state
+            .svc
+            .store
+            .records::<S>()
+            .await?
+            .into_iter()
+            .filter(|r| {
+                let i = mamori_domain::registry::position(S::FIELDS, key);
+                i.and_then(|i| r.values().into_iter().nth(i))
+                    .is_some_and(|v| v.split(',').any(|x| x == id.to_string()))
+            })
+            .take(50)
+            .collect()
+    } else {
+        let f = Filter {
+            q: String::new(),
+            eq: vec![(key.to_string(), id.to_string())],
+        };
+        state.svc.record_list::<S>(cap, &f, 1, 50).await?.0
+    };
+    Ok(records
+        .iter()
+        .map(|r| {
+            (
+                format!("/ledger/{}/{}", S::KIND.plural(), r.id()),
+                key_of(r).replace('\u{1f}', " / "),
+                title_of(r),
+            )
+        })
+        .collect())
+}
+
+async fn detail_of<R: Record>(
+    state: &AppState,
+    p: &Page<perm::ViewLedger>,
+    id: i64,
+    ok: Option<&str>,
+) -> PageResult {
+    let lang = p.lang;
+    let (rec, history) = state
+        .svc
+        .record_detail::<R>(&p.cap, id)
         .await
         .map_err(svc(lang))?;
-    let mut l =
-        Layout::new(lang, &p.view, &fac, "asset.title", "/ledger").with_flash(fq.ok.as_deref());
-    l.title = format!("{} {}", asset.tag, asset.name);
-    Ok(render(&AssetPage {
+    let refs = state.svc.refs_for::<R>().await.map_err(svc(lang))?;
+    let today = state.svc.clock.today();
+    let retired = rec.is_retired(today);
+    let lines = R::FIELDS
+        .iter()
+        .zip(rec.values())
+        .map(|(f, v)| {
+            let shown = display(lang, f, &v, &refs);
+            DetailLine {
+                label: field_label(lang, R::KIND, f.key),
+                tone: tone_of(f.key, f.kind, &v, today, retired),
+                value: if shown.is_empty() {
+                    "—".into()
+                } else {
+                    shown
+                },
+            }
+        })
+        .collect();
+    let mut backlinks = Vec::new();
+    for other in RegistryKind::ALL {
+        for_kind!(*other, S => {
+            for f in S::FIELDS {
+                let many = match f.kind {
+                    FieldKind::Ref(k) if k == R::KIND => false,
+                    FieldKind::Refs(k) if k == R::KIND => true,
+                    _ => continue,
+                };
+                let items = backlinks_of::<S>(state, &p.cap, f.key, many, id)
+                    .await
+                    .map_err(svc(lang))?;
+                if !items.is_empty() {
+                    backlinks.push(Backlinks {
+                        label: format!(
+                            "{}（{}）",
+                            kind_label(lang, S::KIND),
+                            field_label(lang, S::KIND, f.key)
+                        ),
+                        items,
+                    });
+                }
+            }
+        });
+    }
+    let heading = {
+        let key = key_of(&rec).replace('\u{1f}', " / ");
+        let title = title_of(&rec);
+        if key == title
+            || R::KEY.iter().any(|k| {
+                matches!(
+                    R::FIELDS.iter().find(|f| f.key == *k).map(|f| f.kind),
+                    Some(FieldKind::Ref(_))
+                )
+            })
+        {
+            title
+        } else {
+            format!("{key}　{title}")
+        }
+    };
+    let mut l = layout(state, lang, &p.view, heading.clone())
+        .await?
+        .with_flash(ok);
+    l.title = heading.clone();
+    Ok(render(&RecordPage {
         l,
-        id: id.0,
-        heading: format!("{}　{}", asset.tag, asset.name),
+        tabs: tabs(lang, Some(R::KIND)),
+        plural: R::KIND.plural(),
+        id,
+        heading,
+        retired,
         lines,
-        history,
+        backlinks,
+        history: history_lines::<R>(lang, history, &refs),
         can_edit: p.view.actor.role().permits(Permission::EditLedger),
     }))
 }
 
-/// One input of the asset form.
+/// One input of the form.
 #[derive(Debug, Clone)]
 pub struct FormField {
     pub key: &'static str,
     pub label: String,
-    /// `text`, `date`, `month`, `select`, `textarea`.
+    /// `text`, `email`, `tel`, `number`, `date`, `month`, `select`, `multi`, `checks`, `textarea`.
     pub input: &'static str,
     pub value: String,
     pub choices: Vec<Choice>,
     pub required: bool,
+    pub max: usize,
     pub error: Option<(String, &'static str)>,
     pub hint: String,
 }
 
 #[derive(Template)]
-#[template(path = "asset_form.html")]
-pub struct AssetFormPage {
+#[template(path = "registry_form.html")]
+pub struct FormPage {
     pub l: Layout,
+    pub tabs: Vec<Tab>,
     pub action: String,
     pub cancel: String,
     pub fields: Vec<FormField>,
     pub errors: usize,
 }
 
-async fn form_page(
+/// The canonical values of a new record: each field's empty value as the record reads it.
+fn blank_values<R: Record>() -> Vec<String> {
+    let empty = vec![String::new(); R::FIELDS.len()];
+    R::from_values(&Values::new(R::FIELDS, &empty)).values()
+}
+
+async fn form_page<R: Record>(
     state: &AppState,
-    p: &Page<perm::EditLedger>,
-    id: Option<AssetId>,
-    input: &AssetInput,
+    lang: Lang,
+    view: &mamori_service::auth::SessionView,
+    id: Option<i64>,
+    values: &HashMap<String, String>,
     errors: &[FieldError],
-) -> Result<AssetFormPage, WebError> {
-    let lang = p.lang;
-    let vendors = state
-        .svc
-        .store
-        .vendors()
-        .await
-        .map_err(|e| WebError::from_service(&e.into(), lang))?;
-    let fields = ASSET_FIELDS
+) -> Result<FormPage, WebError> {
+    let refs = state.svc.refs_for::<R>().await.map_err(svc(lang))?;
+    let plural = R::KIND.plural();
+    let fields = R::FIELDS
         .iter()
-        .map(|&key| {
-            let value = input.get(key).to_string();
-            let (kind, choices) = match key {
-                "class" => (
-                    "select",
-                    choices(
-                        lang,
-                        AssetClass::ALL,
-                        AssetClass::as_str,
-                        "asset_class",
-                        &value,
-                    ),
-                ),
-                "status" => (
-                    "select",
-                    choices(
-                        lang,
-                        AssetStatus::ALL,
-                        AssetStatus::as_str,
-                        "asset_status",
-                        if value.is_empty() { "active" } else { &value },
-                    ),
-                ),
-                "vendor" => {
-                    let mut c = vec![Choice {
-                        value: String::new(),
-                        label: "—".into(),
-                        selected: value.is_empty(),
-                    }];
-                    c.extend(vendors.iter().map(|v| Choice {
-                        value: v.id.0.to_string(),
-                        label: v.name.clone(),
-                        selected: v.id.0.to_string() == value,
-                    }));
-                    ("select", c)
-                }
-                "installed_on" => ("month", Vec::new()),
-                "eol_on" | "last_patch_on" | "disposed_on" => ("date", Vec::new()),
-                "notes" => ("textarea", Vec::new()),
-                _ => ("text", Vec::new()),
+        .map(|f| {
+            let value = values.get(f.key).cloned().unwrap_or_default();
+            let blank = || Choice {
+                value: String::new(),
+                label: "—".into(),
+                selected: value.is_empty(),
             };
-            let hint_key = format!("asset_hint.{key}");
+            let (input, choices, max) = match f.kind {
+                FieldKind::Text(max) => ("text", Vec::new(), max),
+                FieldKind::Note => ("textarea", Vec::new(), 1000),
+                FieldKind::Date => ("date", Vec::new(), 10),
+                FieldKind::Month => ("month", Vec::new(), 7),
+                FieldKind::Choice(codes) => {
+                    let mut c = if f.required {
+                        Vec::new()
+                    } else {
+                        vec![blank()]
+                    };
+                    c.extend(code_choices(lang, codes, f.labels, &value));
+                    ("select", c, 0)
+                }
+                FieldKind::Tags(codes) => {
+                    ("checks", code_choices(lang, codes, f.labels, &value), 0)
+                }
+                FieldKind::Flag => ("select", flag_choices(lang, &value, false), 0),
+                FieldKind::MaybeFlag => ("select", flag_choices(lang, &value, true), 0),
+                FieldKind::Int(..) => ("number", Vec::new(), 10),
+                FieldKind::Ref(k) => {
+                    let mut c = if f.required {
+                        Vec::new()
+                    } else {
+                        vec![blank()]
+                    };
+                    c.extend(ref_choices(lang, &refs, k, &value));
+                    ("select", c, 0)
+                }
+                FieldKind::Refs(k) => ("multi", ref_choices(lang, &refs, k, &value), 0),
+                FieldKind::Email => ("email", Vec::new(), 200),
+                FieldKind::Phone => ("tel", Vec::new(), 30),
+                FieldKind::Ips | FieldKind::Macs => ("text", Vec::new(), 200),
+            };
+            let hint_key = format!("{}_hint.{}", R::KIND.as_str(), f.key);
             let hint = tr(lang, &hint_key);
             FormField {
-                key,
-                label: tr(lang, &format!("asset_field.{key}")).to_string(),
-                input: kind,
+                key: f.key,
+                label: field_label(lang, R::KIND, f.key),
+                input,
                 value,
                 choices,
-                required: matches!(key, "tag" | "name" | "class"),
+                required: f.required,
+                max,
                 error: errors
                     .iter()
-                    .find(|e| e.field == key)
+                    .find(|e| e.field == f.key)
                     .map(|e| (tr(lang, &format!("error.{}", e.code)).to_string(), e.code)),
                 hint: if hint == hint_key {
                     String::new()
@@ -472,23 +796,29 @@ async fn form_page(
             }
         })
         .collect();
-    let fac = crate::web::pages::facility_name(state)
-        .await
-        .map_err(svc(lang))?;
     let (title, action, cancel) = match id {
         Some(id) => (
-            "asset.edit",
-            format!("/ledger/assets/{}", id.0),
-            format!("/ledger/assets/{}", id.0),
+            format!(
+                "{}（{}）",
+                kind_label(lang, R::KIND),
+                tr(lang, "registry.edit")
+            ),
+            format!("/ledger/{plural}/{id}"),
+            format!("/ledger/{plural}/{id}"),
         ),
         None => (
-            "asset.new",
-            "/ledger/assets".to_string(),
-            "/ledger".to_string(),
+            format!(
+                "{}（{}）",
+                kind_label(lang, R::KIND),
+                tr(lang, "registry.new")
+            ),
+            format!("/ledger/{plural}"),
+            format!("/ledger/{plural}"),
         ),
     };
-    Ok(AssetFormPage {
-        l: Layout::new(lang, &p.view, &fac, title, "/ledger"),
+    Ok(FormPage {
+        l: layout(state, lang, view, title).await?,
+        tabs: tabs(lang, Some(R::KIND)),
         action,
         cancel,
         fields,
@@ -496,72 +826,123 @@ async fn form_page(
     })
 }
 
-pub async fn new_form(State(state): State<AppState>, p: Page<perm::EditLedger>) -> PageResult {
-    let input = AssetInput {
-        class: "workstation".into(),
-        status: "active".into(),
-        ..Default::default()
-    };
-    Ok(render(&form_page(&state, &p, None, &input, &[]).await?))
+fn values_map<R: Record>(values: Vec<String>) -> HashMap<String, String> {
+    R::FIELDS
+        .iter()
+        .zip(values)
+        .map(|(f, v)| (f.key.to_string(), v))
+        .collect()
+}
+
+/// Form pairs to field values; repeated names (check boxes, multiple selects) are comma-joined.
+fn form_values(pairs: Vec<(String, String)>) -> HashMap<String, String> {
+    let mut m: HashMap<String, String> = HashMap::new();
+    for (k, v) in pairs {
+        if k == "_csrf" {
+            continue;
+        }
+        m.entry(k)
+            .and_modify(|x| {
+                x.push(',');
+                x.push_str(&v);
+            })
+            .or_insert(v);
+    }
+    m
+}
+
+pub async fn new_form(
+    State(state): State<AppState>,
+    p: Page<perm::EditLedger>,
+    Path(kind): Path<String>,
+) -> PageResult {
+    let kind = parse_kind(&kind, p.lang)?;
+    for_kind!(kind, R => {
+        let mut values = values_map::<R>(blank_values::<R>());
+        if R::KIND == RegistryKind::Asset {
+            values.insert("class".into(), AssetClass::Workstation.as_str().into());
+        }
+        Ok(render(&form_page::<R>(&state, p.lang, &p.view, None, &values, &[]).await?))
+    })
 }
 
 pub async fn edit_form(
     State(state): State<AppState>,
     p: Page<perm::EditLedger>,
     v: Page<perm::ViewLedger>,
-    Path(id): Path<String>,
+    Path((kind, id)): Path<(String, String)>,
 ) -> PageResult {
+    let kind = parse_kind(&kind, p.lang)?;
     let id = parse_id(&id, p.lang)?;
-    let (asset, _) = state
-        .svc
-        .asset_detail(&v.cap, id)
-        .await
-        .map_err(svc(p.lang))?;
-    Ok(render(
-        &form_page(&state, &p, Some(id), &AssetInput::of(&asset), &[]).await?,
-    ))
+    for_kind!(kind, R => {
+        let (rec, _) = state
+            .svc
+            .record_detail::<R>(&v.cap, id)
+            .await
+            .map_err(svc(p.lang))?;
+        let values = values_map::<R>(rec.values());
+        Ok(render(&form_page::<R>(&state, p.lang, &p.view, Some(id), &values, &[]).await?))
+    })
 }
 
 pub async fn create(
     State(state): State<AppState>,
     Client(client): Client,
     p: Page<perm::EditLedger>,
-    form: CsrfForm<AssetInput>,
+    Path(kind): Path<String>,
+    form: CsrfForm<Vec<(String, String)>>,
 ) -> PageResult {
-    let input = form.into_inner();
-    match state.svc.create_asset(&p.cap, &input, &client).await {
-        Ok(id) => {
-            Ok(Redirect::to(&format!("/ledger/assets/{}?ok=asset_saved", id.0)).into_response())
-        }
+    let kind = parse_kind(&kind, p.lang)?;
+    let input = form_values(form.into_inner());
+    for_kind!(kind, R => match state.svc.create_record::<R>(&p.cap, &input, &client).await {
+        Ok(id) => Ok(Redirect::to(&format!("/ledger/{}/{id}?ok=record_saved", R::KIND.plural())).into_response()),
         Err(ServiceError::Fields(errors)) => Ok((
             StatusCode::BAD_REQUEST,
-            render(&form_page(&state, &p, None, &input, &errors).await?),
+            render(&form_page::<R>(&state, p.lang, &p.view, None, &input, &errors).await?),
         )
             .into_response()),
         Err(e) => Err(WebError::from_service(&e, p.lang)),
-    }
+    })
 }
 
 pub async fn update(
     State(state): State<AppState>,
     Client(client): Client,
     p: Page<perm::EditLedger>,
-    Path(id): Path<String>,
-    form: CsrfForm<AssetInput>,
+    Path((kind, id)): Path<(String, String)>,
+    form: CsrfForm<Vec<(String, String)>>,
 ) -> PageResult {
+    let kind = parse_kind(&kind, p.lang)?;
     let id = parse_id(&id, p.lang)?;
-    let input = form.into_inner();
-    match state.svc.update_asset(&p.cap, id, &input, &client).await {
-        Ok(_) => {
-            Ok(Redirect::to(&format!("/ledger/assets/{}?ok=asset_saved", id.0)).into_response())
-        }
+    let input = form_values(form.into_inner());
+    for_kind!(kind, R => match state.svc.update_record::<R>(&p.cap, id, &input, &client).await {
+        Ok(_) => Ok(Redirect::to(&format!("/ledger/{}/{id}?ok=record_saved", R::KIND.plural())).into_response()),
         Err(ServiceError::Fields(errors)) => Ok((
             StatusCode::BAD_REQUEST,
-            render(&form_page(&state, &p, Some(id), &input, &errors).await?),
+            render(&form_page::<R>(&state, p.lang, &p.view, Some(id), &input, &errors).await?),
         )
             .into_response()),
         Err(e) => Err(WebError::from_service(&e, p.lang)),
-    }
+    })
+}
+
+pub async fn retire(
+    State(state): State<AppState>,
+    Client(client): Client,
+    p: Page<perm::EditLedger>,
+    Path((kind, id)): Path<(String, String)>,
+    _form: CsrfForm<Vec<(String, String)>>,
+) -> PageResult {
+    let kind = parse_kind(&kind, p.lang)?;
+    let id = parse_id(&id, p.lang)?;
+    for_kind!(kind, R => {
+        state
+            .svc
+            .retire_record::<R>(&p.cap, id, &client)
+            .await
+            .map_err(svc(p.lang))?;
+    });
+    Ok(Redirect::to(&format!("/ledger/{}/{id}?ok=record_retired", kind.plural())).into_response())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -597,14 +978,12 @@ const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadshe
 pub async fn export(
     State(state): State<AppState>,
     p: Page<perm::ViewLedger>,
-    Path(file): Path<String>,
+    Path((kind, file)): Path<(String, String)>,
 ) -> PageResult {
     let lang = p.lang;
-    let table = state
-        .svc
-        .asset_table(&p.cap, lang)
-        .await
-        .map_err(svc(lang))?;
+    let kind = parse_kind(&kind, lang)?;
+    let table =
+        for_kind!(kind, R => state.svc.record_table::<R>(&p.cap, lang).await).map_err(svc(lang))?;
     let day = state.svc.clock.today();
     let stamp = format!(
         "{:04}{:02}{:02}",
@@ -612,41 +991,35 @@ pub async fn export(
         u8::from(day.month()),
         day.day()
     );
+    let plural = kind.plural();
+    let sheet = kind_label(lang, kind);
+    let ja = kind_label(Lang::Ja, kind);
+    let xlsx = |rows: &[Vec<String>]| {
+        mamori_reports::table::xlsx(&sheet, &table.headers, rows).map_err(|e| {
+            tracing::error!(error = %e, "xlsx export failed");
+            WebError::new(StatusCode::INTERNAL_SERVER_ERROR, "GEN0500", lang)
+        })
+    };
     match file.as_str() {
-        "assets.csv" => Ok(download(
+        "data.csv" => Ok(download(
             mamori_reports::table::csv(&table.headers, &table.rows),
             "text/csv; charset=utf-8",
-            &format!("mamori-assets-{stamp}.csv"),
-            &format!("機器台帳_{stamp}.csv"),
+            &format!("mamori-{plural}-{stamp}.csv"),
+            &format!("{ja}_{stamp}.csv"),
         )),
-        "assets.xlsx" => {
-            let bytes =
-                mamori_reports::table::xlsx(tr(lang, "ledger.sheet"), &table.headers, &table.rows)
-                    .map_err(|e| {
-                        tracing::error!(error = %e, "xlsx export failed");
-                        WebError::new(StatusCode::INTERNAL_SERVER_ERROR, "GEN0500", lang)
-                    })?;
-            Ok(download(
-                bytes,
-                XLSX_TYPE,
-                &format!("mamori-assets-{stamp}.xlsx"),
-                &format!("機器台帳_{stamp}.xlsx"),
-            ))
-        }
-        "template.xlsx" => {
-            let bytes = mamori_reports::table::xlsx(tr(lang, "ledger.sheet"), &table.headers, &[])
-                .map_err(|e| {
-                    tracing::error!(error = %e, "xlsx template failed");
-                    WebError::new(StatusCode::INTERNAL_SERVER_ERROR, "GEN0500", lang)
-                })?;
-            Ok(download(
-                bytes,
-                XLSX_TYPE,
-                "mamori-assets-template.xlsx",
-                "機器台帳_テンプレート.xlsx",
-            ))
-        }
-        _ => Err(WebError::new(StatusCode::NOT_FOUND, "GEN0404", lang)),
+        "data.xlsx" => Ok(download(
+            xlsx(&table.rows)?,
+            XLSX_TYPE,
+            &format!("mamori-{plural}-{stamp}.xlsx"),
+            &format!("{ja}_{stamp}.xlsx"),
+        )),
+        "template.xlsx" => Ok(download(
+            xlsx(&[])?,
+            XLSX_TYPE,
+            &format!("mamori-{plural}-template.xlsx"),
+            &format!("{ja}_テンプレート.xlsx"),
+        )),
+        _ => Err(not_found(lang)),
     }
 }
 
@@ -654,6 +1027,7 @@ pub async fn export(
 #[derive(Debug, Clone)]
 pub struct Staged {
     session: String,
+    kind: RegistryKind,
     file_name: String,
     bytes: Vec<u8>,
     at: std::time::Instant,
@@ -673,10 +1047,12 @@ impl ImportStaging {
         token
     }
 
-    fn take(&self, token: &str, session: &str) -> Option<Staged> {
+    fn take(&self, token: &str, session: &str, kind: RegistryKind) -> Option<Staged> {
         let mut m = self.0.lock().ok()?;
         let ok = m.get(token).is_some_and(|s| {
-            s.session == session && s.at.elapsed() < std::time::Duration::from_secs(1800)
+            s.session == session
+                && s.kind == kind
+                && s.at.elapsed() < std::time::Duration::from_secs(1800)
         });
         if ok { m.remove(token) } else { None }
     }
@@ -698,10 +1074,13 @@ pub struct ImportProblem {
 #[template(path = "ledger_import.html")]
 pub struct ImportPage {
     pub l: Layout,
+    pub tabs: Vec<Tab>,
+    pub plural: &'static str,
+    pub lead: String,
     pub file_name: String,
     pub rows: usize,
     pub new: Vec<(usize, String, String)>,
-    /// (row, tag, changes)
+    /// (row, key, changes)
     pub changed: Vec<(usize, String, Vec<Change>)>,
     pub unchanged: usize,
     pub missing: Vec<(String, String)>,
@@ -711,9 +1090,25 @@ pub struct ImportPage {
     pub error: Option<(String, String)>,
 }
 
-fn empty_import_page(l: Layout) -> ImportPage {
-    ImportPage {
-        l,
+async fn import_page(
+    state: &AppState,
+    p: &Page<perm::EditLedger>,
+    kind: RegistryKind,
+) -> Result<ImportPage, WebError> {
+    let lang = p.lang;
+    let title = format!(
+        "{}（{}）",
+        kind_label(lang, kind),
+        tr(lang, "ledger.import")
+    );
+    Ok(ImportPage {
+        l: layout(state, lang, &p.view, title).await?,
+        tabs: tabs(lang, Some(kind)),
+        plural: kind.plural(),
+        lead: mamori_catalog::messages::fill(
+            tr(lang, "import.lead"),
+            &[("registry", &kind_label(lang, kind))],
+        ),
         file_name: String::new(),
         rows: 0,
         new: Vec::new(),
@@ -724,25 +1119,23 @@ fn empty_import_page(l: Layout) -> ImportPage {
         token: String::new(),
         preview: false,
         error: None,
-    }
+    })
 }
 
-pub async fn import_form(State(state): State<AppState>, p: Page<perm::EditLedger>) -> PageResult {
-    let fac = crate::web::pages::facility_name(&state)
-        .await
-        .map_err(svc(p.lang))?;
-    Ok(render(&empty_import_page(Layout::new(
-        p.lang,
-        &p.view,
-        &fac,
-        "ledger.import",
-        "/ledger",
-    ))))
+pub async fn import_form(
+    State(state): State<AppState>,
+    p: Page<perm::EditLedger>,
+    Path(kind): Path<String>,
+) -> PageResult {
+    let kind = parse_kind(&kind, p.lang)?;
+    Ok(render(&import_page(&state, &p, kind).await?))
 }
 
+/// Reads the file and runs the import; a file that cannot be read at all is `Err((message, code))`.
 async fn run_import(
     state: &AppState,
     p: &Page<perm::EditLedger>,
+    kind: RegistryKind,
     client: &mamori_service::ClientInfo,
     file_name: &str,
     bytes: &[u8],
@@ -764,57 +1157,51 @@ async fn run_import(
             return Ok(Err((format!("{msg}{at}"), e.code().to_string())));
         }
     };
-    let report = state
-        .svc
-        .import_assets(&p.cap, &table, opts, lang, client)
-        .await
+    let report = for_kind!(kind, R => state.svc.import_records::<R>(&p.cap, &table, opts, lang, client).await)
         .map_err(svc(lang))?;
     Ok(Ok(report))
 }
 
-fn report_page(
+fn fill_report(
     lang: Lang,
-    l: Layout,
+    kind: RegistryKind,
+    page: &mut ImportPage,
     file_name: &str,
     r: mamori_service::import::ImportReport,
     token: String,
-) -> ImportPage {
-    let label = |f: &str| tr(lang, &format!("asset_field.{f}")).to_string();
-    ImportPage {
-        l,
-        file_name: file_name.to_string(),
-        rows: r.rows,
-        new: r.new,
-        changed: r
-            .changed
-            .into_iter()
-            .map(|(line, tag, ch)| {
-                (
-                    line,
-                    tag,
-                    ch.into_iter().map(|(f, b, a)| (label(f), b, a)).collect(),
-                )
-            })
-            .collect(),
-        unchanged: r.unchanged,
-        missing: r.missing,
-        problems: r
-            .errors
-            .into_iter()
-            .map(|d| ImportProblem {
-                line: d.line,
-                column: d.column.unwrap_or_default(),
-                code: d.code.to_string(),
-                message: match lang {
-                    Lang::Ja => d.message_ja,
-                    Lang::En => d.message_en,
-                },
-            })
-            .collect(),
-        token,
-        preview: true,
-        error: None,
-    }
+) {
+    let label = |f: &str| field_label(lang, kind, f);
+    page.file_name = file_name.to_string();
+    page.rows = r.rows;
+    page.new = r.new;
+    page.changed = r
+        .changed
+        .into_iter()
+        .map(|(line, key, ch)| {
+            (
+                line,
+                key,
+                ch.into_iter().map(|(f, b, a)| (label(f), b, a)).collect(),
+            )
+        })
+        .collect();
+    page.unchanged = r.unchanged;
+    page.missing = r.missing;
+    page.problems = r
+        .errors
+        .into_iter()
+        .map(|d| ImportProblem {
+            line: d.line,
+            column: d.column.unwrap_or_default(),
+            code: d.code.to_string(),
+            message: match lang {
+                Lang::Ja => d.message_ja,
+                Lang::En => d.message_en,
+            },
+        })
+        .collect();
+    page.token = token;
+    page.preview = true;
 }
 
 pub async fn import_preview(
@@ -822,15 +1209,13 @@ pub async fn import_preview(
     axum::Extension(staging): axum::Extension<ImportStaging>,
     Client(client): Client,
     p: Page<perm::EditLedger>,
+    Path(kind): Path<String>,
     upload: crate::web::extract::CsrfUpload,
 ) -> PageResult {
     let lang = p.lang;
-    let fac = crate::web::pages::facility_name(&state)
-        .await
-        .map_err(svc(lang))?;
-    let l = Layout::new(lang, &p.view, &fac, "ledger.import", "/ledger");
+    let kind = parse_kind(&kind, lang)?;
+    let mut page = import_page(&state, &p, kind).await?;
     let Some((file_name, bytes)) = upload.file else {
-        let mut page = empty_import_page(l);
         page.error = Some((tr(lang, "error.IMP0203").to_string(), "IMP0203".into()));
         return Ok((StatusCode::BAD_REQUEST, render(&page)).into_response());
     };
@@ -838,17 +1223,18 @@ pub async fn import_preview(
         dry_run: true,
         retire_missing: false,
     };
-    match run_import(&state, &p, &client, &file_name, &bytes, opts).await? {
+    match run_import(&state, &p, kind, &client, &file_name, &bytes, opts).await? {
         Err(err) => {
-            let mut page = empty_import_page(l);
             page.file_name = file_name;
             page.error = Some(err);
             Ok((StatusCode::BAD_REQUEST, render(&page)).into_response())
         }
         Ok(report) => {
-            let token = if report.errors.is_empty() {
+            let ok = report.errors.is_empty();
+            let token = if ok {
                 staging.put(Staged {
                     session: p.view.actor.session_hash.clone(),
+                    kind,
                     file_name: file_name.clone(),
                     bytes,
                     at: std::time::Instant::now(),
@@ -856,16 +1242,13 @@ pub async fn import_preview(
             } else {
                 String::new()
             };
-            let status = if report.errors.is_empty() {
+            fill_report(lang, kind, &mut page, &file_name, report, token);
+            let status = if ok {
                 StatusCode::OK
             } else {
                 StatusCode::BAD_REQUEST
             };
-            Ok((
-                status,
-                render(&report_page(lang, l, &file_name, report, token)),
-            )
-                .into_response())
+            Ok((status, render(&page)).into_response())
         }
     }
 }
@@ -882,29 +1265,37 @@ pub async fn import_commit(
     axum::Extension(staging): axum::Extension<ImportStaging>,
     Client(client): Client,
     p: Page<perm::EditLedger>,
+    Path(kind): Path<String>,
     form: CsrfForm<CommitForm>,
 ) -> PageResult {
     let lang = p.lang;
+    let kind = parse_kind(&kind, lang)?;
     let f = form.into_inner();
-    let Some(staged) = staging.take(&f.token, &p.view.actor.session_hash) else {
+    let Some(staged) = staging.take(&f.token, &p.view.actor.session_hash, kind) else {
         return Err(WebError::new(StatusCode::CONFLICT, "IMP0204", lang));
     };
     let opts = mamori_service::import::ImportOptions {
         dry_run: false,
         retire_missing: f.retire_missing.is_some(),
     };
-    match run_import(&state, &p, &client, &staged.file_name, &staged.bytes, opts).await? {
-        Ok(r) if r.committed => Ok(Redirect::to("/ledger?ok=imported").into_response()),
+    match run_import(
+        &state,
+        &p,
+        kind,
+        &client,
+        &staged.file_name,
+        &staged.bytes,
+        opts,
+    )
+    .await?
+    {
+        Ok(r) if r.committed => {
+            Ok(Redirect::to(&format!("/ledger/{}?ok=imported", kind.plural())).into_response())
+        }
         Ok(r) => {
-            let fac = crate::web::pages::facility_name(&state)
-                .await
-                .map_err(svc(lang))?;
-            let l = Layout::new(lang, &p.view, &fac, "ledger.import", "/ledger");
-            Ok((
-                StatusCode::BAD_REQUEST,
-                render(&report_page(lang, l, &staged.file_name, r, String::new())),
-            )
-                .into_response())
+            let mut page = import_page(&state, &p, kind).await?;
+            fill_report(lang, kind, &mut page, &staged.file_name, r, String::new());
+            Ok((StatusCode::BAD_REQUEST, render(&page)).into_response())
         }
         Err(_) => Err(WebError::new(StatusCode::BAD_REQUEST, "IMP0008", lang)),
     }
@@ -916,17 +1307,17 @@ pub struct ReviewForm {
     note: String,
 }
 
-/// Records the 棚卸 sign-off of the device ledger.
+/// Records the 棚卸 sign-off of a registry.
 pub async fn review(
     State(state): State<AppState>,
     Client(client): Client,
     p: Page<perm::EditLedger>,
+    Path(kind): Path<String>,
     form: CsrfForm<ReviewForm>,
 ) -> PageResult {
-    state
-        .svc
-        .sign_off_assets(&p.cap, &form.into_inner().note, &client)
-        .await
+    let kind = parse_kind(&kind, p.lang)?;
+    let note = form.into_inner().note;
+    for_kind!(kind, R => state.svc.sign_off::<R>(&p.cap, &note, &client).await)
         .map_err(svc(p.lang))?;
-    Ok(Redirect::to("/ledger?ok=reviewed").into_response())
+    Ok(Redirect::to(&format!("/ledger/{}?ok=reviewed", kind.plural())).into_response())
 }

@@ -3,6 +3,7 @@
 pub mod error;
 pub mod extract;
 pub mod ledger;
+pub mod ledger_overview;
 pub mod pages;
 pub mod routes;
 pub mod views;

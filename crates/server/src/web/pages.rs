@@ -1018,7 +1018,7 @@ pub async fn dashboard(
     }
     let rs = state
         .svc
-        .asset_review_state()
+        .review_state(mamori_domain::registry::RegistryKind::Asset)
         .await
         .map_err(svc_err(lang))?;
     if rs.overdue {
@@ -1031,7 +1031,7 @@ pub async fn dashboard(
                 ),
                 None => tr(lang, "finding.review_never").to_string(),
             },
-            href: "/ledger",
+            href: "/ledger/assets",
         });
     }
     if d.vendors_unconfirmed_remote > 0 {
@@ -1550,7 +1550,7 @@ async fn settings_page(
     let vendors = state
         .svc
         .store
-        .vendors()
+        .records::<mamori_domain::ledger::Vendor>()
         .await
         .map_err(|e| WebError::from_service(&e.into(), lang))?;
     let mut page = SettingsPage {

@@ -3,7 +3,7 @@
 
 use crate::web::AppState;
 use crate::web::extract::resolve_session;
-use crate::web::{ledger, pages};
+use crate::web::{ledger, ledger_overview, pages};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
@@ -88,41 +88,20 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     r("GET", "/", "/", Needs(P::ViewDashboard)),
     r("GET", "/ledger", "/ledger", Needs(P::ViewLedger)),
-    r("GET", "/ledger/export/{file}", "/ledger/export/assets.csv", Needs(P::ViewLedger)),
-    r("GET", "/ledger/import", "/ledger/import", Needs(P::EditLedger)),
-    r("POST", "/ledger/review", "/ledger/review", Needs(P::EditLedger)),
-    r("POST", "/ledger/import", "/ledger/import", Needs(P::EditLedger)),
-    r("POST", "/ledger/import/commit", "/ledger/import/commit", Needs(P::EditLedger)),
-    r(
-        "GET",
-        "/ledger/assets/new",
-        "/ledger/assets/new",
-        Needs(P::EditLedger),
-    ),
-    r(
-        "POST",
-        "/ledger/assets",
-        "/ledger/assets",
-        Needs(P::EditLedger),
-    ),
-    r(
-        "GET",
-        "/ledger/assets/{id}",
-        "/ledger/assets/1",
-        Needs(P::ViewLedger),
-    ),
-    r(
-        "GET",
-        "/ledger/assets/{id}/edit",
-        "/ledger/assets/1/edit",
-        Needs(P::EditLedger),
-    ),
-    r(
-        "POST",
-        "/ledger/assets/{id}",
-        "/ledger/assets/999999",
-        Needs(P::EditLedger),
-    ),
+    r("GET", "/ledger/findings", "/ledger/findings", Needs(P::ViewLedger)),
+    r("GET", "/ledger/contacts/chart", "/ledger/contacts/chart", Needs(P::ViewLedger)),
+    r("GET", "/ledger/{kind}", "/ledger/assets", Needs(P::ViewLedger)),
+    r("POST", "/ledger/{kind}", "/ledger/assets", Needs(P::EditLedger)),
+    r("GET", "/ledger/{kind}/new", "/ledger/systems/new", Needs(P::EditLedger)),
+    r("GET", "/ledger/{kind}/export/{file}", "/ledger/assets/export/data.csv", Needs(P::ViewLedger)),
+    r("GET", "/ledger/{kind}/import", "/ledger/persons/import", Needs(P::EditLedger)),
+    r("POST", "/ledger/{kind}/import", "/ledger/persons/import", Needs(P::EditLedger)),
+    r("POST", "/ledger/{kind}/import/commit", "/ledger/persons/import/commit", Needs(P::EditLedger)),
+    r("POST", "/ledger/{kind}/review", "/ledger/vendors/review", Needs(P::EditLedger)),
+    r("GET", "/ledger/{kind}/{id}", "/ledger/assets/1", Needs(P::ViewLedger)),
+    r("POST", "/ledger/{kind}/{id}", "/ledger/assets/999999", Needs(P::EditLedger)),
+    r("GET", "/ledger/{kind}/{id}/edit", "/ledger/vendors/1/edit", Needs(P::EditLedger)),
+    r("POST", "/ledger/{kind}/{id}/retire", "/ledger/contacts/999999/retire", Needs(P::EditLedger)),
     r("GET", "/accounts", "/accounts", Needs(P::ViewAccounts)),
     r("GET", "/checklist", "/checklist", Needs(P::ViewChecklist)),
     r("GET", "/logs", "/logs", Needs(P::ViewLogs)),
@@ -220,20 +199,24 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("POST", "/account/keys/register/finish") => post(pages::key_register_finish),
         ("POST", "/account/keys/{id}/delete") => post(pages::key_delete),
         ("GET", "/") => get(pages::dashboard),
-        ("GET", "/ledger") => get(ledger::list),
-        ("GET", "/ledger/export/{file}") => get(ledger::export),
-        ("GET", "/ledger/import") => get(ledger::import_form),
-        ("POST", "/ledger/review") => post(ledger::review),
+        ("GET", "/ledger") => get(ledger_overview::overview),
+        ("GET", "/ledger/findings") => get(ledger_overview::findings),
+        ("GET", "/ledger/contacts/chart") => get(ledger_overview::contact_chart),
+        ("GET", "/ledger/{kind}") => get(ledger::list),
+        ("POST", "/ledger/{kind}") => post(ledger::create),
+        ("GET", "/ledger/{kind}/new") => get(ledger::new_form),
+        ("GET", "/ledger/{kind}/export/{file}") => get(ledger::export),
+        ("GET", "/ledger/{kind}/import") => get(ledger::import_form),
         // Ledger files may be large: this route alone accepts up to 50 MB.
-        ("POST", "/ledger/import") => {
+        ("POST", "/ledger/{kind}/import") => {
             post(ledger::import_preview).layer(DefaultBodyLimit::max(50 * 1024 * 1024))
         }
-        ("POST", "/ledger/import/commit") => post(ledger::import_commit),
-        ("GET", "/ledger/assets/new") => get(ledger::new_form),
-        ("POST", "/ledger/assets") => post(ledger::create),
-        ("GET", "/ledger/assets/{id}") => get(ledger::detail),
-        ("GET", "/ledger/assets/{id}/edit") => get(ledger::edit_form),
-        ("POST", "/ledger/assets/{id}") => post(ledger::update),
+        ("POST", "/ledger/{kind}/import/commit") => post(ledger::import_commit),
+        ("POST", "/ledger/{kind}/review") => post(ledger::review),
+        ("GET", "/ledger/{kind}/{id}") => get(ledger::detail),
+        ("POST", "/ledger/{kind}/{id}") => post(ledger::update),
+        ("GET", "/ledger/{kind}/{id}/edit") => get(ledger::edit_form),
+        ("POST", "/ledger/{kind}/{id}/retire") => post(ledger::retire),
         ("GET", "/accounts") => get(pages::accounts),
         ("GET", "/checklist") => get(pages::checklist),
         ("GET", "/logs") => get(pages::logs),

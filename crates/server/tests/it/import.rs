@@ -1,6 +1,7 @@
 //! Ledger import and export: round-trip identity, all-or-nothing, errors with row and column.
 
 use mamori_catalog::Lang;
+use mamori_domain::ledger::Asset;
 use mamori_ingest::read_table;
 use mamori_service::import::{ImportOptions, ImportReport};
 use mamori_service::{Actor, ClientInfo, perm};
@@ -19,7 +20,7 @@ async fn import(s: &TestServer, bytes: &[u8], name: &str, opts: ImportOptions) -
     let actor = Actor::local("test");
     let cap = actor.can::<perm::EditLedger>().unwrap();
     s.svc
-        .import_assets(
+        .import_records::<Asset>(
             &cap,
             &table,
             opts,
@@ -33,7 +34,7 @@ async fn import(s: &TestServer, bytes: &[u8], name: &str, opts: ImportOptions) -
 async fn export(s: &TestServer) -> mamori_service::ledger::TextTable {
     let actor = Actor::local("test");
     let cap = actor.can::<perm::ViewLedger>().unwrap();
-    s.svc.asset_table(&cap, Lang::Ja).await.unwrap()
+    s.svc.record_table::<Asset>(&cap, Lang::Ja).await.unwrap()
 }
 
 fn csv_of(t: &mamori_service::ledger::TextTable) -> Vec<u8> {
@@ -104,7 +105,7 @@ async fn shift_jis_with_wareki_dates_imports_and_records_history() {
     let a = s
         .svc
         .store
-        .assets()
+        .records::<Asset>()
         .await
         .unwrap()
         .into_iter()
@@ -119,7 +120,7 @@ async fn shift_jis_with_wareki_dates_imports_and_records_history() {
     let added = s
         .svc
         .store
-        .assets()
+        .records::<Asset>()
         .await
         .unwrap()
         .into_iter()
@@ -220,7 +221,7 @@ async fn retire_missing_only_when_asked() {
     let a = s
         .svc
         .store
-        .assets()
+        .records::<Asset>()
         .await
         .unwrap()
         .into_iter()
@@ -245,7 +246,7 @@ async fn retire_missing_only_when_asked() {
     let a = s
         .svc
         .store
-        .assets()
+        .records::<Asset>()
         .await
         .unwrap()
         .into_iter()
@@ -270,7 +271,7 @@ async fn upload(
     }
     let r = c
         .http
-        .post(format!("{}/ledger/import", c.base))
+        .post(format!("{}/ledger/assets/import", c.base))
         .multipart(form)
         .send()
         .await
@@ -298,7 +299,7 @@ async fn import_in_the_browser_previews_then_commits() {
     // Download: CSV with BOM and a Japanese file name.
     let r = c
         .http
-        .get(format!("{}/ledger/export/assets.csv", c.base))
+        .get(format!("{}/ledger/assets/export/data.csv", c.base))
         .send()
         .await
         .unwrap();
@@ -314,7 +315,7 @@ async fn import_in_the_browser_previews_then_commits() {
 
     // Without the token: refused. Not a multipart upload: refused with its code.
     assert_eq!(upload(&mut c, "a.csv", csv.clone(), None).await.status, 403);
-    let p = c.post("/ledger/import", &[("file", "x")]).await;
+    let p = c.post("/ledger/assets/import", &[("file", "x")]).await;
     assert_eq!(p.status, 415);
     assert!(p.has("REQ0002"));
 
@@ -324,7 +325,7 @@ async fn import_in_the_browser_previews_then_commits() {
     let p = upload(&mut c, "a.csv", text.into_bytes(), Some(&csrf)).await;
     assert_eq!(p.status, 400);
     assert!(p.has("H列（導入年月）") && p.has("DATE0002"), "{}", p.body);
-    assert!(!p.has("/ledger/import/commit"));
+    assert!(!p.has("/ledger/assets/import/commit"));
 
     // A good file: preview, then commit.
     let mut text = String::from_utf8(csv).unwrap();
@@ -344,7 +345,7 @@ async fn import_in_the_browser_previews_then_commits() {
     assert!(
         s.svc
             .store
-            .assets()
+            .records::<Asset>()
             .await
             .unwrap()
             .iter()
@@ -352,16 +353,18 @@ async fn import_in_the_browser_previews_then_commits() {
         "preview writes nothing"
     );
     let p = c
-        .post("/ledger/import/commit", &[("token", "not-a-token")])
+        .post("/ledger/assets/import/commit", &[("token", "not-a-token")])
         .await;
     assert_eq!(p.status, 409);
     assert!(p.has("IMP0204"));
-    let p = c.post("/ledger/import/commit", &[("token", &token)]).await;
-    assert_eq!(p.location.as_deref(), Some("/ledger?ok=imported"));
+    let p = c
+        .post("/ledger/assets/import/commit", &[("token", &token)])
+        .await;
+    assert_eq!(p.location.as_deref(), Some("/ledger/assets?ok=imported"));
     assert!(
         s.svc
             .store
-            .assets()
+            .records::<Asset>()
             .await
             .unwrap()
             .iter()
@@ -369,7 +372,7 @@ async fn import_in_the_browser_previews_then_commits() {
     );
     // The token works once.
     assert_eq!(
-        c.post("/ledger/import/commit", &[("token", &token)])
+        c.post("/ledger/assets/import/commit", &[("token", &token)])
             .await
             .status,
         409

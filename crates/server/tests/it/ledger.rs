@@ -1,5 +1,6 @@
 //! The device ledger through the UI: create with field errors, edit with history, search.
 
+use mamori_domain::ledger::Asset;
 use mamori_domain::role::Role;
 use mamori_testkit::TestServer;
 
@@ -28,7 +29,7 @@ async fn create_edit_and_history() {
     assert_eq!(c.get("/ledger/assets/new").await.status, 200);
 
     // Bad fields are each named; nothing is written.
-    let before = s.svc.store.assets().await.unwrap().len();
+    let before = s.svc.store.records::<Asset>().await.unwrap().len();
     let p = c
         .post(
             "/ledger/assets",
@@ -41,14 +42,14 @@ async fn create_edit_and_history() {
         )
         .await;
     assert_eq!(p.status, 400);
-    for code in ["LED0001", "LED0004", "LED0014", "LED0010"] {
+    for code in ["LED0003", "LED0004", "LED0014", "LED0010"] {
         assert!(p.has(code), "missing {code}");
     }
     assert!(
         p.has("value=\"PC-受付-01\""),
         "the form keeps what was typed"
     );
-    assert_eq!(s.svc.store.assets().await.unwrap().len(), before);
+    assert_eq!(s.svc.store.records::<Asset>().await.unwrap().len(), before);
 
     let p = c.post("/ledger/assets", &form(&[])).await;
     assert_eq!(p.status, 303, "{}", p.body);
@@ -81,7 +82,7 @@ async fn create_edit_and_history() {
     assert!(p.has("診察室1"));
     assert!(p.has("受付</span> → 診察室1"), "{}", p.body);
     let events = s.svc.store.audit_events(5, 0).await.unwrap();
-    assert_eq!(events[0].action, "ledger.asset_updated");
+    assert_eq!(events[0].action, "ledger.record_updated");
     assert!(events[0].detail.contains("診察室1") && events[0].detail.contains("受付"));
 
     // Retire: disposed needs a date.
@@ -106,7 +107,7 @@ async fn create_edit_and_history() {
     assert_eq!(p.status, 303);
     assert_eq!(
         s.svc.store.audit_events(1, 0).await.unwrap()[0].action,
-        "ledger.asset_retired"
+        "ledger.record_retired"
     );
 }
 
@@ -132,16 +133,16 @@ async fn search_filter_and_read_only_roles() {
             .await;
         assert_eq!(p.status, 303);
     }
-    let p = c.get("/ledger?q=%E5%8F%97%E4%BB%98").await; // 受付
+    let p = c.get("/ledger/assets?q=%E5%8F%97%E4%BB%98").await; // 受付
     assert!(p.has("PC-受付-01") && p.has("PC-受付-02") && !p.has("SV-電子カルテ"));
-    let p = c.get("/ledger?class=server").await;
+    let p = c.get("/ledger/assets?f_class=server").await;
     assert!(!p.has("PC-受付-01") && p.has("SV-電子カルテ"));
-    let p = c.get("/ledger?q=100%25_").await;
+    let p = c.get("/ledger/assets?q=100%25_").await;
     assert!(p.has("0 件"), "LIKE wildcards are escaped");
 
     let staff = s.add_user("staff2", Role::Staff).await;
     let mut st = s.login(&staff).await;
-    let p = st.get("/ledger").await;
+    let p = st.get("/ledger/assets").await;
     assert_eq!(p.status, 200);
     assert!(
         !p.has("/ledger/assets/new"),
@@ -165,10 +166,13 @@ async fn ledger_review_is_recorded_and_nags_when_old() {
         "never reviewed: the dashboard says so"
     );
     let p = c
-        .post("/ledger/review", &[("note", "全フロアを巡回して照合")])
+        .post(
+            "/ledger/assets/review",
+            &[("note", "全フロアを巡回して照合")],
+        )
         .await;
-    assert_eq!(p.location.as_deref(), Some("/ledger?ok=reviewed"));
-    let p = c.get("/ledger").await;
+    assert_eq!(p.location.as_deref(), Some("/ledger/assets?ok=reviewed"));
+    let p = c.get("/ledger/assets").await;
     assert!(p.has("最終の棚卸") && p.has("0日前"), "{}", p.body);
     let p = c.get("/").await;
     assert!(
@@ -190,6 +194,6 @@ async fn ledger_review_is_recorded_and_nags_when_old() {
     // Read-only roles see the state but cannot sign off.
     let staff = s.add_user("staff3", Role::Staff).await;
     let mut st = s.login(&staff).await;
-    assert!(!st.get("/ledger").await.has("/ledger/review"));
-    assert_eq!(st.post("/ledger/review", &[]).await.status, 403);
+    assert!(!st.get("/ledger/assets").await.has("/ledger/assets/review"));
+    assert_eq!(st.post("/ledger/assets/review", &[]).await.status, 403);
 }

@@ -14,6 +14,7 @@ mod cli;
 mod durability;
 mod import;
 mod ledger;
+mod registries;
 mod requests;
 mod roles;
 mod setup;
