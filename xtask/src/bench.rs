@@ -575,17 +575,17 @@ pub fn ledger(a: LedgerArgs) -> Result<()> {
         println!("|---|---|---|---|---|");
         for (name, path) in [
             ("/healthz (baseline)", "/healthz".to_string()),
-            ("list, page 1", "/ledger".to_string()),
-            ("list, page 500", "/ledger?page=500".to_string()),
+            ("list, page 1", "/ledger/assets".to_string()),
+            ("list, page 500", "/ledger/assets?page=500".to_string()),
             (
                 "search 「受付」, page 3",
-                format!("/ledger?q={}&page=3", "%E5%8F%97%E4%BB%98"),
+                format!("/ledger/assets?q={}&page=3", "%E5%8F%97%E4%BB%98"),
             ),
             (
                 "class=server + location=医事課",
-                "/ledger?class=server&location=%E5%8C%BB%E4%BA%8B%E8%AA%B2".to_string(),
+                "/ledger/assets?f_class=server&f_location=%E5%8C%BB%E4%BA%8B%E8%AA%B2".to_string(),
             ),
-            ("search IP 10.0.1.", "/ledger?q=10.0.1.".to_string()),
+            ("search IP 10.0.1.", "/ledger/assets?q=10.0.1.".to_string()),
         ] {
             let h = closed_loop(&c, &format!("{base}{path}"), a.requests).await?;
             println!(
