@@ -1,4 +1,6 @@
-//! Pure renderers: SVG charts and print views from values the service layer assembles.
+//! Pure renderers: SVG charts, print views and files (XLSX, PDF) from values the service layer
+//! assembles.
 
+pub mod checklist;
 pub mod svg;
 pub mod table;

@@ -1,0 +1,116 @@
+//! The inspection checklist as a printed form: the values a form is rendered from. The service
+//! layer assembles a [`ChecklistForm`] (texts already in the reader's language, dates already as
+//! printed); the renderers turn it into print HTML, XLSX and PDF. Same form in, same bytes out.
+
+/// An answer as marked on the form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// はい
+    Yes,
+    /// いいえ
+    No,
+    /// 記入不要 (2-②, 2-③ without vendor contracts).
+    NotApplicable,
+}
+
+/// What the evidence says of an item, as shown next to the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Unknown,
+    NotApplicable,
+}
+
+/// One printed item of the form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormRow {
+    /// Printed number, `2-⑤`.
+    pub id: String,
+    /// Section heading the item sits under; a new heading starts where it changes.
+    pub section: String,
+    /// The item's text as printed.
+    pub text: String,
+    pub mark: Option<Mark>,
+    /// 確認日 as printed (`令和7年10月1日`), empty when not answered.
+    pub confirmed_on: String,
+    /// 目標日 as printed, empty unless the answer is いいえ.
+    pub target_on: String,
+    /// 備考.
+    pub remarks: String,
+    /// What the evidence says, for the appendix and the on-screen form.
+    pub verdict: Verdict,
+    /// The answer is はい but the evidence fails it.
+    pub contradicted: bool,
+}
+
+/// The evidence behind one item, for the appendix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendixItem {
+    pub id: String,
+    /// Short title of the item.
+    pub title: String,
+    pub verdict: Verdict,
+    /// One line per fact ("退職者の有効なアカウント 5件: …"), already in the reader's language.
+    pub facts: Vec<String>,
+}
+
+/// Every text of the form that is not data: headings, column names, labels of marks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormLabels {
+    /// 「チェック項目」
+    pub item: String,
+    /// 「確認日」
+    pub confirmed_on: String,
+    /// 「目標日」
+    pub target_on: String,
+    /// 「備考」
+    pub remarks: String,
+    /// 「はい」
+    pub yes: String,
+    /// 「いいえ」
+    pub no: String,
+    /// 「記入不要」
+    pub not_applicable: String,
+    /// 「証拠の付録」
+    pub appendix: String,
+    /// 「確認結果」 (verdict column of the appendix)
+    pub verdict: String,
+    /// Labels of the four verdicts: pass, fail, unknown, not applicable.
+    pub verdicts: [String; 4],
+    /// 「回答と証拠が矛盾」
+    pub contradicted: String,
+    /// 「内容ハッシュ」
+    pub content_hash: String,
+    /// 「署名鍵の指紋」
+    pub key_fingerprint: String,
+    /// 「作成日」
+    pub generated_on: String,
+    /// 「ページ」 (PDF footers: `ページ 1 / 3`)
+    pub page: String,
+}
+
+/// A whole checklist form, ready to render.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChecklistForm {
+    /// 「令和7年度版 医療機関におけるサイバーセキュリティ対策チェックリスト」
+    pub title: String,
+    /// 「医療機関確認用」, 「薬局確認用」, 「事業者確認用」
+    pub variant: String,
+    /// 「令和7年度」
+    pub fiscal_year: String,
+    /// Notes printed under the title (how to fill it in), one paragraph each.
+    pub notes: Vec<String>,
+    pub facility: String,
+    /// For the vendor form: 「事業者名 / システム名」; empty otherwise.
+    pub subject: String,
+    /// 作成日 as printed.
+    pub generated_on: String,
+    /// SHA-256 (hex) of the form's content, printed on every page.
+    pub content_hash: String,
+    /// Fingerprint of the facility's sealed-log signing key, printed for the inspector.
+    pub key_fingerprint: String,
+    pub rows: Vec<FormRow>,
+    pub appendix: Vec<AppendixItem>,
+    pub labels: FormLabels,
+}
