@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "ledger_reviews", include_str!("../migrations/0004_ledger_reviews.sql")),
     (5, "totp_replay", include_str!("../migrations/0005_totp_replay.sql")),
     (6, "ledger_registries", include_str!("../migrations/0006_ledger_registries.sql")),
+    (7, "checklist", include_str!("../migrations/0007_checklist.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {
@@ -30,6 +31,22 @@ fn render(sql: &str, backend: Backend) -> String {
     sql.replace("{id}", id)
         .replace("{bool}", boolean)
         .replace("{blob}", blob)
+}
+
+/// The statements of a migration: `--` comments removed first (so a `;` in a comment does not
+/// split a statement), then split on `;`. Migration files hold no `--` or `;` inside strings.
+fn statements(sql: &str) -> Vec<String> {
+    let stripped: String = sql
+        .lines()
+        .map(|l| l.split_once("--").map(|(code, _)| code).unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    stripped
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Latest schema version this program knows.
@@ -61,16 +78,8 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
             continue;
         }
         let mut w = store.write().await?;
-        for stmt in render(sql, store.backend()).split(';') {
-            let stmt = stmt.trim();
-            if stmt.is_empty()
-                || stmt
-                    .lines()
-                    .all(|l| l.trim().is_empty() || l.trim().starts_with("--"))
-            {
-                continue;
-            }
-            sqlx::query(stmt).execute(&mut **w).await?;
+        for stmt in statements(&render(sql, store.backend())) {
+            sqlx::query(&stmt).execute(&mut **w).await?;
         }
         sqlx::query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)")
             .bind(*version)
@@ -81,4 +90,36 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
         tracing::info!(version, name, "applied migration");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comments_do_not_split_statements() {
+        let sql = "-- a note; with a semicolon\nCREATE TABLE a (x TEXT -- the x; really\n);\n\n-- only a comment;\nCREATE INDEX i ON a (x);\n";
+        assert_eq!(
+            statements(sql),
+            vec!["CREATE TABLE a (x TEXT \n)", "CREATE INDEX i ON a (x)"]
+        );
+    }
+
+    #[test]
+    fn every_migration_splits_into_statements() {
+        for (v, name, sql) in MIGRATIONS {
+            let s = statements(sql);
+            assert!(!s.is_empty(), "{v} {name}");
+            for stmt in s {
+                assert!(
+                    stmt.starts_with("CREATE")
+                        || stmt.starts_with("ALTER")
+                        || stmt.starts_with("UPDATE")
+                        || stmt.starts_with("INSERT")
+                        || stmt.starts_with("DROP"),
+                    "{v} {name}: {stmt}"
+                );
+            }
+        }
+    }
 }
