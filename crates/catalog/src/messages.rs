@@ -126,6 +126,11 @@ pub fn tr(lang: Lang, key: &str) -> &str {
     CATALOG.get(lang, key).unwrap_or(key)
 }
 
+/// Whether the catalog has `key`.
+pub fn has(key: &str) -> bool {
+    CATALOG.get(Lang::Ja, key).is_some()
+}
+
 /// Fills `{name}` placeholders.
 pub fn fill(template: &str, args: &[(&str, &str)]) -> String {
     let mut s = template.to_string();

@@ -268,6 +268,11 @@ pub struct Asset {
     pub status: AssetStatus,
     /// How it connects outside the facility (VPN, 回線, 無線), empty when it does not.
     pub external_connection: String,
+    /// 接続元制限 (2-⑭): whether the device accepts connections only from allowed sources.
+    pub source_restriction: Option<bool>,
+    /// 代替措置: how the risk is contained when patches cannot be applied (past EOL, vendor
+    /// restrictions) (2-⑥).
+    pub compensating_control: String,
     /// 廃棄記録: how the data was destroyed (物理破壊, データ消去ソフト …).
     pub disposal_method: String,
     pub disposed_on: Option<Date>,
@@ -297,6 +302,8 @@ impl Asset {
             last_patch_on: None,
             status: AssetStatus::Active,
             external_connection: String::new(),
+            source_restriction: None,
+            compensating_control: String::new(),
             disposal_method: String::new(),
             disposed_on: None,
             disposal_certificate: String::new(),
@@ -331,6 +338,8 @@ impl Record for Asset {
         Field::new("disposed_on", FieldKind::Date),
         Field::text("disposal_certificate", 200),
         Field::new("notes", FieldKind::Note),
+        Field::new("source_restriction", FieldKind::MaybeFlag),
+        Field::text("compensating_control", 300),
     ];
 
     fn id(&self) -> i64 {
@@ -361,6 +370,8 @@ impl Record for Asset {
             day_text(self.disposed_on),
             self.disposal_certificate.clone(),
             self.notes.clone(),
+            maybe_flag_text(self.source_restriction),
+            self.compensating_control.clone(),
         ]
     }
     fn from_values(v: &Values<'_>) -> Asset {
@@ -382,6 +393,8 @@ impl Record for Asset {
             last_patch_on: v.date("last_patch_on"),
             status: v.choice("status", AssetStatus::parse, AssetStatus::Active),
             external_connection: v.text("external_connection"),
+            source_restriction: v.maybe_flag("source_restriction"),
+            compensating_control: v.text("compensating_control"),
             disposal_method: v.text("disposal_method"),
             disposed_on: v.date("disposed_on"),
             disposal_certificate: v.text("disposal_certificate"),
@@ -1402,5 +1415,209 @@ mod tests {
         }
         assert_eq!(AccountKind::parse("nope"), None);
         assert_eq!(ContactRole::CODES.len(), ContactRole::ALL.len());
+    }
+}
+
+code_enum!(
+    /// Kinds of the facility's own documents and records (規程・計画・記録).
+    DocKind {
+        /// 運用管理規程
+        OperatingRules => "operating_rules",
+        /// 安全管理責任者の任命
+        OfficerAppointment => "officer_appointment",
+        /// アクセス権限表（職種・業務別）
+        AccessMatrix => "access_matrix",
+        /// 外部記録媒体の取扱い（接続制限）
+        MediaPolicy => "media_policy",
+        /// 不要なソフトウェア・サービスの停止基準と確認記録
+        ServiceBaseline => "service_baseline",
+        /// ネットワーク構成図
+        NetworkDiagram => "network_diagram",
+        /// バックアップ・復旧手順
+        BackupProcedure => "backup_procedure",
+        /// 復旧テストの記録
+        RestoreTest => "restore_test",
+        /// サイバー攻撃を想定したBCP
+        CyberBcp => "cyber_bcp",
+        /// BCP訓練の記録
+        BcpDrill => "bcp_drill",
+        /// アクセスログ確認の記録
+        LogReview => "log_review",
+        /// 研修の記録
+        Training => "training",
+        Other => "other",
+    }
+);
+
+impl DocKind {
+    /// Records of something done on a date (a drill, a test, a review), as opposed to rules and
+    /// plans that stay in force until replaced.
+    pub fn is_record(self) -> bool {
+        matches!(
+            self,
+            DocKind::RestoreTest | DocKind::BcpDrill | DocKind::LogReview | DocKind::Training
+        )
+    }
+}
+
+/// A document or record of the facility itself: rules, plans, procedures, and the records of
+/// drills, restore tests and log reviews that the checklist asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FacilityDocument {
+    pub id: i64,
+    pub kind: DocKind,
+    pub title: String,
+    pub version: String,
+    /// 制定日 for rules and plans, 実施日 for records.
+    pub dated_on: Option<Date>,
+    pub next_review_on: Option<Date>,
+    /// Stable keys of the checklist items it covers (`rules.operating_rules` lists what the
+    /// operating rules set out).
+    pub topics: Vec<&'static str>,
+    /// Device classes it applies to (service baselines, media rules); empty means all.
+    pub asset_classes: Vec<AssetClass>,
+    /// Systems it applies to (access matrices, backup procedures); empty means all.
+    pub system_ids: Vec<SystemId>,
+    pub approver: String,
+    pub file_name: String,
+    pub sha256: String,
+    pub current: bool,
+    pub notes: String,
+}
+
+impl FacilityDocument {
+    /// An empty current document of `kind`, to be filled in.
+    pub fn blank(kind: DocKind) -> FacilityDocument {
+        FacilityDocument {
+            id: 0,
+            kind,
+            title: String::new(),
+            version: String::new(),
+            dated_on: None,
+            next_review_on: None,
+            topics: Vec::new(),
+            asset_classes: Vec::new(),
+            system_ids: Vec::new(),
+            approver: String::new(),
+            file_name: String::new(),
+            sha256: String::new(),
+            current: true,
+            notes: String::new(),
+        }
+    }
+
+    /// Whether it applies to devices of `class` (no classes listed: all).
+    pub fn applies_to_class(&self, class: AssetClass) -> bool {
+        self.asset_classes.is_empty() || self.asset_classes.contains(&class)
+    }
+
+    /// Whether it applies to system `id` (no systems listed: all).
+    pub fn applies_to_system(&self, id: SystemId) -> bool {
+        self.system_ids.is_empty() || self.system_ids.contains(&id)
+    }
+}
+
+impl Record for FacilityDocument {
+    const KIND: RegistryKind = RegistryKind::Document;
+    const KEY: &'static [&'static str] = &["doc_type", "title", "dated_on"];
+    const TITLE: &'static str = "title";
+    #[rustfmt::skip]
+    const FIELDS: &'static [Field] = &[
+        Field::choice("doc_type", DocKind::CODES, "doc_kind").req().list().facet(),
+        Field::text("title", 200).req().list().search(),
+        Field::text("version", 50).list(),
+        Field::new("dated_on", FieldKind::Date).req().list(),
+        Field::new("next_review_on", FieldKind::Date).list(),
+        Field::tags("topics", crate::checklist::TOPICS, "checklist_topic"),
+        Field::tags("asset_classes", AssetClass::CODES, "asset_class"),
+        Field { column: "system_ids", ..Field::new("systems", FieldKind::Refs(RegistryKind::System)) },
+        Field::text("approver", 100).list().search(),
+        Field::text("file_name", 200),
+        Field::text("sha256", 64),
+        Field::new("current", YES_NO).list().facet(),
+        Field::new("notes", FieldKind::Note),
+    ];
+
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn set_id(&mut self, id: i64) {
+        self.id = id;
+    }
+    fn values(&self) -> Vec<String> {
+        vec![
+            self.kind.as_str().to_string(),
+            self.title.clone(),
+            self.version.clone(),
+            day_text(self.dated_on),
+            day_text(self.next_review_on),
+            crate::checklist::TOPICS
+                .iter()
+                .filter(|t| self.topics.contains(t))
+                .copied()
+                .collect::<Vec<_>>()
+                .join(","),
+            AssetClass::ALL
+                .iter()
+                .filter(|c| self.asset_classes.contains(c))
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            ids_text(&self.system_ids.iter().map(|s| s.0).collect::<Vec<_>>()),
+            self.approver.clone(),
+            self.file_name.clone(),
+            self.sha256.clone(),
+            flag_text(self.current),
+            self.notes.clone(),
+        ]
+    }
+    fn from_values(v: &Values<'_>) -> FacilityDocument {
+        let topics = v.text("topics");
+        FacilityDocument {
+            id: 0,
+            kind: v.choice("doc_type", DocKind::parse, DocKind::Other),
+            title: v.text("title"),
+            version: v.text("version"),
+            dated_on: v.date("dated_on"),
+            next_review_on: v.date("next_review_on"),
+            topics: crate::checklist::TOPICS
+                .iter()
+                .filter(|t| topics.split(',').any(|x| x.trim() == **t))
+                .copied()
+                .collect(),
+            asset_classes: v
+                .text("asset_classes")
+                .split(',')
+                .filter_map(|c| AssetClass::parse(c.trim()))
+                .collect(),
+            system_ids: v.ids("systems").into_iter().map(SystemId).collect(),
+            approver: v.text("approver"),
+            file_name: v.text("file_name"),
+            sha256: v.text("sha256").to_ascii_lowercase(),
+            current: v.text("current") != "0",
+            notes: v.text("notes"),
+        }
+    }
+    fn validate(&self) -> Vec<FieldError> {
+        let mut e = Vec::new();
+        let hex64 = self.sha256.len() == 64 && self.sha256.chars().all(|c| c.is_ascii_hexdigit());
+        if !self.sha256.is_empty() && !hex64 {
+            e.push(FieldError {
+                field: "sha256",
+                code: "LED0020",
+            });
+        }
+        e.extend(ended_before(
+            self.dated_on,
+            self.next_review_on,
+            "next_review_on",
+        ));
+        e
+    }
+    fn is_retired(&self, _today: Date) -> bool {
+        !self.current
+    }
+    fn retire(&mut self, _today: Date) {
+        self.current = false;
     }
 }

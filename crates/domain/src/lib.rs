@@ -5,6 +5,7 @@
 //! message catalog turns into Japanese or English.
 
 pub mod audit;
+pub mod checklist;
 pub mod facility;
 pub mod findings;
 pub mod ids;

@@ -21,6 +21,7 @@ pub enum RegistryKind {
     Contact,
     RemotePoint,
     VendorDocument,
+    Document,
 }
 
 impl RegistryKind {
@@ -33,6 +34,7 @@ impl RegistryKind {
         RegistryKind::Contact,
         RegistryKind::RemotePoint,
         RegistryKind::VendorDocument,
+        RegistryKind::Document,
     ];
 
     /// Singular code: the history kind, the audit target prefix, the message prefix
@@ -47,6 +49,7 @@ impl RegistryKind {
             RegistryKind::Contact => "contact",
             RegistryKind::RemotePoint => "remote_point",
             RegistryKind::VendorDocument => "vendor_document",
+            RegistryKind::Document => "document",
         }
     }
 
@@ -61,6 +64,7 @@ impl RegistryKind {
             RegistryKind::Contact => "contacts",
             RegistryKind::RemotePoint => "remote_points",
             RegistryKind::VendorDocument => "vendor_documents",
+            RegistryKind::Document => "documents",
         }
     }
 

@@ -25,6 +25,8 @@ pub enum Permission {
     EditLedger,
     ViewAccounts,
     ViewChecklist,
+    /// Answer the checklist (はい / いいえ, dates, remarks) and export the form.
+    AnswerChecklist,
     ViewLogs,
     ViewVendors,
     ViewBackups,
@@ -110,8 +112,9 @@ impl Role {
 }
 
 /// Permissions that change facility state (as opposed to reading it).
-pub const WRITE_PERMISSIONS: [Permission; 4] = [
+pub const WRITE_PERMISSIONS: [Permission; 5] = [
     Permission::EditLedger,
+    Permission::AnswerChecklist,
     Permission::ManageSettings,
     Permission::ManageUsers,
     Permission::ManageSessions,
