@@ -423,6 +423,38 @@ async function flow(page, { base, loginId, password, totpKey }) {
   check('the logs page shows the sealed log and its key fingerprint',
     (await page.content()).includes('公開鍵の指紋'));
 
+  // 5a'. The checklist: the demo's contradiction, an item answered いいえ with a target date, and
+  // the contradiction gone.
+  {
+    const untranslatedIn = async () =>
+      (await page.content()).match(/\b(checklist_[a-z]+|verdict|flag|answer|source)\.[a-z_]+(\.[a-z_]+)?\b(?![^<]*["'])/g);
+    let resp = await page.goto(new URL('/checklist', base).href);
+    await settle(page);
+    await page.screenshot({ path: path.join(SHOTS, '15-checklist.png'), fullPage: true }).catch(() => {});
+    const banner = await page.locator('#contradictions').isVisible().catch(() => false);
+    check('the checklist shows the demo clinic\'s contradiction (2-⑤) loudly',
+      resp && resp.status() < 400 && banner && (await page.content()).includes('2-⑤'),
+      `status ${resp && resp.status()}, banner ${banner}`);
+    const raw = await untranslatedIn();
+    check('the checklist page has no untranslated keys', !raw, `untranslated ${raw && raw.slice(0, 5)}`);
+    resp = await page.goto(new URL('/checklist/items/systems.unneeded_accounts', base).href);
+    await settle(page);
+    await page.screenshot({ path: path.join(SHOTS, '16-checklist-item.png'), fullPage: true }).catch(() => {});
+    const now = new Date();
+    const fyEnd = now.getMonth() >= 3 ? now.getFullYear() + 1 : now.getFullYear();
+    await page.locator('input[name=answer][value=no]').check();
+    await page.locator('#f_target_on').fill(`${fyEnd}-03-31`);
+    await page.locator('#f_remarks').fill('退職者のアカウントを今月中に無効化する');
+    await page.locator('form[action="/checklist/items/systems.unneeded_accounts"] button[type=submit]').click();
+    const back = await waitForPath(page, (p) => p === '/checklist');
+    await settle(page);
+    const gone = !(await page.locator('#contradictions').isVisible().catch(() => false));
+    check('answering いいえ with a target date records it and clears the contradiction',
+      back && gone && (await page.content()).includes('回答を記録しました'),
+      `now at ${page.url()}, banner gone ${gone}: ${await visibleErrorText(page)}`);
+    await page.screenshot({ path: path.join(SHOTS, '17-checklist-answered.png'), fullPage: true }).catch(() => {});
+  }
+
   // 5b. Register a security key with Chromium's virtual authenticator (CTAP2, user verification).
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('WebAuthn.enable');

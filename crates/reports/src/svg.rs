@@ -210,6 +210,135 @@ pub fn bar_chart(title: &str, bars: &[Bar], empty_text: &str) -> String {
     out
 }
 
+/// A mark on a timeline: a label at a position between 0 (start) and 1 (end).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineMark {
+    pub label: String,
+    /// 0.0 at the first tick, 1.0 at the end of the last; clamped.
+    pub at: f64,
+    pub tone: Tone,
+}
+
+/// Timeline: a horizontal axis with evenly spaced `ticks` (months of a fiscal year), a `today`
+/// line, and one dot per mark with its label, stacked in lanes so that close marks do not
+/// overlap. An empty `marks` shows `empty_text` under the axis.
+pub fn timeline_chart(
+    title: &str,
+    ticks: &[String],
+    today: Option<f64>,
+    today_label: &str,
+    marks: &[TimelineMark],
+    empty_text: &str,
+) -> String {
+    const LEFT: f64 = 10.0;
+    const RIGHT: f64 = WIDTH - 10.0;
+    const AXIS_Y: f64 = 30.0;
+    const LANE: f64 = 22.0;
+    const FONT: f64 = 12.0;
+    let span = RIGHT - LEFT;
+    let x_of = |at: f64| LEFT + span * at.clamp(0.0, 1.0);
+    // Lanes: a mark goes into the first lane whose last label ends before it starts.
+    let mut lanes: Vec<f64> = Vec::new();
+    let mut placed: Vec<(f64, usize, &TimelineMark)> = Vec::new();
+    let mut sorted: Vec<&TimelineMark> = marks.iter().collect();
+    sorted.sort_by(|a, b| a.at.total_cmp(&b.at));
+    for m in sorted {
+        let x = x_of(m.at);
+        let w = text_width(&m.label, FONT) + 14.0;
+        let lane = match lanes.iter().position(|end| *end < x) {
+            Some(i) => i,
+            None => {
+                lanes.push(f64::MIN);
+                lanes.len() - 1
+            }
+        };
+        if let Some(end) = lanes.get_mut(lane) {
+            *end = x + w;
+        }
+        placed.push((x, lane, m));
+    }
+    let rows = lanes.len().max(1) as f64;
+    let height = AXIS_Y + 14.0 + rows * LANE + 8.0;
+    let desc: Vec<Bar> = marks
+        .iter()
+        .map(|m| Bar::new(m.label.clone(), 0, m.tone))
+        .collect();
+    let mut out = String::new();
+    open_svg(&mut out, "chart-timeline", title, height, &data_desc(&desc));
+    let _ = write!(
+        out,
+        r#"<line class="axis" x1="{}" y1="{y}" x2="{}" y2="{y}"/>"#,
+        num(LEFT),
+        num(RIGHT),
+        y = num(AXIS_Y)
+    );
+    let n = ticks.len().max(1) as f64;
+    for (i, t) in ticks.iter().enumerate() {
+        let x = LEFT + span * (i as f64) / n;
+        let _ = write!(
+            out,
+            r#"<line class="tick" x1="{x}" y1="{}" x2="{x}" y2="{}"/>"#,
+            num(AXIS_Y - 4.0),
+            num(AXIS_Y + 4.0),
+            x = num(x)
+        );
+        push_text(
+            &mut out,
+            (x + span / n / 2.0, AXIS_Y - 12.0),
+            TextStyle::new("tick-label", "middle", 11.0),
+            t,
+            Some(span / n),
+        );
+    }
+    if let Some(at) = today {
+        let x = x_of(at);
+        let _ = write!(
+            out,
+            r#"<line class="today" x1="{x}" y1="{}" x2="{x}" y2="{}"/>"#,
+            num(AXIS_Y - 6.0),
+            num(height - 4.0),
+            x = num(x)
+        );
+        push_text(
+            &mut out,
+            (x + 3.0, height - 6.0),
+            TextStyle::new("today-label", "start", 10.0),
+            today_label,
+            None,
+        );
+    }
+    if placed.is_empty() {
+        push_text(
+            &mut out,
+            (WIDTH / 2.0, AXIS_Y + 14.0 + LANE / 2.0),
+            TextStyle::new("empty", "middle", 13.0),
+            empty_text,
+            Some(WIDTH - 16.0),
+        );
+    }
+    for (x, lane, m) in placed {
+        let y = AXIS_Y + 14.0 + LANE * lane as f64 + LANE / 2.0;
+        let _ = write!(
+            out,
+            r#"<line class="stem" x1="{x}" y1="{}" x2="{x}" y2="{}"/><circle class="dot {}" cx="{x}" cy="{}" r="5"/>"#,
+            num(AXIS_Y),
+            num(y),
+            m.tone.class(),
+            num(y),
+            x = num(x)
+        );
+        push_text(
+            &mut out,
+            (x + 8.0, y),
+            TextStyle::new("label", "start", FONT),
+            &m.label,
+            None,
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
 /// Donut chart: annular sectors computed with trigonometry, clockwise from twelve o'clock in
 /// the order given, over a `track` ring; the total in the centre with `center_label` under
 /// it; a legend at the right with each label, value and rounded percentage.
@@ -904,5 +1033,45 @@ mod tests {
             assert_well_formed(&svg);
         }
         assert!(donut_chart("t", &bars, "c", "e").contains("(50%)"));
+    }
+
+    #[test]
+    fn timeline_stacks_close_marks_and_draws_today() {
+        let ticks: Vec<String> = ["4月", "5月", "6月"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let mark = |l: &str, at| TimelineMark {
+            label: l.to_string(),
+            at,
+            tone: Tone::Warn,
+        };
+        let svg = timeline_chart(
+            "目標日",
+            &ticks,
+            Some(0.5),
+            "今日",
+            &[
+                mark("2-②", 0.2),
+                mark("2-③", 0.21),
+                mark("4-①", 0.9),
+                mark("<x>", 7.0),
+            ],
+            "なし",
+        );
+        assert_well_formed(&svg);
+        assert_eq!(svg.matches("<circle").count(), 4);
+        assert!(svg.contains("class=\"today\""));
+        assert!(svg.contains("&lt;x&gt;"), "labels are escaped");
+        // Two marks at nearly the same place go to different lanes (different heights).
+        let ys: Vec<&str> = svg
+            .split("<circle")
+            .skip(1)
+            .filter_map(|c| c.split("cy=\"").nth(1)?.split('"').next())
+            .collect();
+        assert_ne!(ys.first(), ys.get(1));
+        let empty = timeline_chart("目標日", &ticks, None, "今日", &[], "なし");
+        assert!(empty.contains("なし") && !empty.contains("<circle"));
+        assert_well_formed(&empty);
     }
 }

@@ -89,6 +89,29 @@ pub(crate) fn load_or_create(path: &Path) -> Result<(SigningKey, bool), SealErro
     }
 }
 
+/// The public key of the sealed log in `dir`, read without opening the log (so it works while a
+/// server holds it); `None` when no key was made yet.
+pub fn public_key_in(dir: &Path) -> Result<Option<PublicKey>, SealError> {
+    let path = dir.join("seal.key");
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let damaged = || SealError::KeyDamaged {
+                path: path.display().to_string(),
+            };
+            let (magic, seed) = bytes.split_at_checked(8).ok_or_else(damaged)?;
+            if magic != KEY_MAGIC {
+                return Err(damaged());
+            }
+            let seed: [u8; 32] = seed.try_into().map_err(|_| damaged())?;
+            Ok(Some(PublicKey(
+                SigningKey::from_bytes(&seed).verifying_key().to_bytes(),
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(&path)(e)),
+    }
+}
+
 /// fsyncs a directory so that created, renamed and deleted entries are durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), SealError> {
     std::fs::File::open(dir)

@@ -41,7 +41,7 @@ mod tree;
 pub use bundle::{VerifyReport, verify_bundle};
 pub use committer::GroupCommitter;
 pub use error::{SealError, VerifyError, VerifyKind};
-pub use keys::{DeletionRecord, PublicKey, SignedTreeHead};
+pub use keys::{DeletionRecord, PublicKey, SignedTreeHead, public_key_in};
 pub use log::{OpenReport, SealOptions, SealedLog, TreeHead};
 pub use merkle::Hash;
 pub use record::Record;

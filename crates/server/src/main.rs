@@ -124,6 +124,11 @@ enum Command {
         #[arg(long, value_name = "HEX")]
         pubkey: Option<String>,
     },
+    /// The inspection checklist: per item the answer, what the evidence says, and contradictions.
+    Checklist {
+        #[command(subcommand)]
+        cmd: ChecklistCmd,
+    },
     /// Check mamori's own audit trail end to end; exit 1 when it was altered.
     AuditVerify {
         #[command(flatten)]
@@ -147,6 +152,34 @@ enum LogCmd {
     },
 }
 
+/// Which checklist form: the facility's current one unless given.
+#[derive(Args, Clone, Default)]
+struct FormArgs {
+    /// Edition of the form: R7, R6 … (default: the newest for the fiscal year).
+    #[arg(long)]
+    edition: Option<String>,
+    /// hospital (医療機関確認用), pharmacy (薬局確認用) or vendor (事業者確認用).
+    #[arg(long)]
+    variant: Option<String>,
+    /// Fiscal year (年度), e.g. 2025 for 令和7年度 (default: the current one).
+    #[arg(long)]
+    fiscal_year: Option<i32>,
+}
+
+#[derive(Subcommand)]
+enum ChecklistCmd {
+    /// Per item: answer, evidence verdict, flags. `--json` prints one JSON document. Exit 1 when
+    /// an answer of はい is contradicted by the evidence.
+    Status {
+        #[command(flatten)]
+        form: FormArgs,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
 /// Ledgers that can be imported and exported (the registries of the ledger).
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum LedgerKind {
@@ -160,6 +193,7 @@ enum LedgerKind {
     RemotePoints,
     #[value(name = "vendor_documents")]
     VendorDocuments,
+    Documents,
 }
 
 impl LedgerKind {
@@ -173,6 +207,7 @@ impl LedgerKind {
             LedgerKind::Contacts => RegistryKind::Contact,
             LedgerKind::RemotePoints => RegistryKind::RemotePoint,
             LedgerKind::VendorDocuments => RegistryKind::VendorDocument,
+            LedgerKind::Documents => RegistryKind::Document,
         }
     }
 }
@@ -672,6 +707,130 @@ async fn audit_verify(store: StoreArgs) -> Result<bool> {
     }
 }
 
+/// The form named by `f`, defaulting to the facility's current one.
+async fn form_key(svc: &Services, f: &FormArgs) -> Result<mamori_storage::checklist::FormKey> {
+    let mut key = svc.default_form().await?;
+    if let Some(v) = &f.variant {
+        key.variant = v.clone();
+    }
+    if let Some(fy) = f.fiscal_year {
+        key.fiscal_year = fy;
+    }
+    key.edition = match &f.edition {
+        Some(e) => e.to_uppercase(),
+        None => mamori_catalog::checklist::latest(&key.variant, key.fiscal_year)
+            .map(|p| p.edition.clone())
+            .unwrap_or(key.edition),
+    };
+    Ok(key)
+}
+
+fn service_error(e: &mamori_service::ServiceError) -> anyhow::Error {
+    let msg =
+        mamori_catalog::tr(mamori_catalog::Lang::Ja, &format!("error.{}", e.code())).to_string();
+    let field = e.field().map(|f| format!(" [{f}]")).unwrap_or_default();
+    anyhow::anyhow!("{} {msg}{field}", e.code())
+}
+
+async fn checklist_status(form: FormArgs, json: bool, store: StoreArgs) -> Result<bool> {
+    use mamori_domain::checklist::Flag;
+    let cfg = load_config(&store, &ListenArgs::default(), &default_data_dir())?;
+    init_tracing("warn");
+    let svc = open(&cfg).await?;
+    let key = form_key(&svc, &form).await?;
+    let actor = mamori_service::Actor::local(&os_user());
+    let cap = actor.can::<mamori_service::perm::ViewChecklist>()?;
+    let a = svc
+        .assessment(&cap, &key)
+        .await
+        .map_err(|e| service_error(&e))?;
+    svc.store.close().await;
+    let lang = mamori_catalog::Lang::Ja;
+    let tally = a.tally();
+    if json {
+        let items: Vec<serde_json::Value> = a
+            .items
+            .iter()
+            .map(|s| {
+                let g = s.answer.as_ref();
+                serde_json::json!({
+                    "id": s.item.id,
+                    "key": s.item.key,
+                    "answer": g.map(|g| g.answer.as_str()),
+                    "confirmed_on": g.and_then(|g| g.confirmed_on).map(|d| mamori_domain::registry::day_text(Some(d))),
+                    "target_on": g.and_then(|g| g.target_on).map(|d| mamori_domain::registry::day_text(Some(d))),
+                    "remarks": g.map(|g| g.remarks.clone()),
+                    "verdict": s.evidence.verdict.as_str(),
+                    "valid_until": s.evidence.valid_until.map(|d| mamori_domain::registry::day_text(Some(d))),
+                    "contradiction": s.has(Flag::Contradiction),
+                    "flags": s.flags.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+                    "facts": s.evidence.facts.iter().map(|f| serde_json::json!({
+                        "code": f.code,
+                        "tone": f.tone.as_str(),
+                        "text": mamori_service::checklist::fact_text(lang, f),
+                        "records": f.records.iter().map(|r| format!("{}:{}", r.kind.plural(), r.id)).collect::<Vec<_>>(),
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "edition": key.edition,
+            "variant": key.variant,
+            "fiscal_year": key.fiscal_year,
+            "as_of": mamori_domain::registry::day_text(Some(a.today)),
+            "summary": {
+                "items": a.items.len(),
+                "yes": tally.yes,
+                "no": tally.no,
+                "na": tally.na,
+                "unanswered": tally.unanswered,
+                "contradictions": tally.contradictions,
+                "upgrades": tally.upgrades,
+                "expiring": tally.expiring,
+            },
+            "items": items,
+        });
+        println!("{doc}");
+    } else {
+        println!(
+            "{} {}（{}） {} 時点",
+            a.pack.title_ja,
+            a.pack.variant_ja,
+            mamori_service::checklist::fiscal_year_label(lang, key.fiscal_year),
+            mamori_service::checklist::wareki_or_blank(Some(a.today))
+        );
+        for s in &a.items {
+            let answer = s
+                .answer
+                .as_ref()
+                .map(|g| {
+                    mamori_catalog::tr(lang, &format!("answer.{}", g.answer.as_str())).to_string()
+                })
+                .unwrap_or_else(|| mamori_catalog::tr(lang, "answer.none").to_string());
+            let verdict =
+                mamori_catalog::tr(lang, &format!("verdict.{}", s.evidence.verdict.as_str()))
+                    .to_string();
+            let flag = if s.has(Flag::Contradiction) {
+                "  ★矛盾 / CONTRADICTION"
+            } else {
+                ""
+            };
+            println!(
+                "{:<5} {:<8} {:<10} {}{flag}",
+                s.item.id,
+                answer,
+                verdict,
+                mamori_catalog::tr(lang, &format!("checklist_topic.{}", s.item.key))
+            );
+        }
+        println!(
+            "はい {} / いいえ {} / 記入不要 {} / 未回答 {} — 矛盾 {}",
+            tally.yes, tally.no, tally.na, tally.unanswered, tally.contradictions
+        );
+    }
+    Ok(tally.contradictions == 0)
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -708,6 +867,9 @@ fn main() -> std::process::ExitCode {
             .await
             .map(|_| true),
             Command::AuditVerify { store } => audit_verify(store).await,
+            Command::Checklist {
+                cmd: ChecklistCmd::Status { form, json, store },
+            } => checklist_status(form, json, store).await,
             Command::Verify { bundle, pubkey } => verify(bundle, pubkey),
             Command::Log {
                 cmd:

@@ -108,6 +108,7 @@ pub mod perm {
         EditLedger,
         ViewAccounts,
         ViewChecklist,
+        AnswerChecklist,
         ViewLogs,
         ViewVendors,
         ViewBackups,

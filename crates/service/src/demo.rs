@@ -11,11 +11,16 @@
 //! - a few Windows 10 PCs past their end of support, some PCs not patched for months;
 //! - a shared reception account, vendor maintenance accounts with administrator rights, a
 //!   break-glass account, dormant and never-used accounts;
-//! - one vendor whose remote-maintenance terms are not yet confirmed.
+//! - one vendor whose remote-maintenance terms are not yet confirmed;
+//! - for the checklist: operating rules that leave two items uncovered, a BCP whose last drill is
+//!   more than a year old, a restore test about to turn a year old, no service baseline for PCs,
+//!   no MDS/SDS from two vendors, a remote-maintenance access point without an allowed source,
+//!   and a network device whose source restriction is not recorded.
 
 use mamori_domain::ledger::{
-    Account, AccountKind, Asset, AssetClass, AssetStatus, Certification, DeliveryModel, InfoSystem,
-    JobType, PasswordPolicy, Person, SystemCategory, TwoFactor, Vendor,
+    Account, AccountKind, Asset, AssetClass, AssetStatus, Certification, Contact, ContactRole,
+    DeliveryModel, DocKind, DocumentType, FacilityDocument, InfoSystem, JobType, PasswordPolicy,
+    Person, RemotePoint, RemoteRoute, SystemCategory, TwoFactor, Vendor, VendorDocument,
 };
 use mamori_domain::{AccountId, AssetId, PersonId, SystemId, VendorId};
 use std::collections::HashSet;
@@ -32,6 +37,12 @@ pub struct DemoFacility {
     pub persons: Vec<Person>,
     pub assets: Vec<Asset>,
     pub accounts: Vec<Account>,
+    pub contacts: Vec<Contact>,
+    pub remote_points: Vec<RemotePoint>,
+    pub vendor_documents: Vec<VendorDocument>,
+    pub documents: Vec<FacilityDocument>,
+    /// Days before `today` the device ledger was last reviewed (棚卸).
+    pub asset_review_days_ago: i64,
 }
 
 /// Generates the sample clinic as of `today`; the same `(today, seed)` gives the same output.
@@ -41,11 +52,17 @@ pub fn demo_facility(today: Date, seed: u64) -> DemoFacility {
     let systems = systems();
     let drafts = staff_drafts(today, &mut rng);
     let persons = persons(&drafts);
-    let assets = assets(today, &mut rng);
+    let mut assets = assets(today, &mut rng);
+    checklist_details(&mut assets, today);
     let accounts = accounts(today, &drafts, &persons, &mut rng);
     DemoFacility {
         facility_name: "医療法人社団 さくら会 さくら内科クリニック".to_owned(),
         beds: 19,
+        contacts: contacts(today, &persons, &vendors),
+        remote_points: remote_points(),
+        vendor_documents: vendor_documents(today),
+        documents: documents(today),
+        asset_review_days_ago: 200,
         vendors,
         systems,
         persons,
@@ -1323,6 +1340,369 @@ fn accounts(
         account.id = AccountId(id);
     }
     out
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the checklist looks at beyond the registries above
+
+/// Source restriction on the network devices (all but the Wi-Fi access point recorded) and a
+/// compensating control on the first device past its end of support.
+fn checklist_details(assets: &mut [Asset], today: Date) {
+    let network: Vec<usize> = assets
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.class == AssetClass::NetworkDevice)
+        .map(|(i, _)| i)
+        .collect();
+    for (n, i) in network.iter().enumerate() {
+        if let Some(a) = assets.get_mut(*i) {
+            a.source_restriction = (n + 1 < network.len()).then_some(true);
+        }
+    }
+    if let Some(a) = assets
+        .iter_mut()
+        .find(|a| a.status == AssetStatus::Active && a.eol_on.is_some_and(|d| d < today))
+    {
+        a.compensating_control =
+            "院内LANから切り離し、検査装置の操作専用として使用（インターネット接続なし）"
+                .to_owned();
+    }
+}
+
+fn contacts(today: Date, persons: &[Person], vendors: &[Vendor]) -> Vec<Contact> {
+    let checked = Some(days_ago(today, 40));
+    let present = |job: JobType, skip: usize| {
+        persons
+            .iter()
+            .filter(|p| p.job == job && p.left_on.is_none())
+            .nth(skip)
+            .map(|p| p.name.clone())
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    let mut push = |role, organization: &str, name: String, phone: &str, after: &str| {
+        out.push(Contact {
+            id: out.len() as i64 + 1,
+            role,
+            organization: organization.to_owned(),
+            name,
+            phone: phone.to_owned(),
+            phone_after_hours: after.to_owned(),
+            email: String::new(),
+            vendor_id: None,
+            verified_on: checked,
+            active: true,
+            notes: String::new(),
+        });
+    };
+    let clinic = "さくら内科クリニック";
+    push(
+        ContactRole::Director,
+        clinic,
+        present(JobType::Doctor, 0),
+        "04-7100-0001",
+        "090-0000-1001",
+    );
+    push(
+        ContactRole::SecurityOfficer,
+        clinic,
+        present(JobType::Administration, 0),
+        "04-7100-0002",
+        "090-0000-1002",
+    );
+    push(
+        ContactRole::Deputy,
+        clinic,
+        present(JobType::Administration, 1),
+        "04-7100-0003",
+        "",
+    );
+    push(
+        ContactRole::Mhlw,
+        "厚生労働省 医政局 医療情報担当",
+        "サイバーセキュリティ担当".to_owned(),
+        "03-5253-1111",
+        "",
+    );
+    push(
+        ContactRole::Police,
+        "県警察 サイバー犯罪相談窓口（生活安全部）",
+        String::new(),
+        "043-000-9110",
+        "",
+    );
+    push(
+        ContactRole::HealthCenter,
+        "市保健所 医療安全担当",
+        String::new(),
+        "047-000-2130",
+        "",
+    );
+    push(
+        ContactRole::Ipa,
+        "IPA 情報セキュリティ安心相談窓口",
+        String::new(),
+        "03-5978-7509",
+        "",
+    );
+    for v in vendors {
+        let id = out.len() as i64 + 1;
+        out.push(Contact {
+            id,
+            role: ContactRole::Vendor,
+            organization: v.name.clone(),
+            name: "保守窓口".to_owned(),
+            phone: v.phone.clone(),
+            phone_after_hours: String::new(),
+            email: v.email.clone(),
+            vendor_id: Some(v.id),
+            verified_on: checked,
+            active: true,
+            notes: String::new(),
+        });
+    }
+    out
+}
+
+fn remote_points() -> Vec<RemotePoint> {
+    let row = |id: i64, name: &str, vendor: i64, system: i64, route, source: &str| RemotePoint {
+        id,
+        name: name.to_owned(),
+        vendor_id: Some(VendorId(vendor)),
+        system_id: Some(SystemId(system)),
+        asset_id: None,
+        route,
+        allowed_source: source.to_owned(),
+        approver: "事務長".to_owned(),
+        session_log: Some(true),
+        active: true,
+        notes: String::new(),
+    };
+    vec![
+        row(
+            1,
+            "電子カルテ保守回線（IP-VPN）",
+            V_EHR,
+            S_EHR,
+            RemoteRoute::IpVpn,
+            "203.0.113.10/32",
+        ),
+        row(
+            2,
+            "レセコン保守VPN",
+            V_RECEIPT,
+            S_RECEIPT,
+            RemoteRoute::InternetVpn,
+            "198.51.100.20/32",
+        ),
+        // The PACS vendor's remote desktop: nobody has written down where it may come from.
+        row(
+            3,
+            "PACS リモートデスクトップ",
+            V_PACS,
+            S_PACS,
+            RemoteRoute::RemoteDesktop,
+            "",
+        ),
+        row(
+            4,
+            "検査システム保守回線",
+            V_LAB,
+            S_LAB,
+            RemoteRoute::IpVpn,
+            "203.0.113.64/28",
+        ),
+    ]
+}
+
+fn vendor_documents(today: Date) -> Vec<VendorDocument> {
+    let row =
+        |id: i64, vendor: i64, doc_type, title: &str, version: &str, days: i64| VendorDocument {
+            id,
+            vendor_id: Some(VendorId(vendor)),
+            doc_type,
+            title: title.to_owned(),
+            version: version.to_owned(),
+            received_on: Some(days_ago(today, days)),
+            file_name: String::new(),
+            sha256: String::new(),
+            current: true,
+            notes: String::new(),
+        };
+    vec![
+        row(
+            1,
+            V_EHR,
+            DocumentType::Mds,
+            "製造業者による医療情報セキュリティ開示書",
+            "Ver.5.0",
+            210,
+        ),
+        row(
+            2,
+            V_RECEIPT,
+            DocumentType::Mds,
+            "製造業者による医療情報セキュリティ開示書",
+            "Ver.5.0",
+            180,
+        ),
+        row(
+            3,
+            V_PACS,
+            DocumentType::Mds,
+            "製造業者による医療情報セキュリティ開示書",
+            "Ver.4.0",
+            600,
+        ),
+        row(
+            4,
+            V_NETWORK,
+            DocumentType::Sds,
+            "サービス事業者による医療情報セキュリティ開示書",
+            "Ver.2.0",
+            150,
+        ),
+        row(5, V_EHR, DocumentType::Contract, "保守契約書", "2021", 1700),
+    ]
+}
+
+fn documents(today: Date) -> Vec<FacilityDocument> {
+    use mamori_domain::checklist::TOPICS;
+    let doc =
+        |id: i64, kind, title: &str, version: &str, days: i64, approver: &str| FacilityDocument {
+            id,
+            title: title.to_owned(),
+            version: version.to_owned(),
+            dated_on: Some(days_ago(today, days)),
+            approver: approver.to_owned(),
+            ..FacilityDocument::blank(kind)
+        };
+    let mut rules = doc(
+        1,
+        DocKind::OperatingRules,
+        "医療情報システム運用管理規程",
+        "第3版",
+        240,
+        "院長",
+    );
+    // The rules do not yet say how PCs are kept free of unneeded services, nor the cyber BCP.
+    rules.topics = TOPICS
+        .iter()
+        .copied()
+        .filter(|t| !matches!(*t, "workstation.unneeded_services" | "incident.cyber_bcp"))
+        .collect();
+    rules.next_review_on = Some(days_after(today, 125));
+    let mut matrix1 = doc(
+        3,
+        DocKind::AccessMatrix,
+        "電子カルテ・レセコン 職種別アクセス権限表",
+        "2025年度",
+        150,
+        "事務長",
+    );
+    matrix1.system_ids = vec![SystemId(S_EHR), SystemId(S_RECEIPT)];
+    let mut matrix2 = doc(
+        4,
+        DocKind::AccessMatrix,
+        "PACS・グループウェア 利用者権限一覧",
+        "2025年度",
+        150,
+        "事務長",
+    );
+    matrix2.system_ids = vec![SystemId(S_PACS), SystemId(S_GROUPWARE)];
+    let mut baseline = doc(
+        6,
+        DocKind::ServiceBaseline,
+        "サーバの不要サービス停止基準と確認記録",
+        "",
+        100,
+        "株式会社メディネクスト",
+    );
+    baseline.asset_classes = vec![AssetClass::Server];
+    let mut media = doc(
+        5,
+        DocKind::MediaPolicy,
+        "外部記録媒体（USBメモリ等）取扱要領",
+        "第2版",
+        300,
+        "院長",
+    );
+    media.asset_classes = vec![AssetClass::Workstation, AssetClass::RemovableMedia];
+    let mut backup = doc(
+        8,
+        DocKind::BackupProcedure,
+        "電子カルテ・レセコン バックアップ・復旧手順書",
+        "第2版",
+        400,
+        "事務長",
+    );
+    backup.system_ids = vec![SystemId(S_EHR), SystemId(S_RECEIPT)];
+    vec![
+        rules,
+        doc(
+            2,
+            DocKind::OfficerAppointment,
+            "医療情報システム安全管理責任者 任命書",
+            "",
+            700,
+            "院長",
+        ),
+        matrix1,
+        matrix2,
+        media,
+        baseline,
+        doc(
+            7,
+            DocKind::NetworkDiagram,
+            "院内ネットワーク構成図",
+            "2025.4",
+            200,
+            "株式会社あおばネットワークサービス",
+        ),
+        backup,
+        // A year old in a few days: the checklist warns before it expires.
+        doc(
+            9,
+            DocKind::RestoreTest,
+            "電子カルテ バックアップからの復旧テスト",
+            "",
+            345,
+            "事務長・株式会社メディネクスト",
+        ),
+        doc(
+            10,
+            DocKind::CyberBcp,
+            "サイバー攻撃を想定した事業継続計画（BCP）",
+            "第1版",
+            500,
+            "院長",
+        ),
+        // More than a year ago: 3-③ needs a new drill.
+        doc(
+            11,
+            DocKind::BcpDrill,
+            "BCP机上訓練（ランサムウェア感染を想定）",
+            "",
+            420,
+            "事務長",
+        ),
+        doc(
+            12,
+            DocKind::LogReview,
+            "電子カルテ アクセスログ確認（四半期）",
+            "",
+            60,
+            "安全管理責任者",
+        ),
+        doc(
+            13,
+            DocKind::Training,
+            "情報セキュリティ研修（全職員）",
+            "",
+            90,
+            "事務長",
+        ),
+    ]
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ use crate::error::{ServiceError, ServiceResult};
 use crate::{ClientInfo, Services};
 use mamori_catalog::{Lang, tr};
 use mamori_domain::ledger::{
-    Account, Asset, Contact, FieldChange, FieldError, InfoSystem, Person, RemotePoint, Vendor,
-    VendorDocument,
+    Account, Asset, Contact, FacilityDocument, FieldChange, FieldError, InfoSystem, Person,
+    RemotePoint, Vendor, VendorDocument,
 };
 use mamori_domain::registry::{
     self, Field, FieldKind, Record, RegistryKind, build, changes, creation, key_of, title_of,
@@ -390,6 +390,7 @@ impl Services {
             RegistryKind::Contact => options(&s.records::<Contact>().await?, today),
             RegistryKind::RemotePoint => options(&s.records::<RemotePoint>().await?, today),
             RegistryKind::VendorDocument => options(&s.records::<VendorDocument>().await?, today),
+            RegistryKind::Document => options(&s.records::<FacilityDocument>().await?, today),
         })
     }
 

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod authz;
+pub mod checklist;
 pub mod clock;
 pub mod dashboard;
 pub mod demo;

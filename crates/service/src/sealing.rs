@@ -74,6 +74,11 @@ impl Sealer {
         })
     }
 
+    /// The fingerprint of the signing key, as written down on paper.
+    pub fn fingerprint(&self) -> ServiceResult<String> {
+        self.with(|log| Ok(log.public_key().fingerprint()))
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut SealedLog) -> ServiceResult<T>) -> ServiceResult<T> {
         let mut guard = self
             .log

@@ -7,8 +7,8 @@ use crate::{ClientInfo, Services};
 use mamori_domain::facility::FacilityKind;
 use mamori_domain::role::Role;
 use mamori_domain::{AccountId, PersonId, SystemId, UserId, VendorId};
-use mamori_storage::registry;
 use mamori_storage::users::{self, NewUser};
+use mamori_storage::{ledger, registry};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -94,6 +94,48 @@ impl Services {
             a2.person_id = a.person_id.and_then(|p| person_ids.get(&p).copied());
             accounts.push(AccountId(registry::insert(&mut w, &a2).await?));
         }
+        for c in &demo.contacts {
+            let mut c2 = c.clone();
+            c2.vendor_id = map_vendor(c.vendor_id)?;
+            registry::insert(&mut w, &c2).await?;
+        }
+        let map_system = |x: SystemId| -> ServiceResult<SystemId> {
+            system_ids
+                .get(&x)
+                .copied()
+                .ok_or_else(|| ServiceError::Internal(format!("demo system {x}")))
+        };
+        for r in &demo.remote_points {
+            let mut r2 = r.clone();
+            r2.vendor_id = map_vendor(r.vendor_id)?;
+            r2.system_id = r.system_id.map(map_system).transpose()?;
+            registry::insert(&mut w, &r2).await?;
+        }
+        for d in &demo.vendor_documents {
+            let mut d2 = d.clone();
+            d2.vendor_id = map_vendor(d.vendor_id)?;
+            registry::insert(&mut w, &d2).await?;
+        }
+        for d in &demo.documents {
+            let mut d2 = d.clone();
+            d2.system_ids = d
+                .system_ids
+                .iter()
+                .map(|x| map_system(*x))
+                .collect::<ServiceResult<_>>()?;
+            registry::insert(&mut w, &d2).await?;
+        }
+        ledger::insert_review(
+            &mut w,
+            "asset",
+            &ledger::ReviewRow {
+                at_ms: now - demo.asset_review_days_ago * 86_400_000,
+                actor: "anzen".to_string(),
+                note: "年次棚卸（全機器の設置場所と状態を確認）".to_string(),
+                records: i64::try_from(demo.assets.len()).unwrap_or(0),
+            },
+        )
+        .await?;
         let first_vendor = demo
             .vendors
             .first()
@@ -134,11 +176,61 @@ impl Services {
         )
         .await?;
         w.commit().await?;
+        self.seed_demo_answers(&admin_login, &client).await?;
         Ok(DemoLogin {
             admin_id,
             login_id: admin_login,
             password: admin_password.to_string(),
             totp_secret: secret,
         })
+    }
+}
+
+impl Services {
+    /// Answers part of this fiscal year's checklist the way a clinic preparing for its inspection
+    /// would: some はい (two of them contradicted: devices with gaps in the ledger, leavers'
+    /// accounts still enabled), some いいえ with a
+    /// target date, the rest still open.
+    async fn seed_demo_answers(&self, actor: &str, client: &ClientInfo) -> ServiceResult<()> {
+        let key = self.default_form().await?;
+        let today = self.clock.today();
+        let (_, fy_end) = mamori_domain::checklist::fiscal_year_bounds(key.fiscal_year);
+        let target = (today + time::Duration::days(75)).min(fy_end);
+        let day = |d: time::Date| mamori_domain::registry::day_text(Some(d));
+        let answers: [(&str, &str, &str); 9] = [
+            ("governance.security_officer", "yes", ""),
+            ("systems.ledger", "yes", "年1回の棚卸を実施"),
+            (
+                "systems.remote_maintenance_confirmed",
+                "no",
+                "あおばネットワークサービスに確認中",
+            ),
+            ("systems.unneeded_accounts", "yes", ""),
+            ("operation.password_no_reuse", "yes", "運用管理規程 第12条"),
+            (
+                "operation.removable_media",
+                "yes",
+                "登録済みUSBメモリのみ使用可",
+            ),
+            ("incident.contact_chart", "yes", ""),
+            (
+                "incident.backup_and_restore",
+                "yes",
+                "毎日バックアップ、世代管理7日",
+            ),
+            ("rules.operating_rules", "no", "次回改訂で不足項目を追加"),
+        ];
+        for (item, answer, remarks) in answers {
+            let mut input = HashMap::new();
+            input.insert("answer".to_string(), answer.to_string());
+            input.insert("confirmed_on".to_string(), day(today));
+            if answer == "no" {
+                input.insert("target_on".to_string(), day(target));
+            }
+            input.insert("remarks".to_string(), remarks.to_string());
+            self.record_answer(actor, &key, item, &input, client)
+                .await?;
+        }
+        Ok(())
     }
 }

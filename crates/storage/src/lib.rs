@@ -7,6 +7,7 @@
 //! SQLite allows anyway) so read-then-write transactions never fail with `SQLITE_BUSY`.
 
 pub mod audit;
+pub mod checklist;
 pub mod facility;
 pub mod ledger;
 mod migrate;

@@ -64,6 +64,10 @@ macro_rules! for_kind {
                 type $R = mamori_domain::ledger::VendorDocument;
                 $body
             }
+            mamori_domain::registry::RegistryKind::Document => {
+                type $R = mamori_domain::ledger::FacilityDocument;
+                $body
+            }
         }
     };
 }

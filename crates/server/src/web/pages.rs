@@ -937,18 +937,27 @@ pub async fn dashboard(
     let d = state.svc.dashboard(&p.cap).await.map_err(svc_err(lang))?;
     let fac = facility_name(&state).await.map_err(svc_err(lang))?;
     let t = |k: &str| tr(lang, k).to_string();
-    let stats = vec![
+    // The checklist of this fiscal year, for those who may see it: answered items and, loudly,
+    // answers the evidence contradicts.
+    let checklist = match p.view.actor.can::<perm::ViewChecklist>() {
+        Ok(cap) => {
+            let key = state.svc.default_form().await.map_err(svc_err(lang))?;
+            Some(
+                state
+                    .svc
+                    .assessment(&cap, &key)
+                    .await
+                    .map_err(svc_err(lang))?,
+            )
+        }
+        Err(_) => None,
+    };
+    let mut stats = vec![
         Stat {
             label: t("dashboard.stat_assets"),
             value: d.assets_active.to_string(),
             tone: "neutral",
             href: "/ledger",
-        },
-        Stat {
-            label: t("dashboard.stat_staff"),
-            value: d.persons_active.to_string(),
-            tone: "neutral",
-            href: "/accounts",
         },
         Stat {
             label: t("dashboard.stat_leaver_accounts"),
@@ -967,7 +976,57 @@ pub async fn dashboard(
             href: "/ledger",
         },
     ];
+    if let Some(a) = &checklist {
+        let tally = a.tally();
+        stats.insert(
+            1,
+            Stat {
+                label: t("dashboard.stat_checklist"),
+                value: format!("{} / {}", a.items.len() - tally.unanswered, a.items.len()),
+                tone: if tally.contradictions > 0 {
+                    "bad"
+                } else if tally.unanswered > 0 {
+                    "warn"
+                } else {
+                    "good"
+                },
+                href: "/checklist",
+            },
+        );
+    }
     let mut findings = Vec::new();
+    if let Some(a) = &checklist {
+        let tally = a.tally();
+        if tally.contradictions > 0 {
+            let ids: Vec<&str> = a
+                .items
+                .iter()
+                .filter(|i| i.has(mamori_domain::checklist::Flag::Contradiction))
+                .map(|i| i.item.id.as_str())
+                .collect();
+            findings.push(FindingLine {
+                tone: "bad",
+                text: mamori_catalog::messages::fill(
+                    tr(lang, "finding.checklist_contradictions"),
+                    &[
+                        ("n", &tally.contradictions.to_string()),
+                        ("items", &ids.join("、")),
+                    ],
+                ),
+                href: "/checklist#contradictions",
+            });
+        }
+        if tally.expiring > 0 {
+            findings.push(FindingLine {
+                tone: "warn",
+                text: mamori_catalog::messages::fill(
+                    tr(lang, "finding.checklist_expiring"),
+                    &[("n", &tally.expiring.to_string())],
+                ),
+                href: "/checklist",
+            });
+        }
+    }
     if !d.leaver_accounts.is_empty() {
         let names: Vec<String> = d
             .leaver_accounts
@@ -1304,26 +1363,6 @@ pub async fn vendor_portal(
 
 // ---------------------------------------------------------------------------------------------
 // Checklist, logs, backups, incidents
-
-pub async fn checklist(State(state): State<AppState>, p: Page<perm::ViewChecklist>) -> PageResult {
-    let lang = p.lang;
-    let items = mamori_catalog::checklist::r7_hospital()
-        .iter()
-        .map(|i| ChecklistLine {
-            id: i.id.to_string(),
-            section: i.section.to_string(),
-            text: match lang {
-                Lang::Ja => i.text_ja.to_string(),
-                Lang::En => i.text_en.to_string(),
-            },
-        })
-        .collect();
-    let fac = facility_name(&state).await.map_err(svc_err(lang))?;
-    Ok(render(&ChecklistPage {
-        l: Layout::new(lang, &p.view, &fac, "checklist.title", "/checklist"),
-        items,
-    }))
-}
 
 #[derive(Deserialize)]
 pub struct LogsQuery {

@@ -3,7 +3,7 @@
 
 use crate::web::AppState;
 use crate::web::extract::resolve_session;
-use crate::web::{ledger, ledger_overview, pages};
+use crate::web::{checklist, ledger, ledger_overview, pages};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
@@ -104,6 +104,8 @@ pub const ROUTES: &[RouteSpec] = &[
     r("POST", "/ledger/{kind}/{id}/retire", "/ledger/contacts/999999/retire", Needs(P::EditLedger)),
     r("GET", "/accounts", "/accounts", Needs(P::ViewAccounts)),
     r("GET", "/checklist", "/checklist", Needs(P::ViewChecklist)),
+    r("GET", "/checklist/items/{key}", "/checklist/items/systems.ledger", Needs(P::ViewChecklist)),
+    r("POST", "/checklist/items/{key}", "/checklist/items/systems.ledger", Needs(P::AnswerChecklist)),
     r("GET", "/logs", "/logs", Needs(P::ViewLogs)),
     r("GET", "/logs/verify", "/logs/verify", Needs(P::ViewAudit)),
     r("GET", "/logs/seal/verify", "/logs/seal/verify", Needs(P::ViewAudit)),
@@ -218,7 +220,9 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("GET", "/ledger/{kind}/{id}/edit") => get(ledger::edit_form),
         ("POST", "/ledger/{kind}/{id}/retire") => post(ledger::retire),
         ("GET", "/accounts") => get(pages::accounts),
-        ("GET", "/checklist") => get(pages::checklist),
+        ("GET", "/checklist") => get(checklist::page),
+        ("GET", "/checklist/items/{key}") => get(checklist::item),
+        ("POST", "/checklist/items/{key}") => post(checklist::answer),
         ("GET", "/logs") => get(pages::logs),
         ("GET", "/logs/verify") => get(pages::logs_verify),
         ("GET", "/logs/seal/verify") => get(pages::seal_verify),

@@ -392,21 +392,6 @@ pub struct AccountsPage {
     pub chart: String,
 }
 
-/// A checklist item as printed.
-#[derive(Debug, Clone)]
-pub struct ChecklistLine {
-    pub id: String,
-    pub section: String,
-    pub text: String,
-}
-
-#[derive(Template)]
-#[template(path = "checklist.html")]
-pub struct ChecklistPage {
-    pub l: Layout,
-    pub items: Vec<ChecklistLine>,
-}
-
 #[derive(Template)]
 #[template(path = "logs.html")]
 pub struct LogsPage {

@@ -233,3 +233,71 @@ fn log_export_seals_what_is_pending_and_refuses_while_the_server_runs() {
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
 }
+
+#[tokio::test]
+async fn checklist_status_reports_the_demo_contradiction() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    {
+        let store = mamori_storage::Store::open_data_dir(&data).await.unwrap();
+        let clock = std::sync::Arc::new(mamori_service::ManualClock::new(mamori_testkit::T0_MS));
+        let hasher =
+            mamori_service::PasswordHasher::new(mamori_service::Argon2Params::FOR_TESTS, 1)
+                .unwrap();
+        let svc = mamori_service::Services::new(store, clock.clone(), hasher);
+        let today = mamori_service::Clock::today(&*clock);
+        let demo = mamori_service::demo::demo_facility(today, 7);
+        svc.seed_demo(&demo, mamori_testkit::PASSWORD)
+            .await
+            .unwrap();
+        svc.store.close().await;
+    }
+    let dir = data.clone();
+    let o = tokio::task::spawn_blocking(move || {
+        mamori(
+            &["checklist", "status", "--json", "--fiscal-year", "2025"],
+            &dir,
+        )
+    })
+    .await
+    .unwrap();
+    // Exit 1: an answer of はい is contradicted.
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["edition"], "R7");
+    assert_eq!(doc["variant"], "hospital");
+    let items = doc["items"].as_array().unwrap();
+    assert_eq!(items.len(), 19);
+    let i25 = items.iter().find(|i| i["id"] == "2-⑤").unwrap();
+    assert_eq!(i25["verdict"], "fail");
+    assert_eq!(i25["answer"], "yes");
+    assert_eq!(i25["contradiction"], true);
+    assert!(
+        i25["facts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "leaver_accounts")
+    );
+    // Evaluated today, not on the day the demo was made: at least 2-⑤ stays contradicted.
+    assert!(doc["summary"]["contradictions"].as_u64().unwrap() >= 1);
+
+    // The plain listing says the same in Japanese.
+    let dir = data.clone();
+    let o = tokio::task::spawn_blocking(move || {
+        mamori(&["checklist", "status", "--fiscal-year", "2025"], &dir)
+    })
+    .await
+    .unwrap();
+    assert!(text(&o).contains("★矛盾"), "{}", text(&o));
+
+    // A form that does not exist: a clear error naming it.
+    let dir = data.clone();
+    let o = tokio::task::spawn_blocking(move || {
+        mamori(&["checklist", "status", "--edition", "R99"], &dir)
+    })
+    .await
+    .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("CHK0010"), "{}", text(&o));
+}

@@ -170,11 +170,11 @@ async fn bad_files_name_row_and_column_and_write_nothing() {
 
     // Impossible date, unknown vendor, bad class, duplicate tag: each with its row and column.
     let mut rows = vec![h.clone()];
-    rows.push("A-1,端末PC,PC-1,受付,,,,,,,,,,,2025/2/30,稼働,,,,".into());
-    rows.push("A-2,端末PC,PC-2,受付,,,存在しない株式会社,,,,,,,,,稼働,,,,".into());
-    rows.push("A-3,お城,PC-3,受付,,,,,,,,,,,,稼働,,,,".into());
-    rows.push("A-4,端末PC,PC-4,受付,,,,,,,,,,,,稼働,,,,".into());
-    rows.push("A-4,端末PC,PC-5,受付,,,,,,,,,,,,稼働,,,,".into());
+    rows.push("A-1,端末PC,PC-1,受付,,,,,,,,,,,2025/2/30,稼働,,,,,,".into());
+    rows.push("A-2,端末PC,PC-2,受付,,,存在しない株式会社,,,,,,,,,稼働,,,,,,".into());
+    rows.push("A-3,お城,PC-3,受付,,,,,,,,,,,,稼働,,,,,,".into());
+    rows.push("A-4,端末PC,PC-4,受付,,,,,,,,,,,,稼働,,,,,,".into());
+    rows.push("A-4,端末PC,PC-5,受付,,,,,,,,,,,,稼働,,,,,,".into());
     let r = import(
         &s,
         rows.join("\r\n").as_bytes(),
@@ -321,7 +321,7 @@ async fn import_in_the_browser_previews_then_commits() {
 
     // A file with an error: the preview lists it with row and column; no commit button.
     let mut text = String::from_utf8(csv.clone()).unwrap();
-    text.push_str("A-7777,端末PC,PC-X,受付,,,,2021-13,,,,,,,,稼働,,,,\r\n");
+    text.push_str("A-7777,端末PC,PC-X,受付,,,,2021-13,,,,,,,,稼働,,,,,,\r\n");
     let p = upload(&mut c, "a.csv", text.into_bytes(), Some(&csrf)).await;
     assert_eq!(p.status, 400);
     assert!(p.has("H列（導入年月）") && p.has("DATE0002"), "{}", p.body);
@@ -329,7 +329,7 @@ async fn import_in_the_browser_previews_then_commits() {
 
     // A good file: preview, then commit.
     let mut text = String::from_utf8(csv).unwrap();
-    text.push_str("A-7777,端末PC,PC-健診-02,健診室,,,,R4.4,,,,,,,,稼働,,,,\r\n");
+    text.push_str("A-7777,端末PC,PC-健診-02,健診室,,,,R4.4,,,,,,,,稼働,,,,,,\r\n");
     let p = upload(&mut c, "a.csv", text.into_bytes(), Some(&csrf)).await;
     assert_eq!(p.status, 200, "{}", p.body);
     assert!(p.has("PC-健診-02"));

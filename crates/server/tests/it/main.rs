@@ -10,6 +10,7 @@
 
 mod audit;
 mod auth;
+mod checklist;
 mod cli;
 mod durability;
 mod import;
