@@ -255,6 +255,8 @@ pub struct ChecklistPage {
     pub title: String,
     pub variant: String,
     pub fiscal_year: String,
+    /// Said when the form's year is newer than the newest edition mamori has.
+    pub edition_note: String,
     pub notes: Vec<String>,
     pub qs: String,
     pub years: Vec<FormChoice>,
@@ -433,6 +435,17 @@ pub async fn page(
         title: a.pack.title(lang).to_string(),
         variant: a.pack.variant_label(lang).to_string(),
         fiscal_year: fiscal_year_label(lang, key.fiscal_year),
+        edition_note: if a.pack.fiscal_year < key.fiscal_year {
+            fill(
+                tr(lang, "checklist.older_edition"),
+                &[
+                    ("year", &fiscal_year_label(lang, key.fiscal_year)),
+                    ("edition", a.pack.title(lang)),
+                ],
+            )
+        } else {
+            String::new()
+        },
         notes: a.pack.notes(lang).to_vec(),
         qs: form_qs(&key),
         years: year_choices(lang, &key, fiscal_year(a.today)),
