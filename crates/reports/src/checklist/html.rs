@@ -67,13 +67,13 @@ body {
   font-size: 9.5pt; line-height: 1.5;
 }
 @media print { body { max-width: none; padding: 0; } }
-.head { display: grid; grid-template-columns: 1fr auto; align-items: start; gap: 2mm 6mm; }
+.head { display: flex; flex-direction: column; align-items: center; gap: 1.5mm; }
 .variant {
-  grid-column: 2; grid-row: 1; border: 1.2px solid #111; padding: 1mm 3mm;
+  align-self: flex-end; border: 1.2px solid #111; padding: 0.8mm 3mm;
   font-size: 10.5pt; font-weight: bold; white-space: nowrap;
 }
-h1 { grid-column: 1; grid-row: 1; margin: 0; font-size: 14pt; line-height: 1.4; }
-.fy { grid-column: 1 / 3; margin: 0; font-size: 10pt; }
+h1 { margin: 1mm 0 0; font-size: 14pt; line-height: 1.4; text-align: center; }
+.fy { margin: 0; font-size: 10pt; }
 .notes { border: 1px solid #555; padding: 2mm 3mm; margin: 3mm 0; font-size: 8.5pt; }
 .notes p { margin: 0.6mm 0; white-space: pre-line; }
 .fields { margin: 3mm 0 3mm auto; width: 62%; border-collapse: collapse; font-size: 10pt; }
@@ -87,8 +87,8 @@ table.form th, table.form td {
 }
 table.form thead th { background: #e6e6e6; text-align: center; vertical-align: middle; font-size: 9.5pt; }
 table.form thead { display: table-header-group; }
-col.c-id { width: 7%; } col.c-item { width: 44%; } col.c-conf { width: 17%; }
-col.c-target { width: 13%; } col.c-remarks { width: 19%; }
+col.c-id { width: 6.5%; } col.c-item { width: 42%; } col.c-conf { width: 17%; }
+col.c-target { width: 15%; } col.c-remarks { width: 19.5%; }
 tr { break-inside: avoid; page-break-inside: avoid; }
 tr.section th {
   background: #f0f0f0; text-align: left; font-weight: bold; padding: 1.2mm 2mm;
@@ -96,6 +96,7 @@ tr.section th {
 }
 th.id { font-weight: normal; text-align: center; white-space: nowrap; }
 td.conf, td.target { text-align: center; }
+td.target { font-size: 8.5pt; }
 td.remarks { font-size: 8.5pt; }
 .marks { white-space: nowrap; margin: 0.4mm 0 1mm; }
 .mark { display: inline-block; padding: 0 0.45em; border: 1.3px solid transparent; border-radius: 50%; line-height: 1.45; }
@@ -153,10 +154,10 @@ pub fn html(form: &ChecklistForm) -> String {
         css_string(&l.page),
     );
     h.push_str("</style>\n</head>\n<body>\n<main>\n<header class=\"head\">\n");
-    let _ = writeln!(h, "<h1>{}</h1>", esc(&form.title));
     if !form.variant.is_empty() {
         let _ = writeln!(h, "<div class=\"variant\">{}</div>", esc(&form.variant));
     }
+    let _ = writeln!(h, "<h1>{}</h1>", esc(&form.title));
     if !form.fiscal_year.is_empty() {
         let _ = writeln!(h, "<p class=\"fy\">{}</p>", esc(&form.fiscal_year));
     }

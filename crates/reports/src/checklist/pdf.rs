@@ -322,7 +322,8 @@ impl<'f> Layout<'f> {
             return;
         };
         let mut row = row;
-        loop {
+        // Every turn places at least one line or starts a page; the bound is a safety net.
+        for _ in 0..100_000 {
             let h = row.height();
             if self.y + h + row.keep_with_next <= BODY_BOTTOM {
                 self.draw_row(&table, &row);
@@ -331,14 +332,28 @@ impl<'f> Layout<'f> {
             }
             if !self.page_has_rows && row.keep_with_next == 0.0 {
                 let (first, rest) = row.split(BODY_BOTTOM - self.y);
-                self.draw_row(&table, &first);
-                self.page_has_rows = true;
+                let nothing_fits = first.cells.iter().all(|c| c.lines.is_empty());
                 match rest {
-                    Some(r) => {
+                    Some(r) if nothing_fits => {
+                        // Not even one line fits below the header: go on on the next page.
+                        if self.y <= MARGIN_TOP + table.header.height() + 0.5 {
+                            self.draw_row(&table, &r);
+                            return;
+                        }
                         self.new_page();
                         row = r;
                     }
-                    None => return,
+                    Some(r) => {
+                        self.draw_row(&table, &first);
+                        self.page_has_rows = true;
+                        self.new_page();
+                        row = r;
+                    }
+                    None => {
+                        self.draw_row(&table, &first);
+                        self.page_has_rows = true;
+                        return;
+                    }
                 }
             } else if !self.page_has_rows {
                 // A heading that cannot keep its item: place it anyway.

@@ -3,9 +3,10 @@
 //! Latin words and numbers stay whole where they fit, and the common closing marks (。、）」 …)
 //! never start a line nor opening ones (（「 …) end it.
 
+use skrifa::charmap::Charmap;
 use skrifa::instance::{LocationRef, Size};
 use skrifa::metrics::GlyphMetrics;
-use skrifa::{FontRef, GlyphId, MetadataProvider};
+use skrifa::{GlyphId, MetadataProvider};
 
 /// Characters that must not start a line (行頭禁則).
 const NO_START: &str = "、。，．,.:;!?)]}）］｝」』】〕〉》〙〗’”ゝゞ々ーぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ・：；！？";
@@ -14,7 +15,7 @@ const NO_END: &str = "([{（［｛「『【〔〈《〘〖‘“";
 
 /// A font's measurements: which glyph draws a character and how far it advances.
 pub(super) struct Face<'a> {
-    font: FontRef<'a>,
+    charmap: Charmap<'a>,
     metrics: GlyphMetrics<'a>,
     units_per_em: f32,
     /// 〓 (geta), printed for a character the font lacks, as Japanese print does.
@@ -32,7 +33,7 @@ pub(super) struct Placed {
 impl<'a> Face<'a> {
     /// Reads the font (a single font, or the first face of a collection).
     pub fn new(data: &'a [u8]) -> Result<Face<'a>, String> {
-        let font = FontRef::from_index(data, 0).map_err(|e| e.to_string())?;
+        let font = skrifa::FontRef::from_index(data, 0).map_err(|e| e.to_string())?;
         let m = font.metrics(Size::unscaled(), LocationRef::default());
         if m.units_per_em == 0 {
             return Err("units per em is 0".into());
@@ -45,7 +46,7 @@ impl<'a> Face<'a> {
         }
         let geta = charmap.map('〓');
         Ok(Face {
-            font,
+            charmap,
             metrics,
             units_per_em,
             geta,
@@ -54,16 +55,11 @@ impl<'a> Face<'a> {
 
     /// Whether the font draws this character.
     pub fn has(&self, c: char) -> bool {
-        self.font.charmap().map(c).is_some()
+        self.charmap.map(c).is_some()
     }
 
     fn glyph(&self, c: char) -> (GlyphId, f32) {
-        let gid = self
-            .font
-            .charmap()
-            .map(c)
-            .or(self.geta)
-            .unwrap_or(GlyphId::NOTDEF);
+        let gid = self.charmap.map(c).or(self.geta).unwrap_or(GlyphId::NOTDEF);
         let adv = self.metrics.advance_width(gid).unwrap_or(0.0) / self.units_per_em;
         (gid, adv)
     }
@@ -140,19 +136,27 @@ impl<'a> Face<'a> {
                 continue;
             }
             // Break before `unit`, keeping closing marks off the line start and opening marks
-            // off the line end by carrying the last unit over.
-            let mut carried: Vec<&str> = Vec::new();
-            let starts_bad = unit.chars().next().is_some_and(|c| NO_START.contains(c));
-            let ends_bad = line
-                .last()
-                .and_then(|u| u.chars().last())
-                .is_some_and(|c| NO_END.contains(c));
-            if (starts_bad || ends_bad)
-                && line.len() > 1
-                && let Some(last) = line.pop()
-            {
-                carried.push(last);
+            // off the line end by carrying the last units over (追い出し).
+            let starts_bad = |u: &str| u.chars().next().is_some_and(|c| NO_START.contains(c));
+            let ends_bad = |u: &str| u.chars().last().is_some_and(|c| NO_END.contains(c));
+            if starts_bad(unit) && line.len() == 1 {
+                // Nothing to carry over: let the closing mark hang past the edge.
+                line.push(unit);
+                w += uw;
+                continue;
             }
+            let mut carried: Vec<&str> = Vec::new();
+            while line.len() > 1 {
+                let head = carried.last().copied().unwrap_or(unit);
+                let tail_bad = line.last().is_some_and(|u| ends_bad(u));
+                if !starts_bad(head) && !tail_bad {
+                    break;
+                }
+                if let Some(u) = line.pop() {
+                    carried.push(u);
+                }
+            }
+            carried.reverse();
             push_line(&mut line, out);
             carried.push(unit);
             w = carried.iter().map(|u| self.width(u)).sum();
@@ -222,6 +226,58 @@ mod tests {
             vec!["USB", "ス", "ト", "レ", "ー", "ジ", " ", "(MDS/SDS)"]
         );
         assert!(units("").is_empty());
+    }
+
+    #[test]
+    fn lines_fit_keep_every_character_and_respect_kinsoku() {
+        let path = "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf";
+        let Ok(font) = std::fs::read(path) else {
+            eprintln!("SKIPPED line-breaking test: {path} is not installed (fonts-ipaexfont)");
+            return;
+        };
+        let face = Face::new(&font).unwrap();
+        let texts = [
+            "インシデント発生時における組織内と外部関係機関（事業者、厚生労働省、警察等）への連絡体制がある。",
+            "事業者から製造業者/サービス事業者による医療情報セキュリティ開示書（MDS/SDS）を提出してもらう。",
+            "退職者の有効なアカウント 2件: 電子カルテ yamada.t、レセコン sato.k「確認中」。",
+            "9f2c4e1a7b3d5f60182a4c6e8b0d2f41a3c5e7092b4d6f8a1c3e5b7d9f0a2c4e",
+        ];
+        for text in texts {
+            for width in (30..300).step_by(7) {
+                let width = width as f32;
+                let lines = face.wrap(text, 9.0, width);
+                let joined: String = lines.concat();
+                assert_eq!(
+                    joined.replace(' ', ""),
+                    text.replace(' ', ""),
+                    "{width}: {lines:?}"
+                );
+                for l in &lines {
+                    // A line may overflow only by a closing mark that hangs.
+                    let hangs = l.chars().last().is_some_and(|c| NO_START.contains(c));
+                    assert!(
+                        face.width(l) * 9.0 <= width + 0.01 || hangs || l.chars().count() <= 2,
+                        "{width}: {l} is too wide"
+                    );
+                }
+                for pair in lines.windows(2) {
+                    let [a, b] = pair else { continue };
+                    if a.chars().count() > 1 {
+                        let first = b.chars().next().unwrap_or(' ');
+                        assert!(
+                            !NO_START.contains(first),
+                            "{width}: line starts with {first}: {lines:?}"
+                        );
+                        let last = a.chars().last().unwrap_or(' ');
+                        assert!(
+                            !NO_END.contains(last),
+                            "{width}: line ends with {last}: {lines:?}"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(face.wrap("a\n\nb", 9.0, 100.0), vec!["a", "", "b"]);
     }
 
     #[test]
