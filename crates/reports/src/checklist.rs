@@ -1,6 +1,16 @@
 //! The inspection checklist as a printed form: the values a form is rendered from. The service
 //! layer assembles a [`ChecklistForm`] (texts already in the reader's language, dates already as
-//! printed); the renderers turn it into print HTML, XLSX and PDF. Same form in, same bytes out.
+//! printed); the renderers turn it into print HTML ([`html`]), XLSX ([`xlsx`]) and PDF ([`pdf`]).
+//! Same form in, same bytes out.
+
+mod html;
+mod pdf;
+mod wrap;
+mod xlsx;
+
+pub use html::html;
+pub use pdf::{PdfError, check_font, pdf};
+pub use xlsx::{XlsxError, xlsx};
 
 /// An answer as marked on the form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +98,25 @@ pub struct FormLabels {
     pub generated_on: String,
     /// 「ページ」 (PDF footers: `ページ 1 / 3`)
     pub page: String,
+    /// 「医療機関名」 (「薬局名」 on the pharmacy form): the label of the facility's name.
+    pub facility: String,
+    /// 「事業者名・システム名」: the label of [`ChecklistForm::subject`] on the vendor form.
+    pub subject: String,
+    /// 「根拠となる事実」: the heading of the facts in the appendix.
+    pub facts: String,
+}
+
+impl FormLabels {
+    /// The label of a verdict.
+    pub fn verdict_label(&self, verdict: Verdict) -> &str {
+        let [pass, fail, unknown, not_applicable] = &self.verdicts;
+        match verdict {
+            Verdict::Pass => pass,
+            Verdict::Fail => fail,
+            Verdict::Unknown => unknown,
+            Verdict::NotApplicable => not_applicable,
+        }
+    }
 }
 
 /// A whole checklist form, ready to render.
@@ -113,4 +142,34 @@ pub struct ChecklistForm {
     pub rows: Vec<FormRow>,
     pub appendix: Vec<AppendixItem>,
     pub labels: FormLabels,
+}
+
+/// One line of the printed table: a section heading where the section changes, then the item.
+#[derive(Debug, Clone, Copy)]
+enum Line<'a> {
+    Section(&'a str),
+    Item(&'a FormRow),
+}
+
+impl ChecklistForm {
+    /// The rows with a section heading in front of every change of section.
+    fn lines(&self) -> Vec<Line<'_>> {
+        let mut out = Vec::with_capacity(self.rows.len() + 8);
+        let mut section: Option<&str> = None;
+        for row in &self.rows {
+            if section != Some(row.section.as_str()) {
+                section = Some(row.section.as_str());
+                if !row.section.is_empty() {
+                    out.push(Line::Section(&row.section));
+                }
+            }
+            out.push(Line::Item(row));
+        }
+        out
+    }
+
+    /// Whether the item with this printed id is contradicted (for the appendix).
+    fn is_contradicted(&self, id: &str) -> bool {
+        self.rows.iter().any(|r| r.id == id && r.contradicted)
+    }
 }

@@ -50,7 +50,17 @@ pub struct RawConfig {
     pub webauthn: RawWebauthn,
     #[serde(default)]
     pub seal: RawSeal,
+    #[serde(default)]
+    pub reports: RawReports,
     pub log: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawReports {
+    /// The Japanese font embedded in PDF forms. Unset: searched in the usual places
+    /// ([`crate::fonts::find_japanese_font`]).
+    pub font_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -127,6 +137,8 @@ pub struct Config {
     pub webauthn_origin: Option<String>,
     /// Sealed-log retention in days; `None` keeps everything.
     pub seal_retention_days: Option<u32>,
+    /// Font file for PDF forms; `None`: search the usual places.
+    pub reports_font_file: Option<PathBuf>,
     pub log: String,
 }
 
@@ -238,6 +250,9 @@ impl RawConfig {
             },
             seal: RawSeal {
                 retention_days: other.seal.retention_days.or(self.seal.retention_days),
+            },
+            reports: RawReports {
+                font_file: other.reports.font_file.or(self.reports.font_file),
             },
             log: other.log.or(self.log),
         }
@@ -382,6 +397,15 @@ impl RawConfig {
                 }
                 other => other,
             },
+            reports_font_file: match self.reports.font_file {
+                Some(p) if p.as_os_str().is_empty() => {
+                    return Err(ConfigError::Invalid {
+                        key: "reports.font_file",
+                        message: "is empty; give the path of a .ttf or .otf font file".into(),
+                    });
+                }
+                other => other,
+            },
             log: self.log.unwrap_or_else(|| "info".into()),
         })
     }
@@ -517,6 +541,40 @@ mod tests {
             raw.validate(Path::new("/d")).unwrap().seal_retention_days,
             Some(1825)
         );
+    }
+
+    #[test]
+    fn report_font_file_from_every_layer() {
+        let raw: RawConfig =
+            toml::from_str("[reports]\nfont_file = \"/opt/fonts/a.ttf\"\n").unwrap();
+        let envc = RawConfig::from_env(env(&[(
+            "MAMORI_REPORTS__FONT_FILE",
+            "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",
+        )]))
+        .unwrap();
+        let c = raw.clone().validate(Path::new("/d")).unwrap();
+        assert_eq!(c.reports_font_file, Some(PathBuf::from("/opt/fonts/a.ttf")));
+        let c = raw.merge(envc).validate(Path::new("/d")).unwrap();
+        assert_eq!(
+            c.reports_font_file,
+            Some(PathBuf::from(
+                "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf"
+            ))
+        );
+        assert_eq!(
+            RawConfig::default()
+                .validate(Path::new("/d"))
+                .unwrap()
+                .reports_font_file,
+            None
+        );
+        let e = toml::from_str::<RawConfig>("[reports]\nfont = \"x\"\n").unwrap_err();
+        assert!(e.to_string().contains("font"), "{e}");
+        let e = RawConfig::from_env(env(&[("MAMORI_REPORTS__FONT_FILE", "")]))
+            .unwrap()
+            .validate(Path::new("/d"))
+            .unwrap_err();
+        assert!(e.to_string().contains("reports.font_file"), "{e}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod fonts;
 pub mod tls;
 pub mod web;
 

@@ -131,6 +131,7 @@ impl TestServer {
             webauthn_rp_id: None,
             webauthn_origin: None,
             seal_retention_days: None,
+            reports_font_file: None,
             log: "warn".into(),
         }
     }
