@@ -607,3 +607,154 @@ pub fn ledger(a: LedgerArgs) -> Result<()> {
     std::fs::remove_dir_all(&dir).ok();
     Ok(())
 }
+
+#[derive(clap::Args)]
+pub struct ChecklistArgs {
+    #[arg(long, default_value = "target/release/mamori")]
+    mamori: String,
+    /// Devices in the facility (the sample clinic's plus generated ones).
+    #[arg(long, default_value_t = 500)]
+    assets: usize,
+    /// Accounts in the facility (the sample clinic's plus generated ones).
+    #[arg(long, default_value_t = 200)]
+    accounts: usize,
+    /// Runs of each command; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+}
+
+/// Staff and their accounts on the sample clinic's EHR, as CSV with the column keys.
+fn staff_and_accounts_csv(dir: &std::path::Path, n: usize) -> Result<(String, String)> {
+    let mut persons = String::from("staff_no,name,job,department,joined_on\n");
+    let mut accounts = String::from("system,login_id,person,kind,enabled,last_login_on\n");
+    for i in 0..n {
+        persons.push_str(&format!("B{i:05},職員 {i},nurse,病棟,2020-04-01\n"));
+        accounts.push_str(&format!(
+            "電子カルテシステム,bench{i:05},B{i:05},personal,1,2025-09-{:02}\n",
+            1 + i % 28
+        ));
+    }
+    let p = dir.join("bench-persons.csv");
+    let a = dir.join("bench-accounts.csv");
+    std::fs::write(&p, persons)?;
+    std::fs::write(&a, accounts)?;
+    Ok((
+        p.to_string_lossy().to_string(),
+        a.to_string_lossy().to_string(),
+    ))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Checklist export of a 500-device / 200-account facility in every format, against the ledger
+/// export of the same devices as the baseline (same process start, same database).
+pub fn checklist(a: ChecklistArgs) -> Result<()> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let dir = std::env::temp_dir().join(format!("mamori-bench-checklist-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    drop(start_demo_in(&a.mamori, dir.clone(), port)?);
+    let cli = |args: &[&str]| {
+        let mut c = Command::new(&a.mamori);
+        c.args(args)
+            .arg("--data-dir")
+            .arg(&dir)
+            .env("RUST_LOG", "warn");
+        c
+    };
+    // The sample clinic has 35 devices and about 80 accounts: add the rest.
+    let devices = dir.join("bench-assets.xlsx");
+    ledger_xlsx(&devices, a.assets.saturating_sub(35))?;
+    timed(&mut cli(&["import", "assets", &devices.to_string_lossy()]))?;
+    let (persons, accounts) = staff_and_accounts_csv(&dir, a.accounts.saturating_sub(80))?;
+    timed(&mut cli(&["import", "persons", &persons]))?;
+    timed(&mut cli(&["import", "accounts", &accounts]))?;
+    let out = |f: &str| dir.join(f).to_string_lossy().to_string();
+    let mut rows = Vec::new();
+    for (label, args) in [
+        (
+            "baseline: ledger export, devices XLSX",
+            vec![
+                "export".to_string(),
+                "assets".into(),
+                "-o".into(),
+                out("devices.xlsx"),
+            ],
+        ),
+        (
+            "checklist status --json",
+            vec!["checklist".into(), "status".into(), "--json".into()],
+        ),
+        (
+            "checklist export HTML",
+            vec![
+                "checklist".into(),
+                "export".into(),
+                "--format".into(),
+                "html".into(),
+                "-o".into(),
+                out("c.html"),
+            ],
+        ),
+        (
+            "checklist export XLSX",
+            vec![
+                "checklist".into(),
+                "export".into(),
+                "--format".into(),
+                "xlsx".into(),
+                "-o".into(),
+                out("c.xlsx"),
+            ],
+        ),
+        (
+            "checklist export PDF (font subset embedded)",
+            vec![
+                "checklist".into(),
+                "export".into(),
+                "--format".into(),
+                "pdf".into(),
+                "-o".into(),
+                out("c.pdf"),
+            ],
+        ),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut times = Vec::new();
+        for _ in 0..a.runs {
+            let t = Instant::now();
+            // status exits 1 when an answer is contradicted (the sample clinic has two).
+            let o = cli(&args).output()?;
+            times.push(t.elapsed().as_secs_f64());
+            if !o.status.success() && o.status.code() != Some(1) {
+                bail!("{label}: {}", String::from_utf8_lossy(&o.stderr));
+            }
+        }
+        rows.push((label, median(times)));
+    }
+    let all: f64 = rows.iter().skip(2).map(|r| r.1).sum();
+    let base = rows.first().map(|r| r.1).unwrap_or(0.0);
+    println!(
+        "## checklist export ({} devices, {} accounts; median of {} runs, each a fresh process)\n",
+        a.assets, a.accounts, a.runs
+    );
+    println!("| command | seconds | vs baseline |");
+    println!("|---|---|---|");
+    for (label, s) in &rows {
+        println!("| {label} | {s:.3} | {:.2}× |", s / base.max(1e-9));
+    }
+    println!(
+        "| all three formats together | {all:.3} | target ≤ 2 s: {} |",
+        if all <= 2.0 { "met" } else { "MISSED" }
+    );
+    for f in ["c.html", "c.xlsx", "c.pdf"] {
+        let size = std::fs::metadata(dir.join(f)).map(|m| m.len()).unwrap_or(0);
+        println!("\n{f}: {:.1} KB", size as f64 / 1024.0);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}

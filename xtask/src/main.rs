@@ -24,6 +24,8 @@ enum Cmd {
     BenchDashboard(bench::DashboardArgs),
     /// Benchmark: 50,000-device ledger import, export, and list latency.
     BenchLedger(bench::LedgerArgs),
+    /// Benchmark: checklist export (HTML, XLSX, PDF) of a 500-device / 200-account facility.
+    BenchChecklist(bench::ChecklistArgs),
 }
 
 fn main() -> Result<()> {
@@ -43,5 +45,6 @@ fn main() -> Result<()> {
         Cmd::BenchLogin(a) => bench::login(a),
         Cmd::BenchDashboard(a) => bench::dashboard(a),
         Cmd::BenchLedger(a) => bench::ledger(a),
+        Cmd::BenchChecklist(a) => bench::checklist(a),
     }
 }

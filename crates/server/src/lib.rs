@@ -130,6 +130,7 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         max_body_bytes: cfg.max_body_bytes,
         webauthn: webauthn.clone(),
         webauthn_origin: webauthn_origin.clone(),
+        font_file: cfg.reports_font_file.clone(),
     };
     let (cert_key, fingerprint) = match &cfg.tls {
         TlsMode::Off => (None, "—".to_string()),

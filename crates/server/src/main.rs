@@ -178,6 +178,22 @@ enum ChecklistCmd {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Write the form for the inspection: HTML (print), XLSX or PDF (with a Japanese font
+    /// embedded; `reports.font_file` or the system's IPAex / Noto CJK / Yu Gothic …).
+    Export {
+        #[command(flatten)]
+        form: FormArgs,
+        /// html, xlsx or pdf (default: from the output file's extension).
+        #[arg(long)]
+        format: Option<String>,
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        /// Language of the form: ja (default) or en.
+        #[arg(long, default_value = "ja")]
+        lang: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 /// Ledgers that can be imported and exported (the registries of the ledger).
@@ -831,6 +847,72 @@ async fn checklist_status(form: FormArgs, json: bool, store: StoreArgs) -> Resul
     Ok(tally.contradictions == 0)
 }
 
+async fn checklist_export(
+    form: FormArgs,
+    format: Option<String>,
+    output: PathBuf,
+    lang: String,
+    store: StoreArgs,
+) -> Result<bool> {
+    use mamori_server::web::checklist::{Format, render_form};
+    let Some(lang) = mamori_catalog::Lang::parse(&lang) else {
+        bail!("--lang must be ja or en");
+    };
+    let ext = output
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_string();
+    let Some(format) = Format::parse(format.as_deref().unwrap_or(&ext)) else {
+        bail!("--format must be html, xlsx or pdf (or give -o a file ending in one of them)");
+    };
+    let cfg = load_config(&store, &ListenArgs::default(), &default_data_dir())?;
+    init_tracing("warn");
+    let svc = open(&cfg).await?;
+    let key = form_key(&svc, &form).await?;
+    let actor = mamori_service::Actor::local(&os_user());
+    let cap = actor.can::<mamori_service::perm::ViewChecklist>()?;
+    let a = svc
+        .assessment(&cap, &key)
+        .await
+        .map_err(|e| service_error(&e))?;
+    let facility = svc.facility().await?.map(|f| f.name).unwrap_or_default();
+    svc.store.close().await;
+    // The signing key's fingerprint is read from its file, so this works while a server runs.
+    let fingerprint = mamori_seal::public_key_in(&cfg.data_dir.join("seal"))
+        .ok()
+        .flatten()
+        .map(|k| k.fingerprint())
+        .unwrap_or_default();
+    let bytes = match render_form(
+        &a,
+        lang,
+        &facility,
+        &fingerprint,
+        cfg.reports_font_file.as_deref(),
+        format,
+    ) {
+        Ok(b) => b,
+        Err((code, message)) => bail!("{code} {message}"),
+    };
+    // Write next to the target and rename, so a crash never leaves half a file.
+    let tmp = output.with_extension("partial");
+    std::fs::write(&tmp, &bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &output).with_context(|| format!("writing {}", output.display()))?;
+    let form = mamori_service::checklist::checklist_form(&a, lang, &facility, "", &fingerprint);
+    println!(
+        "{} {}（{}）: {} items, {} bytes → {}",
+        a.pack.title(lang),
+        a.pack.variant_label(lang),
+        mamori_service::checklist::fiscal_year_label(lang, key.fiscal_year),
+        a.items.len(),
+        bytes.len(),
+        output.display()
+    );
+    println!("内容ハッシュ / content hash: {}", form.content_hash);
+    Ok(true)
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -870,6 +952,16 @@ fn main() -> std::process::ExitCode {
             Command::Checklist {
                 cmd: ChecklistCmd::Status { form, json, store },
             } => checklist_status(form, json, store).await,
+            Command::Checklist {
+                cmd:
+                    ChecklistCmd::Export {
+                        form,
+                        format,
+                        output,
+                        lang,
+                        store,
+                    },
+            } => checklist_export(form, format, output, lang, store).await,
             Command::Verify { bundle, pubkey } => verify(bundle, pubkey),
             Command::Log {
                 cmd:

@@ -622,7 +622,10 @@ pub fn checklist_form(
                 .iter()
                 .map(|f| {
                     let mut line = fact_text(lang, f);
-                    if !f.records.is_empty() {
+                    // A record the sentence already names is not repeated after it.
+                    let named = f.records.len() == 1
+                        && f.records.first().is_some_and(|r| line.contains(&r.label));
+                    if !f.records.is_empty() && !named {
                         let names: Vec<&str> = f.records.iter().map(|r| r.label.as_str()).collect();
                         line.push_str(&format!("：{}", names.join("、")));
                     }
@@ -664,6 +667,13 @@ pub fn checklist_form(
             key_fingerprint: t("checklist_form.key_fingerprint"),
             generated_on: t("checklist_form.generated_on"),
             page: t("checklist_form.page"),
+            facility: t(if a.key.variant == "pharmacy" {
+                "checklist_form.pharmacy_name"
+            } else {
+                "checklist_form.facility_name"
+            }),
+            subject: t("checklist_form.subject"),
+            facts: t("checklist_form.facts"),
         },
     };
     f.content_hash = form_hash(&f);

@@ -679,6 +679,136 @@ pub async fn answer(
     }
 }
 
+/// Which file an export is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Html,
+    Xlsx,
+    Pdf,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Format> {
+        match s.to_ascii_lowercase().as_str() {
+            "html" | "htm" => Some(Format::Html),
+            "xlsx" => Some(Format::Xlsx),
+            "pdf" => Some(Format::Pdf),
+            _ => None,
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Html => "html",
+            Format::Xlsx => "xlsx",
+            Format::Pdf => "pdf",
+        }
+    }
+}
+
+/// A file name for a form: `チェックリスト_R7_医療機関確認用_令和7年度.xlsx`.
+pub fn file_name(lang: Lang, a: &Assessment, f: Format) -> (String, String) {
+    let ascii = format!(
+        "checklist-{}-{}-{}.{}",
+        a.key.edition,
+        a.key.variant,
+        a.key.fiscal_year,
+        f.extension()
+    );
+    let name = format!(
+        "{}_{}_{}_{}.{}",
+        tr(lang, "checklist.title"),
+        a.key.edition,
+        a.pack.variant_label(lang),
+        fiscal_year_label(lang, a.key.fiscal_year),
+        f.extension()
+    );
+    (ascii, name)
+}
+
+/// Renders form `a` as `f`. PDF needs the Japanese font: the configured one, else one found in
+/// the usual places; without one the error says how to add it (HTML and XLSX need none).
+pub fn render_form(
+    a: &Assessment,
+    lang: Lang,
+    facility: &str,
+    fingerprint: &str,
+    font_file: Option<&std::path::Path>,
+    f: Format,
+) -> Result<Vec<u8>, (&'static str, String)> {
+    let form = mamori_service::checklist::checklist_form(a, lang, facility, "", fingerprint);
+    match f {
+        Format::Html => Ok(mamori_reports::checklist::html(&form).into_bytes()),
+        Format::Xlsx => {
+            mamori_reports::checklist::xlsx(&form).map_err(|e| ("GEN0500", e.to_string()))
+        }
+        Format::Pdf => {
+            let (_, font) = crate::fonts::find_japanese_font(font_file)
+                .map_err(|e| (e.code(), e.message(lang)))?;
+            mamori_reports::checklist::pdf(&form, &font).map_err(|e| (e.code(), e.to_string()))
+        }
+    }
+}
+
+/// The form as a file: `/checklist/export/checklist.{html,xlsx,pdf}?edition=…&variant=…&fy=…`.
+pub async fn export(
+    State(state): State<AppState>,
+    p: Page<perm::ViewChecklist>,
+    Path(file): Path<String>,
+    Query(q): Query<FormQuery>,
+) -> PageResult {
+    let lang = p.lang;
+    let format = file
+        .rsplit_once('.')
+        .and_then(|(_, ext)| Format::parse(ext))
+        .ok_or_else(|| WebError::new(StatusCode::NOT_FOUND, "GEN0404", lang))?;
+    let key = form_key(&state, &q, lang).await?;
+    let a = state
+        .svc
+        .assessment(&p.cap, &key)
+        .await
+        .map_err(svc(lang))?;
+    let fac = crate::web::pages::facility_name(&state)
+        .await
+        .map_err(svc(lang))?;
+    let fingerprint = state.svc.seal_fingerprint().unwrap_or_default();
+    let bytes = render_form(
+        &a,
+        lang,
+        &fac,
+        &fingerprint,
+        state.font_file.as_deref(),
+        format,
+    )
+    .map_err(|(code, message)| {
+        tracing::warn!(code, error = %message, "checklist export failed");
+        WebError::new(StatusCode::SERVICE_UNAVAILABLE, code, lang)
+    })?;
+    let (ascii, name) = file_name(lang, &a, format);
+    Ok(match format {
+        // The print view opens in the browser; its own policy allows only its inline style.
+        Format::Html => (
+            [
+                (
+                    axum::http::header::CONTENT_TYPE,
+                    "text/html; charset=utf-8".to_string(),
+                ),
+                (
+                    axum::http::header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; style-src 'unsafe-inline'; img-src data:".to_string(),
+                ),
+                (axum::http::header::CACHE_CONTROL, "no-store".to_string()),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Format::Xlsx => {
+            crate::web::ledger::download(bytes, crate::web::ledger::XLSX_TYPE, &ascii, &name)
+        }
+        Format::Pdf => crate::web::ledger::download(bytes, "application/pdf", &ascii, &name),
+    })
+}
+
 /// A short summary for the dashboard: (answered, total, contradicted item ids with links).
 pub fn contradiction_text(lang: Lang, n: usize) -> String {
     fill(

@@ -952,7 +952,12 @@ pub async fn retire(
 // ---------------------------------------------------------------------------------------------
 // Export, template and import
 
-fn download(bytes: Vec<u8>, content_type: &'static str, ascii_name: &str, name: &str) -> Response {
+pub(crate) fn download(
+    bytes: Vec<u8>,
+    content_type: &'static str,
+    ascii_name: &str,
+    name: &str,
+) -> Response {
     let encoded: String = name
         .bytes()
         .map(|b| {
@@ -977,7 +982,8 @@ fn download(bytes: Vec<u8>, content_type: &'static str, ascii_name: &str, name: 
         .into_response()
 }
 
-const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+pub(crate) const XLSX_TYPE: &str =
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 pub async fn export(
     State(state): State<AppState>,

@@ -23,6 +23,8 @@ pub struct AppState {
     pub webauthn: Option<std::sync::Arc<mamori_service::webauthn::Webauthn>>,
     /// The origin at which security keys work, shown to users on other addresses.
     pub webauthn_origin: String,
+    /// The Japanese font for PDF forms (`reports.font_file`); searched for when unset.
+    pub font_file: Option<std::path::PathBuf>,
 }
 
 impl AppState {

@@ -393,3 +393,62 @@ async fn the_verdict_follows_the_records() {
     assert!(given.evidence_changed);
     assert_eq!(a.tally().contradictions, 1, "2-① is left");
 }
+
+#[tokio::test]
+async fn the_form_downloads_as_html_xlsx_and_pdf() {
+    let s = demo_server().await;
+    let u = s.add_user("kansa3", Role::Auditor).await;
+    let mut c = s.login(&u).await;
+    let q = "edition=R7&variant=hospital&fy=2025";
+    let r = c
+        .http
+        .get(format!("{}/checklist/export/checklist.html?{q}", c.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.starts_with("default-src 'none'"), "{csp}");
+    let html = r.text().await.unwrap();
+    assert!(html.contains("2-⑤") && html.contains("令和7年度"));
+    let r = c
+        .http
+        .get(format!("{}/checklist/export/checklist.xlsx?{q}", c.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let cd = r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cd.contains("attachment") && cd.contains("filename*=UTF-8''"),
+        "{cd}"
+    );
+    assert!(r.bytes().await.unwrap().starts_with(b"PK"));
+    let r = c
+        .http
+        .get(format!("{}/checklist/export/checklist.pdf?{q}", c.base))
+        .send()
+        .await
+        .unwrap();
+    match mamori_server::fonts::find_japanese_font(None) {
+        Ok(_) => {
+            assert_eq!(r.status().as_u16(), 200);
+            assert!(r.bytes().await.unwrap().starts_with(b"%PDF"));
+        }
+        Err(_) => {
+            eprintln!("no Japanese font on this machine: checking the refusal instead");
+            assert_eq!(r.status().as_u16(), 503);
+            assert!(r.text().await.unwrap().contains("FNT0001"));
+        }
+    }
+    let p = c
+        .get(&format!("/checklist/export/checklist.docx?{q}"))
+        .await;
+    assert_eq!(p.status, 404);
+}

@@ -291,6 +291,84 @@ async fn checklist_status_reports_the_demo_contradiction() {
     .unwrap();
     assert!(text(&o).contains("★矛盾"), "{}", text(&o));
 
+    // The form as files for the inspection; the same content gives the same hash.
+    let mut hashes = Vec::new();
+    for f in ["form.html", "form.xlsx", "form.html"] {
+        let dir = data.clone();
+        let out = tmp.path().join(f);
+        let o2 = out.clone();
+        let o = tokio::task::spawn_blocking(move || {
+            mamori(
+                &[
+                    "checklist",
+                    "export",
+                    "--fiscal-year",
+                    "2025",
+                    "-o",
+                    o2.to_str().unwrap(),
+                ],
+                &dir,
+            )
+        })
+        .await
+        .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        let t = text(&o);
+        let hash = t.split("content hash: ").nth(1).unwrap().trim().to_string();
+        assert_eq!(hash.len(), 64);
+        hashes.push(hash);
+        let bytes = std::fs::read(&out).unwrap();
+        if f.ends_with(".html") {
+            let html = String::from_utf8(bytes).unwrap();
+            assert!(html.contains("2-⑤") && html.contains("チェック項目"));
+        } else {
+            assert!(bytes.starts_with(b"PK"));
+        }
+    }
+    assert_eq!(hashes[0], hashes[2]);
+    let pdf = tmp.path().join("form.pdf");
+    let dir = data.clone();
+    let p2 = pdf.clone();
+    let o = tokio::task::spawn_blocking(move || {
+        mamori(
+            &[
+                "checklist",
+                "export",
+                "--fiscal-year",
+                "2025",
+                "-o",
+                p2.to_str().unwrap(),
+            ],
+            &dir,
+        )
+    })
+    .await
+    .unwrap();
+    match mamori_server::fonts::find_japanese_font(None) {
+        Ok(_) => {
+            assert!(o.status.success(), "{}", text(&o));
+            assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF"));
+        }
+        Err(_) => {
+            eprintln!("no Japanese font on this machine: checking the refusal instead");
+            assert_eq!(o.status.code(), Some(2));
+            assert!(text(&o).contains("FNT0001"), "{}", text(&o));
+            assert!(!pdf.exists());
+        }
+    }
+    // A format it does not write: refused, nothing written.
+    let dir = data.clone();
+    let bad = tmp.path().join("form.docx");
+    let b2 = bad.clone();
+    let o = tokio::task::spawn_blocking(move || {
+        mamori(&["checklist", "export", "-o", b2.to_str().unwrap()], &dir)
+    })
+    .await
+    .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("--format"), "{}", text(&o));
+    assert!(!bad.exists());
+
     // A form that does not exist: a clear error naming it.
     let dir = data.clone();
     let o = tokio::task::spawn_blocking(move || {
