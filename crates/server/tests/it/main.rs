@@ -11,6 +11,7 @@
 mod audit;
 mod auth;
 mod cli;
+mod documents;
 mod durability;
 mod import;
 mod ledger;
