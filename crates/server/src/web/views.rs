@@ -317,6 +317,8 @@ pub struct FindingLine {
     pub tone: &'static str,
     pub text: String,
     pub href: &'static str,
+    /// Details, each with its own page: (href, text).
+    pub links: Vec<(String, String)>,
 }
 
 /// An audit trail line.
