@@ -1198,6 +1198,7 @@ pub async fn accounts(State(state): State<AppState>, p: Page<perm::ViewAccounts>
         .accounts
         .iter()
         .map(|a| AccountLine {
+            href: format!("/ledger/accounts/{}", a.id),
             system: systems.get(&a.system_id).cloned().unwrap_or_default(),
             login_id: a.login_id.clone(),
             owner: a
@@ -1278,6 +1279,7 @@ fn vendor_lines(
                 None => (tr(lang, "vendors.remote_unknown"), "bad"),
             };
             VendorLine {
+                href: format!("/ledger/vendors/{}", v.id),
                 name: v.name.clone(),
                 services: v.services.clone(),
                 systems: systems

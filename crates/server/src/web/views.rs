@@ -370,6 +370,8 @@ pub struct DashboardPage {
 /// An account row.
 #[derive(Debug, Clone)]
 pub struct AccountLine {
+    /// The account's record in the ledger.
+    pub href: String,
     pub system: String,
     pub login_id: String,
     pub owner: String,
@@ -447,6 +449,8 @@ pub struct VerifyResult {
 /// A vendor row.
 #[derive(Debug, Clone)]
 pub struct VendorLine {
+    /// The vendor's record in the ledger.
+    pub href: String,
     pub name: String,
     pub services: String,
     pub systems: String,
