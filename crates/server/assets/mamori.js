@@ -47,3 +47,17 @@
     });
   });
 })();
+
+// File inputs with a size limit (data-max-bytes) refuse a larger file before it is sent; the
+// server checks again.
+(function () {
+  "use strict";
+  document.querySelectorAll("input[type=file][data-max-bytes]").forEach(function (input) {
+    input.addEventListener("change", function () {
+      var max = Number(input.dataset.maxBytes);
+      var big = Array.prototype.some.call(input.files || [], function (f) { return f.size > max; });
+      input.setCustomValidity(big ? (input.dataset.tooLarge || "") : "");
+      if (big) { input.reportValidity(); }
+    });
+  });
+})();

@@ -48,6 +48,9 @@ pub enum ServiceError {
     /// Fields of a ledger record failed validation (each names its field).
     #[error("invalid fields")]
     Fields(Vec<mamori_domain::ledger::FieldError>),
+    /// An uploaded file's SHA-256 differs from the one typed into the record by hand.
+    #[error("file hash differs from the recorded one")]
+    HashMismatch { recorded: String, uploaded: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -71,6 +74,7 @@ impl ServiceError {
             ServiceError::Invalid { code, .. } => code,
             ServiceError::Password(p) => p.first().map(PasswordProblem::code).unwrap_or("PWD0000"),
             ServiceError::Fields(f) => f.first().map(|e| e.code).unwrap_or("LED0000"),
+            ServiceError::HashMismatch { .. } => "LED0032",
             ServiceError::Store(_) | ServiceError::Internal(_) => "GEN0500",
         }
     }
@@ -83,6 +87,7 @@ impl ServiceError {
             ServiceError::Fields(f) => f.first().map(|e| e.field),
             ServiceError::LoginTaken => Some("login_id"),
             ServiceError::InvalidCode => Some("code"),
+            ServiceError::HashMismatch { .. } => Some("file"),
             _ => None,
         }
     }

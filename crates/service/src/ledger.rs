@@ -641,12 +641,34 @@ impl Services {
 
     /// When registry `kind` was last signed off, and whether a review is due.
     pub async fn review_state(&self, kind: RegistryKind) -> ServiceResult<ReviewState> {
-        let cycle_days = self
+        let cycle_days = self.review_cycle_days().await?;
+        self.review_state_in(kind, cycle_days).await
+    }
+
+    /// The review state of every registry, in the order of [`RegistryKind::ALL`].
+    pub async fn review_states(&self) -> ServiceResult<Vec<(RegistryKind, ReviewState)>> {
+        let cycle_days = self.review_cycle_days().await?;
+        let mut out = Vec::with_capacity(RegistryKind::ALL.len());
+        for kind in RegistryKind::ALL {
+            out.push((*kind, self.review_state_in(*kind, cycle_days).await?));
+        }
+        Ok(out)
+    }
+
+    async fn review_cycle_days(&self) -> ServiceResult<u32> {
+        Ok(self
             .store
             .facility()
             .await?
             .map(|f| f.settings.ledger_review_cycle_days)
-            .unwrap_or(365);
+            .unwrap_or(365))
+    }
+
+    async fn review_state_in(
+        &self,
+        kind: RegistryKind,
+        cycle_days: u32,
+    ) -> ServiceResult<ReviewState> {
         let last = self.store.last_review(kind.as_str()).await?;
         let age_days = last
             .as_ref()

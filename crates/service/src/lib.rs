@@ -12,6 +12,7 @@ pub mod clock;
 pub mod dashboard;
 pub mod demo;
 pub mod error;
+pub mod files;
 pub mod findings;
 pub mod hashing;
 pub mod import;

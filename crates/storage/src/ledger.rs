@@ -115,13 +115,19 @@ impl Store {
         rows.iter().map(file_row).collect()
     }
 
-    /// One attached file with its bytes.
-    pub async fn file(&self, kind: &str, id: i64) -> Result<Option<(FileRow, Vec<u8>)>> {
+    /// One file of a record, with its bytes.
+    pub async fn file(
+        &self,
+        kind: &str,
+        record_id: i64,
+        id: i64,
+    ) -> Result<Option<(FileRow, Vec<u8>)>> {
         let r = sqlx::query(
             "SELECT id, name, content_type, sha256, size, at, actor, bytes FROM ledger_files \
-             WHERE kind = $1 AND id = $2",
+             WHERE kind = $1 AND record_id = $2 AND id = $3",
         )
         .bind(kind)
+        .bind(record_id)
         .bind(id)
         .fetch_optional(self.pool())
         .await?;
@@ -155,13 +161,13 @@ fn file_row(r: &sqlx::any::AnyRow) -> Result<FileRow> {
     })
 }
 
-/// Attaches a file to a record.
+/// Attaches a file to a record (files are never deleted: a new upload is a new row).
 pub async fn insert_file(
     tx: &mut Tx,
     kind: &str,
     record_id: i64,
     f: &FileRow,
-    bytes: &[u8],
+    bytes: Vec<u8>,
 ) -> Result<i64> {
     let r = sqlx::query(
         "INSERT INTO ledger_files (kind, record_id, name, content_type, sha256, size, bytes, at, actor) \
@@ -173,7 +179,7 @@ pub async fn insert_file(
     .bind(f.content_type.clone())
     .bind(f.sha256.clone())
     .bind(f.size)
-    .bind(bytes.to_vec())
+    .bind(bytes)
     .bind(f.at_ms)
     .bind(f.actor.clone())
     .fetch_one(&mut **tx)

@@ -404,6 +404,35 @@ impl Client {
         self.page(r).await
     }
 
+    /// Posts a `multipart/form-data` form like a browser: the current CSRF token first, then
+    /// `fields`, then `file` as (field name, file name, bytes) when given.
+    pub async fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: Option<(&str, &str, Vec<u8>)>,
+    ) -> Page {
+        let mut form =
+            reqwest::multipart::Form::new().text("_csrf", self.csrf.clone().unwrap_or_default());
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        if let Some((field, name, bytes)) = file {
+            form = form.part(
+                field.to_string(),
+                reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
+            );
+        }
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        self.page(r).await
+    }
+
     /// The current TOTP code of `secret` at the server's clock.
     pub fn totp(&self, secret: &str, login_id: &str) -> String {
         use mamori_service::Clock;

@@ -338,9 +338,27 @@ where
 }
 
 /// A `multipart/form-data` upload whose `_csrf` field matches the session's token. Holds the
-/// first file field (name, bytes); the route's body limit caps its size.
+/// first file field (name, bytes) and the other text fields; the route's body limit caps the
+/// size. A body over that limit is `too_large` (when the token came before the file, as in our
+/// forms), so the page can say which field was too big.
 pub struct CsrfUpload {
     pub file: Option<(String, Vec<u8>)>,
+    /// A file was chosen but had no bytes.
+    pub empty_file: bool,
+    /// The body went over the route's limit while reading the file.
+    pub too_large: bool,
+    /// Other text fields (at most 20, each at most 1,000 characters), without `_csrf`.
+    pub fields: Vec<(String, String)>,
+}
+
+impl CsrfUpload {
+    /// The value of text field `name`, if sent.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 impl<S> FromRequest<S> for CsrfUpload
@@ -359,20 +377,45 @@ where
         let mut mp = axum::extract::Multipart::from_request(req, s)
             .await
             .map_err(|_| WebError::new(StatusCode::BAD_REQUEST, "REQ0003", lang))?;
+        let mut up = CsrfUpload {
+            file: None,
+            empty_file: false,
+            too_large: false,
+            fields: Vec::new(),
+        };
         let mut token = String::new();
-        let mut file = None;
-        let too_big = |_| WebError::new(StatusCode::PAYLOAD_TOO_LARGE, "REQ0001", lang);
-        while let Some(field) = mp.next_field().await.map_err(too_big)? {
-            match (
-                field.name().unwrap_or(""),
-                field.file_name().map(str::to_string),
-            ) {
-                ("_csrf", _) => token = field.text().await.map_err(too_big)?,
-                (_, Some(name)) if file.is_none() => {
-                    let bytes = field.bytes().await.map_err(too_big)?;
-                    if !bytes.is_empty() {
-                        file = Some((name, bytes.to_vec()));
+        let unreadable = |e: axum::extract::multipart::MultipartError| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                WebError::new(StatusCode::PAYLOAD_TOO_LARGE, "REQ0001", lang)
+            } else {
+                WebError::new(StatusCode::BAD_REQUEST, "REQ0003", lang)
+            }
+        };
+        loop {
+            let field = match mp.next_field().await {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    up.too_large = true;
+                    break;
+                }
+                Err(e) => return Err(unreadable(e)),
+            };
+            let name = field.name().unwrap_or("").to_string();
+            match (name.as_str(), field.file_name().map(str::to_string)) {
+                ("_csrf", _) => token = field.text().await.map_err(unreadable)?,
+                (_, Some(file_name)) if up.file.is_none() => match field.bytes().await {
+                    Ok(bytes) if bytes.is_empty() => up.empty_file |= !file_name.is_empty(),
+                    Ok(bytes) => up.file = Some((file_name, bytes.to_vec())),
+                    Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                        up.too_large = true;
+                        break;
                     }
+                    Err(e) => return Err(unreadable(e)),
+                },
+                (_, None) if !name.is_empty() && up.fields.len() < 20 => {
+                    let v = field.text().await.map_err(unreadable)?;
+                    up.fields.push((name, v.chars().take(1000).collect()));
                 }
                 _ => {}
             }
@@ -380,6 +423,6 @@ where
         if token.is_empty() || !constant_time_eq(token.as_bytes(), expected.as_bytes()) {
             return Err(WebError::new(StatusCode::FORBIDDEN, "CSRF0001", lang));
         }
-        Ok(CsrfUpload { file })
+        Ok(up)
     }
 }

@@ -18,7 +18,7 @@ use mamori_domain::registry::{FieldKind, Record, RegistryKind, Values, key_of, t
 use mamori_domain::role::Permission;
 use mamori_reports::svg::{self, Bar, Tone};
 use mamori_service::ledger::{HistoryEntry, Refs, display, field_label};
-use mamori_service::{ServiceError, perm};
+use mamori_service::{ServiceError, files, perm};
 use mamori_storage::registry::Filter;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -516,6 +516,46 @@ pub struct RecordPage {
     pub backlinks: Vec<Backlinks>,
     pub history: Vec<HistoryLine>,
     pub can_edit: bool,
+    /// The record's file and its versions (vendor documents).
+    pub files: Option<FileSection>,
+}
+
+/// A stored version of a record's file.
+#[derive(Debug, Clone)]
+pub struct FileLine {
+    pub href: String,
+    pub no: usize,
+    pub name: String,
+    pub size: String,
+    pub sha256: String,
+    pub at: String,
+    pub actor: String,
+    /// Its SHA-256 is the one the record holds.
+    pub recorded: bool,
+}
+
+/// The file card of a record: versions, the upload form and what went wrong with an upload.
+#[derive(Debug, Clone)]
+pub struct FileSection {
+    pub action: String,
+    pub versions: Vec<FileLine>,
+    /// (message, code) of a refused upload.
+    pub error: Option<(String, &'static str)>,
+    /// The recorded SHA-256 was typed by hand and the file's differs: offer to replace it.
+    pub confirm_replace: bool,
+    pub hint: String,
+    /// For the browser's own size check before sending.
+    pub max_bytes: usize,
+    pub too_large: String,
+}
+
+/// Why an upload was refused, to show on the record's page.
+#[derive(Debug, Clone)]
+struct FileProblem {
+    code: &'static str,
+    /// Filled message (hashes for `LED0032`).
+    message: String,
+    confirm_replace: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -531,7 +571,7 @@ pub async fn detail(
 ) -> PageResult {
     let kind = parse_kind(&kind, p.lang)?;
     let id = parse_id(&id, p.lang)?;
-    for_kind!(kind, R => detail_of::<R>(&state, &p, id, fq.ok.as_deref()).await)
+    for_kind!(kind, R => Ok(render(&detail_of::<R>(&state, &p, id, fq.ok.as_deref(), None).await?)))
 }
 
 fn history_lines<R: Record>(
@@ -603,12 +643,76 @@ async fn backlinks_of<S: Record>(
         .collect())
 }
 
+/// Bytes as people read them (KB/MB, base 1024).
+fn human_size(n: i64) -> String {
+    let n = n.max(0) as f64;
+    if n < 1024.0 {
+        format!("{n} B")
+    } else if n < 1024.0 * 1024.0 {
+        format!("{:.1} KB", n / 1024.0)
+    } else {
+        format!("{:.1} MB", n / (1024.0 * 1024.0))
+    }
+}
+
+async fn file_section<R: Record>(
+    state: &AppState,
+    p: &Page<perm::ViewLedger>,
+    rec: &R,
+    problem: Option<FileProblem>,
+) -> Result<Option<FileSection>, WebError> {
+    if !files::takes_files(R::KIND) {
+        return Ok(None);
+    }
+    let lang = p.lang;
+    let id = rec.id();
+    let recorded = mamori_domain::registry::position(R::FIELDS, "sha256")
+        .and_then(|i| rec.values().into_iter().nth(i))
+        .unwrap_or_default();
+    let rows = state
+        .svc
+        .record_files(&p.cap, R::KIND, id)
+        .await
+        .map_err(svc(lang))?;
+    let count = rows.len();
+    let plural = R::KIND.plural();
+    let versions = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| FileLine {
+            href: format!("/ledger/{plural}/{id}/files/{}", f.id),
+            no: count - i,
+            recorded: !recorded.is_empty() && f.sha256 == recorded,
+            name: f.name,
+            size: human_size(f.size),
+            sha256: f.sha256,
+            at: fmt_ms(f.at_ms),
+            actor: f.actor,
+        })
+        .collect();
+    let (error, confirm_replace) = match problem {
+        Some(pr) => (Some((pr.message, pr.code)), pr.confirm_replace),
+        None => (None, false),
+    };
+    let mb = (files::MAX_FILE_BYTES / (1024 * 1024)).to_string();
+    Ok(Some(FileSection {
+        max_bytes: files::MAX_FILE_BYTES,
+        too_large: mamori_catalog::messages::fill(tr(lang, "error.LED0031"), &[("mb", &mb)]),
+        action: format!("/ledger/{plural}/{id}/files"),
+        versions,
+        error,
+        confirm_replace,
+        hint: mamori_catalog::messages::fill(tr(lang, "file.hint"), &[("mb", &mb)]),
+    }))
+}
+
 async fn detail_of<R: Record>(
     state: &AppState,
     p: &Page<perm::ViewLedger>,
     id: i64,
     ok: Option<&str>,
-) -> PageResult {
+    problem: Option<FileProblem>,
+) -> Result<RecordPage, WebError> {
     let lang = p.lang;
     let (rec, history) = state
         .svc
@@ -679,7 +783,9 @@ async fn detail_of<R: Record>(
         .await?
         .with_flash(ok);
     l.title = heading.clone();
-    Ok(render(&RecordPage {
+    let files = file_section(state, p, &rec, problem).await?;
+    Ok(RecordPage {
+        files,
         l,
         tabs: tabs(lang, Some(R::KIND)),
         plural: R::KIND.plural(),
@@ -690,7 +796,7 @@ async fn detail_of<R: Record>(
         backlinks,
         history: history_lines::<R>(lang, history, &refs),
         can_edit: p.view.actor.role().permits(Permission::EditLedger),
-    }))
+    })
 }
 
 /// One input of the form.
@@ -899,6 +1005,8 @@ pub async fn create(
     let kind = parse_kind(&kind, p.lang)?;
     let input = form_values(form.into_inner());
     for_kind!(kind, R => match state.svc.create_record::<R>(&p.cap, &input, &client).await {
+        // Records that take a file continue on their page, at the upload.
+        Ok(id) if files::takes_files(R::KIND) => Ok(Redirect::to(&format!("/ledger/{}/{id}?ok=record_saved_add_file#file", R::KIND.plural())).into_response()),
         Ok(id) => Ok(Redirect::to(&format!("/ledger/{}/{id}?ok=record_saved", R::KIND.plural())).into_response()),
         Err(ServiceError::Fields(errors)) => Ok((
             StatusCode::BAD_REQUEST,
@@ -950,8 +1058,149 @@ pub async fn retire(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Files of records (vendor documents)
+
+/// Uploads a new version of a record's file. A refused upload shows the record's page with the
+/// reason at the file field; nothing is written.
+pub async fn upload_file(
+    State(state): State<AppState>,
+    Client(client): Client,
+    p: Page<perm::EditLedger>,
+    v: Page<perm::ViewLedger>,
+    Path((kind, id)): Path<(String, String)>,
+    upload: crate::web::extract::CsrfUpload,
+) -> PageResult {
+    let lang = p.lang;
+    let kind = parse_kind(&kind, lang)?;
+    let id = parse_id(&id, lang)?;
+    if !files::takes_files(kind) {
+        return Err(not_found(lang));
+    }
+    let refused = |code: &'static str| ServiceError::Invalid {
+        code,
+        field: "file",
+    };
+    let replace_typed_hash = upload.field("replace_hash").is_some();
+    let result = match upload.file {
+        _ if upload.too_large => Err(refused("LED0031")),
+        Some((name, bytes)) => {
+            let up = files::Upload {
+                name,
+                bytes,
+                replace_typed_hash,
+            };
+            state
+                .svc
+                .attach_document_file(&p.cap, id, up, &client)
+                .await
+        }
+        None if upload.empty_file => Err(refused("LED0030")),
+        None => Err(refused("LED0034")),
+    };
+    let plural = kind.plural();
+    let problem = match result {
+        Ok(a) => {
+            let flash = match a.check {
+                files::HashCheck::Matched => "file_uploaded_matched",
+                files::HashCheck::Replaced => "file_uploaded_replaced",
+                files::HashCheck::Recorded => "file_uploaded",
+            };
+            return Ok(
+                Redirect::to(&format!("/ledger/{plural}/{id}?ok={flash}#file")).into_response(),
+            );
+        }
+        Err(ServiceError::HashMismatch { recorded, uploaded }) => FileProblem {
+            code: "LED0032",
+            message: mamori_catalog::messages::fill(
+                tr(lang, "error.LED0032"),
+                &[("recorded", &recorded), ("uploaded", &uploaded)],
+            ),
+            confirm_replace: true,
+        },
+        Err(ServiceError::Invalid { code, .. }) => FileProblem {
+            code,
+            message: mamori_catalog::messages::fill(
+                tr(lang, &format!("error.{code}")),
+                &[("mb", &(files::MAX_FILE_BYTES / (1024 * 1024)).to_string())],
+            ),
+            confirm_replace: false,
+        },
+        Err(e) => return Err(WebError::from_service(&e, lang)),
+    };
+    let status = if problem.code == "LED0031" {
+        StatusCode::PAYLOAD_TOO_LARGE
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let page =
+        for_kind!(kind, R => detail_of::<R>(&state, &v, id, None, Some(problem.clone())).await?);
+    Ok((status, render(&page)).into_response())
+}
+
+/// Downloads one version of a record's file: always as an attachment, never rendered by the
+/// browser (`nosniff`, a sandboxing CSP, document types only, otherwise octet-stream).
+pub async fn download_file(
+    State(state): State<AppState>,
+    p: Page<perm::ViewLedger>,
+    Path((kind, id, file)): Path<(String, String, String)>,
+) -> PageResult {
+    let lang = p.lang;
+    let kind = parse_kind(&kind, lang)?;
+    let id = parse_id(&id, lang)?;
+    let file = parse_id(&file, lang)?;
+    let (row, bytes) = state
+        .svc
+        .record_file(&p.cap, kind, id, file)
+        .await
+        .map_err(svc(lang))?;
+    let mut r = download(
+        bytes,
+        files::content_type_for(&row.name),
+        &ascii_file_name(&row.name),
+        &row.name,
+    );
+    let h = r.headers_mut();
+    h.insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    Ok(r)
+}
+
+/// The plain-ASCII fallback of a file name for `filename=` (the exact name goes in `filename*`).
+fn ascii_file_name(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let (stem, ext) = s.rsplit_once('.').unwrap_or((s.as_str(), ""));
+    let stem = if stem.chars().all(|c| c == '_') {
+        "file"
+    } else {
+        stem
+    };
+    if ext.is_empty() {
+        stem.to_string()
+    } else {
+        format!("{stem}.{ext}")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Export, template and import
 
+/// A download: `Content-Disposition: attachment` with an ASCII `filename` and the exact name as
+/// RFC 5987 `filename*` (UTF-8, percent-encoded: only letters, digits and `.-_` stay as they are).
 pub(crate) fn download(
     bytes: Vec<u8>,
     content_type: &'static str,
@@ -1224,6 +1473,13 @@ pub async fn import_preview(
 ) -> PageResult {
     let lang = p.lang;
     let kind = parse_kind(&kind, lang)?;
+    if upload.too_large {
+        return Err(WebError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "REQ0001",
+            lang,
+        ));
+    }
     let mut page = import_page(&state, &p, kind).await?;
     let Some((file_name, bytes)) = upload.file else {
         page.error = Some((tr(lang, "error.IMP0203").to_string(), "IMP0203".into()));

@@ -1014,6 +1014,25 @@ pub async fn dashboard(
                     ],
                 ),
                 href: "/checklist#contradictions",
+                links: a
+                    .items
+                    .iter()
+                    .filter(|i| i.has(mamori_domain::checklist::Flag::Contradiction))
+                    .map(|i| {
+                        (
+                            format!(
+                                "/checklist/items/{}?{}",
+                                i.item.key,
+                                crate::web::checklist::form_qs(&a.key)
+                            ),
+                            format!(
+                                "{} {}",
+                                i.item.id,
+                                tr(lang, &format!("checklist_topic.{}", i.item.key))
+                            ),
+                        )
+                    })
+                    .collect(),
             });
         }
         if tally.expiring > 0 {
@@ -1024,6 +1043,7 @@ pub async fn dashboard(
                     &[("n", &tally.expiring.to_string())],
                 ),
                 href: "/checklist",
+                links: Vec::new(),
             });
         }
     }
@@ -1044,6 +1064,7 @@ pub async fn dashboard(
                 ],
             ),
             href: "/accounts",
+            links: Vec::new(),
         });
     }
     if !d.assets_past_eol.is_empty() {
@@ -1063,6 +1084,7 @@ pub async fn dashboard(
                 ],
             ),
             href: "/ledger",
+            links: Vec::new(),
         });
     }
     if d.dormant_accounts > 0 {
@@ -1073,24 +1095,41 @@ pub async fn dashboard(
                 &[("n", &d.dormant_accounts.to_string())],
             ),
             href: "/accounts",
+            links: Vec::new(),
         });
     }
-    let rs = state
-        .svc
-        .review_state(mamori_domain::registry::RegistryKind::Asset)
-        .await
-        .map_err(svc_err(lang))?;
-    if rs.overdue {
+    // 棚卸: one line listing every registry whose review is missing or older than the cycle,
+    // each linking to its registry's page (where the review is signed off).
+    let reviews = state.svc.review_states().await.map_err(svc_err(lang))?;
+    let due: Vec<_> = reviews.iter().filter(|(_, r)| r.overdue).collect();
+    if let Some((_, first)) = due.first() {
         findings.push(FindingLine {
             tone: "warn",
-            text: match rs.age_days {
-                Some(days) => mamori_catalog::messages::fill(
-                    tr(lang, "finding.review_overdue"),
-                    &[("n", &days.to_string())],
-                ),
-                None => tr(lang, "finding.review_never").to_string(),
-            },
-            href: "/ledger/assets",
+            text: mamori_catalog::messages::fill(
+                tr(lang, "finding.reviews_due"),
+                &[
+                    ("n", &due.len().to_string()),
+                    ("cycle", &first.cycle_days.to_string()),
+                ],
+            ),
+            href: "/ledger",
+            links: due
+                .iter()
+                .map(|(kind, r)| {
+                    let registry = tr(lang, &format!("registry.{}", kind.plural())).to_string();
+                    let text = match r.age_days {
+                        Some(days) => mamori_catalog::messages::fill(
+                            tr(lang, "finding.review_overdue"),
+                            &[("registry", &registry), ("n", &days.to_string())],
+                        ),
+                        None => mamori_catalog::messages::fill(
+                            tr(lang, "finding.review_never"),
+                            &[("registry", &registry)],
+                        ),
+                    };
+                    (format!("/ledger/{}", kind.plural()), text)
+                })
+                .collect(),
         });
     }
     if d.vendors_unconfirmed_remote > 0 {
@@ -1101,6 +1140,7 @@ pub async fn dashboard(
                 &[("n", &d.vendors_unconfirmed_remote.to_string())],
             ),
             href: "/vendors",
+            links: Vec::new(),
         });
     }
     if d.users_two_factor < d.users_total {
@@ -1111,6 +1151,7 @@ pub async fn dashboard(
                 &[("n", &(d.users_total - d.users_two_factor).to_string())],
             ),
             href: "/settings",
+            links: Vec::new(),
         });
     }
     let class_bars: Vec<Bar> = d
@@ -1236,6 +1277,7 @@ pub async fn accounts(State(state): State<AppState>, p: Page<perm::ViewAccounts>
         .accounts
         .iter()
         .map(|a| AccountLine {
+            href: format!("/ledger/accounts/{}", a.id),
             system: systems.get(&a.system_id).cloned().unwrap_or_default(),
             login_id: a.login_id.clone(),
             owner: a
@@ -1316,6 +1358,7 @@ fn vendor_lines(
                 None => (tr(lang, "vendors.remote_unknown"), "bad"),
             };
             VendorLine {
+                href: format!("/ledger/vendors/{}", v.id),
                 name: v.name.clone(),
                 services: v.services.clone(),
                 systems: systems

@@ -102,6 +102,8 @@ pub const ROUTES: &[RouteSpec] = &[
     r("POST", "/ledger/{kind}/{id}", "/ledger/assets/999999", Needs(P::EditLedger)),
     r("GET", "/ledger/{kind}/{id}/edit", "/ledger/vendors/1/edit", Needs(P::EditLedger)),
     r("POST", "/ledger/{kind}/{id}/retire", "/ledger/contacts/999999/retire", Needs(P::EditLedger)),
+    r("POST", "/ledger/{kind}/{id}/files", "/ledger/vendor_documents/999999/files", Needs(P::EditLedger)),
+    r("GET", "/ledger/{kind}/{id}/files/{file}", "/ledger/vendor_documents/1/files/1", Needs(P::ViewLedger)),
     r("GET", "/accounts", "/accounts", Needs(P::ViewAccounts)),
     r("GET", "/checklist", "/checklist", Needs(P::ViewChecklist)),
     r("GET", "/checklist/items/{key}", "/checklist/items/systems.ledger", Needs(P::ViewChecklist)),
@@ -220,6 +222,12 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("POST", "/ledger/{kind}/{id}") => post(ledger::update),
         ("GET", "/ledger/{kind}/{id}/edit") => get(ledger::edit_form),
         ("POST", "/ledger/{kind}/{id}/retire") => post(ledger::retire),
+        // A record's file: the cap plus room for the form around it; the handler names the
+        // field when the file alone is over the cap.
+        ("POST", "/ledger/{kind}/{id}/files") => post(ledger::upload_file).layer(
+            DefaultBodyLimit::max(mamori_service::files::MAX_FILE_BYTES + 256 * 1024),
+        ),
+        ("GET", "/ledger/{kind}/{id}/files/{file}") => get(ledger::download_file),
         ("GET", "/accounts") => get(pages::accounts),
         ("GET", "/checklist") => get(checklist::page),
         ("GET", "/checklist/items/{key}") => get(checklist::item),

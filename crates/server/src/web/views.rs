@@ -317,6 +317,8 @@ pub struct FindingLine {
     pub tone: &'static str,
     pub text: String,
     pub href: &'static str,
+    /// Details, each with its own page: (href, text).
+    pub links: Vec<(String, String)>,
 }
 
 /// An audit trail line.
@@ -368,6 +370,8 @@ pub struct DashboardPage {
 /// An account row.
 #[derive(Debug, Clone)]
 pub struct AccountLine {
+    /// The account's record in the ledger.
+    pub href: String,
     pub system: String,
     pub login_id: String,
     pub owner: String,
@@ -430,6 +434,8 @@ pub struct VerifyResult {
 /// A vendor row.
 #[derive(Debug, Clone)]
 pub struct VendorLine {
+    /// The vendor's record in the ledger.
+    pub href: String,
     pub name: String,
     pub services: String,
     pub systems: String,

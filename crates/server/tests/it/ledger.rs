@@ -176,8 +176,8 @@ async fn ledger_review_is_recorded_and_nags_when_old() {
     assert!(p.has("最終の棚卸") && p.has("0日前"), "{}", p.body);
     let p = c.get("/").await;
     assert!(
-        !p.has("棚卸の記録がありません") && !p.has("行われていません"),
-        "no nag right after a review"
+        !p.has("機器: 棚卸"),
+        "no nag for the devices right after their review"
     );
     assert_eq!(
         s.svc.store.audit_events(1, 0).await.unwrap()[0].action,
@@ -189,11 +189,108 @@ async fn ledger_review_is_recorded_and_nags_when_old() {
     s.clock.advance_ms(366 * 86_400_000);
     let mut c = s.login(&admin).await;
     let p = c.get("/").await;
-    assert!(p.has("棚卸が366日行われていません"), "{}", p.body);
+    assert!(p.has("機器: 棚卸が366日行われていません"), "{}", p.body);
 
     // Read-only roles see the state but cannot sign off.
     let staff = s.add_user("staff3", Role::Staff).await;
     let mut st = s.login(&staff).await;
     assert!(!st.get("/ledger/assets").await.has("/ledger/assets/review"));
     assert_eq!(st.post("/ledger/assets/review", &[]).await.status, 403);
+}
+
+/// The dashboard's 棚卸 line: every registry whose review is missing or older than the cycle,
+/// each linking to its own page.
+#[tokio::test]
+async fn every_registrys_review_is_nagged_on_the_dashboard() {
+    use mamori_domain::registry::RegistryKind;
+    let (s, admin) = TestServer::with_admin().await;
+    let mut c = s.login(&admin).await;
+    let label = |k: RegistryKind| {
+        mamori_catalog::tr(
+            mamori_catalog::Lang::Ja,
+            &format!("registry.{}", k.plural()),
+        )
+        .to_string()
+    };
+    let nagged = |p: &mamori_testkit::Page, k: RegistryKind| {
+        p.has(&format!(
+            "<a href=\"/ledger/{}\">{}: 棚卸",
+            k.plural(),
+            label(k)
+        ))
+    };
+
+    // Nothing reviewed yet: all eight registries, one card.
+    let p = c.get("/").await;
+    assert!(
+        p.has("棚卸（台帳と実態の照合）の期限が過ぎている台帳が8つあります"),
+        "{}",
+        p.body
+    );
+    for k in RegistryKind::ALL {
+        assert!(nagged(&p, *k), "{k:?} missing: {}", p.body);
+        assert!(p.has(&format!("{}: 棚卸の記録がありません", label(*k))));
+    }
+
+    // Devices and staff reviewed now, the rest 200 days later.
+    for k in ["assets", "persons"] {
+        let p = c
+            .post(&format!("/ledger/{k}/review"), &[("note", "照合済み")])
+            .await;
+        assert_eq!(p.status, 303);
+    }
+    let p = c.get("/").await;
+    assert!(p.has("期限が過ぎている台帳が6つあります"), "{}", p.body);
+    assert!(!nagged(&p, RegistryKind::Asset) && !nagged(&p, RegistryKind::Person));
+    assert!(nagged(&p, RegistryKind::Vendor) && nagged(&p, RegistryKind::VendorDocument));
+
+    s.clock.advance_ms(200 * 86_400_000);
+    let mut c = s.login(&admin).await;
+    for k in RegistryKind::ALL
+        .iter()
+        .filter(|k| !matches!(k, RegistryKind::Asset | RegistryKind::Person))
+    {
+        let p = c.post(&format!("/ledger/{}/review", k.plural()), &[]).await;
+        assert_eq!(p.status, 303, "{k:?}");
+    }
+    let p = c.get("/").await;
+    assert!(
+        !p.has("期限が過ぎている台帳"),
+        "all reviewed: no nag: {}",
+        p.body
+    );
+
+    // The clock moves on: a year and a day after the first reviews only those two are due,
+    // with their age; later the others follow.
+    s.clock.advance_ms(166 * 86_400_000);
+    let mut c = s.login(&admin).await;
+    let p = c.get("/").await;
+    assert!(p.has("期限が過ぎている台帳が2つあります"), "{}", p.body);
+    assert!(p.has(&format!(
+        "{}: 棚卸が366日行われていません",
+        label(RegistryKind::Asset)
+    )));
+    assert!(p.has(&format!(
+        "{}: 棚卸が366日行われていません",
+        label(RegistryKind::Person)
+    )));
+    assert!(!nagged(&p, RegistryKind::Contact));
+    s.clock.advance_ms(200 * 86_400_000);
+    let mut c = s.login(&admin).await;
+    let p = c.get("/").await;
+    assert!(p.has("期限が過ぎている台帳が8つあります"), "{}", p.body);
+    assert!(p.has(&format!(
+        "{}: 棚卸が366日行われていません",
+        label(RegistryKind::Contact)
+    )));
+
+    // In English too.
+    c.post("/lang", &[("lang", "en")]).await;
+    let p = c.get("/").await;
+    assert!(
+        p.has("8 ledgers are due for their periodic review"),
+        "{}",
+        p.body
+    );
+    assert!(p.has("not reviewed for 366 days"));
 }

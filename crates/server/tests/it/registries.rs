@@ -82,6 +82,13 @@ async fn every_registry_page_renders_in_japanese() {
     assert_eq!(c.get("/ledger/castles").await.status, 404);
     assert_eq!(c.get("/ledger/systems/999999").await.status, 404);
     assert_eq!(c.get("/ledger/systems/x").await.status, 404);
+
+    // The read-only overviews send people to the registries, row by row.
+    let p = c.get("/accounts").await;
+    assert!(p.has("href=\"/ledger/accounts\"") && p.has("href=\"/ledger/accounts/1\""));
+    let p = c.get("/vendors").await;
+    assert!(p.has("href=\"/ledger/vendors\"") && p.has("href=\"/ledger/vendors/1\""));
+    assert!(p.has("href=\"/ledger/vendor_documents\""));
 }
 
 #[tokio::test]
