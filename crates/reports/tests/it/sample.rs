@@ -131,7 +131,12 @@ pub fn form() -> ChecklistForm {
         let (mark, confirmed, target, remarks, verdict, contradicted) = answer(&item.id);
         rows.push(FormRow {
             id: item.id.clone(),
-            section: item.section.clone(),
+            // As the service prints it: the section, then the group the item sits in.
+            section: if item.group.is_empty() {
+                item.section.clone()
+            } else {
+                format!("{}　{}", item.section, item.group)
+            },
             text: item.text_ja.clone(),
             mark,
             confirmed_on: confirmed.into(),
