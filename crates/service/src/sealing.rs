@@ -16,6 +16,9 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, Clone)]
 pub struct Sealer {
     log: Arc<Mutex<Option<OpenLog>>>,
+    /// Held while pending audit events are appended, so that two callers (the server's loop and
+    /// a request) never append the same events twice.
+    pending: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The open log with the lock file that keeps other processes out until it is closed.
@@ -71,6 +74,7 @@ impl Sealer {
         tracing::info!(?report, "sealed log opened");
         Ok(Sealer {
             log: Arc::new(Mutex::new(Some(OpenLog { log, _lock: lock }))),
+            pending: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
@@ -205,6 +209,7 @@ impl Services {
         let Some(sealer) = self.sealer.clone() else {
             return Ok(0);
         };
+        let _one_at_a_time = sealer.pending.lock().await;
         let mut total = 0;
         loop {
             let sealed = sealer.size()?;
