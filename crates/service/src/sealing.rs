@@ -8,7 +8,9 @@
 use crate::Services;
 use crate::authz::{Cap, perm};
 use crate::error::{ServiceError, ServiceResult};
+use mamori_domain::period::Period;
 use mamori_seal::{SealOptions, SealedLog};
+use std::ops::Range;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -336,6 +338,41 @@ impl Services {
         })
         .await
         .map_err(|e| ServiceError::Internal(e.to_string()))?
+    }
+
+    /// The records received in `period` as an index range, found by binary search over the log
+    /// (records are appended in receive-time order). Fails with `SEA0005` when no stored record
+    /// lies in the period.
+    pub async fn seal_period_range(
+        &self,
+        _cap: &Cap<perm::ViewAudit>,
+        period: Period,
+    ) -> ServiceResult<Range<u64>> {
+        let Some(sealer) = self.sealer.clone() else {
+            return Err(ServiceError::NotFound);
+        };
+        let range = tokio::task::spawn_blocking(move || {
+            sealer.with(|log| {
+                let start = match period.from_ms {
+                    Some(t) => log.index_at_time(t).map_err(seal_err)?,
+                    None => log.first_index(),
+                };
+                let end = match period.until_ms {
+                    Some(t) => log.index_at_time(t).map_err(seal_err)?,
+                    None => log.size(),
+                };
+                Ok(start..end.max(start))
+            })
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))??;
+        if range.is_empty() {
+            return Err(ServiceError::Invalid {
+                code: "SEA0005",
+                field: "period",
+            });
+        }
+        Ok(range)
     }
 
     /// Exports everything and verifies it as an inspector would (with the facility's key).
