@@ -1455,31 +1455,25 @@ pub async fn logs_verify(
     logs_page(&state, &p, 1, Some(v), None).await
 }
 
-/// Verifies the whole sealed log as an inspector would, with the facility's key.
+/// Verifies the whole sealed log as an inspector would, with the facility's key, and records the
+/// result.
 pub async fn seal_verify(
     State(state): State<AppState>,
+    Client(client): Client,
     p: Page<perm::ViewLogs>,
     a: Page<perm::ViewAudit>,
 ) -> PageResult {
     let lang = p.lang;
     let r = state
         .svc
-        .seal_verify_now(&a.cap)
+        .seal_verify_now(&a.cap, &client)
         .await
         .map_err(svc_err(lang))?;
-    let v = match r {
-        Ok(rep) => VerifyResult {
-            ok: true,
-            verified: i64::try_from(rep.end).unwrap_or(i64::MAX),
-            head: format!("{} / {}", rep.fingerprint, hex::encode(rep.anchor.root)),
-            problem: String::new(),
-        },
-        Err(e) => VerifyResult {
-            ok: false,
-            verified: 0,
-            head: String::new(),
-            problem: e.to_string(),
-        },
+    let v = VerifyResult {
+        ok: r.ok,
+        verified: i64::try_from(r.records()).unwrap_or(i64::MAX),
+        head: String::new(),
+        problem: r.reason,
     };
     logs_page(&state, &p, 1, None, Some(v)).await
 }

@@ -18,5 +18,6 @@ mod ledger;
 mod registries;
 mod requests;
 mod roles;
+mod seal;
 mod setup;
 mod webauthn;
