@@ -109,7 +109,7 @@ pub const ROUTES: &[RouteSpec] = &[
     r("GET", "/checklist/export/{file}", "/checklist/export/checklist.html", Needs(P::ViewChecklist)),
     r("GET", "/logs", "/logs", Needs(P::ViewLogs)),
     r("GET", "/logs/verify", "/logs/verify", Needs(P::ViewAudit)),
-    r("GET", "/logs/seal/verify", "/logs/seal/verify", Needs(P::ViewAudit)),
+    r("POST", "/logs/seal/verify", "/logs/seal/verify", Needs(P::ViewAudit)),
     r("GET", "/logs/seal/bundle", "/logs/seal/bundle", Needs(P::ViewAudit)),
     r("GET", "/vendors", "/vendors", Needs(P::ViewVendors)),
     r(
@@ -227,7 +227,7 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("GET", "/checklist/export/{file}") => get(checklist::export),
         ("GET", "/logs") => get(pages::logs),
         ("GET", "/logs/verify") => get(pages::logs_verify),
-        ("GET", "/logs/seal/verify") => get(pages::seal_verify),
+        ("POST", "/logs/seal/verify") => post(pages::seal_verify),
         ("GET", "/logs/seal/bundle") => get(pages::seal_bundle),
         ("GET", "/vendors") => get(pages::vendors),
         ("GET", "/vendor-portal") => get(pages::vendor_portal),
