@@ -802,10 +802,15 @@ fn jst_text(ms: i64) -> String {
 
 fn verify(bundle: PathBuf, pubkey: Option<String>) -> Result<bool> {
     let key = match pubkey {
+        // As written down on paper: groups separated by spaces, hyphens or colons are fine.
         Some(h) => Some(
-            mamori_seal::PublicKey::from_hex(&h)
-                .with_context(|| "--pubkey must be 64 hex digits (the facility's public key)")?
-                .0,
+            mamori_seal::PublicKey::from_hex(
+                &h.chars()
+                    .filter(|c| !c.is_whitespace() && !matches!(c, '-' | ':'))
+                    .collect::<String>(),
+            )
+            .with_context(|| "--pubkey must be 64 hex digits (the facility's public key)")?
+            .0,
         ),
         None => None,
     };

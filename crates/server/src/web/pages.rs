@@ -1599,6 +1599,41 @@ pub async fn seal_bundle(
         .into_response())
 }
 
+/// The printable page of the facility's signing key: what an inspector needs to verify a bundle,
+/// with a box for the security officer's signature.
+pub async fn seal_key(State(state): State<AppState>, p: Page<perm::ViewAudit>) -> PageResult {
+    let lang = p.lang;
+    let st = state
+        .svc
+        .seal_status(&p.cap)
+        .await
+        .map_err(svc_err(lang))?
+        .ok_or_else(|| WebError::new(StatusCode::NOT_FOUND, "GEN0404", lang))?;
+    let fac = facility_name(&state).await.map_err(svc_err(lang))?;
+    let today = state.svc.clock.today();
+    let key_groups: Vec<String> = st
+        .public_key_hex
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    Ok(render(&SealKeyPage {
+        l: Layout::new(lang, &p.view, &fac, "seal_key.title", "/logs"),
+        facility: fac.clone(),
+        lead: mamori_catalog::messages::fill(tr(lang, "seal_key.lead"), &[("facility", &fac)]),
+        fingerprint_groups: st.fingerprint.split('-').map(str::to_string).collect(),
+        fingerprint: st.fingerprint,
+        key_lines: key_groups.chunks(4).map(|g| g.join(" ")).collect(),
+        public_key: st.public_key_hex,
+        printed: format!(
+            "{}（{}）",
+            fmt_date(Some(today)),
+            mamori_domain::wareki::format_wareki(today)
+        ),
+        sealed: st.sealed,
+    }))
+}
+
 pub async fn backups(
     State(state): State<AppState>,
     p: Page<perm::ViewBackups>,

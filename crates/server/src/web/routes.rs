@@ -111,6 +111,7 @@ pub const ROUTES: &[RouteSpec] = &[
     r("GET", "/logs/verify", "/logs/verify", Needs(P::ViewAudit)),
     r("POST", "/logs/seal/verify", "/logs/seal/verify", Needs(P::ViewAudit)),
     r("GET", "/logs/seal/bundle", "/logs/seal/bundle", Needs(P::ViewAudit)),
+    r("GET", "/logs/seal/key", "/logs/seal/key", Needs(P::ViewAudit)),
     r("GET", "/vendors", "/vendors", Needs(P::ViewVendors)),
     r(
         "GET",
@@ -229,6 +230,7 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("GET", "/logs/verify") => get(pages::logs_verify),
         ("POST", "/logs/seal/verify") => post(pages::seal_verify),
         ("GET", "/logs/seal/bundle") => get(pages::seal_bundle),
+        ("GET", "/logs/seal/key") => get(pages::seal_key),
         ("GET", "/vendors") => get(pages::vendors),
         ("GET", "/vendor-portal") => get(pages::vendor_portal),
         ("GET", "/backups") => get(pages::backups),

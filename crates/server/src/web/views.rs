@@ -456,6 +456,23 @@ impl VerificationLine {
     }
 }
 
+/// The printable page of the facility's signing key.
+#[derive(Template)]
+#[template(path = "seal_key.html")]
+pub struct SealKeyPage {
+    pub l: Layout,
+    pub facility: String,
+    pub lead: String,
+    pub fingerprint: String,
+    /// The fingerprint's five groups of four.
+    pub fingerprint_groups: Vec<String>,
+    pub public_key: String,
+    /// The key in four lines of four groups of four hex digits.
+    pub key_lines: Vec<String>,
+    pub printed: String,
+    pub sealed: u64,
+}
+
 /// The sealed log's state as the logs page shows it.
 #[derive(Debug, Clone)]
 pub struct SealView {

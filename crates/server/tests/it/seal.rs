@@ -1,5 +1,5 @@
 //! The sealed log on the ログ page: bundles by period, verifications that are recorded (by a
-//! person or the daily check), and a failure shown loudly.
+//! person or the daily check), a failure shown loudly, and the printable signing key.
 
 use mamori_domain::role::Role;
 use mamori_testkit::{TestServer, TestUser};
@@ -248,4 +248,73 @@ async fn the_daily_verification_runs_once_a_day_and_survives_restarts() {
     let v = wait_for(&s, 2).await;
     assert!(v[0].at_ms >= first_at + DAY, "{v:?}");
     assert_eq!(v.len(), 2);
+}
+
+#[tokio::test]
+async fn the_signing_key_prints_for_the_inspector() {
+    let (s, admin) = TestServer::with_admin().await;
+    let mut a = s.login(&admin).await;
+    s.svc.seal_pending().await.unwrap();
+    let p = a.get("/logs").await;
+    assert!(p.has("href=\"/logs/seal/key\""), "the logs page links it");
+    let p = a.get("/logs/seal/key").await;
+    assert_eq!(p.status, 200);
+    let cap = mamori_service::Actor::local("t")
+        .can::<mamori_service::perm::ViewAudit>()
+        .unwrap();
+    let st = s.svc.seal_status(&cap).await.unwrap().unwrap();
+    assert!(p.has("さくら内科クリニック"));
+    for group in st.fingerprint.split('-') {
+        assert!(
+            p.has(&format!("<span class=\"mono\">{group}</span>")),
+            "{group}"
+        );
+    }
+    assert!(p.has(&format!("--pubkey {}", st.public_key_hex)));
+    assert!(p.has(&st.public_key_hex[..4]) && p.has("安全管理責任者"));
+    assert!(p.has("mamori verify"));
+    assert!(!p.has("seal_key."), "every text is translated");
+    // In English too.
+    a.post("/lang", &[("lang", "en")]).await;
+    let p = a.get("/logs/seal/key").await;
+    assert!(
+        p.has("Security officer") && !p.has("seal_key."),
+        "{}",
+        p.body
+    );
+
+    // Auditors see it; staff do not.
+    let auditor = s.add_user("kansa", Role::Auditor).await;
+    assert_eq!(
+        s.login(&auditor).await.get("/logs/seal/key").await.status,
+        200
+    );
+    let staff = s.add_user("staff1", Role::Staff).await;
+    assert_eq!(
+        s.login(&staff).await.get("/logs/seal/key").await.status,
+        403
+    );
+
+    // The key as written on the sheet, in groups, is what `mamori verify --pubkey` takes.
+    let grouped: String = st
+        .public_key_hex
+        .as_bytes()
+        .chunks(4)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let bundle = s.svc.seal_export(&cap, 0, None).await.unwrap();
+    let file = s.dir.path().join("b.seal");
+    std::fs::write(&file, bundle).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_mamori"))
+        .args(["verify", file.to_str().unwrap(), "--pubkey", &grouped])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&st.fingerprint));
 }
