@@ -397,7 +397,8 @@ async function flow(page, { base, loginId, password, totpKey }) {
     await api.dispose();
   }
 
-  // 5a. A device's page with its history, the import page, and the sealed-log section.
+  // 5a. A device's page with its history, the import page, the printable signing key and the
+  // sealed-log section.
   for (const [name, url, file] of [
     ['device detail /ledger/assets/1', '/ledger/assets/1', '12-asset.png'],
     ['device list /ledger/assets', '/ledger/assets', '12a-assets.png'],
@@ -411,6 +412,7 @@ async function flow(page, { base, loginId, password, totpKey }) {
     ['contact chart /ledger/contacts/chart', '/ledger/contacts/chart', '12i-contact-chart.png'],
     ['ledger findings /ledger/findings', '/ledger/findings', '12j-findings.png'],
     ['ledger import /ledger/assets/import', '/ledger/assets/import', '13-import.png'],
+    ['printable signing key /logs/seal/key', '/logs/seal/key', '14a-seal-key.png'],
     ['logs with the sealed log', '/logs', '14-logs-seal.png'],
   ]) {
     const resp = await page.goto(new URL(url, base).href);

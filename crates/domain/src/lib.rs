@@ -12,6 +12,7 @@ pub mod ids;
 pub mod ledger;
 pub mod lockout;
 pub mod password;
+pub mod period;
 pub mod registry;
 pub mod role;
 pub mod wareki;

@@ -809,6 +809,8 @@ impl SealedLog {
     }
 
     fn header_at(seg: &Segment, off: u64, index: u64) -> Result<Header, SealError> {
+        #[cfg(test)]
+        tests::HEADER_READS.with(|n| n.set(n.get() + 1));
         let mut hb = [0u8; HEADER_LEN];
         seg.file
             .read_exact_at(&mut hb, off)
@@ -847,6 +849,53 @@ impl SealedLog {
             payload_hash: h.payload_hash,
             payload,
         })
+    }
+
+    /// The first stored record received at or after `t_ms`, or [`SealedLog::size`] when there
+    /// is none. Records are appended in receive-time order, so this is a binary search: over the
+    /// segments (whose last receive time is kept in memory), then over every 64th record of the
+    /// segment, then through at most 63 headers — O(log n) header reads, never a scan of the
+    /// log. Pruned records are not searched: the answer is at least [`SealedLog::first_index`].
+    /// If the caller's clock ever went backwards, the answer is still a record boundary, found
+    /// as if the times were ordered.
+    pub fn index_at_time(&self, t_ms: i64) -> Result<u64, SealError> {
+        let segs: Vec<&Segment> = self.segments.values().filter(|s| s.end > s.first).collect();
+        let k = segs.partition_point(|s| s.last_recv_ms.is_none_or(|l| l < t_ms));
+        let Some(seg) = segs.get(k) else {
+            return Ok(self.size);
+        };
+        let unknown = |index: u64| SealError::Damaged {
+            index,
+            what: "record offset unknown".into(),
+        };
+        // The first of every SPARSE-th record received at or after `t_ms`.
+        let (mut lo, mut hi) = (0usize, seg.sparse.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let index = seg.first + mid as u64 * SPARSE;
+            let off = *seg.sparse.get(mid).ok_or_else(|| unknown(index))?;
+            if Self::header_at(seg, off, index)?.recv_ms < t_ms {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let Some(before) = lo.checked_sub(1) else {
+            return Ok(seg.first);
+        };
+        // The answer lies after record `before * SPARSE` and at most at the next sampled one.
+        let mut index = seg.first + before as u64 * SPARSE;
+        let mut off = *seg.sparse.get(before).ok_or_else(|| unknown(index))?;
+        let stop = (seg.first + lo as u64 * SPARSE).min(seg.end);
+        while index < stop {
+            let h = Self::header_at(seg, off, index)?;
+            if h.recv_ms >= t_ms {
+                return Ok(index);
+            }
+            off += HEADER_LEN as u64 + u64::from(h.len);
+            index += 1;
+        }
+        Ok(stop)
     }
 
     /// All signed tree heads in the heads file, oldest first (reads the file).
@@ -1012,5 +1061,47 @@ impl SealedLog {
             }
         }
         self.prune_before(before, now_ms, reason)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Record headers read by this thread (to check that searches do not scan the log).
+        pub(super) static HEADER_READS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    #[test]
+    fn finding_a_time_reads_a_logarithmic_number_of_headers() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = SealOptions {
+            segment_bytes: 64 << 10,
+            ..SealOptions::default()
+        };
+        let (mut log, _) = SealedLog::open(dir.path(), opts).unwrap();
+        // 10,000 records in 200 batches, one batch every 10 s.
+        let payload = [7u8; 40];
+        let batch: Vec<&[u8]> = vec![payload.as_slice(); 50];
+        for b in 0..200i64 {
+            log.append_batch(1_000_000 + b * 10_000, &batch).unwrap();
+        }
+        assert!(log.segments.len() > 3, "{} segments", log.segments.len());
+        for (t, want) in [
+            (0, 0),
+            (1_000_000, 0),
+            (1_000_001, 50),
+            (1_000_000 + 123 * 10_000, 6_150),
+            (1_000_000 + 177 * 10_000 - 5, 8_850),
+            (1_000_000 + 199 * 10_000, 9_950),
+            (1_000_000 + 199 * 10_000 + 1, 10_000),
+        ] {
+            HEADER_READS.with(|n| n.set(0));
+            assert_eq!(log.index_at_time(t).unwrap(), want, "t = {t}");
+            let reads = HEADER_READS.with(Cell::get);
+            assert!(reads <= 20 + SPARSE, "{reads} header reads for t = {t}");
+        }
     }
 }

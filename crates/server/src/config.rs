@@ -68,6 +68,8 @@ pub struct RawReports {
 pub struct RawSeal {
     /// Delete sealed records older than this many days (whole segments). Unset: keep everything.
     pub retention_days: Option<u32>,
+    /// Verify the whole sealed log once a day (default: on).
+    pub daily_verification: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -139,6 +141,8 @@ pub struct Config {
     pub seal_retention_days: Option<u32>,
     /// Font file for PDF forms; `None`: search the usual places.
     pub reports_font_file: Option<PathBuf>,
+    /// Verify the whole sealed log once a day, as an inspector would, and record the result.
+    pub seal_daily_verification: bool,
     pub log: String,
 }
 
@@ -250,6 +254,10 @@ impl RawConfig {
             },
             seal: RawSeal {
                 retention_days: other.seal.retention_days.or(self.seal.retention_days),
+                daily_verification: other
+                    .seal
+                    .daily_verification
+                    .or(self.seal.daily_verification),
             },
             reports: RawReports {
                 font_file: other.reports.font_file.or(self.reports.font_file),
@@ -406,6 +414,7 @@ impl RawConfig {
                 }
                 other => other,
             },
+            seal_daily_verification: self.seal.daily_verification.unwrap_or(true),
             log: self.log.unwrap_or_else(|| "info".into()),
         })
     }
@@ -575,6 +584,27 @@ mod tests {
             .validate(Path::new("/d"))
             .unwrap_err();
         assert!(e.to_string().contains("reports.font_file"), "{e}");
+    }
+
+    #[test]
+    fn the_daily_seal_verification_is_on_unless_turned_off() {
+        let on = RawConfig::default().validate(Path::new("/d")).unwrap();
+        assert!(on.seal_daily_verification);
+        let raw: RawConfig = toml::from_str("[seal]\ndaily_verification = false\n").unwrap();
+        assert!(
+            !raw.validate(Path::new("/d"))
+                .unwrap()
+                .seal_daily_verification
+        );
+        let vars =
+            RawConfig::from_env(env(&[("MAMORI_SEAL__DAILY_VERIFICATION", "false")])).unwrap();
+        let merged = RawConfig::default().merge(vars);
+        assert!(
+            !merged
+                .validate(Path::new("/d"))
+                .unwrap()
+                .seal_daily_verification
+        );
     }
 
     #[test]

@@ -182,17 +182,32 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         }
     };
     // Seal the audit trail every second: heads are signed at least every second while busy.
+    // Verify the whole log once a day (the service decides when from the last recorded
+    // verification, so restarts neither skip nor repeat it).
     let retention = cfg.seal_retention_days;
+    let daily_verification = cfg.seal_daily_verification;
     let sealing = state_svc.sealer.is_some().then(|| {
         let svc = state_svc.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut n: u64 = 0;
+            let started = svc.clock.now_ms();
+            let mut next_verification = started;
             loop {
                 tick.tick().await;
                 if let Err(e) = svc.seal_pending().await {
                     tracing::error!(error = %e, "sealing the audit trail failed");
+                }
+                let now = svc.clock.now_ms();
+                if daily_verification && now >= next_verification {
+                    next_verification = match svc.seal_daily_verification(started).await {
+                        Ok((_, next)) => next,
+                        Err(e) => {
+                            tracing::error!(error = %e, "daily sealed-log verification failed to run");
+                            now.saturating_add(3_600_000)
+                        }
+                    };
                 }
                 // Retention: once at start and then hourly.
                 if let Some(days) = retention.filter(|_| n.is_multiple_of(3600)) {

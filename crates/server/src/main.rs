@@ -136,15 +136,38 @@ enum Command {
     },
 }
 
+const LOG_EXPORT_HELP: &str = "\
+Examples:
+  mamori log export --from 2026-11-01 --to 2026-11-30 -o 2026-11.seal     all of November (JST)
+  mamori log export --from 令和8年11月1日 --to 令和8年11月1日 -o day.seal    one day
+  mamori log export --from 2026-11-01T09:00 --to 2026-11-01T17:30 -o shift.seal
+  mamori log export --from-index 1000 --to-index 2000 -o part.seal        records 1000..1999
+
+Times are Japan time (+09:00) unless an offset is given (2026-11-01T00:00:00Z). --to is
+inclusive: a date runs through the end of that day, a time through the end of that minute (or
+second). Every bundle, from the middle of the log too, verifies with
+`mamori verify FILE --pubkey KEY`. Nothing is written when a flag is wrong or the range is empty.";
+
 #[derive(Subcommand)]
 enum LogCmd {
-    /// Write sealed records [from, to) with the signed heads and the public key to a bundle.
+    /// Write sealed records, with the signed heads and the public key, to a bundle for
+    /// `mamori verify`: the records received in a period (--from/--to, Japan time) or a range of
+    /// record numbers (--from-index/--to-index). Without either, everything sealed.
+    #[command(after_help = LOG_EXPORT_HELP)]
     Export {
-        #[arg(long, default_value_t = 0)]
-        from: u64,
-        /// One past the last record (default: everything sealed).
-        #[arg(long)]
-        to: Option<u64>,
+        /// Start of the period: a date (2026-11-01, 2026/11/1, 令和8年11月1日) or a date and
+        /// time (2026-11-01T09:00, 2026-11-01 09:00:30, RFC 3339), JST unless an offset is given.
+        #[arg(long, value_name = "WHEN", conflicts_with_all = ["from_index", "to_index"])]
+        from: Option<String>,
+        /// End of the period, inclusive: a date means through the end of that day (24:00 JST).
+        #[arg(long, value_name = "WHEN", conflicts_with_all = ["from_index", "to_index"])]
+        to: Option<String>,
+        /// First record number (0-based), instead of a period.
+        #[arg(long, value_name = "N")]
+        from_index: Option<u64>,
+        /// One past the last record number (default: everything sealed).
+        #[arg(long, value_name = "N")]
+        to_index: Option<u64>,
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
         #[command(flatten)]
@@ -194,6 +217,71 @@ enum ChecklistCmd {
         #[command(flatten)]
         store: StoreArgs,
     },
+}
+
+/// Which records `mamori log export` writes.
+enum ExportChoice {
+    Period(mamori_domain::period::Period),
+    Index { from: u64, to: Option<u64> },
+}
+
+/// `CODE flag: message (detail)` in Japanese and English, from the catalog.
+fn flag_error(code: &str, flag: &str, detail_ja: &str, detail_en: &str) -> anyhow::Error {
+    use mamori_catalog::{Lang, tr};
+    let key = format!("error.{code}");
+    anyhow::anyhow!(
+        "{code} {flag}: {} {detail_ja} / {} {detail_en}",
+        tr(Lang::Ja, &key),
+        tr(Lang::En, &key)
+    )
+}
+
+impl ExportChoice {
+    /// Reads the flags; a wrong one is an error that names it.
+    fn parse(
+        from: Option<String>,
+        to: Option<String>,
+        from_index: Option<u64>,
+        to_index: Option<u64>,
+    ) -> Result<ExportChoice> {
+        use mamori_domain::period::{PeriodError, parse_period};
+        if from_index.is_some() || to_index.is_some() {
+            let from = from_index.unwrap_or(0);
+            if let Some(to) = to_index {
+                if from > to {
+                    return Err(flag_error("SEA0004", "--from-index/--to-index", "", ""));
+                }
+                if from == to {
+                    return Err(flag_error("SEA0005", "--from-index/--to-index", "", ""));
+                }
+            }
+            return Ok(ExportChoice::Index { from, to: to_index });
+        }
+        let hint = |flag: &str, e: mamori_domain::period::MomentError| {
+            let plain_number = e.code() == "DATE0001";
+            let (ja, en) = if plain_number {
+                (
+                    format!(
+                        "（{}。記録番号で指定するときは {flag}-index）",
+                        e.message_ja()
+                    ),
+                    format!("({}; for record numbers use {flag}-index)", e.message_en()),
+                )
+            } else {
+                (
+                    format!("（{} {}）", e.code(), e.message_ja()),
+                    format!("({} {})", e.code(), e.message_en()),
+                )
+            };
+            flag_error("SEA0003", flag, &ja, &en)
+        };
+        match parse_period(from.as_deref(), to.as_deref()) {
+            Ok(p) => Ok(ExportChoice::Period(p)),
+            Err(PeriodError::From(e)) => Err(hint("--from", e)),
+            Err(PeriodError::To(e)) => Err(hint("--to", e)),
+            Err(PeriodError::Reversed) => Err(flag_error("SEA0004", "--from/--to", "", "")),
+        }
+    }
 }
 
 /// Ledgers that can be imported and exported (the registries of the ledger).
@@ -618,7 +706,7 @@ async fn export(kind: LedgerKind, output: PathBuf, store: StoreArgs) -> Result<b
     Ok(true)
 }
 
-async fn log_export(from: u64, to: Option<u64>, output: PathBuf, store: StoreArgs) -> Result<bool> {
+async fn log_export(choice: ExportChoice, output: PathBuf, store: StoreArgs) -> Result<bool> {
     let cfg = load_config(&store, &ListenArgs::default(), &default_data_dir())?;
     init_tracing("warn");
     ensure_private_dir(&cfg.data_dir)?;
@@ -634,19 +722,61 @@ async fn log_export(from: u64, to: Option<u64>, output: PathBuf, store: StoreArg
     };
     let actor = mamori_service::Actor::local(&os_user());
     let cap = actor.can::<mamori_service::perm::ViewAudit>()?;
-    svc.seal_pending().await?;
-    let bytes = svc.seal_export(&cap, from, to).await?;
+    let exported = async {
+        svc.seal_pending().await?;
+        let (from, to) = match &choice {
+            ExportChoice::Index { from, to } => {
+                let size = match svc.sealer.as_ref() {
+                    Some(s) => s.size()?,
+                    None => 0,
+                };
+                let to = to.unwrap_or(size).min(size);
+                if *from >= to {
+                    return Err(mamori_service::ServiceError::Invalid {
+                        code: if *from > to { "SEA0001" } else { "SEA0005" },
+                        field: "from",
+                    });
+                }
+                (*from, Some(to))
+            }
+            ExportChoice::Period(p) => {
+                let r = svc.seal_period_range(&cap, *p).await?;
+                (r.start, Some(r.end))
+            }
+        };
+        svc.seal_export(&cap, from, to).await
+    }
+    .await;
     if let Some(s) = svc.sealer.clone() {
         s.close(svc.clock.now_ms())?;
     }
     svc.store.close().await;
+    let bytes = match exported {
+        Ok(b) => b,
+        Err(e @ mamori_service::ServiceError::Invalid { .. }) => {
+            let flags = match &choice {
+                ExportChoice::Period(_) => "--from/--to",
+                ExportChoice::Index { .. } => "--from-index/--to-index",
+            };
+            return Err(flag_error(e.code(), flags, "", ""));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let tmp = output.with_extension("partial");
     std::fs::write(&tmp, &bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &output).with_context(|| format!("writing {}", output.display()))?;
+    let period = match &choice {
+        ExportChoice::Period(p) if *p != Default::default() => format!(
+            ", received {} – {} JST",
+            p.from_ms.map_or_else(|| "…".into(), jst_text),
+            p.until_ms.map_or_else(|| "…".into(), |u| jst_text(u - 1)),
+        ),
+        _ => String::new(),
+    };
     let status = mamori_seal::verify_bundle(bytes.as_slice(), None)
         .map(|r| {
             format!(
-                "records {}..{}, key fingerprint {}",
+                "records {}..{}{period}, key fingerprint {}",
                 r.start, r.end, r.fingerprint
             )
         })
@@ -655,12 +785,32 @@ async fn log_export(from: u64, to: Option<u64>, output: PathBuf, store: StoreArg
     Ok(true)
 }
 
+/// `2026-11-01 09:00:00.000` in JST.
+fn jst_text(ms: i64) -> String {
+    let t = mamori_service::clock::to_jst(ms);
+    format!(
+        "{}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
 fn verify(bundle: PathBuf, pubkey: Option<String>) -> Result<bool> {
     let key = match pubkey {
+        // As written down on paper: groups separated by spaces, hyphens or colons are fine.
         Some(h) => Some(
-            mamori_seal::PublicKey::from_hex(&h)
-                .with_context(|| "--pubkey must be 64 hex digits (the facility's public key)")?
-                .0,
+            mamori_seal::PublicKey::from_hex(
+                &h.chars()
+                    .filter(|c| !c.is_whitespace() && !matches!(c, '-' | ':'))
+                    .collect::<String>(),
+            )
+            .with_context(|| "--pubkey must be 64 hex digits (the facility's public key)")?
+            .0,
         ),
         None => None,
     };
@@ -968,10 +1118,15 @@ fn main() -> std::process::ExitCode {
                     LogCmd::Export {
                         from,
                         to,
+                        from_index,
+                        to_index,
                         output,
                         store,
                     },
-            } => log_export(from, to, output, store).await,
+            } => match ExportChoice::parse(from, to, from_index, to_index) {
+                Ok(choice) => log_export(choice, output, store).await,
+                Err(e) => Err(e),
+            },
             Command::Import {
                 kind,
                 file,

@@ -30,6 +30,8 @@ pub struct Dashboard {
     pub users_two_factor: usize,
     pub audit_events: i64,
     pub recent_audit: Vec<AuditRecord>,
+    /// The latest verification of the sealed log (a failed one is shown loudly).
+    pub seal_verification: Option<crate::sealing::Verification>,
 }
 
 /// Accounts with their owners and systems.
@@ -104,6 +106,7 @@ impl Services {
                 .count(),
             audit_events: self.store.audit_count().await?,
             recent_audit: self.store.audit_events(8, 0).await?,
+            seal_verification: self.seal_verifications(1).await?.into_iter().next(),
         })
     }
 

@@ -5,17 +5,28 @@
 //! sealed log, in order. Audit sequence number `n` is sealed record `n - 1`, so the log's size is
 //! the number of sealed events and no other bookkeeping is needed.
 
-use crate::Services;
 use crate::authz::{Cap, perm};
 use crate::error::{ServiceError, ServiceResult};
-use mamori_seal::{SealOptions, SealedLog};
+use crate::{ClientInfo, Services};
+use mamori_domain::period::Period;
+use mamori_seal::{SealError, SealOptions, SealedLog, VerifyError, VerifyKind, verify_bundle};
+use mamori_storage::seal::{self as store_seal, VerificationRow};
+use std::ops::Range;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+
+/// The daily verification runs when the last one (by anyone) is this old.
+pub const DAILY_VERIFICATION_MS: i64 = 86_400_000;
+/// … and not before this long after start-up, so that a start is not slowed down.
+pub const VERIFICATION_START_DELAY_MS: i64 = 10 * 60_000;
 
 /// The sealed log of one installation.
 #[derive(Debug, Clone)]
 pub struct Sealer {
     log: Arc<Mutex<Option<OpenLog>>>,
+    /// Held while pending audit events are appended, so that two callers (the server's loop and
+    /// a request) never append the same events twice.
+    pending: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The open log with the lock file that keeps other processes out until it is closed.
@@ -71,6 +82,7 @@ impl Sealer {
         tracing::info!(?report, "sealed log opened");
         Ok(Sealer {
             log: Arc::new(Mutex::new(Some(OpenLog { log, _lock: lock }))),
+            pending: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
@@ -109,6 +121,161 @@ impl Sealer {
 
     pub fn size(&self) -> ServiceResult<u64> {
         self.with(|log| Ok(log.size()))
+    }
+
+    /// Exports every stored record and verifies the bundle as an inspector would, with the log's
+    /// own key. The bundle streams through a pipe from the exporting thread to the verifying
+    /// one, so memory stays flat however large the log is.
+    fn verify_all(&self, now_ms: i64) -> ServiceResult<Checked> {
+        self.with(|log| {
+            // Everything stored is covered by a signed head (an empty log by a head of size 0).
+            if log.signed_head().map(|h| h.tree_size) != Some(log.size()) {
+                log.sign_head(now_ms).map_err(seal_err)?;
+            }
+            let range = log.first_index()..log.size();
+            let key = log.public_key().0;
+            let (reader, writer) =
+                std::io::pipe().map_err(|e| ServiceError::Internal(format!("pipe: {e}")))?;
+            let log: &SealedLog = log;
+            let (exported, verified) = std::thread::scope(|scope| {
+                let verifier =
+                    scope.spawn(move || verify_bundle(std::io::BufReader::new(reader), Some(key)));
+                let exported = log.export(range.clone(), writer);
+                let verified = verifier.join().unwrap_or_else(|_| {
+                    Err(VerifyError {
+                        kind: VerifyKind::Io,
+                        first_bad_index: None,
+                        detail: "the verifier stopped".into(),
+                    })
+                });
+                (exported, verified)
+            });
+            Ok(Checked::judge(range, exported, verified))
+        })
+    }
+}
+
+/// The outcome of one verification, before it is recorded.
+#[derive(Debug)]
+struct Checked {
+    range: Range<u64>,
+    ok: bool,
+    bad_index: Option<u64>,
+    code: &'static str,
+    reason: String,
+}
+
+impl Checked {
+    /// The verifier's verdict wins, unless the export itself failed first (then the bundle it
+    /// saw was cut short, and the export's error says why).
+    fn judge(
+        range: Range<u64>,
+        exported: Result<u64, SealError>,
+        verified: Result<mamori_seal::VerifyReport, VerifyError>,
+    ) -> Checked {
+        let fail = |bad_index, code, reason| Checked {
+            range: range.clone(),
+            ok: false,
+            bad_index,
+            code,
+            reason,
+        };
+        match (exported, verified) {
+            (Ok(_), Ok(_)) => Checked {
+                range: range.clone(),
+                ok: true,
+                bad_index: None,
+                code: "",
+                reason: String::new(),
+            },
+            (Err(e), Err(v)) if matches!(v.kind, VerifyKind::Truncated | VerifyKind::Io) => {
+                let index = match &e {
+                    SealError::Damaged { index, .. } | SealError::Pruned { index, .. } => {
+                        Some(*index)
+                    }
+                    _ => v.first_bad_index,
+                };
+                fail(index, e.code(), e.to_string())
+            }
+            (_, Err(v)) => fail(v.first_bad_index, v.kind.code(), v.to_string()),
+            (Err(e), Ok(_)) => fail(None, e.code(), e.to_string()),
+        }
+    }
+}
+
+/// Who asked for a verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyTrigger {
+    /// A person pressed "verify now".
+    Manual,
+    /// The server's daily check.
+    Scheduled,
+}
+
+impl VerifyTrigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyTrigger::Manual => "manual",
+            VerifyTrigger::Scheduled => "scheduled",
+        }
+    }
+}
+
+/// A recorded verification of the sealed log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    pub at_ms: i64,
+    /// A user's label (`user:<id>:<login>`) or `system`.
+    pub actor: String,
+    pub trigger: VerifyTrigger,
+    /// Records `[first_index, tree_size)` were checked.
+    pub first_index: u64,
+    pub tree_size: u64,
+    pub ok: bool,
+    pub bad_index: Option<u64>,
+    /// The verifier's code (`SEAL0105` …), empty when it passed.
+    pub code: String,
+    pub reason: String,
+    pub duration_ms: i64,
+}
+
+impl Verification {
+    /// Records checked.
+    pub fn records(&self) -> u64 {
+        self.tree_size.saturating_sub(self.first_index)
+    }
+
+    /// The login id of the person who verified, or `None` for the daily check.
+    pub fn login(&self) -> Option<&str> {
+        match self.trigger {
+            VerifyTrigger::Scheduled => None,
+            VerifyTrigger::Manual => Some(
+                self.actor
+                    .strip_prefix("user:")
+                    .and_then(|r| r.split_once(':'))
+                    .map_or(self.actor.as_str(), |(_, login)| login),
+            ),
+        }
+    }
+
+    fn of_row(r: VerificationRow) -> Verification {
+        let to_u64 = |v: i64| u64::try_from(v).unwrap_or(0);
+        Verification {
+            at_ms: r.at_ms,
+            actor: r.actor,
+            trigger: if r.kind == "scheduled" {
+                VerifyTrigger::Scheduled
+            } else {
+                VerifyTrigger::Manual
+            },
+            first_index: to_u64(r.first_index),
+            tree_size: to_u64(r.tree_size),
+            ok: r.ok,
+            bad_index: r.bad_index.map(to_u64),
+            code: r.code,
+            reason: r.reason,
+            duration_ms: r.duration_ms,
+        }
     }
 }
 
@@ -205,6 +372,7 @@ impl Services {
         let Some(sealer) = self.sealer.clone() else {
             return Ok(0);
         };
+        let _one_at_a_time = sealer.pending.lock().await;
         let mut total = 0;
         loop {
             let sealed = sealer.size()?;
@@ -333,19 +501,163 @@ impl Services {
         .map_err(|e| ServiceError::Internal(e.to_string()))?
     }
 
-    /// Exports everything and verifies it as an inspector would (with the facility's key).
+    /// The records received in `period` as an index range, found by binary search over the log
+    /// (records are appended in receive-time order). Fails with `SEA0005` when no stored record
+    /// lies in the period.
+    pub async fn seal_period_range(
+        &self,
+        _cap: &Cap<perm::ViewAudit>,
+        period: Period,
+    ) -> ServiceResult<Range<u64>> {
+        let Some(sealer) = self.sealer.clone() else {
+            return Err(ServiceError::NotFound);
+        };
+        let range = tokio::task::spawn_blocking(move || {
+            sealer.with(|log| {
+                let start = match period.from_ms {
+                    Some(t) => log.index_at_time(t).map_err(seal_err)?,
+                    None => log.first_index(),
+                };
+                let end = match period.until_ms {
+                    Some(t) => log.index_at_time(t).map_err(seal_err)?,
+                    None => log.size(),
+                };
+                Ok(start..end.max(start))
+            })
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))??;
+        if range.is_empty() {
+            return Err(ServiceError::Invalid {
+                code: "SEA0005",
+                field: "period",
+            });
+        }
+        Ok(range)
+    }
+
+    /// Verifies the whole sealed log now, as an inspector would (export with the facility's key,
+    /// then the offline verifier), and records who did it and the result with one audit event.
     pub async fn seal_verify_now(
         &self,
         cap: &Cap<perm::ViewAudit>,
-    ) -> ServiceResult<Result<mamori_seal::VerifyReport, mamori_seal::VerifyError>> {
-        self.seal_pending().await?;
-        let key = match self.seal_status(cap).await? {
-            Some(s) => mamori_seal::PublicKey::from_hex(&s.public_key_hex).map(|k| k.0),
-            None => return Err(ServiceError::NotFound),
-        };
-        let bundle = self.seal_export(cap, 0, None).await?;
-        tokio::task::spawn_blocking(move || mamori_seal::verify_bundle(bundle.as_slice(), key))
+        client: &ClientInfo,
+    ) -> ServiceResult<Verification> {
+        self.seal_verify(&cap.actor().label(), &client.source, VerifyTrigger::Manual)
             .await
-            .map_err(|e| ServiceError::Internal(e.to_string()))
+    }
+
+    /// The daily verification: runs when the last verification (by anyone) is at least a day
+    /// old, or there is none, and the server has been up for [`VERIFICATION_START_DELAY_MS`]
+    /// since `started_ms`. Returns what ran and when to ask again.
+    pub async fn seal_daily_verification(
+        &self,
+        started_ms: i64,
+    ) -> ServiceResult<(Option<Verification>, i64)> {
+        let Some(sealer) = self.sealer.clone() else {
+            return Ok((None, i64::MAX));
+        };
+        let now = self.now_ms();
+        if sealer.size()? == 0 {
+            // Nothing sealed yet (not set up): nothing to verify; look again in a minute.
+            return Ok((None, now.saturating_add(60_000)));
+        }
+        let not_before = started_ms.saturating_add(VERIFICATION_START_DELAY_MS);
+        let due = match self.store.last_seal_verification().await? {
+            Some(last) => last.at_ms.saturating_add(DAILY_VERIFICATION_MS),
+            None => now,
+        }
+        .max(not_before);
+        if now < due {
+            return Ok((None, due));
+        }
+        let v = self
+            .seal_verify("system", "local", VerifyTrigger::Scheduled)
+            .await?;
+        let next = v.at_ms.saturating_add(DAILY_VERIFICATION_MS);
+        Ok((Some(v), next))
+    }
+
+    /// The last `limit` verifications, newest first.
+    pub async fn seal_verifications(&self, limit: i64) -> ServiceResult<Vec<Verification>> {
+        Ok(self
+            .store
+            .seal_verifications(limit)
+            .await?
+            .into_iter()
+            .map(Verification::of_row)
+            .collect())
+    }
+
+    async fn seal_verify(
+        &self,
+        actor: &str,
+        source: &str,
+        trigger: VerifyTrigger,
+    ) -> ServiceResult<Verification> {
+        let Some(sealer) = self.sealer.clone() else {
+            return Err(ServiceError::NotFound);
+        };
+        self.seal_pending().await?;
+        let started = self.now_ms();
+        let checked = tokio::task::spawn_blocking(move || sealer.verify_all(started))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))??;
+        let finished = self.now_ms();
+        let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let row = VerificationRow {
+            at_ms: finished,
+            actor: actor.to_string(),
+            kind: trigger.as_str().to_string(),
+            first_index: to_i64(checked.range.start),
+            tree_size: to_i64(checked.range.end),
+            ok: checked.ok,
+            bad_index: checked.bad_index.map(to_i64),
+            code: checked.code.to_string(),
+            reason: checked.reason.clone(),
+            duration_ms: finished.saturating_sub(started),
+        };
+        let detail = if checked.ok {
+            serde_json::json!({
+                "trigger": trigger.as_str(),
+                "first_index": checked.range.start,
+                "tree_size": checked.range.end,
+            })
+        } else {
+            serde_json::json!({
+                "trigger": trigger.as_str(),
+                "first_index": checked.range.start,
+                "tree_size": checked.range.end,
+                "first_bad_index": checked.bad_index,
+                "code": checked.code,
+                "reason": checked.reason,
+            })
+        };
+        let mut w = self.store.write().await?;
+        store_seal::insert_verification(&mut w, &row).await?;
+        self.audit(
+            &mut w,
+            actor,
+            source,
+            if checked.ok {
+                "seal.verified"
+            } else {
+                "seal.verify_failed"
+            },
+            "seal",
+            detail,
+        )
+        .await?;
+        w.commit().await?;
+        if checked.ok {
+            tracing::info!(
+                records = row.tree_size - row.first_index,
+                trigger = trigger.as_str(),
+                "sealed log verified"
+            );
+        } else {
+            tracing::error!(code = checked.code, first_bad_index = ?checked.bad_index, trigger = trigger.as_str(), "sealed log FAILED verification");
+        }
+        Ok(Verification::of_row(row))
     }
 }

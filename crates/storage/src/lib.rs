@@ -12,6 +12,7 @@ pub mod facility;
 pub mod ledger;
 mod migrate;
 pub mod registry;
+pub mod seal;
 pub mod sessions;
 pub mod users;
 pub mod webauthn;

@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "totp_replay", include_str!("../migrations/0005_totp_replay.sql")),
     (6, "ledger_registries", include_str!("../migrations/0006_ledger_registries.sql")),
     (7, "checklist", include_str!("../migrations/0007_checklist.sql")),
+    (8, "seal_verifications", include_str!("../migrations/0008_seal_verifications.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

@@ -77,6 +77,7 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
     db_url: Option<String>,
     server: Option<mamori_server::Server>,
+    configure: fn(&mut Config),
 }
 
 /// A fixture user.
@@ -91,10 +92,15 @@ pub struct TestUser {
 impl TestServer {
     /// Starts a server on 127.0.0.1:0 (plain HTTP on loopback).
     pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a server whose configuration `configure` changes first (kept across restarts).
+    pub async fn start_with(configure: fn(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let (store, db_url) = fresh_store(dir.path()).await;
         let clock = Arc::new(ManualClock::new(T0_MS));
-        Self::boot(dir, db_url, store, clock).await
+        Self::boot(dir, db_url, store, clock, configure).await
     }
 
     async fn boot(
@@ -102,11 +108,13 @@ impl TestServer {
         db_url: Option<String>,
         store: Store,
         clock: Arc<ManualClock>,
+        configure: fn(&mut Config),
     ) -> TestServer {
         let hasher = PasswordHasher::new(Argon2Params::FOR_TESTS, 2).unwrap();
         let sealer = mamori_service::sealing::Sealer::open(&dir.path().join("seal")).unwrap();
         let svc = Services::new(store, clock.clone(), hasher).with_sealer(sealer);
-        let cfg = Self::config(&dir);
+        let mut cfg = Self::config(&dir);
+        configure(&mut cfg);
         let server = mamori_server::start(&cfg, svc.clone()).await.unwrap();
         TestServer {
             // 127.0.0.1 rather than `localhost`, so that a client bound to 127.0.0.2 can reach it.
@@ -116,6 +124,7 @@ impl TestServer {
             dir,
             db_url,
             server: Some(server),
+            configure,
         }
     }
 
@@ -132,6 +141,9 @@ impl TestServer {
             webauthn_origin: None,
             seal_retention_days: None,
             reports_font_file: None,
+            // Off unless a test turns it on: a check that runs by itself when a test moves the
+            // clock would add audit events at unpredictable moments.
+            seal_daily_verification: false,
             log: "warn".into(),
         }
     }
@@ -148,9 +160,13 @@ impl TestServer {
             None => Store::open_data_dir(self.dir.path()).await.unwrap(),
         };
         let TestServer {
-            dir, db_url, clock, ..
+            dir,
+            db_url,
+            clock,
+            configure,
+            ..
         } = self;
-        Self::boot(dir, db_url, store, clock).await
+        Self::boot(dir, db_url, store, clock, configure).await
     }
 
     /// Starts a server and completes setup (a clinic) with an administrator `admin`

@@ -358,3 +358,61 @@ fn concurrent_single_record_appends_share_commits_and_lose_nothing() {
     assert_eq!(log.size(), 1200);
     log.close(99_999).unwrap();
 }
+
+#[test]
+fn a_time_is_found_by_search_and_agrees_with_a_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    // 1,000 records in batches of 7, received 1 s apart (so several records share a time), over
+    // many small segments.
+    let mut log = build(dir.path(), 1000, 7, opts());
+    let times: Vec<i64> = (0..1000).map(|i| log.read(i).unwrap().recv_ms).collect();
+    let scan = |log: &SealedLog, t: i64| {
+        (log.first_index()..log.size())
+            .find(|&i| times[i as usize] >= t)
+            .unwrap_or(log.size())
+    };
+    for t in (-1000..=146_000)
+        .step_by(333)
+        .chain([0, 1000, 1001, 143_000, 143_001])
+    {
+        assert_eq!(log.index_at_time(t).unwrap(), scan(&log, t), "t = {t}");
+    }
+    // Every index found starts its batch: a time inside a batch gives the batch's first record.
+    assert_eq!(log.index_at_time(2000).unwrap(), 7);
+    assert_eq!(log.index_at_time(1500).unwrap(), 7);
+    assert_eq!(log.index_at_time(i64::MIN).unwrap(), 0);
+    assert_eq!(log.index_at_time(i64::MAX).unwrap(), 1000);
+
+    // After retention, pruned records are not searched.
+    let d = log.prune_before(500, 200_000, "test").unwrap().unwrap();
+    assert!(d.first_kept > 0);
+    assert_eq!(log.index_at_time(0).unwrap(), d.first_kept);
+    for t in (0..=146_000).step_by(997) {
+        assert_eq!(log.index_at_time(t).unwrap(), scan(&log, t), "t = {t}");
+    }
+    // Reopened: the segments' times come back from the files.
+    drop(log);
+    let (log, _) = SealedLog::open(dir.path(), opts()).unwrap();
+    for t in (0..=146_000).step_by(1009) {
+        assert_eq!(log.index_at_time(t).unwrap(), scan(&log, t), "t = {t}");
+    }
+}
+
+#[test]
+fn a_time_search_on_an_empty_log_or_a_clock_that_went_back_still_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, _) = SealedLog::open(dir.path(), opts()).unwrap();
+    assert_eq!(log.index_at_time(0).unwrap(), 0);
+    for (t, n) in [(5000i64, 3usize), (3000, 2), (9000, 4)] {
+        let ps: Vec<Vec<u8>> = (0..n as u64).map(payload).collect();
+        let refs: Vec<&[u8]> = ps.iter().map(Vec::as_slice).collect();
+        log.append_batch(t, &refs).unwrap();
+    }
+    for t in [0, 3000, 4000, 5000, 6000, 9000, 10_000] {
+        let i = log.index_at_time(t).unwrap();
+        assert!(i <= log.size(), "t = {t}: {i}");
+    }
+    assert_eq!(log.index_at_time(0).unwrap(), 0);
+    assert_eq!(log.index_at_time(9000).unwrap(), 5);
+    assert_eq!(log.index_at_time(10_000).unwrap(), 9);
+}

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use mamori_catalog::{Lang, tr};
 use mamori_domain::facility::{FacilityKind, FacilitySettings};
 use mamori_domain::findings;
+use mamori_domain::period::PeriodError;
 use mamori_domain::role::{Permission, Role};
 use mamori_domain::{UserId, VendorId};
 use mamori_reports::svg::{self, Bar, Tone};
@@ -995,6 +996,22 @@ pub async fn dashboard(
         );
     }
     let mut findings = Vec::new();
+    if let Some(v) = d.seal_verification.as_ref().filter(|v| !v.ok) {
+        findings.push(FindingLine {
+            tone: "bad",
+            text: mamori_catalog::messages::fill(
+                tr(lang, "finding.seal_failed"),
+                &[
+                    ("at", &fmt_ms(v.at_ms)),
+                    (
+                        "index",
+                        &v.bad_index.map_or_else(|| "—".into(), |i| i.to_string()),
+                    ),
+                ],
+            ),
+            href: "/logs#seal",
+        });
+    }
     if let Some(a) = &checklist {
         let tally = a.tally();
         if tally.contradictions > 0 {
@@ -1412,16 +1429,25 @@ pub struct LogsQuery {
     page: Option<i64>,
 }
 
+/// The bundle download form as typed, and why it was refused.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct BundleQuery {
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
 async fn logs_page(
     state: &AppState,
     p: &Page<perm::ViewLogs>,
     page: i64,
     verify: Option<VerifyResult>,
-    seal_verify: Option<VerifyResult>,
+    bundle: (BundleQuery, Option<String>),
 ) -> PageResult {
     let lang = p.lang;
     let can_audit = p.view.actor.role().permits(Permission::ViewAudit);
-    let (lines, total, seal) = match p.view.actor.can::<perm::ViewAudit>() {
+    let (lines, total, seal, verifications) = match p.view.actor.can::<perm::ViewAudit>() {
         Ok(cap) => {
             let per = 50;
             let (rows, total) = state
@@ -1447,15 +1473,25 @@ async fn logs_page(
                     public_key: st.public_key_hex,
                     diverged: st.diverged,
                 });
+            let verifications = state
+                .svc
+                .seal_verifications(10)
+                .await
+                .map_err(svc_err(lang))?
+                .iter()
+                .map(|v| VerificationLine::of(lang, v))
+                .collect();
             (
                 rows.iter().map(|r| AuditLine::of(lang, r)).collect(),
                 total,
                 seal,
+                verifications,
             )
         }
-        Err(_) => (Vec::new(), 0, None),
+        Err(_) => (Vec::new(), 0, None, Vec::new()),
     };
     let fac = facility_name(state).await.map_err(svc_err(lang))?;
+    let (form, bundle_error) = bundle;
     Ok(render(&LogsPage {
         l: Layout::new(lang, &p.view, &fac, "logs.title", "/logs"),
         lines,
@@ -1465,7 +1501,10 @@ async fn logs_page(
         can_audit,
         verify,
         seal,
-        seal_verify,
+        verifications,
+        bundle_from: form.from,
+        bundle_to: form.to,
+        bundle_error,
     }))
 }
 
@@ -1475,7 +1514,7 @@ pub async fn logs(
     Query(q): Query<LogsQuery>,
 ) -> PageResult {
     let page = q.page.unwrap_or(1).clamp(1, 1_000_000);
-    logs_page(&state, &p, page, None, None).await
+    logs_page(&state, &p, page, None, Default::default()).await
 }
 
 pub async fn logs_verify(
@@ -1495,54 +1534,100 @@ pub async fn logs_verify(
         head: s.head_hash_hex,
         problem: s.broken.map(|b| b.to_string()).unwrap_or_default(),
     };
-    logs_page(&state, &p, 1, Some(v), None).await
+    logs_page(&state, &p, 1, Some(v), Default::default()).await
 }
 
-/// Verifies the whole sealed log as an inspector would, with the facility's key.
+/// Verifies the whole sealed log as an inspector would, with the facility's key, and records the
+/// result (shown on the logs page, whatever it was).
 pub async fn seal_verify(
+    State(state): State<AppState>,
+    Client(client): Client,
+    a: Page<perm::ViewAudit>,
+    _f: CsrfForm<Empty>,
+) -> PageResult {
+    state
+        .svc
+        .seal_verify_now(&a.cap, &client)
+        .await
+        .map_err(svc_err(a.lang))?;
+    Ok(Redirect::to("/logs#seal").into_response())
+}
+
+/// `20261101`.
+fn ymd(ms: i64) -> String {
+    let d = mamori_service::clock::to_jst(ms).date();
+    format!("{:04}{:02}{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// Downloads the sealed log, or the records received in a period (JST dates or date-times, `to`
+/// inclusive), as a bundle for offline verification (`mamori verify`). Bad input shows the logs
+/// page with the reason next to the form, and nothing is downloaded.
+pub async fn seal_bundle(
     State(state): State<AppState>,
     p: Page<perm::ViewLogs>,
     a: Page<perm::ViewAudit>,
+    q: Result<Query<BundleQuery>, axum::extract::rejection::QueryRejection>,
 ) -> PageResult {
     let lang = p.lang;
-    let r = state
-        .svc
-        .seal_verify_now(&a.cap)
-        .await
-        .map_err(svc_err(lang))?;
-    let v = match r {
-        Ok(rep) => VerifyResult {
-            ok: true,
-            verified: i64::try_from(rep.end).unwrap_or(i64::MAX),
-            head: format!("{} / {}", rep.fingerprint, hex::encode(rep.anchor.root)),
-            problem: String::new(),
-        },
-        Err(e) => VerifyResult {
-            ok: false,
-            verified: 0,
-            head: String::new(),
-            problem: e.to_string(),
-        },
+    let form = q.map(|Query(q)| q).unwrap_or_default();
+    let label = |key: &str| tr(lang, key).to_string();
+    let detail = |e: &mamori_domain::period::MomentError| match lang {
+        Lang::Ja => e.message_ja(),
+        Lang::En => e.message_en(),
     };
-    logs_page(&state, &p, 1, None, Some(v)).await
-}
-
-/// Downloads the sealed log as a bundle for offline verification (`mamori verify`).
-pub async fn seal_bundle(State(state): State<AppState>, p: Page<perm::ViewAudit>) -> PageResult {
-    let lang = p.lang;
-    state.svc.seal_pending().await.map_err(svc_err(lang))?;
+    let refused = match mamori_domain::period::parse_period(Some(&form.from), Some(&form.to)) {
+        Err(PeriodError::From(e)) => Err(format!(
+            "SEA0003 {}: {} {} ({})",
+            label("seal.bundle_from"),
+            label("error.SEA0003"),
+            detail(&e),
+            e.code()
+        )),
+        Err(PeriodError::To(e)) => Err(format!(
+            "SEA0003 {}: {} {} ({})",
+            label("seal.bundle_to"),
+            label("error.SEA0003"),
+            detail(&e),
+            e.code()
+        )),
+        Err(PeriodError::Reversed) => Err(format!(
+            "SEA0004 {} / {}: {}",
+            label("seal.bundle_from"),
+            label("seal.bundle_to"),
+            label("error.SEA0004")
+        )),
+        Ok(period) => {
+            state.svc.seal_pending().await.map_err(svc_err(lang))?;
+            match state.svc.seal_period_range(&a.cap, period).await {
+                Ok(range) => Ok((period, range)),
+                Err(ServiceError::Invalid {
+                    code: "SEA0005", ..
+                }) => Err(format!("SEA0005 {}", label("error.SEA0005"))),
+                Err(e) => return Err(svc_err(lang)(e)),
+            }
+        }
+    };
+    let (period, range) = match refused {
+        Ok(x) => x,
+        Err(message) => {
+            let page = logs_page(&state, &p, 1, None, (form, Some(message))).await?;
+            return Ok((StatusCode::BAD_REQUEST, page).into_response());
+        }
+    };
     let bytes = state
         .svc
-        .seal_export(&p.cap, 0, None)
+        .seal_export(&a.cap, range.start, Some(range.end))
         .await
         .map_err(svc_err(lang))?;
-    let day = state.svc.clock.today();
-    let name = format!(
-        "mamori-audit-{:04}{:02}{:02}.seal",
-        day.year(),
-        u8::from(day.month()),
-        day.day()
-    );
+    let today = state.svc.clock.now_ms();
+    let name = match (period.from_ms, period.until_ms) {
+        (None, None) => format!("mamori-audit-{}.seal", ymd(today)),
+        (from, until) => format!(
+            "mamori-audit-{}-{}.seal",
+            from.map(ymd).unwrap_or_else(|| "start".into()),
+            ymd(until.map_or(today, |u| u - 1))
+        ),
+    };
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
@@ -1555,6 +1640,41 @@ pub async fn seal_bundle(State(state): State<AppState>, p: Page<perm::ViewAudit>
         bytes,
     )
         .into_response())
+}
+
+/// The printable page of the facility's signing key: what an inspector needs to verify a bundle,
+/// with a box for the security officer's signature.
+pub async fn seal_key(State(state): State<AppState>, p: Page<perm::ViewAudit>) -> PageResult {
+    let lang = p.lang;
+    let st = state
+        .svc
+        .seal_status(&p.cap)
+        .await
+        .map_err(svc_err(lang))?
+        .ok_or_else(|| WebError::new(StatusCode::NOT_FOUND, "GEN0404", lang))?;
+    let fac = facility_name(&state).await.map_err(svc_err(lang))?;
+    let today = state.svc.clock.today();
+    let key_groups: Vec<String> = st
+        .public_key_hex
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    Ok(render(&SealKeyPage {
+        l: Layout::new(lang, &p.view, &fac, "seal_key.title", "/logs"),
+        facility: fac.clone(),
+        lead: mamori_catalog::messages::fill(tr(lang, "seal_key.lead"), &[("facility", &fac)]),
+        fingerprint_groups: st.fingerprint.split('-').map(str::to_string).collect(),
+        fingerprint: st.fingerprint,
+        key_lines: key_groups.chunks(4).map(|g| g.join(" ")).collect(),
+        public_key: st.public_key_hex,
+        printed: format!(
+            "{}（{}）",
+            fmt_date(Some(today)),
+            mamori_domain::wareki::format_wareki(today)
+        ),
+        sealed: st.sealed,
+    }))
 }
 
 pub async fn backups(

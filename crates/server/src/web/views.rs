@@ -407,7 +407,74 @@ pub struct LogsPage {
     pub can_audit: bool,
     pub verify: Option<VerifyResult>,
     pub seal: Option<SealView>,
-    pub seal_verify: Option<VerifyResult>,
+    /// Verifications of the sealed log, newest first.
+    pub verifications: Vec<VerificationLine>,
+    pub bundle_from: String,
+    pub bundle_to: String,
+    /// Why the last bundle request was refused (code, field and reason).
+    pub bundle_error: Option<String>,
+}
+
+impl LogsPage {
+    /// The latest verification of the sealed log.
+    pub fn last_verification(&self) -> Option<&VerificationLine> {
+        self.verifications.first()
+    }
+}
+
+/// One verification of the sealed log, as the logs page shows it.
+#[derive(Debug, Clone)]
+pub struct VerificationLine {
+    pub at: String,
+    /// The login id, or "automatic (daily)".
+    pub who: String,
+    pub ok: bool,
+    pub records: u64,
+    /// `0–1234`.
+    pub range: String,
+    /// The first bad record, or empty.
+    pub bad_index: String,
+    pub code: String,
+    pub reason: String,
+}
+
+impl VerificationLine {
+    pub fn of(lang: Lang, v: &mamori_service::sealing::Verification) -> VerificationLine {
+        VerificationLine {
+            at: fmt_ms(v.at_ms),
+            who: match v.login() {
+                Some(login) => login.to_string(),
+                None => tr(lang, "seal.by_system").to_string(),
+            },
+            ok: v.ok,
+            records: v.records(),
+            range: if v.records() == 0 {
+                "—".into()
+            } else {
+                format!("{}–{}", v.first_index, v.tree_size - 1)
+            },
+            bad_index: v.bad_index.map(|i| i.to_string()).unwrap_or_default(),
+            code: v.code.clone(),
+            reason: v.reason.clone(),
+        }
+    }
+}
+
+/// The printable page of the facility's signing key.
+#[derive(Template)]
+#[template(path = "seal_key.html")]
+pub struct SealKeyPage {
+    pub l: Layout,
+    pub facility: String,
+    pub lead: String,
+    pub fingerprint: String,
+    /// The fingerprint's five groups of four.
+    pub fingerprint_groups: Vec<String>,
+    pub public_key: String,
+    /// The key in four lines of four groups of four hex digits.
+    pub key_lines: Vec<String>,
+    pub printed: String,
+    pub sealed: u64,
 }
 
 /// The sealed log's state as the logs page shows it.

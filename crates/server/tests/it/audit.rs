@@ -120,7 +120,9 @@ async fn the_audit_trail_is_sealed_and_verifies_offline() {
     let report = mamori_seal::verify_bundle(bundle.as_slice(), Some(key)).unwrap();
     assert!(report.end >= count as u64);
 
-    let p = a.get("/logs/seal/verify").await;
+    let p = a.post("/logs/seal/verify", &[]).await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let p = a.get("/logs").await;
     assert!(p.has("封印ログは改ざんされていません"), "{}", p.body);
 
     // Proofs through the API check out with the RFC 9162 verifier.

@@ -379,3 +379,146 @@ async fn checklist_status_reports_the_demo_contradiction() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("CHK0010"), "{}", text(&o));
 }
+
+/// A data directory whose sealed log holds 30 records: two at 00:30, 09:30 and 23:30 (JST) of
+/// each day from 2026-10-31 to 2026-11-04. Returns the key.
+fn log_over_five_days(data: &std::path::Path) -> String {
+    let (mut log, _) =
+        mamori_seal::SealedLog::open(&data.join("seal"), mamori_seal::SealOptions::default())
+            .unwrap();
+    // 2026-10-31 00:00 JST.
+    let oct31: i64 = 1_793_372_400_000;
+    for day in 0..5i64 {
+        for hour in [0i64, 9, 23] {
+            let t = oct31 + day * 86_400_000 + hour * 3_600_000 + 30 * 60_000;
+            let p1 = format!("{{\"day\":{day},\"hour\":{hour},\"n\":1}}").into_bytes();
+            let p2 = format!("{{\"day\":{day},\"hour\":{hour},\"n\":2}}").into_bytes();
+            log.append_batch(t, &[p1.as_slice(), p2.as_slice()])
+                .unwrap();
+        }
+    }
+    let key = log.public_key().hex();
+    log.close(oct31 + 5 * 86_400_000).unwrap();
+    key
+}
+
+#[test]
+fn log_export_by_period_or_by_record_number() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let key = log_over_five_days(&data);
+    let out = tmp.path().join("out.seal");
+    let o_str = out.to_str().unwrap().to_string();
+    let export = |args: &[&str]| {
+        let _ = std::fs::remove_file(&out);
+        let mut all = vec!["log", "export", "-o", o_str.as_str()];
+        all.extend_from_slice(args);
+        mamori(&all, &data)
+    };
+    for (args, want) in [
+        // Whole days, JST: a date as --to runs through the end of that day.
+        (
+            &["--from", "2026-11-01", "--to", "2026-11-02"][..],
+            "records 6..18",
+        ),
+        (
+            &["--from", "令和8年11月1日", "--to", "2026/11/1"][..],
+            "records 6..12",
+        ),
+        // Minutes: --to includes its whole minute (09:30:00 is in).
+        (
+            &["--from", "2026-11-01T09:00", "--to", "2026-11-01T09:30"][..],
+            "records 8..10",
+        ),
+        (&["--from", "2026-11-01 09:31"][..], "records 10..30"),
+        // RFC 3339 with an offset: 2026-11-01T00:30Z is 09:30 JST.
+        (
+            &[
+                "--from",
+                "2026-11-01T00:30:00Z",
+                "--to",
+                "2026-11-01T00:30:00.000Z",
+            ][..],
+            "records 8..10",
+        ),
+        (&["--to", "2026-10-31"][..], "records 0..6"),
+        (
+            &["--from-index", "3", "--to-index", "7"][..],
+            "records 3..7",
+        ),
+        (&["--from-index", "25"][..], "records 25..30"),
+        (&[][..], "records 0..30"),
+    ] {
+        let o = export(args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains(want), "{args:?}: {}", text(&o));
+        // Every bundle, from the middle too, verifies offline with the facility's key.
+        let v = Command::new(BIN)
+            .args(["verify", o_str.as_str(), "--pubkey", &key])
+            .output()
+            .unwrap();
+        assert!(v.status.success(), "{args:?}: {}", text(&v));
+        assert!(
+            text(&v).contains(&want.replace("records", "OK: records")),
+            "{}",
+            text(&v)
+        );
+    }
+
+    // Bad input: a clear error naming the flag, a non-zero exit, no file.
+    for (args, code, names) in [
+        (&["--from", "2026-02-30"][..], "SEA0003", "--from"),
+        (&["--to", "yesterday"][..], "SEA0003", "--to"),
+        (&["--from", "2026-11-01T25:00"][..], "SEA0003", "DATE0005"),
+        (&["--from", "5"][..], "SEA0003", "--from-index"),
+        (
+            &["--from", "2026-11-03", "--to", "2026-11-01"][..],
+            "SEA0004",
+            "--from/--to",
+        ),
+        (&["--from", "2027-01-01"][..], "SEA0005", "--from/--to"),
+        (
+            &["--from", "2026-11-02T01:00", "--to", "2026-11-02T09:00"][..],
+            "SEA0005",
+            "--from/--to",
+        ),
+        (
+            &["--from-index", "7", "--to-index", "3"][..],
+            "SEA0004",
+            "--from-index",
+        ),
+        (&["--from-index", "30"][..], "SEA0005", "--from-index"),
+        (
+            &["--from", "2026-11-01", "--from-index", "3"][..],
+            "cannot be used with",
+            "--from-index",
+        ),
+    ] {
+        let o = export(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(
+            text(&o).contains(code) && text(&o).contains(names),
+            "{args:?}: {}",
+            text(&o)
+        );
+        assert!(!out.exists(), "{args:?}: no file written");
+        assert!(!out.with_extension("partial").exists());
+    }
+
+    // The help says how.
+    let o = Command::new(BIN)
+        .args(["log", "export", "--help"])
+        .output()
+        .unwrap();
+    let help = text(&o);
+    for want in [
+        "--from-index",
+        "--to-index",
+        "2026-11-01",
+        "令和8年11月1日",
+        "end of that day",
+        "mamori verify",
+    ] {
+        assert!(help.contains(want), "{want}: {help}");
+    }
+}

@@ -19,5 +19,6 @@ mod ledger;
 mod registries;
 mod requests;
 mod roles;
+mod seal;
 mod setup;
 mod webauthn;
