@@ -1010,6 +1010,7 @@ pub async fn dashboard(
                 ],
             ),
             href: "/logs#seal",
+            links: Vec::new(),
         });
     }
     if let Some(a) = &checklist {
