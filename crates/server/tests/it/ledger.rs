@@ -139,6 +139,11 @@ async fn search_filter_and_read_only_roles() {
     assert!(!p.has("PC-受付-01") && p.has("SV-電子カルテ"));
     let p = c.get("/ledger/assets?q=100%25_").await;
     assert!(p.has("0 件"), "LIKE wildcards are escaped");
+    let p = c.get("/ledger/assets?q=sv-%E9%9B%BB").await; // sv-電
+    assert!(
+        p.has("SV-電子カルテ") && !p.has("PC-受付-01"),
+        "search ignores ASCII case"
+    );
 
     let staff = s.add_user("staff2", Role::Staff).await;
     let mut st = s.login(&staff).await;
