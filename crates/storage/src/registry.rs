@@ -199,9 +199,16 @@ impl Store {
             );
             args.push((Field::text("q", 0), like));
             let n = args.len();
+            // SQLite's LIKE already ignores ASCII case (the only case its LOWER folds), and
+            // calling LOWER on every searched column of every row made a search of 50,000
+            // devices about three times slower. PostgreSQL's LIKE is case-sensitive.
+            let column = |c: &str| match self.backend() {
+                crate::Backend::Sqlite => c.to_string(),
+                crate::Backend::Postgres => format!("LOWER({c})"),
+            };
             let any = searched
                 .iter()
-                .map(|f| format!("LOWER({}) LIKE ${n} ESCAPE '\\'", f.column))
+                .map(|f| format!("{} LIKE ${n} ESCAPE '\\'", column(f.column)))
                 .collect::<Vec<_>>()
                 .join(" OR ");
             conds.push(format!("({any})"));
