@@ -278,14 +278,8 @@ async fn every_registrys_review_is_nagged_on_the_dashboard() {
     let mut c = s.login(&admin).await;
     let p = c.get("/").await;
     assert!(p.has("期限が過ぎている台帳が2つあります"), "{}", p.body);
-    assert!(p.has(&format!(
-        "{}: 前回から366日",
-        label(RegistryKind::Asset)
-    )));
-    assert!(p.has(&format!(
-        "{}: 前回から366日",
-        label(RegistryKind::Person)
-    )));
+    assert!(p.has(&format!("{}: 前回から366日", label(RegistryKind::Asset))));
+    assert!(p.has(&format!("{}: 前回から366日", label(RegistryKind::Person))));
     assert!(!nagged(&p, RegistryKind::Contact));
     s.clock.advance_ms(200 * 86_400_000);
     let mut c = s.login(&admin).await;
@@ -295,10 +289,7 @@ async fn every_registrys_review_is_nagged_on_the_dashboard() {
         "{}",
         p.body
     );
-    assert!(p.has(&format!(
-        "{}: 前回から366日",
-        label(RegistryKind::Contact)
-    )));
+    assert!(p.has(&format!("{}: 前回から366日", label(RegistryKind::Contact))));
 
     // In English too.
     c.post("/lang", &[("lang", "en")]).await;
