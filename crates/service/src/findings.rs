@@ -377,7 +377,7 @@ impl Services {
         push(
             "administrators",
             Severity::Review,
-            "2-⑥",
+            "2-④",
             findings::administrators(&accounts)
                 .iter()
                 .filter_map(|id| account_by.get(&id.0))
