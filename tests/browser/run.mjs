@@ -460,6 +460,34 @@ async function flow(page, { base, loginId, password, totpKey }) {
     await page.screenshot({ path: path.join(SHOTS, '17-checklist-answered.png'), fullPage: true }).catch(() => {});
   }
 
+  // 5a''. A vendor document: register it, upload its file, see the SHA-256 the server computed,
+  // and download it back as an attachment.
+  await page.goto(new URL('/ledger/vendor_documents/new', base).href);
+  await page.locator('#f_vendor').selectOption({ index: 0 });
+  await page.locator('#f_title').fill('電子カルテ MDS（ブラウザ確認）');
+  await page.locator('form[action="/ledger/vendor_documents"] button[type=submit]').click();
+  const docSaved = await waitForPath(page, (p) => /^\/ledger\/vendor_documents\/\d+$/.test(p));
+  require_('vendor document registered, continuing at its file', docSaved,
+    `now at ${page.url()}: ${await visibleErrorText(page)}`);
+  const pdf = Buffer.from('%PDF-1.4\n% mamori browser check\n');
+  const pdfHash = crypto.createHash('sha256').update(pdf).digest('hex');
+  await page.locator('#f_file').setInputFiles({ name: 'MDS 第2.1版.pdf', mimeType: 'application/pdf', buffer: pdf });
+  await page.locator('form[action$="/files"] button[type=submit]').click();
+  const uploaded = await page
+    .waitForURL((url) => url.search.includes('ok=file_uploaded'), { timeout: NAVIGATION_TIMEOUT_MS })
+    .then(() => true, () => false);
+  require_('vendor document file uploaded', uploaded, `now at ${page.url()}: ${await visibleErrorText(page)}`);
+  check('the document page shows the SHA-256 computed by the server',
+    (await page.content()).includes(pdfHash), pdfHash);
+  await page.screenshot({ path: path.join(SHOTS, '12k-vendor-document.png'), fullPage: true }).catch(() => {});
+  const fileHref = await page.locator('#file a[download]').first().getAttribute('href');
+  const got = await page.request.get(new URL(fileHref, base).href);
+  const body = await got.body();
+  check('the file downloads as an attachment with the same bytes',
+    got.status() === 200 && (got.headers()['content-disposition'] || '').startsWith('attachment;')
+      && crypto.createHash('sha256').update(body).digest('hex') === pdfHash,
+    `status ${got.status()}, ${got.headers()['content-disposition']}`);
+
   // 5b. Register a security key with Chromium's virtual authenticator (CTAP2, user verification).
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('WebAuthn.enable');
