@@ -898,18 +898,32 @@ fn service_error(e: &mamori_service::ServiceError) -> anyhow::Error {
     anyhow::anyhow!("{} {msg}{field}", e.code())
 }
 
-async fn checklist_status(form: FormArgs, json: bool, store: StoreArgs) -> Result<bool> {
-    use mamori_domain::checklist::Flag;
-    let cfg = load_config(&store, &ListenArgs::default(), &default_data_dir())?;
+/// Opens the installation and assesses the form named by `form`, as the local operator.
+async fn assess_offline(
+    form: &FormArgs,
+    store: &StoreArgs,
+) -> Result<(
+    Config,
+    Services,
+    mamori_storage::checklist::FormKey,
+    mamori_service::checklist::Assessment,
+)> {
+    let cfg = load_config(store, &ListenArgs::default(), &default_data_dir())?;
     init_tracing("warn");
     let svc = open(&cfg).await?;
-    let key = form_key(&svc, &form).await?;
+    let key = form_key(&svc, form).await?;
     let actor = mamori_service::Actor::local(&os_user());
     let cap = actor.can::<mamori_service::perm::ViewChecklist>()?;
     let a = svc
         .assessment(&cap, &key)
         .await
         .map_err(|e| service_error(&e))?;
+    Ok((cfg, svc, key, a))
+}
+
+async fn checklist_status(form: FormArgs, json: bool, store: StoreArgs) -> Result<bool> {
+    use mamori_domain::checklist::Flag;
+    let (_, svc, key, a) = assess_offline(&form, &store).await?;
     svc.store.close().await;
     let lang = mamori_catalog::Lang::Ja;
     let tally = a.tally();
@@ -1016,16 +1030,7 @@ async fn checklist_export(
     let Some(format) = Format::parse(format.as_deref().unwrap_or(&ext)) else {
         bail!("--format must be html, xlsx or pdf (or give -o a file ending in one of them)");
     };
-    let cfg = load_config(&store, &ListenArgs::default(), &default_data_dir())?;
-    init_tracing("warn");
-    let svc = open(&cfg).await?;
-    let key = form_key(&svc, &form).await?;
-    let actor = mamori_service::Actor::local(&os_user());
-    let cap = actor.can::<mamori_service::perm::ViewChecklist>()?;
-    let a = svc
-        .assessment(&cap, &key)
-        .await
-        .map_err(|e| service_error(&e))?;
+    let (cfg, svc, key, a) = assess_offline(&form, &store).await?;
     let facility = svc.facility().await?.map(|f| f.name).unwrap_or_default();
     svc.store.close().await;
     // The signing key's fingerprint is read from its file, so this works while a server runs.

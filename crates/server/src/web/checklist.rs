@@ -808,11 +808,3 @@ pub async fn export(
         Format::Pdf => crate::web::ledger::download(bytes, "application/pdf", &ascii, &name),
     })
 }
-
-/// A short summary for the dashboard: (answered, total, contradicted item ids with links).
-pub fn contradiction_text(lang: Lang, n: usize) -> String {
-    fill(
-        tr(lang, "checklist.contradictions"),
-        &[("count", &n.to_string())],
-    )
-}
