@@ -473,6 +473,15 @@ pub fn valid_mac_list(s: &str) -> bool {
         })
 }
 
+/// A file hash that is given but is not 64 hex digits.
+fn sha256_error(sha256: &str) -> Option<FieldError> {
+    let hex64 = sha256.len() == 64 && sha256.chars().all(|c| c.is_ascii_hexdigit());
+    (!sha256.is_empty() && !hex64).then_some(FieldError {
+        field: "sha256",
+        code: "LED0020",
+    })
+}
+
 fn ended_before(start: Option<Date>, end: Option<Date>, field: &'static str) -> Option<FieldError> {
     match (start, end) {
         (Some(s), Some(e)) if e < s => Some(FieldError {
@@ -1207,15 +1216,7 @@ impl Record for VendorDocument {
         }
     }
     fn validate(&self) -> Vec<FieldError> {
-        let hex64 = self.sha256.len() == 64 && self.sha256.chars().all(|c| c.is_ascii_hexdigit());
-        if !self.sha256.is_empty() && !hex64 {
-            vec![FieldError {
-                field: "sha256",
-                code: "LED0020",
-            }]
-        } else {
-            Vec::new()
-        }
+        sha256_error(&self.sha256).into_iter().collect()
     }
     fn is_retired(&self, _today: Date) -> bool {
         !self.current
@@ -1599,14 +1600,7 @@ impl Record for FacilityDocument {
         }
     }
     fn validate(&self) -> Vec<FieldError> {
-        let mut e = Vec::new();
-        let hex64 = self.sha256.len() == 64 && self.sha256.chars().all(|c| c.is_ascii_hexdigit());
-        if !self.sha256.is_empty() && !hex64 {
-            e.push(FieldError {
-                field: "sha256",
-                code: "LED0020",
-            });
-        }
+        let mut e: Vec<FieldError> = sha256_error(&self.sha256).into_iter().collect();
         e.extend(ended_before(
             self.dated_on,
             self.next_review_on,
