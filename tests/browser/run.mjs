@@ -460,6 +460,38 @@ async function flow(page, { base, loginId, password, totpKey }) {
     await page.screenshot({ path: path.join(SHOTS, '17-checklist-answered.png'), fullPage: true }).catch(() => {});
   }
 
+  // 5a'''. The vendor forms: progress per system, and the fully answered form downloaded as
+  // Excel and uploaded back unchanged (nothing new recorded).
+  {
+    const resp = await page.goto(new URL('/checklist/vendors', base).href);
+    await settle(page);
+    await page.screenshot({ path: path.join(SHOTS, '18-vendor-forms.png'), fullPage: true }).catch(() => {});
+    const rows = page.locator('tr[id^="system-"]');
+    const count = await rows.count();
+    const full = rows.filter({ hasText: '15 / 15' }).first();
+    const hasFull = (await full.count()) > 0;
+    check('the vendor forms list every system with a vendor and its progress',
+      resp && resp.status() < 400 && count >= 3 && hasFull && (await page.locator('progress.progress').count()) === count,
+      `status ${resp && resp.status()}, ${count} rows, a full one: ${hasFull}`, `${count} forms`);
+    if (hasFull) {
+      const href = await full.locator('a[href*="checklist.xlsx"]').getAttribute('href');
+      const xlsx = await page.request.get(new URL(href, base).href);
+      const buffer = await xlsx.body();
+      await full.locator('input[type=file]').setInputFiles({
+        name: 'returned.xlsx',
+        mimeType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+        buffer,
+      });
+      await full.locator('button[type=submit]').click();
+      await settle(page);
+      const text = await page.locator('.alert').first().innerText().catch(() => '');
+      check('a returned vendor form is read back (unchanged: nothing new recorded)',
+        text.includes('0件を記録') && text.includes('15件は変更なし'),
+        `alert 「${text}」: ${await visibleErrorText(page)}`, text);
+      await page.screenshot({ path: path.join(SHOTS, '18a-vendor-form-imported.png'), fullPage: true }).catch(() => {});
+    }
+  }
+
   // 5a''. A vendor document: register it, upload its file, see the SHA-256 the server computed,
   // and download it back as an attachment.
   await page.goto(new URL('/ledger/vendor_documents/new', base).href);

@@ -19,7 +19,7 @@ pub use table::{
     column_letter,
 };
 pub use text::{TextEncoding, decode_text, decode_text_with};
-pub use xlsx::{MAX_UNZIPPED_BYTES, read_xlsx, read_xlsx_with};
+pub use xlsx::{Grid, MAX_UNZIPPED_BYTES, read_xlsx, read_xlsx_grid, read_xlsx_with};
 
 /// ZIP local-file-header magic: every XLSX starts with it.
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";

@@ -2,7 +2,7 @@
 //! anything large is built.
 
 use crate::error::IngestError;
-use crate::table::{Builder, Limits, SourceFormat, Table, column_letter};
+use crate::table::{Builder, Limits, Row, SourceFormat, Table, column_letter};
 use calamine::{DataRef, ExcelDateTime, Reader, Xlsx, XlsxError};
 use std::collections::BTreeMap;
 use std::io::Cursor;
@@ -25,6 +25,67 @@ pub fn read_xlsx_with(
     sheet: Option<&str>,
     limits: &Limits,
 ) -> Result<Table, IngestError> {
+    let cells = sheet_cells(bytes, sheet, limits)?;
+    let mut builder = Builder::new(*limits);
+    for (line, column, text) in cells.error_cells {
+        builder.cell_error(line, column, text);
+    }
+    for (line, raw) in cells.rows {
+        builder.push(line, raw, false)?;
+    }
+    builder.finish(SourceFormat::Xlsx { sheet: cells.name })
+}
+
+/// A sheet as laid out, for forms whose rows are not one table under one header (a printed
+/// checklist read back): every non-empty row with its cells by column, no header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grid {
+    pub sheet: String,
+    /// Rows in sheet order; each row's cells run from column A to its last non-empty cell.
+    pub rows: Vec<Row>,
+}
+
+impl Grid {
+    /// The cell at 1-based spreadsheet `line` and 0-based `column`, empty when blank.
+    pub fn cell(&self, line: usize, column: usize) -> &str {
+        self.rows
+            .iter()
+            .find(|r| r.line == line)
+            .map_or("", |r| r.get(column))
+    }
+}
+
+/// Reads one sheet (the first when `sheet` is `None`) as a [`Grid`], with the same caps and cell
+/// texts as [`read_xlsx_with`].
+pub fn read_xlsx_grid(
+    bytes: &[u8],
+    sheet: Option<&str>,
+    limits: &Limits,
+) -> Result<Grid, IngestError> {
+    let cells = sheet_cells(bytes, sheet, limits)?;
+    Ok(Grid {
+        sheet: cells.name,
+        rows: cells
+            .rows
+            .into_iter()
+            .map(|(line, cells)| Row { line, cells })
+            .collect(),
+    })
+}
+
+/// The non-empty cells of one sheet, by row.
+struct SheetCells {
+    name: String,
+    rows: Vec<(usize, Vec<String>)>,
+    /// Cells holding an error value (`#N/A`…): row, column, text.
+    error_cells: Vec<(usize, usize, String)>,
+}
+
+fn sheet_cells(
+    bytes: &[u8],
+    sheet: Option<&str>,
+    limits: &Limits,
+) -> Result<SheetCells, IngestError> {
     limits.check_size(bytes)?;
     check_unzipped_size(bytes)?;
     let mut workbook = Xlsx::new(Cursor::new(bytes)).map_err(open_error)?;
@@ -40,8 +101,8 @@ pub fn read_xlsx_with(
         }
         None => names.into_iter().next().ok_or(IngestError::BadXlsx)?,
     };
-    let mut builder = Builder::new(*limits);
     let mut rows: BTreeMap<usize, BTreeMap<usize, String>> = BTreeMap::new();
+    let mut error_cells = Vec::new();
     {
         let mut cells = workbook
             .worksheet_cells_reader(&name)
@@ -54,7 +115,7 @@ pub fn read_xlsx_with(
                 DataRef::Empty => continue,
                 DataRef::Error(e) => {
                     let text = e.to_string();
-                    builder.cell_error(line, column, text.clone());
+                    error_cells.push((line, column, text.clone()));
                     text
                 }
                 v => cell_text(v),
@@ -85,17 +146,24 @@ pub fn read_xlsx_with(
             rows.entry(line).or_default().insert(column, text);
         }
     }
-    for (line, cells) in rows {
-        let width = cells.keys().next_back().map_or(0, |c| c + 1);
-        let mut raw = vec![String::new(); width];
-        for (c, text) in cells {
-            if let Some(slot) = raw.get_mut(c) {
-                *slot = text;
+    let rows = rows
+        .into_iter()
+        .map(|(line, cells)| {
+            let width = cells.keys().next_back().map_or(0, |c| c + 1);
+            let mut raw = vec![String::new(); width];
+            for (c, text) in cells {
+                if let Some(slot) = raw.get_mut(c) {
+                    *slot = text.trim().to_string();
+                }
             }
-        }
-        builder.push(line, raw, false)?;
-    }
-    builder.finish(SourceFormat::Xlsx { sheet: name })
+            (line, raw)
+        })
+        .collect();
+    Ok(SheetCells {
+        name,
+        rows,
+        error_cells,
+    })
 }
 
 fn open_error(e: XlsxError) -> IngestError {

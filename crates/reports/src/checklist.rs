@@ -142,6 +142,28 @@ pub struct ChecklistForm {
     pub rows: Vec<FormRow>,
     pub appendix: Vec<AppendixItem>,
     pub labels: FormLabels,
+    /// Which form this is, as `(name, value)` pairs (edition, variant, fiscal year, scope): the
+    /// XLSX keeps them on a hidden sheet ([`layout::IDENTITY_SHEET`]) so that a workbook filled
+    /// in and sent back can be matched to its form. Not printed, not part of the content hash.
+    pub identity: Vec<(String, String)>,
+}
+
+/// Where the XLSX form keeps what a person fills in, for reading a returned workbook back.
+pub mod layout {
+    /// Column of the printed item id (`2-⑤`), 0-based (A).
+    pub const ID: usize = 0;
+    /// Column of the はい mark (C); 記入不要 is written across C:D and read from C.
+    pub const YES: usize = 2;
+    /// Column of the いいえ mark (D).
+    pub const NO: usize = 3;
+    /// Column of 確認日 (E).
+    pub const CONFIRMED_ON: usize = 4;
+    /// Column of 目標日 (F).
+    pub const TARGET_ON: usize = 5;
+    /// Column of 備考 (G).
+    pub const REMARKS: usize = 6;
+    /// The hidden sheet holding [`super::ChecklistForm::identity`].
+    pub const IDENTITY_SHEET: &str = "mamori";
 }
 
 /// One line of the printed table: a section heading where the section changes, then the item.

@@ -187,6 +187,9 @@ struct FormArgs {
     /// Fiscal year (年度), e.g. 2025 for 令和7年度 (default: the current one).
     #[arg(long)]
     fiscal_year: Option<i32>,
+    /// The vendor form (事業者確認用) of this system: its id in the systems ledger.
+    #[arg(long)]
+    system: Option<i64>,
 }
 
 #[derive(Subcommand)]
@@ -875,6 +878,12 @@ async fn audit_verify(store: StoreArgs) -> Result<bool> {
 
 /// The form named by `f`, defaulting to the facility's current one.
 async fn form_key(svc: &Services, f: &FormArgs) -> Result<mamori_storage::checklist::FormKey> {
+    if let Some(system) = f.system {
+        return svc
+            .vendor_form_key(system, f.fiscal_year)
+            .await
+            .map_err(|e| service_error(&e));
+    }
     let mut key = svc.default_form().await?;
     if let Some(v) = &f.variant {
         key.variant = v.clone();
@@ -1054,7 +1063,7 @@ async fn checklist_export(
     let tmp = output.with_extension("partial");
     std::fs::write(&tmp, &bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &output).with_context(|| format!("writing {}", output.display()))?;
-    let form = mamori_service::checklist::checklist_form(&a, lang, &facility, "", &fingerprint);
+    let form = mamori_service::checklist::checklist_form(&a, lang, &facility, &fingerprint);
     println!(
         "{} {}（{}）: {} items, {} bytes → {}",
         a.pack.title(lang),

@@ -73,6 +73,8 @@ pub struct Assessment {
     pub pack: &'static Pack,
     pub key: FormKey,
     pub today: Date,
+    /// Whose form a scoped form is (「事業者名 / システム名」); empty for the facility's own.
+    pub subject: String,
     pub items: Vec<ItemState>,
 }
 
@@ -260,6 +262,77 @@ pub fn parse_answer(input: &HashMap<String, String>) -> Result<AnswerInput, Vec<
     }
 }
 
+/// Why an answer cannot be recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Prepared {
+    /// The form has no such item.
+    Unknown,
+    /// What is wrong with each field.
+    Fields(Vec<FieldError>),
+}
+
+/// Checks `input` as the answer to `item_key` of assessed form `state` and builds the row to
+/// store, with the item's evidence of this moment frozen in it. `answers` are the form's current
+/// answers (an R6 gate answered いいえ makes every other item 記入不要-able).
+pub(crate) fn prepare_answer(
+    state: &Assessment,
+    answers: &[AnswerRow],
+    item_key: &str,
+    input: &HashMap<String, String>,
+    actor: &str,
+    at_ms: i64,
+) -> Result<AnswerRow, Prepared> {
+    let pack = state.pack;
+    let item = pack.item(item_key).ok_or(Prepared::Unknown)?;
+    let parsed = parse_answer(input).map_err(Prepared::Fields)?;
+    // Under a gate answered いいえ (R6: no medical information systems) nothing else applies.
+    let gated = pack.items.iter().any(|i| {
+        i.gate
+            && i.key != item.key
+            && answers
+                .iter()
+                .any(|a| a.item_key == i.key && a.answer == "no")
+    });
+    let checked = rules::check_answer(
+        &parsed,
+        state.key.fiscal_year,
+        item.allows_na || gated,
+        state.today,
+    )
+    .map_err(|errs| {
+        Prepared::Fields(
+            errs.iter()
+                .map(|e| FieldError {
+                    field: e.field,
+                    code: e.code,
+                })
+                .collect(),
+        )
+    })?;
+    let evidence = state
+        .item(item_key)
+        .map(|s| s.evidence.clone())
+        .ok_or(Prepared::Unknown)?;
+    let answer = checked.answer.ok_or(Prepared::Fields(vec![FieldError {
+        field: "answer",
+        code: "CHK0001",
+    }]))?;
+    let frozen = evidence_json(&evidence);
+    Ok(AnswerRow {
+        id: 0,
+        item_key: item.key.clone(),
+        answer: answer.as_str().to_string(),
+        confirmed_on: day_text(checked.confirmed_on),
+        target_on: checked.target_on.map(|d| day_text(Some(d))),
+        remarks: checked.remarks.clone(),
+        verdict: evidence.verdict.as_str().to_string(),
+        evidence_sha256: sha256_hex(&frozen),
+        evidence: frozen,
+        at_ms,
+        actor: actor.to_string(),
+    })
+}
+
 impl Services {
     /// Everything the probes look at, read once.
     pub async fn checklist_snapshot(&self) -> ServiceResult<Snapshot> {
@@ -339,7 +412,7 @@ impl Services {
         self.assess(pack, key, &snapshot, &answers).await
     }
 
-    async fn assess(
+    pub(crate) async fn assess(
         &self,
         pack: &'static Pack,
         key: &FormKey,
@@ -393,10 +466,16 @@ impl Services {
                 }
             })
             .collect();
+        let subject = if key.scope.is_empty() {
+            String::new()
+        } else {
+            self.scope_subject(&key.scope).await?
+        };
         Ok(Assessment {
             pack,
             key: key.clone(),
             today,
+            subject,
             items,
         })
     }
@@ -425,77 +504,59 @@ impl Services {
         client: &ClientInfo,
     ) -> ServiceResult<()> {
         let pack = check_form(&key.edition, &key.variant, key.fiscal_year)?;
-        let item = pack.item(item_key).ok_or(ServiceError::NotFound)?;
-        let parsed = parse_answer(input).map_err(ServiceError::Fields)?;
         let answers = self.store.current_answers(key).await?;
-        // Under a gate answered いいえ (R6: no medical information systems) nothing else applies.
-        let gated = pack.items.iter().any(|i| {
-            i.gate
-                && i.key != item.key
-                && answers
-                    .iter()
-                    .any(|a| a.item_key == i.key && a.answer == "no")
-        });
-        let today = self.clock.today();
-        let checked = rules::check_answer(&parsed, key.fiscal_year, item.allows_na || gated, today)
-            .map_err(|errs| {
-                ServiceError::Fields(
-                    errs.iter()
-                        .map(|e| FieldError {
-                            field: e.field,
-                            code: e.code,
-                        })
-                        .collect(),
-                )
-            })?;
         let snapshot = self.checklist_snapshot().await?;
         let state = self.assess(pack, key, &snapshot, &answers).await?;
-        let evidence = state
-            .item(item_key)
-            .map(|s| s.evidence.clone())
-            .ok_or(ServiceError::NotFound)?;
-        let frozen = evidence_json(&evidence);
-        let answer = checked.answer.ok_or(ServiceError::Invalid {
-            code: "CHK0001",
-            field: "answer",
-        })?;
-        let row = AnswerRow {
-            id: 0,
-            item_key: item.key.clone(),
-            answer: answer.as_str().to_string(),
-            confirmed_on: day_text(checked.confirmed_on),
-            target_on: checked.target_on.map(|d| day_text(Some(d))),
-            remarks: checked.remarks.clone(),
-            verdict: evidence.verdict.as_str().to_string(),
-            evidence_sha256: sha256_hex(&frozen),
-            evidence: frozen,
-            at_ms: self.now_ms(),
-            actor: actor.to_string(),
-        };
+        let row = prepare_answer(&state, &answers, item_key, input, actor, self.now_ms()).map_err(
+            |e| match e {
+                Prepared::Unknown => ServiceError::NotFound,
+                Prepared::Fields(f) => ServiceError::Fields(f),
+            },
+        )?;
+        self.write_answers(key, &[row], client, "form").await
+    }
+
+    /// Appends answers to form `key` in one transaction, one audit event each (`via`: `form`
+    /// or `import`); nothing is written when any insert fails.
+    pub(crate) async fn write_answers(
+        &self,
+        key: &FormKey,
+        rows: &[AnswerRow],
+        client: &ClientInfo,
+        via: &str,
+    ) -> ServiceResult<()> {
+        let pack = check_form(&key.edition, &key.variant, key.fiscal_year)?;
         let mut w = self.store.write().await?;
-        let id = insert_answer(&mut w, key, &row).await?;
-        self.audit(
-            &mut w,
-            &row.actor,
-            &client.source,
-            "checklist.answered",
-            &format!(
-                "checklist:{}:{}:{}:{}",
-                key.edition, key.variant, key.fiscal_year, item.id
-            ),
-            json!({
-                "answer_id": id,
-                "scope": key.scope,
-                "item": item.key,
-                "answer": row.answer,
-                "confirmed_on": row.confirmed_on,
-                "target_on": row.target_on,
-                "verdict": row.verdict,
-                "contradicted": answer == Answer::Yes && evidence.verdict == Verdict::Fail,
-                "evidence_sha256": row.evidence_sha256,
-            }),
-        )
-        .await?;
+        for row in rows {
+            let printed = pack
+                .item(&row.item_key)
+                .map(|i| i.id.as_str())
+                .unwrap_or(row.item_key.as_str());
+            let id = insert_answer(&mut w, key, row).await?;
+            self.audit(
+                &mut w,
+                &row.actor,
+                &client.source,
+                "checklist.answered",
+                &format!(
+                    "checklist:{}:{}:{}:{}",
+                    key.edition, key.variant, key.fiscal_year, printed
+                ),
+                json!({
+                    "answer_id": id,
+                    "scope": key.scope,
+                    "item": row.item_key,
+                    "answer": row.answer,
+                    "confirmed_on": row.confirmed_on,
+                    "target_on": row.target_on,
+                    "verdict": row.verdict,
+                    "contradicted": row.answer == "yes" && row.verdict == "fail",
+                    "evidence_sha256": row.evidence_sha256,
+                    "via": via,
+                }),
+            )
+            .await?;
+        }
         w.commit().await?;
         Ok(())
     }
@@ -573,7 +634,6 @@ pub fn checklist_form(
     a: &Assessment,
     lang: Lang,
     facility: &str,
-    subject: &str,
     key_fingerprint: &str,
 ) -> form::ChecklistForm {
     let t = |k: &str| tr(lang, k).to_string();
@@ -640,7 +700,7 @@ pub fn checklist_form(
         fiscal_year: fiscal_year_label(lang, a.key.fiscal_year),
         notes: a.pack.notes(lang).to_vec(),
         facility: facility.to_string(),
-        subject: subject.to_string(),
+        subject: a.subject.clone(),
         generated_on: wareki_or_blank(Some(a.today)),
         content_hash: String::new(),
         key_fingerprint: key_fingerprint.to_string(),
@@ -675,6 +735,12 @@ pub fn checklist_form(
             subject: t("checklist_form.subject"),
             facts: t("checklist_form.facts"),
         },
+        identity: vec![
+            ("edition".to_string(), a.key.edition.clone()),
+            ("variant".to_string(), a.key.variant.clone()),
+            ("fiscal_year".to_string(), a.key.fiscal_year.to_string()),
+            ("scope".to_string(), a.key.scope.clone()),
+        ],
     };
     f.content_hash = form_hash(&f);
     f

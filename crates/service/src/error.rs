@@ -5,6 +5,16 @@ use mamori_domain::facility::FacilityError;
 use mamori_domain::password::PasswordProblem;
 use mamori_storage::StoreError;
 
+/// A problem with one cell of an uploaded form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellError {
+    /// Spreadsheet reference, `E12`.
+    pub cell: String,
+    /// Printed id of the item on that row, `2-⑤`.
+    pub item: String,
+    pub code: &'static str,
+}
+
 /// What went wrong in a use case.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -48,6 +58,9 @@ pub enum ServiceError {
     /// Fields of a ledger record failed validation (each names its field).
     #[error("invalid fields")]
     Fields(Vec<mamori_domain::ledger::FieldError>),
+    /// Cells of an uploaded form failed validation (each names its cell and item).
+    #[error("invalid cells")]
+    Cells(Vec<CellError>),
     /// An uploaded file's SHA-256 differs from the one typed into the record by hand.
     #[error("file hash differs from the recorded one")]
     HashMismatch { recorded: String, uploaded: String },
@@ -74,6 +87,7 @@ impl ServiceError {
             ServiceError::Invalid { code, .. } => code,
             ServiceError::Password(p) => p.first().map(PasswordProblem::code).unwrap_or("PWD0000"),
             ServiceError::Fields(f) => f.first().map(|e| e.code).unwrap_or("LED0000"),
+            ServiceError::Cells(c) => c.first().map(|e| e.code).unwrap_or("CHK0000"),
             ServiceError::HashMismatch { .. } => "LED0032",
             ServiceError::Store(_) | ServiceError::Internal(_) => "GEN0500",
         }

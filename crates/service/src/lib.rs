@@ -20,6 +20,7 @@ pub mod ledger;
 pub mod sealing;
 pub mod seed;
 pub mod users;
+pub mod vendor_forms;
 pub mod webauthn;
 
 pub use authz::{Actor, Cap, perm};

@@ -231,6 +231,65 @@ impl Services {
             self.record_answer(actor, &key, item, &input, client)
                 .await?;
         }
+        self.seed_demo_vendor_forms(actor, client).await
+    }
+
+    /// The vendor forms of the year as they stand a month before the inspection: the first
+    /// vendor (the one with a portal account) has answered its first system in full, with one
+    /// いいえ; a second vendor's form came back on paper and was entered up to item 2-⑤; the rest
+    /// have not come back.
+    async fn seed_demo_vendor_forms(&self, actor: &str, client: &ClientInfo) -> ServiceResult<()> {
+        let today = self.clock.today();
+        let fy = mamori_domain::wareki::fiscal_year(today);
+        let (_, fy_end) = mamori_domain::checklist::fiscal_year_bounds(fy);
+        let target = (today + time::Duration::days(60)).min(fy_end);
+        let day = |d: time::Date| mamori_domain::registry::day_text(Some(d));
+        let portal = self.store.user_by_login("vendor-ehr").await?;
+        let portal_vendor = portal.as_ref().and_then(|u| u.vendor_id).map(|v| v.0);
+        let portal_label = portal
+            .as_ref()
+            .map(|u| format!("user:{}:{}", u.id.0, u.login_id))
+            .unwrap_or_else(|| actor.to_string());
+        let mut forms = self.vendor_forms_of(None, fy).await?;
+        // The portal vendor's forms first.
+        forms.sort_by_key(|f| f.vendor.as_ref().map(|v| v.id.0) != portal_vendor);
+        let mut vendors_done: Vec<i64> = Vec::new();
+        for f in forms {
+            let Some(vendor) = f.vendor.as_ref() else {
+                continue;
+            };
+            if vendors_done.contains(&vendor.id.0) {
+                continue;
+            }
+            vendors_done.push(vendor.id.0);
+            let (who, upto) = match vendors_done.len() {
+                1 => (portal_label.as_str(), usize::MAX),
+                2 => (actor, 6),
+                _ => break,
+            };
+            let Some(pack) = mamori_catalog::checklist::pack(&f.key.edition, &f.key.variant) else {
+                continue;
+            };
+            for item in pack.items.iter().take(upto) {
+                let mut input = HashMap::new();
+                // The first vendor has not yet set up two-factor authentication (2-⑩).
+                let no = vendors_done.len() == 1 && item.key == "vendor.two_factor";
+                input.insert(
+                    "answer".to_string(),
+                    if no { "no" } else { "yes" }.to_string(),
+                );
+                input.insert("confirmed_on".to_string(), day(today));
+                if no {
+                    input.insert("target_on".to_string(), day(target));
+                    input.insert(
+                        "remarks".to_string(),
+                        "保守端末の二要素認証を導入予定".to_string(),
+                    );
+                }
+                self.record_answer(who, &f.key, &item.key, &input, client)
+                    .await?;
+            }
+        }
         Ok(())
     }
 }

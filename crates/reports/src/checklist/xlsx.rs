@@ -387,6 +387,15 @@ pub fn xlsx(form: &ChecklistForm) -> Result<Vec<u8>, XlsxError> {
     wb.set_properties(&props);
     form_sheet(wb.add_worksheet(), form)?;
     appendix_sheet(wb.add_worksheet(), form)?;
+    if !form.identity.is_empty() {
+        let ws = wb.add_worksheet();
+        ws.set_name(super::layout::IDENTITY_SHEET)?;
+        for (r, (name, value)) in (0u32..).zip(&form.identity) {
+            ws.write_string(r, 0, name)?;
+            ws.write_string(r, 1, value)?;
+        }
+        ws.set_hidden(true);
+    }
     Ok(wb.save_to_buffer()?)
 }
 

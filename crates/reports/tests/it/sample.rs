@@ -170,6 +170,7 @@ pub fn form() -> ChecklistForm {
         rows,
         appendix,
         labels: labels(),
+        identity: Vec::new(),
     }
 }
 

@@ -21,8 +21,9 @@ use mamori_reports::svg::{self, Bar, TimelineMark, Tone};
 use mamori_service::checklist::{
     Assessment, ItemState, fact_text, fiscal_year_label, wareki_or_blank,
 };
+use mamori_service::vendor_forms::parse_scope;
 use mamori_service::{ServiceError, perm};
-use mamori_storage::checklist::FormKey;
+use mamori_storage::checklist::{AnswerRow, FormKey};
 use serde::Deserialize;
 use std::collections::HashMap;
 use time::Date;
@@ -43,11 +44,47 @@ pub struct FormQuery {
     variant: String,
     #[serde(default)]
     fy: String,
+    /// A vendor form: the system whose 事業者確認用 it is.
     #[serde(default)]
-    ok: String,
+    system: String,
+    #[serde(default)]
+    pub ok: String,
+}
+
+impl FormQuery {
+    /// The fiscal year asked for, if any (a bad one is CHK0011).
+    pub fn fiscal_year(&self, lang: Lang) -> Result<Option<i32>, WebError> {
+        if self.fy.trim().is_empty() {
+            return Ok(None);
+        }
+        self.fy.trim().parse().map(Some).map_err(|_| {
+            WebError::from_service(
+                &ServiceError::Invalid {
+                    code: "CHK0011",
+                    field: "fiscal_year",
+                },
+                lang,
+            )
+        })
+    }
+}
+
+/// A numeric id from a path or query, else 404.
+pub fn parse_system(raw: &str, lang: Lang) -> Result<i64, WebError> {
+    raw.trim()
+        .parse()
+        .map_err(|_| WebError::new(StatusCode::NOT_FOUND, "GEN0404", lang))
 }
 
 async fn form_key(state: &AppState, q: &FormQuery, lang: Lang) -> Result<FormKey, WebError> {
+    if !q.system.is_empty() {
+        let system = parse_system(&q.system, lang)?;
+        return state
+            .svc
+            .vendor_form_key(system, q.fiscal_year(lang)?)
+            .await
+            .map_err(svc(lang));
+    }
     let mut key = state.svc.default_form().await.map_err(svc(lang))?;
     if !q.variant.is_empty() {
         key.variant = q.variant.clone();
@@ -75,10 +112,14 @@ async fn form_key(state: &AppState, q: &FormQuery, lang: Lang) -> Result<FormKey
 
 /// The query string of a form, for links.
 pub fn form_qs(k: &FormKey) -> String {
-    format!(
+    let mut qs = format!(
         "edition={}&variant={}&fy={}",
         k.edition, k.variant, k.fiscal_year
-    )
+    );
+    if let Some((_, system)) = parse_scope(&k.scope) {
+        qs.push_str(&format!("&system={system}"));
+    }
+    qs
 }
 
 /// The screen that fixes what an item's evidence lacks.
@@ -255,6 +296,8 @@ pub struct ChecklistPage {
     pub title: String,
     pub variant: String,
     pub fiscal_year: String,
+    /// Whose vendor form this is; empty for the facility's own.
+    pub subject: String,
     /// Said when the form's year is newer than the newest edition mamori has.
     pub edition_note: String,
     pub notes: Vec<String>,
@@ -344,10 +387,13 @@ fn year_choices(lang: Lang, key: &FormKey, current_fy: i32) -> Vec<FormChoice> {
             let edition = packs::latest(&key.variant, fy)
                 .map(|p| p.edition.clone())
                 .unwrap_or_default();
+            let system = parse_scope(&key.scope)
+                .map(|(_, s)| format!("&system={s}"))
+                .unwrap_or_default();
             FormChoice {
                 label: fiscal_year_label(lang, fy),
                 href: format!(
-                    "/checklist?edition={edition}&variant={}&fy={fy}",
+                    "/checklist?edition={edition}&variant={}&fy={fy}{system}",
                     key.variant
                 ),
                 current: fy == key.fiscal_year,
@@ -357,9 +403,17 @@ fn year_choices(lang: Lang, key: &FormKey, current_fy: i32) -> Vec<FormChoice> {
 }
 
 fn edition_choices(lang: Lang, key: &FormKey) -> Vec<FormChoice> {
-    packs::packs()
+    if !key.scope.is_empty() {
+        // A vendor's form: back to the list of every vendor form of the year.
+        return vec![FormChoice {
+            label: tr(lang, "vendor_forms.all").to_string(),
+            href: format!("/checklist/vendors?fy={}", key.fiscal_year),
+            current: false,
+        }];
+    }
+    let mut out: Vec<FormChoice> = packs::packs()
         .iter()
-        .filter(|p| p.variant == key.variant || (key.scope.is_empty() && p.variant != "vendor"))
+        .filter(|p| p.variant == key.variant || p.variant != "vendor")
         .map(|p: &Pack| FormChoice {
             label: format!("{}（{}）", p.edition, p.variant_label(lang)),
             href: format!(
@@ -368,7 +422,13 @@ fn edition_choices(lang: Lang, key: &FormKey) -> Vec<FormChoice> {
             ),
             current: p.edition == key.edition && p.variant == key.variant,
         })
-        .collect()
+        .collect();
+    out.push(FormChoice {
+        label: tr(lang, "vendor_forms.title").to_string(),
+        href: format!("/checklist/vendors?fy={}", key.fiscal_year),
+        current: false,
+    });
+    out
 }
 
 /// The readiness page of a form.
@@ -378,6 +438,13 @@ pub async fn page(
     Query(q): Query<FormQuery>,
 ) -> PageResult {
     let lang = p.lang;
+    if q.variant == "vendor" && q.system.is_empty() {
+        // Vendor forms are per system: the list of them.
+        let fy = q.fiscal_year(lang)?.map(|y| format!("?fy={y}"));
+        return Ok(
+            Redirect::to(&format!("/checklist/vendors{}", fy.unwrap_or_default())).into_response(),
+        );
+    }
     let key = form_key(&state, &q, lang).await?;
     let a = state
         .svc
@@ -435,6 +502,7 @@ pub async fn page(
         title: a.pack.title(lang).to_string(),
         variant: a.pack.variant_label(lang).to_string(),
         fiscal_year: fiscal_year_label(lang, key.fiscal_year),
+        subject: a.subject.clone(),
         edition_note: if a.pack.fiscal_year < key.fiscal_year {
             fill(
                 tr(lang, "checklist.older_edition"),
@@ -488,6 +556,11 @@ pub struct ItemPage {
     pub edition: String,
     pub variant: String,
     pub fy: i32,
+    /// The vendor form's system id, empty for the facility's own form.
+    pub system: String,
+    /// Where the answer form posts, and where "back" leads.
+    pub action: String,
+    pub back: String,
     pub can_answer: bool,
     pub allows_na: bool,
     pub answer: String,
@@ -521,8 +594,7 @@ async fn item_page(
     errors: &[FieldError],
 ) -> Result<ItemPage, WebError> {
     let a = state.svc.assessment(cap, key).await.map_err(svc(lang))?;
-    let s = a
-        .item(item_key)
+    a.item(item_key)
         .ok_or_else(|| WebError::new(StatusCode::NOT_FOUND, "GEN0404", lang))?;
     let history = state
         .svc
@@ -532,85 +604,119 @@ async fn item_page(
     let fac = crate::web::pages::facility_name(state)
         .await
         .map_err(svc(lang))?;
-    let row = item_row(lang, &a, s, None);
-    let mut l = Layout::new(lang, view, &fac, "checklist.title", "/checklist");
-    l.title = format!("{} {}", row.id, row.title);
-    let current = s.answer.as_ref();
-    let get = |k: &str| input.and_then(|i| i.get(k)).cloned();
-    let day = |d: Option<Date>| day_text(d);
+    let l = Layout::new(lang, view, &fac, "checklist.title", "/checklist");
+    let can_answer = view
+        .actor
+        .user
+        .role
+        .permits(mamori_domain::role::Permission::AnswerChecklist);
+    let page = ItemPage::build(l, &a, item_key, &history, input, errors, can_answer)
+        .ok_or_else(|| WebError::new(StatusCode::NOT_FOUND, "GEN0404", lang))?;
     Ok(ItemPage {
-        form_label: format!(
-            "{} {}（{}）",
-            a.pack.title(lang),
-            a.pack.variant_label(lang),
-            fiscal_year_label(lang, key.fiscal_year)
-        ),
-        guideline: s.item.guideline.clone(),
-        sources: s
-            .evidence
-            .sources
-            .iter()
-            .map(|x| tr(lang, &format!("source.{}", x.as_str())).to_string())
-            .collect(),
-        valid_until: wareki_or_blank(s.evidence.valid_until),
-        qs: form_qs(key),
-        edition: key.edition.clone(),
-        variant: key.variant.clone(),
-        fy: key.fiscal_year,
-        can_answer: view
-            .actor
-            .user
-            .role
-            .permits(mamori_domain::role::Permission::AnswerChecklist),
-        allows_na: s.item.allows_na,
-        answer: get("answer").unwrap_or_else(|| {
-            current
-                .map(|g| g.answer.as_str().to_string())
-                .unwrap_or_default()
-        }),
-        confirmed_on: get("confirmed_on").unwrap_or_else(|| day(Some(a.today))),
-        target_on: get("target_on")
-            .unwrap_or_else(|| current.map(|g| day(g.target_on)).unwrap_or_default()),
-        remarks: get("remarks")
-            .unwrap_or_else(|| current.map(|g| g.remarks.clone()).unwrap_or_default()),
-        errors: errors
-            .iter()
-            .map(|e| {
-                (
-                    e.field.to_string(),
-                    tr(lang, &format!("error.{}", e.code)).to_string(),
-                    e.code.to_string(),
-                )
-            })
-            .collect(),
-        evidence_changed: current.is_some_and(|g| g.evidence_changed),
-        history: history
-            .iter()
-            .map(|h| {
-                let v = Verdict::parse(&h.verdict).unwrap_or(Verdict::Unknown);
-                HistoryLine {
-                    at: fmt_ms(h.at_ms),
-                    actor: h.actor.clone(),
-                    answer: tr(lang, &format!("answer.{}", h.answer)).to_string(),
-                    confirmed_on: wareki_or_blank(mamori_domain::registry::parse_day(
-                        &h.confirmed_on,
-                    )),
-                    target_on: h
-                        .target_on
-                        .as_deref()
-                        .and_then(mamori_domain::registry::parse_day)
-                        .map(mamori_domain::wareki::format_wareki)
-                        .unwrap_or_default(),
-                    remarks: h.remarks.clone(),
-                    verdict: tr(lang, &format!("verdict.{}", v.as_str())).to_string(),
-                    verdict_tone: verdict_tone(v),
-                    hash: h.evidence_sha256.chars().take(16).collect(),
-                }
-            })
-            .collect(),
-        row,
-        l,
+        action: format!("/checklist/items/{item_key}"),
+        back: format!("/checklist?{}#item-{item_key}", form_qs(key)),
+        ..page
     })
+}
+
+impl ItemPage {
+    /// The page of item `item_key` of assessed form `a`, with `history` (newest first) and, after
+    /// a refused answer, what was typed and what was wrong. `action` and `back` are left for the
+    /// caller (the facility's checklist or the vendor portal).
+    pub fn build(
+        mut l: Layout,
+        a: &Assessment,
+        item_key: &str,
+        history: &[AnswerRow],
+        input: Option<&HashMap<String, String>>,
+        errors: &[FieldError],
+        can_answer: bool,
+    ) -> Option<ItemPage> {
+        let lang = l.lang;
+        let key = &a.key;
+        let s = a.item(item_key)?;
+        let row = item_row(lang, a, s, None);
+        l.title = format!("{} {}", row.id, row.title);
+        let current = s.answer.as_ref();
+        let get = |k: &str| input.and_then(|i| i.get(k)).cloned();
+        let day = |d: Option<Date>| day_text(d);
+        let subject = if a.subject.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", a.subject)
+        };
+        Some(ItemPage {
+            form_label: format!(
+                "{} {}（{}）{subject}",
+                a.pack.title(lang),
+                a.pack.variant_label(lang),
+                fiscal_year_label(lang, key.fiscal_year)
+            ),
+            guideline: s.item.guideline.clone(),
+            sources: s
+                .evidence
+                .sources
+                .iter()
+                .map(|x| tr(lang, &format!("source.{}", x.as_str())).to_string())
+                .collect(),
+            valid_until: wareki_or_blank(s.evidence.valid_until),
+            qs: form_qs(key),
+            edition: key.edition.clone(),
+            variant: key.variant.clone(),
+            fy: key.fiscal_year,
+            system: parse_scope(&key.scope)
+                .map(|(_, s)| s.to_string())
+                .unwrap_or_default(),
+            action: String::new(),
+            back: String::new(),
+            can_answer,
+            allows_na: s.item.allows_na,
+            answer: get("answer").unwrap_or_else(|| {
+                current
+                    .map(|g| g.answer.as_str().to_string())
+                    .unwrap_or_default()
+            }),
+            confirmed_on: get("confirmed_on").unwrap_or_else(|| day(Some(a.today))),
+            target_on: get("target_on")
+                .unwrap_or_else(|| current.map(|g| day(g.target_on)).unwrap_or_default()),
+            remarks: get("remarks")
+                .unwrap_or_else(|| current.map(|g| g.remarks.clone()).unwrap_or_default()),
+            errors: errors
+                .iter()
+                .map(|e| {
+                    (
+                        e.field.to_string(),
+                        tr(lang, &format!("error.{}", e.code)).to_string(),
+                        e.code.to_string(),
+                    )
+                })
+                .collect(),
+            evidence_changed: current.is_some_and(|g| g.evidence_changed),
+            history: history.iter().map(|h| history_line(lang, h)).collect(),
+            row,
+            l,
+        })
+    }
+}
+
+fn history_line(lang: Lang, h: &AnswerRow) -> HistoryLine {
+    let v = Verdict::parse(&h.verdict).unwrap_or(Verdict::Unknown);
+    HistoryLine {
+        at: fmt_ms(h.at_ms),
+        actor: h.actor.clone(),
+        answer: tr(lang, &format!("answer.{}", h.answer)).to_string(),
+        confirmed_on: wareki_or_blank(mamori_domain::registry::parse_day(&h.confirmed_on)),
+        target_on: h
+            .target_on
+            .as_deref()
+            .and_then(mamori_domain::registry::parse_day)
+            .map(mamori_domain::wareki::format_wareki)
+            .unwrap_or_default(),
+        remarks: h.remarks.clone(),
+        verdict: tr(lang, &format!("verdict.{}", v.as_str())).to_string(),
+        verdict_tone: verdict_tone(v),
+        hash: h.evidence_sha256.chars().take(16).collect(),
+    }
 }
 
 /// One item: evidence, answer form, history.
@@ -642,6 +748,7 @@ pub async fn answer(
         edition: input.get("edition").cloned().unwrap_or_default(),
         variant: input.get("variant").cloned().unwrap_or_default(),
         fy: input.get("fy").cloned().unwrap_or_default(),
+        system: input.get("system").cloned().unwrap_or_default(),
         ok: String::new(),
     };
     let key = form_key(&state, &q, lang).await?;
@@ -706,21 +813,46 @@ impl Format {
     }
 }
 
-/// A file name for a form: `チェックリスト_R7_医療機関確認用_令和7年度.xlsx`.
+/// A file name for a form: `チェックリスト_R7_医療機関確認用_令和7年度.xlsx`; a vendor form adds
+/// its vendor and system.
 pub fn file_name(lang: Lang, a: &Assessment, f: Format) -> (String, String) {
+    let system = parse_scope(&a.key.scope)
+        .map(|(_, s)| format!("-system{s}"))
+        .unwrap_or_default();
     let ascii = format!(
-        "checklist-{}-{}-{}.{}",
+        "checklist-{}-{}-{}{system}.{}",
         a.key.edition,
         a.key.variant,
         a.key.fiscal_year,
         f.extension()
     );
+    let subject: String = a
+        .subject
+        .chars()
+        .map(|c| {
+            if c.is_whitespace() || "/\\:*?\"<>|".contains(c) {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let subject = subject
+        .split('_')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("_");
     let name = format!(
-        "{}_{}_{}_{}.{}",
+        "{}_{}_{}_{}{}.{}",
         tr(lang, "checklist.title"),
         a.key.edition,
         a.pack.variant_label(lang),
         fiscal_year_label(lang, a.key.fiscal_year),
+        if subject.is_empty() {
+            String::new()
+        } else {
+            format!("_{subject}")
+        },
         f.extension()
     );
     (ascii, name)
@@ -736,7 +868,7 @@ pub fn render_form(
     font_file: Option<&std::path::Path>,
     f: Format,
 ) -> Result<Vec<u8>, (&'static str, String)> {
-    let form = mamori_service::checklist::checklist_form(a, lang, facility, "", fingerprint);
+    let form = mamori_service::checklist::checklist_form(a, lang, facility, fingerprint);
     match f {
         Format::Html => Ok(mamori_reports::checklist::html(&form).into_bytes()),
         Format::Xlsx => {
@@ -768,12 +900,17 @@ pub async fn export(
         .assessment(&p.cap, &key)
         .await
         .map_err(svc(lang))?;
-    let fac = crate::web::pages::facility_name(&state)
+    form_file(&state, lang, &a, format).await
+}
+
+/// Form `a` as a download (XLSX, PDF) or a print page (HTML).
+pub async fn form_file(state: &AppState, lang: Lang, a: &Assessment, format: Format) -> PageResult {
+    let fac = crate::web::pages::facility_name(state)
         .await
         .map_err(svc(lang))?;
     let fingerprint = state.svc.seal_fingerprint().unwrap_or_default();
     let bytes = render_form(
-        &a,
+        a,
         lang,
         &fac,
         &fingerprint,
@@ -784,7 +921,7 @@ pub async fn export(
         tracing::warn!(code, error = %message, "checklist export failed");
         WebError::new(StatusCode::SERVICE_UNAVAILABLE, code, lang)
     })?;
-    let (ascii, name) = file_name(lang, &a, format);
+    let (ascii, name) = file_name(lang, a, format);
     Ok(match format {
         // The print view opens in the browser; its own policy allows only its inline style.
         Format::Html => (

@@ -7,6 +7,7 @@ pub mod ledger;
 pub mod ledger_overview;
 pub mod pages;
 pub mod routes;
+pub mod vendor_forms;
 pub mod views;
 
 use axum::Router;

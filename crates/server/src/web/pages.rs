@@ -1404,24 +1404,6 @@ pub async fn vendors(State(state): State<AppState>, p: Page<perm::ViewVendors>) 
     }))
 }
 
-pub async fn vendor_portal(
-    State(state): State<AppState>,
-    p: Page<perm::VendorPortal>,
-) -> PageResult {
-    let lang = p.lang;
-    let (vendor, systems) = state
-        .svc
-        .vendor_portal(&p.cap)
-        .await
-        .map_err(svc_err(lang))?;
-    let fac = facility_name(&state).await.map_err(svc_err(lang))?;
-    Ok(render(&VendorPortalPage {
-        l: Layout::new(lang, &p.view, &fac, "vendor_portal.title", "/vendor-portal"),
-        vendor: vendor.map(|v| v.name).unwrap_or_default(),
-        systems: systems.into_iter().map(|s| s.name).collect(),
-    }))
-}
-
 // ---------------------------------------------------------------------------------------------
 // Checklist, logs, backups, incidents
 

@@ -3,7 +3,7 @@
 
 use crate::web::AppState;
 use crate::web::extract::resolve_session;
-use crate::web::{checklist, ledger, ledger_overview, pages};
+use crate::web::{checklist, ledger, ledger_overview, pages, vendor_forms};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
@@ -109,18 +109,20 @@ pub const ROUTES: &[RouteSpec] = &[
     r("GET", "/checklist/items/{key}", "/checklist/items/systems.ledger", Needs(P::ViewChecklist)),
     r("POST", "/checklist/items/{key}", "/checklist/items/systems.ledger", Needs(P::AnswerChecklist)),
     r("GET", "/checklist/export/{file}", "/checklist/export/checklist.html", Needs(P::ViewChecklist)),
+    r("GET", "/checklist/vendors", "/checklist/vendors", Needs(P::ViewChecklist)),
+    r("POST", "/checklist/vendors/{system}/import", "/checklist/vendors/999999/import", Needs(P::AnswerChecklist)),
     r("GET", "/logs", "/logs", Needs(P::ViewLogs)),
     r("GET", "/logs/verify", "/logs/verify", Needs(P::ViewAudit)),
     r("POST", "/logs/seal/verify", "/logs/seal/verify", Needs(P::ViewAudit)),
     r("GET", "/logs/seal/bundle", "/logs/seal/bundle", Needs(P::ViewAudit)),
     r("GET", "/logs/seal/key", "/logs/seal/key", Needs(P::ViewAudit)),
     r("GET", "/vendors", "/vendors", Needs(P::ViewVendors)),
-    r(
-        "GET",
-        "/vendor-portal",
-        "/vendor-portal",
-        Needs(P::VendorPortal),
-    ),
+    r("GET", "/vendor-portal", "/vendor-portal", Needs(P::VendorPortal)),
+    r("GET", "/vendor-portal/systems/{system}", "/vendor-portal/systems/999999", Needs(P::VendorPortal)),
+    r("GET", "/vendor-portal/systems/{system}/form.xlsx", "/vendor-portal/systems/999999/form.xlsx", Needs(P::VendorPortal)),
+    r("POST", "/vendor-portal/systems/{system}/import", "/vendor-portal/systems/999999/import", Needs(P::VendorPortal)),
+    r("GET", "/vendor-portal/systems/{system}/items/{key}", "/vendor-portal/systems/999999/items/vendor.manager", Needs(P::VendorPortal)),
+    r("POST", "/vendor-portal/systems/{system}/items/{key}", "/vendor-portal/systems/999999/items/vendor.manager", Needs(P::VendorPortal)),
     r("GET", "/backups", "/backups", Needs(P::ViewBackups)),
     r("GET", "/incidents", "/incidents", Needs(P::ViewIncidents)),
     r("GET", "/settings", "/settings", Needs(P::ViewSettings)),
@@ -234,13 +236,27 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("GET", "/checklist/items/{key}") => get(checklist::item),
         ("POST", "/checklist/items/{key}") => post(checklist::answer),
         ("GET", "/checklist/export/{file}") => get(checklist::export),
+        ("GET", "/checklist/vendors") => get(vendor_forms::list),
+        // A returned form is a small workbook: 5 MB is far more than one needs.
+        ("POST", "/checklist/vendors/{system}/import") => {
+            post(vendor_forms::import).layer(DefaultBodyLimit::max(FORM_UPLOAD_BYTES))
+        }
         ("GET", "/logs") => get(pages::logs),
         ("GET", "/logs/verify") => get(pages::logs_verify),
         ("POST", "/logs/seal/verify") => post(pages::seal_verify),
         ("GET", "/logs/seal/bundle") => get(pages::seal_bundle),
         ("GET", "/logs/seal/key") => get(pages::seal_key),
         ("GET", "/vendors") => get(pages::vendors),
-        ("GET", "/vendor-portal") => get(pages::vendor_portal),
+        ("GET", "/vendor-portal") => get(vendor_forms::portal),
+        ("GET", "/vendor-portal/systems/{system}") => get(vendor_forms::portal_form),
+        ("GET", "/vendor-portal/systems/{system}/form.xlsx") => get(vendor_forms::portal_export),
+        ("POST", "/vendor-portal/systems/{system}/import") => {
+            post(vendor_forms::portal_import).layer(DefaultBodyLimit::max(FORM_UPLOAD_BYTES))
+        }
+        ("GET", "/vendor-portal/systems/{system}/items/{key}") => get(vendor_forms::portal_item),
+        ("POST", "/vendor-portal/systems/{system}/items/{key}") => {
+            post(vendor_forms::portal_answer)
+        }
         ("GET", "/backups") => get(pages::backups),
         ("GET", "/incidents") => get(pages::incidents),
         ("GET", "/settings") => get(pages::settings),
@@ -258,6 +274,9 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         _ => return None,
     })
 }
+
+/// The most a filled-in checklist workbook may weigh when uploaded.
+const FORM_UPLOAD_BYTES: usize = 5 * 1024 * 1024;
 
 /// Security headers on every response.
 const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";

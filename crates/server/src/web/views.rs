@@ -520,14 +520,6 @@ pub struct VendorsPage {
 }
 
 #[derive(Template)]
-#[template(path = "vendor_portal.html")]
-pub struct VendorPortalPage {
-    pub l: Layout,
-    pub vendor: String,
-    pub systems: Vec<String>,
-}
-
-#[derive(Template)]
 #[template(path = "backups.html")]
 pub struct BackupsPage {
     pub l: Layout,

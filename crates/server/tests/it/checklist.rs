@@ -9,7 +9,7 @@ use mamori_service::{Actor, ClientInfo, perm};
 use mamori_storage::checklist::FormKey;
 use mamori_testkit::{PASSWORD, TestServer};
 
-async fn demo_server() -> TestServer {
+pub(crate) async fn demo_server() -> TestServer {
     let s = TestServer::start().await;
     let today = mamori_service::Clock::today(&*s.clock);
     let demo = mamori_service::demo::demo_facility(today, 7);
@@ -27,7 +27,7 @@ fn r7(fy: i32) -> FormKey {
 }
 
 /// Catalog keys of the checklist pages that leaked into a page untranslated.
-fn untranslated(body: &str) -> Vec<String> {
+pub(crate) fn untranslated(body: &str) -> Vec<String> {
     let mut out = Vec::new();
     for prefix in [
         "checklist.",
@@ -38,6 +38,8 @@ fn untranslated(body: &str) -> Vec<String> {
         "source.",
         "error.",
         "doc_kind.",
+        "vendor_forms.",
+        "vendor_portal.",
     ] {
         let mut rest = body;
         while let Some(i) = rest.find(prefix) {
@@ -134,11 +136,14 @@ async fn the_demo_clinic_is_flagged_where_its_records_contradict_it() {
     for q in [
         "edition=R6&variant=hospital&fy=2024",
         "edition=R7&variant=pharmacy&fy=2025",
-        "edition=R7&variant=vendor&fy=2025",
     ] {
         let p = c.get(&format!("/checklist?{q}")).await;
         assert_eq!(p.status, 200, "{q}");
     }
+    // Vendor forms are per system: the list of them.
+    let p = c.get("/checklist?edition=R7&variant=vendor&fy=2025").await;
+    assert_eq!(p.status, 303);
+    assert_eq!(p.location.as_deref(), Some("/checklist/vendors?fy=2025"));
     let p = c
         .get("/checklist?edition=R99&variant=hospital&fy=2025")
         .await;

@@ -21,4 +21,5 @@ mod requests;
 mod roles;
 mod seal;
 mod setup;
+mod vendor_forms;
 mod webauthn;
