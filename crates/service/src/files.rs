@@ -1,4 +1,5 @@
-//! Files attached to ledger records: the file of a vendor document (MDS/SDS, contract, SLA …).
+//! Files attached to ledger records: the file of a vendor document (MDS/SDS, contract, SLA …)
+//! and of a facility document (運用管理規程, BCP, a drill's or restore test's record …).
 //! The server computes the SHA-256 and writes it with the file name into the record; every
 //! uploaded version is kept (never deleted), with a history entry and one audit event committed
 //! together with the file.
@@ -7,7 +8,7 @@ use crate::authz::{Cap, perm};
 use crate::error::{ServiceError, ServiceResult};
 use crate::ledger::changes_json;
 use crate::{ClientInfo, Services};
-use mamori_domain::ledger::VendorDocument;
+use mamori_domain::ledger::{FacilityDocument, VendorDocument};
 use mamori_domain::registry::{Record, RegistryKind, changes};
 use mamori_storage::ledger::{self, FileRow};
 use mamori_storage::registry as store_registry;
@@ -19,7 +20,33 @@ pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;
 
 /// Whether records of `kind` take files.
 pub fn takes_files(kind: RegistryKind) -> bool {
-    kind == RegistryKind::VendorDocument
+    matches!(kind, RegistryKind::VendorDocument | RegistryKind::Document)
+}
+
+/// A record that names its file: the file name and SHA-256 the server writes on upload.
+trait Attachable: Record + Clone {
+    fn set_file(&mut self, name: String, sha256: String);
+    fn recorded_sha256(&self) -> &str;
+}
+
+impl Attachable for VendorDocument {
+    fn set_file(&mut self, name: String, sha256: String) {
+        self.file_name = name;
+        self.sha256 = sha256;
+    }
+    fn recorded_sha256(&self) -> &str {
+        &self.sha256
+    }
+}
+
+impl Attachable for FacilityDocument {
+    fn set_file(&mut self, name: String, sha256: String) {
+        self.file_name = name;
+        self.sha256 = sha256;
+    }
+    fn recorded_sha256(&self) -> &str {
+        &self.sha256
+    }
 }
 
 /// A file as uploaded.
@@ -106,6 +133,26 @@ impl Services {
     pub async fn attach_document_file(
         &self,
         cap: &Cap<perm::EditLedger>,
+        kind: RegistryKind,
+        id: i64,
+        upload: Upload,
+        client: &ClientInfo,
+    ) -> ServiceResult<Attached> {
+        match kind {
+            RegistryKind::VendorDocument => {
+                self.attach::<VendorDocument>(cap, id, upload, client).await
+            }
+            RegistryKind::Document => {
+                self.attach::<FacilityDocument>(cap, id, upload, client)
+                    .await
+            }
+            _ => Err(ServiceError::NotFound),
+        }
+    }
+
+    async fn attach<R: Attachable>(
+        &self,
+        cap: &Cap<perm::EditLedger>,
         id: i64,
         upload: Upload,
         client: &ClientInfo,
@@ -120,10 +167,10 @@ impl Services {
         if upload.bytes.len() > MAX_FILE_BYTES {
             return Err(invalid("LED0031"));
         }
-        let kind = VendorDocument::KIND.as_str();
+        let kind = R::KIND.as_str();
         let before = self
             .store
-            .record::<VendorDocument>(id)
+            .record::<R>(id)
             .await?
             .ok_or(ServiceError::NotFound)?;
         let Upload {
@@ -138,7 +185,7 @@ impl Services {
         if earlier.first().is_some_and(|f| f.sha256 == sha256) {
             return Err(invalid("LED0033"));
         }
-        let recorded = before.sha256.clone();
+        let recorded = before.recorded_sha256().to_string();
         let typed = !recorded.is_empty() && !earlier.iter().any(|f| f.sha256 == recorded);
         let check = if recorded == sha256 {
             HashCheck::Matched
@@ -155,8 +202,7 @@ impl Services {
         };
         let name = clean_file_name(&name);
         let mut after = before.clone();
-        after.file_name = name.clone();
-        after.sha256 = sha256.clone();
+        after.set_file(name.clone(), sha256.clone());
         let changed = changes(&before, &after);
         let actor = cap.actor().label();
         let now = self.now_ms();

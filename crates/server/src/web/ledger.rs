@@ -1091,7 +1091,7 @@ pub async fn upload_file(
             };
             state
                 .svc
-                .attach_document_file(&p.cap, id, up, &client)
+                .attach_document_file(&p.cap, kind, id, up, &client)
                 .await
         }
         None if upload.empty_file => Err(refused("LED0030")),

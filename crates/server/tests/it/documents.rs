@@ -1,4 +1,5 @@
-//! The file of a vendor document (MDS/SDS, contract …): the server computes its SHA-256 and
+//! The file of a vendor document (MDS/SDS, contract …) or of a facility document (規程・計画・記録):
+//! the server computes its SHA-256 and
 //! writes it with the file name into the record (history + one audit event, same transaction),
 //! keeps every version, and serves them as attachments only. A hash typed by hand that the file
 //! does not match is reported; bad uploads are named at the field and write nothing.
@@ -377,4 +378,45 @@ async fn bad_uploads_name_the_field_and_write_nothing() {
     );
 
     assert_eq!(written(&s, id).await, before, "nothing was written");
+}
+
+#[tokio::test]
+async fn a_facility_documents_file_is_kept_the_same_way() {
+    let (s, admin) = TestServer::with_admin().await;
+    let mut c = s.login(&admin).await;
+    let mut doc = mamori_domain::ledger::FacilityDocument::blank(
+        mamori_domain::ledger::DocKind::OperatingRules,
+    );
+    doc.title = "運用管理規程".into();
+    let mut w = s.svc.store.write().await.unwrap();
+    let id = mamori_storage::registry::insert(&mut w, &doc)
+        .await
+        .unwrap();
+    w.commit().await.unwrap();
+    let page = format!("/ledger/documents/{id}");
+    let p = c.get(&page).await;
+    assert!(p.has(&format!("action=\"{page}/files\"")), "upload form");
+    let bytes = b"%PDF-1.7 operating rules".to_vec();
+    let p = c
+        .post_multipart(
+            &format!("{page}/files"),
+            &[],
+            Some(("file", "運用管理規程_第3版.pdf", bytes.clone())),
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let stored: mamori_domain::ledger::FacilityDocument =
+        s.svc.store.record(id).await.unwrap().unwrap();
+    assert_eq!(stored.sha256, sha256_hex(&bytes));
+    assert_eq!(stored.file_name, "運用管理規程_第3版.pdf");
+    let files = s.svc.store.files("document", id).await.unwrap();
+    assert_eq!(files.len(), 1);
+    let r = c
+        .http
+        .get(format!("{}{page}/files/{}", c.base, files[0].id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.bytes().await.unwrap().to_vec(), bytes);
 }
