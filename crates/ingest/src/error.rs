@@ -178,4 +178,17 @@ pub mod codes {
     pub const DUPLICATE_HEADER: &str = "IMP0103";
     /// A spreadsheet error value (`#N/A`, `#REF!`…) in a cell.
     pub const CELL_ERROR: &str = "IMP0104";
+
+    /// A log message had bytes that are not UTF-8; they were replaced with U+FFFD.
+    pub const INVALID_UTF8: &str = "LOG0101";
+    /// A syslog message without `<PRI>`: facility unknown, severity taken as notice.
+    pub const NO_PRI: &str = "LOG0102";
+    /// A syslog message starting with `<` but no valid `<PRI>` (0–191); read as having none.
+    pub const BAD_PRI: &str = "LOG0103";
+    /// A timestamp that could not be read; the event keeps no source time.
+    pub const BAD_TIMESTAMP: &str = "LOG0104";
+    /// RFC 5424 structured data that could not be read; it is kept as part of the message.
+    pub const BAD_STRUCTURED_DATA: &str = "LOG0105";
+    /// An RFC 5424 header that ends before all its fields; the missing ones are empty.
+    pub const SHORT_HEADER: &str = "LOG0106";
 }

@@ -8,12 +8,19 @@
 
 mod delimited;
 mod error;
+mod stamp;
+mod syslog;
 mod table;
 mod text;
 mod xlsx;
 
 pub use delimited::{CsvOptions, read_csv};
 pub use error::{Diagnostic, IngestError, codes};
+pub use stamp::JST;
+pub use syslog::{
+    Framing, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, SyslogError, SyslogFormat, SyslogFramer,
+    SyslogMessage, SyslogOptions, parse_syslog,
+};
 pub use table::{
     Limits, MAX_CELL_BYTES, MAX_COLUMNS, MAX_INPUT_BYTES, MAX_ROWS, Row, SourceFormat, Table,
     column_letter,
