@@ -8,14 +8,20 @@
 
 mod delimited;
 mod error;
+mod jsonl;
 mod stamp;
 mod syslog;
 mod table;
 mod text;
+mod windows;
 mod xlsx;
 
 pub use delimited::{CsvOptions, read_csv};
-pub use error::{Diagnostic, IngestError, codes};
+pub use error::{Diagnostic, IngestError, LogFileError, codes};
+pub use jsonl::{
+    JsonLines, JsonLinesOptions, MAX_JSONL_INPUT_BYTES, MAX_JSONL_LINE_BYTES, MAX_JSONL_LINES,
+    read_json_lines,
+};
 pub use stamp::JST;
 pub use syslog::{
     Framing, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, SyslogError, SyslogFormat, SyslogFramer,
