@@ -8,6 +8,8 @@
 
 mod delimited;
 mod error;
+#[cfg(feature = "evtx")]
+mod evtx;
 mod jsonl;
 mod stamp;
 mod syslog;
@@ -18,6 +20,10 @@ mod xlsx;
 
 pub use delimited::{CsvOptions, read_csv};
 pub use error::{Diagnostic, IngestError, LogFileError, codes};
+#[cfg(feature = "evtx")]
+pub use evtx::{
+    EvtxLimits, EvtxOutcome, MAX_EVTX_EVENTS, MAX_EVTX_EXAMPLES, MAX_EVTX_INPUT_BYTES, read_evtx,
+};
 pub use jsonl::{
     JsonLines, JsonLinesOptions, MAX_JSONL_INPUT_BYTES, MAX_JSONL_LINE_BYTES, MAX_JSONL_LINES,
     read_json_lines,
