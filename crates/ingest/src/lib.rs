@@ -5,6 +5,12 @@
 //! [`Table`] of trimmed text cells with spreadsheet row numbers; importers map headers to fields
 //! and report per-field problems as [`Diagnostic`]s. Every input is capped ([`Limits`]); bad
 //! input gives an [`IngestError`] with a stable code, never a panic.
+//!
+//! Logs become [`mamori_domain::event::LogEvent`]s: [`parse_syslog`] reads one syslog message
+//! (RFC 5424, RFC 3164/BSD) and [`SyslogFramer`] splits a TCP stream into messages (RFC 6587);
+//! [`read_json_lines`] reads forwarders' JSON lines; `read_evtx` (feature `evtx`, off by
+//! default) reads Windows `.evtx` files. They keep what they cannot fully read, with `LOG01xx`
+//! codes, and refuse only oversized or unrecognisable input ([`SyslogError`], [`LogFileError`]).
 
 mod delimited;
 mod error;
