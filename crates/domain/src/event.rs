@@ -233,7 +233,7 @@ pub struct LogEvent {
     pub severity: Severity,
     /// The human-readable text, as the source gave it (may be empty).
     pub message: String,
-    /// Every other field the source gave, in the source's order, named as the decoder documents.
+    /// Every other field the source gave, named and ordered as the decoder documents.
     pub fields: Vec<(String, String)>,
     /// The event as received (a syslog line, a JSON line, an event record as JSON), after
     /// lossy UTF-8 decoding.

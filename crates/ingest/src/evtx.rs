@@ -259,7 +259,7 @@ fn flatten(key: &str, value: &Value, out: &mut Vec<(String, String)>) {
 /// - `severity`: from `System.Level`; `message`: `<channel> <id>` (the text itself lives in
 ///   the provider's message DLL, not in the file);
 /// - `fields`: `channel`, `event_id`, `record_id`, `provider`, `level`, `keywords`, `user_sid`,
-///   then every `EventData` field by name (`Data.0` … when unnamed) and every `UserData` field
+///   then every `EventData` field by name (under `Data.` when unnamed) and every `UserData` field
 ///   without its wrapper element (`SubjectUserName` for `LogFileCleared`);
 /// - `raw`: the record's JSON.
 pub fn normalise(value: &Value, raw: String, received_ms: i64) -> LogEvent {

@@ -66,7 +66,8 @@ const SEVERITY_FIELDS: [&str; 4] = ["log.level", "Severity", "level", "severity"
 /// Reads JSON lines received at `received_ms` from `peer` (the forwarder's address, the host
 /// when a line names none). Every field of a line is kept in `fields`, flattened (`a.b.0`),
 /// except the ones copied into time, host and message; numbers and booleans as their JSON text,
-/// nulls dropped. Windows events (`winlog.event_id` + `winlog.channel`, or NXLog's `EventID` +
+/// nulls dropped; in serde_json's map order (sorted by key, or the line's order when the `evtx`
+/// feature is on). Windows events (`winlog.event_id` + `winlog.channel`, or NXLog's `EventID` +
 /// `Channel`) get their action, actor, object and outcome as in the `.evtx` reader; the rest
 /// get the action `Other("json")` and `user.name`/`user`/`TargetUserName`/`SubjectUserName` as
 /// the actor.
