@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod checklist;
+pub mod event;
 pub mod facility;
 pub mod findings;
 pub mod ids;

@@ -1,4 +1,5 @@
-//! What can go wrong reading a file (`IngestError`, fatal) and per-row findings (`Diagnostic`).
+//! What can go wrong reading a file (`IngestError`, `LogFileError`: fatal) and per-row findings
+//! (`Diagnostic`, with the codes in `codes`).
 
 /// A whole file was refused. Each variant has a stable code (`IMP0001`…) a support desk can
 /// quote; messages name rows, columns and sizes, never cell contents.
@@ -135,6 +136,47 @@ impl IngestError {
     }
 }
 
+/// A log file (Windows `.evtx`, JSON lines) was refused as a whole. Stable codes `LOG001x`;
+/// everything short of this is kept record by record, with diagnostics.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogFileError {
+    /// `LOG0011`
+    #[error("the log file is {size} bytes; the limit is {limit} bytes")]
+    TooLarge { size: usize, limit: usize },
+    /// `LOG0012`: no EVTX file header (`ElfFile`) at the start.
+    #[error("not a Windows event log file (.evtx)")]
+    NotEvtx,
+}
+
+impl LogFileError {
+    /// Stable code for the message catalog and the support desk.
+    pub fn code(&self) -> &'static str {
+        match self {
+            LogFileError::TooLarge { .. } => "LOG0011",
+            LogFileError::NotEvtx => "LOG0012",
+        }
+    }
+
+    /// A short Japanese explanation.
+    pub fn message_ja(&self) -> String {
+        match self {
+            LogFileError::TooLarge { size, limit } => format!(
+                "ログファイルが大きすぎます（{} MB、上限 {} MB）",
+                size.div_ceil(1_000_000),
+                limit / 1_000_000
+            ),
+            LogFileError::NotEvtx => {
+                "Windows イベントログ（.evtx）ファイルではありません".to_string()
+            }
+        }
+    }
+
+    /// The same in English.
+    pub fn message_en(&self) -> String {
+        self.to_string()
+    }
+}
+
 /// One finding about one row (and maybe one column) of an imported file. Decoders report
 /// ragged rows and error cells with it; importers reuse it for per-field errors, so that a
 /// 5,000-row ledger can say "rows 17, 912: 設置場所 is empty".
@@ -178,4 +220,23 @@ pub mod codes {
     pub const DUPLICATE_HEADER: &str = "IMP0103";
     /// A spreadsheet error value (`#N/A`, `#REF!`…) in a cell.
     pub const CELL_ERROR: &str = "IMP0104";
+
+    /// A log message had bytes that are not UTF-8; they were replaced with U+FFFD.
+    pub const INVALID_UTF8: &str = "LOG0101";
+    /// A syslog message without `<PRI>`: facility unknown, severity taken as notice.
+    pub const NO_PRI: &str = "LOG0102";
+    /// A syslog message starting with `<` but no valid `<PRI>` (0–191); read as having none.
+    pub const BAD_PRI: &str = "LOG0103";
+    /// A timestamp that could not be read; the event keeps no source time.
+    pub const BAD_TIMESTAMP: &str = "LOG0104";
+    /// RFC 5424 structured data that could not be read; it is kept as part of the message.
+    pub const BAD_STRUCTURED_DATA: &str = "LOG0105";
+    /// An RFC 5424 header that ends before all its fields; the missing ones are empty.
+    pub const SHORT_HEADER: &str = "LOG0106";
+    /// A JSON line that is not a JSON object.
+    pub const BAD_JSON_LINE: &str = "LOG0107";
+    /// A JSON line longer than the limit; skipped.
+    pub const LINE_TOO_LONG: &str = "LOG0108";
+    /// More lines than the limit; the rest of the input was not read.
+    pub const TOO_MANY_LINES: &str = "LOG0109";
 }

@@ -5,15 +5,40 @@
 //! [`Table`] of trimmed text cells with spreadsheet row numbers; importers map headers to fields
 //! and report per-field problems as [`Diagnostic`]s. Every input is capped ([`Limits`]); bad
 //! input gives an [`IngestError`] with a stable code, never a panic.
+//!
+//! Logs become [`mamori_domain::event::LogEvent`]s: [`parse_syslog`] reads one syslog message
+//! (RFC 5424, RFC 3164/BSD) and [`SyslogFramer`] splits a TCP stream into messages (RFC 6587);
+//! [`read_json_lines`] reads forwarders' JSON lines; `read_evtx` (feature `evtx`, off by
+//! default) reads Windows `.evtx` files. They keep what they cannot fully read, with `LOG01xx`
+//! codes, and refuse only oversized or unrecognisable input ([`SyslogError`], [`LogFileError`]).
 
 mod delimited;
 mod error;
+#[cfg(feature = "evtx")]
+mod evtx;
+mod jsonl;
+mod stamp;
+mod syslog;
 mod table;
 mod text;
+mod windows;
 mod xlsx;
 
 pub use delimited::{CsvOptions, read_csv};
-pub use error::{Diagnostic, IngestError, codes};
+pub use error::{Diagnostic, IngestError, LogFileError, codes};
+#[cfg(feature = "evtx")]
+pub use evtx::{
+    EvtxLimits, EvtxOutcome, MAX_EVTX_EVENTS, MAX_EVTX_EXAMPLES, MAX_EVTX_INPUT_BYTES, read_evtx,
+};
+pub use jsonl::{
+    JsonLines, JsonLinesOptions, MAX_JSONL_INPUT_BYTES, MAX_JSONL_LINE_BYTES, MAX_JSONL_LINES,
+    read_json_lines,
+};
+pub use stamp::JST;
+pub use syslog::{
+    Framing, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, SyslogError, SyslogFormat, SyslogFramer,
+    SyslogMessage, SyslogOptions, parse_syslog,
+};
 pub use table::{
     Limits, MAX_CELL_BYTES, MAX_COLUMNS, MAX_INPUT_BYTES, MAX_ROWS, Row, SourceFormat, Table,
     column_letter,

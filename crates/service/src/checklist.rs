@@ -170,14 +170,48 @@ pub fn evidence_json(e: &Evidence) -> String {
             })
         })
         .collect();
-    json!({
+    let doc = json!({
         "topic": e.topic,
         "verdict": e.verdict.as_str(),
         "valid_until": e.valid_until.map(|d| day_text(Some(d))),
         "sources": e.sources.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
         "facts": facts,
-    })
-    .to_string()
+    });
+    let mut out = String::new();
+    write_canonical(&doc, &mut out);
+    out
+}
+
+/// `v` as JSON with every object's keys sorted (byte order) and no whitespace, whatever order
+/// serde_json keeps them in (a dependency may switch it to insertion order for the whole build).
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(v, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(v, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
 }
 
 /// SHA-256 of `s` in hex.
