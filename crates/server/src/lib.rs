@@ -42,7 +42,13 @@ pub fn services(cfg: &Config, store: Store, clock: Arc<dyn Clock>, seal: bool) -
     let dir = cfg.data_dir.join("seal");
     let sealer = mamori_service::sealing::Sealer::open(&dir)
         .map_err(|e| anyhow::anyhow!("opening the sealed log in {}: {e}", dir.display()))?;
-    Ok(svc.with_sealer(sealer))
+    let events = mamori_service::logs::open_event_log(&cfg.data_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "opening the sealed event log in {}: {e}",
+            cfg.data_dir.join("events").display()
+        )
+    })?;
+    Ok(svc.with_sealer(sealer).with_event_log(events))
 }
 
 /// A server ready to accept connections.
@@ -80,6 +86,11 @@ impl Server {
                 tracing::error!(error = %e, "closing the sealed log failed");
             }
         }
+        if let Some(events) = self.svc.events.clone()
+            && let Err(e) = events.close(self.svc.clock.now_ms())
+        {
+            tracing::error!(error = %e, "closing the sealed event log failed");
+        }
         served
     }
 
@@ -90,6 +101,12 @@ impl Server {
 
 /// Binds and starts serving `svc` per `cfg`. Returns once the socket is listening.
 pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
+    if svc.events.is_some() {
+        // Events sealed but not indexed (a crash between the two) become searchable again.
+        svc.catch_up_event_index()
+            .await
+            .context("indexing the sealed event log")?;
+    }
     let listener = std::net::TcpListener::bind(cfg.listen)
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     listener.set_nonblocking(true)?;

@@ -173,6 +173,54 @@ enum LogCmd {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Import log files into the sealed event log and the search index: Windows event logs
+    /// (.evtx), JSON lines from a forwarder (.jsonl), or syslog text (one message per line).
+    /// Every event is sealed before it counts as imported; unreadable records are counted and
+    /// shown, never fatal to their neighbours. Runs with the server stopped.
+    Ingest {
+        /// The files to import.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// evtx, jsonl or syslog (default: from each file's first bytes, then its extension).
+        #[arg(long)]
+        format: Option<String>,
+        /// Name of the source the events are filed under (default: the file's name).
+        #[arg(long)]
+        source: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Search collected events, newest first: who did what to which record, when.
+    /// `--json` prints one JSON object per event per line.
+    Search {
+        /// The account that acted.
+        #[arg(long)]
+        actor: Option<String>,
+        /// The patient id (or other object: file, device, account) acted on.
+        #[arg(long, alias = "object")]
+        patient: Option<String>,
+        #[arg(long)]
+        host: Option<String>,
+        /// Action code: logon, logon_failed, record_viewed … (see ARCHITECTURE.md).
+        #[arg(long)]
+        action: Option<String>,
+        /// Start of the period (JST; dates, date-times, 和暦 as for `log export`).
+        #[arg(long, value_name = "WHEN")]
+        from: Option<String>,
+        /// End of the period, inclusive (a date runs through its end).
+        #[arg(long, value_name = "WHEN")]
+        to: Option<String>,
+        /// Words the message must contain.
+        #[arg(long)]
+        text: Option<String>,
+        /// At most this many events (1–10000).
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 /// Which checklist form: the facility's current one unless given.
@@ -709,6 +757,188 @@ async fn export(kind: LedgerKind, output: PathBuf, store: StoreArgs) -> Result<b
     Ok(true)
 }
 
+/// `mamori log ingest`: decode each file, seal and index its events, say what was read.
+async fn log_ingest(
+    files: Vec<PathBuf>,
+    format: Option<String>,
+    source: Option<String>,
+    store: StoreArgs,
+) -> Result<bool> {
+    use mamori_service::logs::{LogFormat, decode_file};
+    let forced = match format.as_deref() {
+        None => None,
+        Some(f) => Some(LogFormat::parse(f).ok_or_else(|| {
+            flag_error(
+                "LOG0021",
+                "--format",
+                &format!("（{f}）"),
+                &format!("({f})"),
+            )
+        })?),
+    };
+    let cfg = load_config(&store, &ListenArgs::default(), &default_data_dir())?;
+    init_tracing("warn");
+    ensure_private_dir(&cfg.data_dir)?;
+    let db = open_store(&cfg).await?;
+    let svc = match services(&cfg, db, Arc::new(SystemClock), true) {
+        Ok(s) => s,
+        Err(e) if e.to_string().contains("SEA0002") => bail!(
+            "SEA0002 サーバが稼働中です。サーバを止めてから実行してください / the server is running: stop it first"
+        ),
+        Err(e) => return Err(e),
+    };
+    let actor = format!("local:{}", os_user());
+    let client = mamori_service::ClientInfo {
+        source: "local".into(),
+        user_agent: "mamori log ingest".into(),
+    };
+    let mut all_ok = true;
+    let outcome: Result<()> = async {
+        svc.catch_up_event_index().await?;
+        for path in &files {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let Some(fmt) = forced.or_else(|| LogFormat::detect(&name, &bytes)) else {
+                eprintln!(
+                    "{}: LOG0021 形式が分かりません。--format evtx|jsonl|syslog を指定してください / unknown format: give --format",
+                    path.display()
+                );
+                all_ok = false;
+                continue;
+            };
+            let now = mamori_service::Clock::now_ms(&SystemClock);
+            let decoded = match decode_file(fmt, &bytes, now, "local") {
+                Ok(d) => d,
+                Err(e) => {
+                    eprintln!("{}: {} {}", path.display(), e.code(), e.message_ja());
+                    all_ok = false;
+                    continue;
+                }
+            };
+            let source = source.clone().unwrap_or_else(|| name.clone());
+            let total = decoded.events.len();
+            let receipt = svc
+                .ingest_events(&actor, &source, &decoded.events, &client, |done| {
+                    eprint!("\r{}: {done} / {total} 件を封印・索引", path.display());
+                })
+                .await?;
+            eprintln!();
+            println!(
+                "{}: {} 件を取り込みました（封印記録 #{}–#{}）、読めなかった記録 {} 件 / {} events imported, {} unreadable",
+                path.display(),
+                receipt.accepted,
+                receipt.first,
+                receipt.end.saturating_sub(1),
+                decoded.bad,
+                receipt.accepted,
+                decoded.bad
+            );
+            for ex in &decoded.examples {
+                println!("  {ex}");
+            }
+        }
+        svc.seal_pending().await?;
+        Ok(())
+    }
+    .await;
+    let now = mamori_service::Clock::now_ms(&SystemClock);
+    for sealer in [svc.sealer.clone(), svc.events.clone()]
+        .into_iter()
+        .flatten()
+    {
+        sealer.close(now)?;
+    }
+    outcome?;
+    Ok(all_ok)
+}
+
+/// `mamori log search`: the index, read while the server runs or not.
+async fn log_search(
+    mut q: mamori_storage::events::EventQuery,
+    from: Option<String>,
+    to: Option<String>,
+    json: bool,
+    store: StoreArgs,
+) -> Result<bool> {
+    use mamori_domain::period::{PeriodError, parse_period};
+    match parse_period(from.as_deref(), to.as_deref()) {
+        Ok(p) => {
+            q.from_ms = p.from_ms;
+            q.to_ms = p.until_ms;
+        }
+        Err(PeriodError::From(e)) => {
+            return Err(flag_error(
+                "SEA0003",
+                "--from",
+                &e.message_ja(),
+                &e.message_en(),
+            ));
+        }
+        Err(PeriodError::To(e)) => {
+            return Err(flag_error(
+                "SEA0003",
+                "--to",
+                &e.message_ja(),
+                &e.message_en(),
+            ));
+        }
+        Err(PeriodError::Reversed) => return Err(flag_error("SEA0004", "--from/--to", "", "")),
+    }
+    if !(1..=10_000).contains(&q.limit) {
+        return Err(flag_error("LOG0022", "--limit", "", ""));
+    }
+    let cfg = load_config(&store, &ListenArgs::default(), &default_data_dir())?;
+    init_tracing("warn");
+    let svc = open(&cfg).await?;
+    let actor = mamori_service::Actor::local(&os_user());
+    let cap = actor.can::<mamori_service::perm::ViewLogs>()?;
+    let (rows, total) = svc
+        .search_events(&cap, &q)
+        .await
+        .map_err(|e| service_error(&e))?;
+    svc.store.close().await;
+    let at = |ms: i64| mamori_server::web::views::fmt_ms(ms);
+    for r in &rows {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "seal_index": r.seal_index,
+                    "time": r.at_ms.map(at),
+                    "received": at(r.received_ms),
+                    "time_flag": r.time_flag,
+                    "source": r.source,
+                    "host": r.host,
+                    "actor": r.actor,
+                    "action": r.action,
+                    "object": r.object,
+                    "outcome": r.outcome,
+                    "severity": r.severity,
+                    "message": r.message,
+                })
+            );
+        } else {
+            println!(
+                "{}  {:<16} {:<14} {:<18} {:<12} {:<8} {}",
+                at(r.sort_ms),
+                r.host,
+                r.actor.as_deref().unwrap_or("-"),
+                r.action,
+                r.object.as_deref().unwrap_or("-"),
+                r.outcome,
+                r.message.chars().take(60).collect::<String>()
+            );
+        }
+    }
+    if !json {
+        eprintln!("{} / {} 件 / events", rows.len(), total);
+    }
+    Ok(true)
+}
+
 async fn log_export(choice: ExportChoice, output: PathBuf, store: StoreArgs) -> Result<bool> {
     let cfg = load_config(&store, &ListenArgs::default(), &default_data_dir())?;
     init_tracing("warn");
@@ -1141,6 +1371,41 @@ fn main() -> std::process::ExitCode {
                 Ok(choice) => log_export(choice, output, store).await,
                 Err(e) => Err(e),
             },
+            Command::Log {
+                cmd:
+                    LogCmd::Ingest {
+                        files,
+                        format,
+                        source,
+                        store,
+                    },
+            } => log_ingest(files, format, source, store).await,
+            Command::Log {
+                cmd:
+                    LogCmd::Search {
+                        actor,
+                        patient,
+                        host,
+                        action,
+                        from,
+                        to,
+                        text,
+                        limit,
+                        json,
+                        store,
+                    },
+            } => {
+                let q = mamori_storage::events::EventQuery {
+                    actor: actor.unwrap_or_default(),
+                    object: patient.unwrap_or_default(),
+                    host: host.unwrap_or_default(),
+                    action: action.unwrap_or_default(),
+                    text: text.unwrap_or_default(),
+                    limit,
+                    ..Default::default()
+                };
+                log_search(q, from, to, json, store).await
+            }
             Command::Import {
                 kind,
                 file,

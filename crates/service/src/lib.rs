@@ -17,6 +17,7 @@ pub mod findings;
 pub mod hashing;
 pub mod import;
 pub mod ledger;
+pub mod logs;
 pub mod sealing;
 pub mod seed;
 pub mod users;
@@ -82,6 +83,8 @@ pub struct Services {
     pub sessions: SessionLimits,
     /// The sealed log the audit trail is copied into (absent in some tests).
     pub sealer: Option<sealing::Sealer>,
+    /// The sealed log of collected events (`DATA/events`), when this process holds it.
+    pub events: Option<sealing::Sealer>,
 }
 
 impl std::fmt::Debug for Services {
@@ -101,12 +104,19 @@ impl Services {
             policy: PasswordPolicy::default(),
             sessions: SessionLimits::default(),
             sealer: None,
+            events: None,
         }
     }
 
     /// Seals the audit trail into `sealer`.
     pub fn with_sealer(mut self, sealer: sealing::Sealer) -> Self {
         self.sealer = Some(sealer);
+        self
+    }
+
+    /// Keeps collected events in `events` (see [`logs`]).
+    pub fn with_event_log(mut self, events: sealing::Sealer) -> Self {
+        self.events = Some(events);
         self
     }
 

@@ -123,6 +123,17 @@ impl Sealer {
         self.with(|log| Ok(log.size()))
     }
 
+    /// Appends `payloads` received at `now_ms` as one batch, durable (fsynced) when this
+    /// returns; their record indices.
+    pub fn append(&self, now_ms: i64, payloads: &[&[u8]]) -> ServiceResult<std::ops::Range<u64>> {
+        self.with(|log| log.append_batch(now_ms, payloads).map_err(seal_err))
+    }
+
+    /// The payload of record `index`.
+    pub fn payload(&self, index: u64) -> ServiceResult<Vec<u8>> {
+        self.with(|log| log.read(index).map(|r| r.payload).map_err(seal_err))
+    }
+
     /// Exports every stored record and verifies the bundle as an inspector would, with the log's
     /// own key. The bundle streams through a pipe from the exporting thread to the verifying
     /// one, so memory stays flat however large the log is.

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod checklist;
+pub mod events;
 pub mod facility;
 pub mod ledger;
 mod migrate;

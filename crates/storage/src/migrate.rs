@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "ledger_registries", include_str!("../migrations/0006_ledger_registries.sql")),
     (7, "checklist", include_str!("../migrations/0007_checklist.sql")),
     (8, "seal_verifications", include_str!("../migrations/0008_seal_verifications.sql")),
+    (9, "log_events", include_str!("../migrations/0009_log_events.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

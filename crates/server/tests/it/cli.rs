@@ -522,3 +522,148 @@ fn log_export_by_period_or_by_record_number() {
         assert!(help.contains(want), "{want}: {help}");
     }
 }
+
+/// The shared Windows event log samples (GPL, never copied into the repository).
+fn evtx_sample(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/testdata/evtx")
+        .join(name)
+}
+
+#[test]
+fn log_ingest_seals_and_indexes_and_search_finds_who_did_what() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let pw = tmp.path().join("pw");
+    std::fs::write(&pw, "yama-no-ue-no-shiroi-kumo\n").unwrap();
+    let o = mamori(
+        &[
+            "setup",
+            "--facility-kind",
+            "clinic",
+            "--facility-name",
+            "あおば医院",
+            "--admin-login",
+            "kanri",
+            "--admin-name",
+            "管理者",
+            "--admin-password-file",
+            pw.to_str().unwrap(),
+        ],
+        &data,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let logons = evtx_sample("Credential Access/CA_4624_4625_LogonType2_LogonProc_chrome.evtx");
+    let cleared = evtx_sample("Defense Evasion/DE_1102_security_log_cleared.evtx");
+    // A syslog file with one line too long to be a message between two good ones, and an EHR
+    // access log as JSON lines.
+    let syslog = tmp.path().join("messages.log");
+    let mut text_log =
+        b"<38>Oct 11 22:14:15 ehr-srv01 sshd[812]: Accepted password for tanaka\n".to_vec();
+    text_log.extend(vec![b'x'; 70 * 1024]);
+    text_log.extend(b"\n<38>Oct 11 22:14:20 ehr-srv01 sshd[812]: session closed for tanaka\n");
+    std::fs::write(&syslog, &text_log).unwrap();
+    let jsonl = tmp.path().join("ehr.jsonl");
+    std::fs::write(
+        &jsonl,
+        "{\"@timestamp\":\"2026-11-20T10:00:00+09:00\",\"host\":\"ehr-srv01\",\"user\":\"sato\",\"message\":\"カルテ参照 P-000123\"}\nnot json\n",
+    )
+    .unwrap();
+
+    // The server holds the event log: ingest refuses, clearly.
+    let held = mamori_service::logs::open_event_log(&data).unwrap();
+    let o = mamori(&["log", "ingest", logons.to_str().unwrap()], &data);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("SEA0002"), "{}", text(&o));
+    drop(held);
+
+    let o = mamori(
+        &[
+            "log",
+            "ingest",
+            logons.to_str().unwrap(),
+            cleared.to_str().unwrap(),
+            syslog.to_str().unwrap(),
+            jsonl.to_str().unwrap(),
+        ],
+        &data,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("messages.log: 2 件を取り込みました"), "{out}");
+    assert!(out.contains("読めなかった記録 1 件"), "{out}");
+    assert!(out.contains("LOG0001"), "the bad line is shown: {out}");
+    assert!(out.contains("ehr.jsonl: 1 件"), "{out}");
+
+    // Failed logons, found by action; the JSON output is one object per line.
+    let o = mamori(
+        &["log", "search", "--action", "logon_failed", "--json"],
+        &data,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!lines.is_empty(), "4625 events in the sample");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["action"] == "logon_failed" && l["outcome"] == "failure")
+    );
+    let o = mamori(
+        &["log", "search", "--action", "audit_log_cleared", "--json"],
+        &data,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).lines().count(),
+        1,
+        "{}",
+        text(&o)
+    );
+    let o = mamori(
+        &["log", "search", "--text", "tanaka", "--host", "ehr-srv01"],
+        &data,
+    );
+    assert!(text(&o).contains("2 / 2"), "{}", text(&o));
+    let o = mamori(&["log", "search", "--actor", "sato", "--json"], &data);
+    assert!(text(&o).contains("カルテ参照"), "{}", text(&o));
+    // A bad flag is named.
+    let o = mamori(&["log", "search", "--from", "来週"], &data);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("--from"), "{}", text(&o));
+
+    // What was sealed is searchable even when the index lost it: drop the index rows and the
+    // next open catches up from the sealed event log.
+    let o = mamori(&["log", "search", "--limit", "10000", "--json"], &data);
+    let before = String::from_utf8_lossy(&o.stdout).lines().count();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = mamori_storage::Store::open_data_dir(&data).await.unwrap();
+        sqlx::query("DELETE FROM log_events WHERE seal_index >= 3")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        store.close().await;
+    });
+    let o = mamori(
+        &[
+            "log",
+            "ingest",
+            "--format",
+            "jsonl",
+            jsonl.to_str().unwrap(),
+        ],
+        &data,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = mamori(&["log", "search", "--limit", "10000", "--json"], &data);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).lines().count(),
+        before + 1,
+        "every sealed event is back in the index, plus the new one"
+    );
+}

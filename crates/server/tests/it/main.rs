@@ -16,6 +16,7 @@ mod documents;
 mod durability;
 mod import;
 mod ledger;
+mod logs;
 mod registries;
 mod requests;
 mod roles;

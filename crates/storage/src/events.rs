@@ -1,0 +1,217 @@
+//! The search index of collected log events (`log_events`): one row per sealed event record,
+//! with what searches filter on. The event itself (every field, the raw text) is in the sealed
+//! event log; `seal_index` points there.
+
+use crate::{Result, Store, Tx};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// One indexed event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    /// Record index in the sealed event log.
+    pub seal_index: i64,
+    /// The source's time (Unix ms), when it gave one.
+    pub at_ms: Option<i64>,
+    pub received_ms: i64,
+    /// `at_ms` when plausible, else `received_ms`: what time ranges and ordering use.
+    pub sort_ms: i64,
+    /// Empty, or why the source's time was not used: `missing`, `future`, `past`.
+    pub time_flag: String,
+    /// Where it came from: the imported file or the listener.
+    pub source: String,
+    pub host: String,
+    pub actor: Option<String>,
+    /// `domain::event::Action` code.
+    pub action: String,
+    pub object: Option<String>,
+    pub outcome: String,
+    /// Syslog severity number, 0 (emergency) … 7 (debug).
+    pub severity: i64,
+    pub message: String,
+}
+
+const COLUMNS: &str = "seal_index, at, received_at, sort_at, time_flag, source, host, actor, \
+                       action, object, outcome, severity, message";
+const WIDTH: usize = 13;
+/// Rows per INSERT statement: well under SQLite's and PostgreSQL's bound-parameter limits.
+const ROWS_PER_STATEMENT: usize = 400;
+
+fn decode(r: &AnyRow) -> Result<EventRow> {
+    Ok(EventRow {
+        seal_index: r.try_get(0)?,
+        at_ms: r.try_get(1)?,
+        received_ms: r.try_get(2)?,
+        sort_ms: r.try_get(3)?,
+        time_flag: r.try_get(4)?,
+        source: r.try_get(5)?,
+        host: r.try_get(6)?,
+        actor: r.try_get(7)?,
+        action: r.try_get(8)?,
+        object: r.try_get(9)?,
+        outcome: r.try_get(10)?,
+        severity: r.try_get(11)?,
+        message: r.try_get(12)?,
+    })
+}
+
+/// Indexes `rows` (many rows per statement). A row already indexed is an error: the caller
+/// indexes each sealed record once.
+pub async fn insert_events(tx: &mut Tx, rows: &[EventRow]) -> Result<()> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = format!("INSERT INTO log_events ({COLUMNS}) VALUES ");
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for c in 0..WIDTH {
+                if c > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("${}", i * WIDTH + c + 1));
+            }
+            sql.push(')');
+        }
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q
+                .bind(r.seal_index)
+                .bind(r.at_ms)
+                .bind(r.received_ms)
+                .bind(r.sort_ms)
+                .bind(r.time_flag.clone())
+                .bind(r.source.clone())
+                .bind(r.host.clone())
+                .bind(r.actor.clone())
+                .bind(r.action.clone())
+                .bind(r.object.clone())
+                .bind(r.outcome.clone())
+                .bind(r.severity)
+                .bind(r.message.clone());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// What a search asks for. Empty strings and `None` mean "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventQuery {
+    pub actor: String,
+    /// The object acted on: a patient id, a file, a device, an account.
+    pub object: String,
+    pub host: String,
+    pub action: String,
+    /// Half-open range of `sort_at`, Unix ms.
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    /// Words the message must contain (case as typed).
+    pub text: String,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// The WHERE clause of `q` and its binds, in order.
+fn filter(q: &EventQuery) -> (String, Vec<FilterValue>) {
+    let mut parts = Vec::new();
+    let mut binds = Vec::new();
+    let mut eq = |column: &str, value: &str, parts: &mut Vec<String>| {
+        if !value.is_empty() {
+            binds.push(FilterValue::Text(value.to_string()));
+            parts.push(format!("{column} = ${}", binds.len()));
+        }
+    };
+    eq("actor", &q.actor, &mut parts);
+    eq("object", &q.object, &mut parts);
+    eq("host", &q.host, &mut parts);
+    eq("action", &q.action, &mut parts);
+    if let Some(from) = q.from_ms {
+        binds.push(FilterValue::Int(from));
+        parts.push(format!("sort_at >= ${}", binds.len()));
+    }
+    if let Some(to) = q.to_ms {
+        binds.push(FilterValue::Int(to));
+        parts.push(format!("sort_at < ${}", binds.len()));
+    }
+    for word in q.text.split_whitespace().take(8) {
+        // LIKE with the wildcards of the typed word escaped.
+        let escaped = word
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        binds.push(FilterValue::Text(format!("%{escaped}%")));
+        parts.push(format!("message LIKE ${} ESCAPE '\\'", binds.len()));
+    }
+    if parts.is_empty() {
+        (String::new(), binds)
+    } else {
+        (format!(" WHERE {}", parts.join(" AND ")), binds)
+    }
+}
+
+enum FilterValue {
+    Text(String),
+    Int(i64),
+}
+
+impl Store {
+    /// Events matching `q`, newest first, `q.limit` from `q.offset`.
+    pub async fn search_events(&self, q: &EventQuery) -> Result<Vec<EventRow>> {
+        let (clause, binds) = filter(q);
+        let n = binds.len();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM log_events{clause} ORDER BY sort_at DESC, seal_index DESC \
+             LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        );
+        let mut query = sqlx::query(&sql);
+        for b in binds {
+            query = match b {
+                FilterValue::Text(s) => query.bind(s),
+                FilterValue::Int(i) => query.bind(i),
+            };
+        }
+        let rows = query
+            .bind(q.limit.clamp(1, 10_000))
+            .bind(q.offset.max(0))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    /// How many events match `q` (its limit and offset aside).
+    pub async fn count_events(&self, q: &EventQuery) -> Result<i64> {
+        let (clause, binds) = filter(q);
+        let sql = format!("SELECT COUNT(*) FROM log_events{clause}");
+        let mut query = sqlx::query(&sql);
+        for b in binds {
+            query = match b {
+                FilterValue::Text(s) => query.bind(s),
+                FilterValue::Int(i) => query.bind(i),
+            };
+        }
+        Ok(query.fetch_one(self.pool()).await?.try_get(0)?)
+    }
+
+    /// One past the highest sealed record indexed (0 when none): where catching up starts.
+    pub async fn indexed_through(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COALESCE(MAX(seal_index) + 1, 0) FROM log_events")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Events per source: (source, count, newest receive time).
+    pub async fn event_sources(&self) -> Result<Vec<(String, i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT source, COUNT(*), MAX(received_at) FROM log_events GROUP BY source ORDER BY source",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+}
