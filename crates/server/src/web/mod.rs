@@ -2,6 +2,7 @@
 
 pub mod checklist;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod ledger;
 pub mod ledger_overview;

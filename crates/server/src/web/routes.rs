@@ -3,7 +3,7 @@
 
 use crate::web::AppState;
 use crate::web::extract::resolve_session;
-use crate::web::{checklist, ledger, ledger_overview, pages, vendor_forms};
+use crate::web::{checklist, events, ledger, ledger_overview, pages, vendor_forms};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
@@ -113,6 +113,7 @@ pub const ROUTES: &[RouteSpec] = &[
     r("POST", "/checklist/vendors/{system}/import", "/checklist/vendors/999999/import", Needs(P::AnswerChecklist)),
     r("GET", "/logs", "/logs", Needs(P::ViewLogs)),
     r("GET", "/logs/verify", "/logs/verify", Needs(P::ViewAudit)),
+    r("GET", "/logs/events", "/logs/events", Needs(P::ViewLogs)),
     r("POST", "/logs/seal/verify", "/logs/seal/verify", Needs(P::ViewAudit)),
     r("GET", "/logs/seal/bundle", "/logs/seal/bundle", Needs(P::ViewAudit)),
     r("GET", "/logs/seal/key", "/logs/seal/key", Needs(P::ViewAudit)),
@@ -243,6 +244,7 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         }
         ("GET", "/logs") => get(pages::logs),
         ("GET", "/logs/verify") => get(pages::logs_verify),
+        ("GET", "/logs/events") => get(events::search),
         ("POST", "/logs/seal/verify") => post(pages::seal_verify),
         ("GET", "/logs/seal/bundle") => get(pages::seal_bundle),
         ("GET", "/logs/seal/key") => get(pages::seal_key),

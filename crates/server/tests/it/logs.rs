@@ -24,7 +24,7 @@ fn viewed(i: i64, actor: &str, patient: &str, message: &str) -> LogEvent {
 
 #[tokio::test]
 async fn events_are_sealed_indexed_and_found() {
-    let s = TestServer::start().await;
+    let (s, _admin) = TestServer::with_admin().await;
     let dir = tempfile::tempdir().unwrap();
     let events = mamori_service::logs::open_event_log(dir.path()).unwrap();
     let svc = s.svc.clone().with_event_log(events.clone());
@@ -104,4 +104,28 @@ async fn events_are_sealed_indexed_and_found() {
     // Nothing to catch up.
     assert_eq!(svc.catch_up_event_index().await.unwrap(), 0);
     events.close(0).unwrap();
+
+    // The search page, as an auditor: the patient's question, and a bad date named at its field.
+    let u = s
+        .add_user("kansa", mamori_domain::role::Role::Auditor)
+        .await;
+    let mut c = s.login(&u).await;
+    let p = c.get("/logs/events?patient=P-000007").await;
+    assert_eq!(p.status, 200);
+    assert!(
+        p.has("検索結果（24）") && p.has("記録の参照") && p.has("ehr-access.csv"),
+        "{}",
+        p.body
+    );
+    for raw in [">events.", ">event_action.", ">logs.", "\"events."] {
+        assert!(!p.body.contains(raw), "untranslated {raw}");
+    }
+    let p = c.get("/logs/events?from=%E6%9D%A5%E9%80%B1").await;
+    assert_eq!(p.status, 200);
+    assert!(p.has("error-text") && p.has("DATE"), "{}", p.body);
+    let staff = s
+        .add_user("shokuin", mamori_domain::role::Role::Staff)
+        .await;
+    let mut c = s.login(&staff).await;
+    assert_eq!(c.get("/logs/events").await.status, 403);
 }
