@@ -413,8 +413,8 @@ async function flow(page, { base, loginId, password, totpKey }) {
     ['ledger findings /ledger/findings', '/ledger/findings', '12j-findings.png'],
     ['ledger import /ledger/assets/import', '/ledger/assets/import', '13-import.png'],
     ['printable signing key /logs/seal/key', '/logs/seal/key', '14a-seal-key.png'],
-    ['logs with the sealed log', '/logs', '14-logs-seal.png'],
     ['collected log search /logs/events', '/logs/events', '14b-log-events.png'],
+    ['logs with the sealed log', '/logs', '14-logs-seal.png'],
   ]) {
     const resp = await page.goto(new URL(url, base).href);
     const h1 = await h1Visible(page);
