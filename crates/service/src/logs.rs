@@ -347,6 +347,14 @@ impl Services {
         let total = self.store.count_events(q).await?;
         Ok((rows, total))
     }
+
+    /// Events per source: (source, count, newest receive time).
+    pub async fn event_sources(
+        &self,
+        _cap: &Cap<perm::ViewLogs>,
+    ) -> ServiceResult<Vec<(String, i64, i64)>> {
+        Ok(self.store.event_sources().await?)
+    }
 }
 
 #[cfg(test)]

@@ -241,7 +241,8 @@ pub struct ItemRow {
     pub contradicted: bool,
 }
 
-fn answer_label(lang: Lang, s: &ItemState) -> (String, &'static str) {
+/// The answer of an item in words, with its badge tone.
+pub fn answer_label(lang: Lang, s: &ItemState) -> (String, &'static str) {
     match s.answer.as_ref().map(|a| a.answer) {
         Some(Answer::Yes) => (tr(lang, "answer.yes").to_string(), "good"),
         Some(Answer::No) => (tr(lang, "answer.no").to_string(), "warn"),

@@ -67,12 +67,6 @@ pub struct EventsPage {
     pub qs: String,
 }
 
-fn enc(s: &str) -> String {
-    serde_urlencoded::to_string([("", s)])
-        .map(|kv| kv.trim_start_matches('=').to_string())
-        .unwrap_or_default()
-}
-
 /// `/logs/events`: the search.
 pub async fn search(
     State(state): State<AppState>,
@@ -114,10 +108,9 @@ pub async fn search(
     };
     let sources = state
         .svc
-        .store
-        .event_sources()
+        .event_sources(&p.cap)
         .await
-        .map_err(|e| svc_err(e.into()))?
+        .map_err(svc_err)?
         .into_iter()
         .map(|(s, n, last)| (s, n, fmt_ms(last)))
         .collect();
@@ -147,16 +140,16 @@ pub async fn search(
             index: r.seal_index,
         })
         .collect();
-    let qs = format!(
-        "actor={}&patient={}&host={}&action={}&from={}&to={}&text={}",
-        enc(&f.actor),
-        enc(&f.patient),
-        enc(&f.host),
-        enc(&f.action),
-        enc(&f.from),
-        enc(&f.to),
-        enc(&f.text)
-    );
+    let qs = serde_urlencoded::to_string([
+        ("actor", &f.actor),
+        ("patient", &f.patient),
+        ("host", &f.host),
+        ("action", &f.action),
+        ("from", &f.from),
+        ("to", &f.to),
+        ("text", &f.text),
+    ])
+    .unwrap_or_default();
     let page_html = render(&EventsPage {
         l: Layout::new(lang, &p.view, &fac, "events.title", "/logs"),
         error: error.map(|(field, m, c)| (field.to_string(), m, c.to_string())),

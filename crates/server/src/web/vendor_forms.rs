@@ -3,7 +3,9 @@
 //! (its own systems, each form answered item by item or uploaded as the filled-in XLSX).
 
 use crate::web::AppState;
-use crate::web::checklist::{FormQuery, Format, ItemPage, form_file, form_qs, parse_system};
+use crate::web::checklist::{
+    FormQuery, Format, ItemPage, answer_label, form_file, form_qs, parse_system,
+};
 use crate::web::error::WebError;
 use crate::web::extract::{Client, CsrfForm, CsrfUpload, Page};
 use crate::web::views::{Layout, fmt_ms, render};
@@ -13,7 +15,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use mamori_catalog::messages::fill;
 use mamori_catalog::{Lang, tr};
-use mamori_domain::checklist::Answer;
 use mamori_domain::wareki::fiscal_year;
 use mamori_service::checklist::{Assessment, fiscal_year_label, wareki_or_blank};
 use mamori_service::error::CellError;
@@ -342,18 +343,13 @@ fn portal_rows(lang: Lang, a: &Assessment) -> Vec<PortalRow> {
                 None
             };
             let ans = s.answer.as_ref();
-            let (answer, answer_tone) = match ans.map(|g| g.answer) {
-                Some(Answer::Yes) => (tr(lang, "answer.yes"), "good"),
-                Some(Answer::No) => (tr(lang, "answer.no"), "warn"),
-                Some(Answer::NotApplicable) => (tr(lang, "answer.na"), "neutral"),
-                None => (tr(lang, "answer.none"), "neutral"),
-            };
+            let (answer, answer_tone) = answer_label(lang, s);
             PortalRow {
                 key: s.item.key.clone(),
                 id: s.item.id.clone(),
                 heading,
                 text: s.item.text(lang).to_string(),
-                answer: answer.to_string(),
+                answer,
                 answer_tone,
                 confirmed_on: ans
                     .map(|g| wareki_or_blank(g.confirmed_on))

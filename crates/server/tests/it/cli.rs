@@ -192,25 +192,7 @@ fn verify_checks_a_sealed_bundle_offline() {
 fn log_export_seals_what_is_pending_and_refuses_while_the_server_runs() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let pw = tmp.path().join("pw");
-    std::fs::write(&pw, "yama-no-ue-no-shiroi-kumo\n").unwrap();
-    let o = mamori(
-        &[
-            "setup",
-            "--facility-kind",
-            "clinic",
-            "--facility-name",
-            "あおば医院",
-            "--admin-login",
-            "kanri",
-            "--admin-name",
-            "管理者",
-            "--admin-password-file",
-            pw.to_str().unwrap(),
-        ],
-        &data,
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    set_up_clinic(tmp.path(), &data);
     let bundle = tmp.path().join("audit.seal");
 
     // A running server holds the sealed log: the offline export refuses, clearly.
@@ -523,18 +505,9 @@ fn log_export_by_period_or_by_record_number() {
     }
 }
 
-/// The shared Windows event log samples (GPL, never copied into the repository).
-fn evtx_sample(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/testdata/evtx")
-        .join(name)
-}
-
-#[test]
-fn log_ingest_seals_and_indexes_and_search_finds_who_did_what() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let pw = tmp.path().join("pw");
+/// A clinic set up non-interactively in `data` (its password file under `tmp`).
+fn set_up_clinic(tmp: &std::path::Path, data: &std::path::Path) {
+    let pw = tmp.join("pw");
     std::fs::write(&pw, "yama-no-ue-no-shiroi-kumo\n").unwrap();
     let o = mamori(
         &[
@@ -550,9 +523,23 @@ fn log_ingest_seals_and_indexes_and_search_finds_who_did_what() {
             "--admin-password-file",
             pw.to_str().unwrap(),
         ],
-        &data,
+        data,
     );
     assert!(o.status.success(), "{}", text(&o));
+}
+
+/// The shared Windows event log samples (GPL, never copied into the repository).
+fn evtx_sample(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/testdata/evtx")
+        .join(name)
+}
+
+#[test]
+fn log_ingest_seals_and_indexes_and_search_finds_who_did_what() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    set_up_clinic(tmp.path(), &data);
     let logons = evtx_sample("Credential Access/CA_4624_4625_LogonType2_LogonProc_chrome.evtx");
     let cleared = evtx_sample("Defense Evasion/DE_1102_security_log_cleared.evtx");
     // A syslog file with one line too long to be a message between two good ones, and an EHR

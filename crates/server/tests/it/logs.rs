@@ -120,6 +120,12 @@ async fn events_are_sealed_indexed_and_found() {
     for raw in [">events.", ">event_action.", ">logs.", "\"events."] {
         assert!(!p.body.contains(raw), "untranslated {raw}");
     }
+    // Paged, the filters kept in the pager's links.
+    let p = c
+        .get("/logs/events?actor=tanaka&text=%E3%82%AB%E3%83%AB%E3%83%86")
+        .await;
+    assert!(p.has("検索結果（400）") && p.has("1 / 8"), "{}", p.body);
+    assert!(p.has("actor=tanaka") && p.has("text=%E3%82%AB%E3%83%AB%E3%83%86") && p.has("page=2"));
     let p = c.get("/logs/events?from=%E6%9D%A5%E9%80%B1").await;
     assert_eq!(p.status, 200);
     assert!(p.has("error-text") && p.has("DATE"), "{}", p.body);
