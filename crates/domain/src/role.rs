@@ -28,6 +28,8 @@ pub enum Permission {
     /// Answer the checklist (はい / いいえ, dates, remarks) and export the form.
     AnswerChecklist,
     ViewLogs,
+    /// Mark a period of collected logs as reviewed (ログの確認記録).
+    ReviewLogs,
     ViewVendors,
     ViewBackups,
     ViewIncidents,
@@ -112,9 +114,10 @@ impl Role {
 }
 
 /// Permissions that change facility state (as opposed to reading it).
-pub const WRITE_PERMISSIONS: [Permission; 5] = [
+pub const WRITE_PERMISSIONS: [Permission; 6] = [
     Permission::EditLedger,
     Permission::AnswerChecklist,
+    Permission::ReviewLogs,
     Permission::ManageSettings,
     Permission::ManageUsers,
     Permission::ManageSessions,

@@ -520,6 +520,140 @@ pub fn column_chart(title: &str, columns: &[Bar], empty_text: &str) -> String {
     out
 }
 
+/// One slot of an [`hourly_chart`]: what arrived, what was refused, and an optional tick label
+/// under it (e.g. the date at midnight).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Slot {
+    pub good: u64,
+    pub bad: u64,
+    pub tick: Option<String>,
+}
+
+/// Many thin stacked columns on a time axis (a week of hours): accepted in `tone-good` with
+/// refused on top in `tone-bad`, the largest total written at the top left, tick labels under
+/// the slots that carry one. Empty slots leave a visible gap, which is the point.
+pub fn hourly_chart(title: &str, slots: &[Slot], empty_text: &str) -> String {
+    const HEIGHT: f64 = 150.0;
+    const PAD_X: f64 = 4.0;
+    const TOP: f64 = 20.0;
+    const BASE: f64 = 124.0;
+    const LABEL_Y: f64 = 141.0;
+
+    let max = slots.iter().map(|s| s.good + s.bad).max().unwrap_or(0);
+    if slots.is_empty() || max == 0 {
+        return empty_svg("chart-hourly", title, empty_text);
+    }
+    let slot = (WIDTH - PAD_X * 2.0) / slots.len() as f64;
+    let col_w = (slot * 0.8).max(0.5);
+    let desc: Vec<Bar> = slots
+        .iter()
+        .filter_map(|s| s.tick.as_ref().map(|t| (t, s)))
+        .map(|(t, s)| Bar::new(t.clone(), s.good + s.bad, Tone::Neutral))
+        .collect();
+    let mut out = String::new();
+    open_svg(&mut out, "chart-hourly", title, HEIGHT, &data_desc(&desc));
+    push_text(
+        &mut out,
+        (PAD_X, TOP - 8.0),
+        TextStyle::new("value", "start", 11.0),
+        &format_count(u128::from(max)),
+        None,
+    );
+    out.push_str("<g class=\"columns\">");
+    for (i, s) in slots.iter().enumerate() {
+        let x = PAD_X + slot * i as f64 + (slot - col_w) / 2.0;
+        let h_good = scaled(s.good, max, BASE - TOP);
+        let h_bad = scaled(s.bad, max, BASE - TOP);
+        if h_good > 0.0 {
+            let _ = write!(
+                out,
+                r#"<rect class="column tone-good" x="{}" y="{}" width="{}" height="{}"/>"#,
+                num(x),
+                num(BASE - h_good),
+                num(col_w),
+                num(h_good)
+            );
+        }
+        if h_bad > 0.0 {
+            let _ = write!(
+                out,
+                r#"<rect class="column tone-bad" x="{}" y="{}" width="{}" height="{}"/>"#,
+                num(x),
+                num(BASE - h_good - h_bad),
+                num(col_w),
+                num(h_bad)
+            );
+        }
+        if let Some(t) = &s.tick {
+            let tx = PAD_X + slot * i as f64;
+            let _ = write!(
+                out,
+                r#"<line class="axis" x1="{x}" y1="{}" x2="{x}" y2="{}"/>"#,
+                num(BASE),
+                num(BASE + 4.0),
+                x = num(tx)
+            );
+            push_text(
+                &mut out,
+                (tx, LABEL_Y),
+                TextStyle::new("label", "start", 10.0),
+                t,
+                None,
+            );
+        }
+    }
+    out.push_str("</g>");
+    let _ = write!(
+        out,
+        r#"<line class="axis" x1="{}" y1="{y}" x2="{}" y2="{y}"/>"#,
+        num(PAD_X),
+        num(WIDTH - PAD_X),
+        y = num(BASE)
+    );
+    out.push_str("</svg>");
+    out
+}
+
+/// A small inline trend of `values` (no text but the accessible title): one thin column each,
+/// for a table cell.
+pub fn sparkline(title: &str, values: &[u64]) -> String {
+    const W: f64 = 120.0;
+    const H: f64 = 24.0;
+    let max = values.iter().copied().max().unwrap_or(0);
+    let title = escape(title);
+    let mut out = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" class="sparkline" viewBox="0 0 {} {}" width="{}" height="{}" role="img" aria-label="{title}"><title>{title}</title>"#,
+        num(W),
+        num(H),
+        num(W),
+        num(H)
+    );
+    let _ = write!(
+        out,
+        r#"<line class="axis" x1="0" y1="{y}" x2="{}" y2="{y}"/>"#,
+        num(W),
+        y = num(H - 0.5)
+    );
+    if !values.is_empty() && max > 0 {
+        let slot = W / values.len() as f64;
+        for (i, v) in values.iter().enumerate() {
+            let h = scaled(*v, max, H - 2.0);
+            if h > 0.0 {
+                let _ = write!(
+                    out,
+                    r#"<rect class="column tone-good" x="{}" y="{}" width="{}" height="{}"/>"#,
+                    num(slot * i as f64),
+                    num(H - 1.0 - h),
+                    num((slot * 0.85).max(0.5)),
+                    num(h)
+                );
+            }
+        }
+    }
+    out.push_str("</svg>");
+    out
+}
+
 // ---------------------------------------------------------------------------------------------
 // Building blocks
 // ---------------------------------------------------------------------------------------------
@@ -900,6 +1034,29 @@ mod tests {
         assert!(svg.contains(">データなし</text>"));
         assert!(!svg.contains("%)"));
         assert_eq!(svg.matches("class=\"swatch ").count(), 2);
+    }
+
+    #[test]
+    fn hourly_chart_stacks_refused_on_accepted_and_shows_gaps() {
+        let mut slots = vec![Slot::default(); 24];
+        slots[0] = Slot {
+            good: 10,
+            bad: 0,
+            tick: Some("12/01".into()),
+        };
+        slots[5] = Slot {
+            good: 5,
+            bad: 5,
+            tick: None,
+        };
+        let svg = hourly_chart("t", &slots, "none");
+        assert_eq!(svg.matches("tone-good").count(), 2);
+        assert_eq!(svg.matches("tone-bad").count(), 1);
+        assert!(svg.contains("12/01"));
+        assert!(svg.contains(">10<"));
+        assert!(hourly_chart("t", &vec![Slot::default(); 3], "none").contains("none"));
+        let spark = sparkline("s", &[0, 3, 0, 6]);
+        assert_eq!(spark.matches("<rect").count(), 2);
     }
 
     #[test]

@@ -52,7 +52,22 @@ pub struct RawConfig {
     pub seal: RawSeal,
     #[serde(default)]
     pub reports: RawReports,
+    #[serde(default)]
+    pub syslog: RawSyslog,
     pub log: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawSyslog {
+    /// Receive syslog over UDP on this address (e.g. `0.0.0.0:514`). Best effort: counted.
+    pub udp: Option<String>,
+    /// Receive syslog over TCP (RFC 6587 octet counting or line ends).
+    pub tcp: Option<String>,
+    /// Receive syslog over TLS (RFC 5425) with the server's certificate.
+    pub tls: Option<String>,
+    /// A source whose clock is further off than this many seconds raises a finding (default 60).
+    pub clock_tolerance_seconds: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -143,7 +158,34 @@ pub struct Config {
     pub reports_font_file: Option<PathBuf>,
     /// Verify the whole sealed log once a day, as an inspector would, and record the result.
     pub seal_daily_verification: bool,
+    /// Syslog listeners.
+    pub syslog: SyslogListen,
+    /// A source clock further off than this (ms) raises a finding.
+    pub clock_tolerance_ms: i64,
     pub log: String,
+}
+
+/// Where syslog is received; `None`: not at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyslogListen {
+    pub udp: Option<SocketAddr>,
+    pub tcp: Option<SocketAddr>,
+    pub tls: Option<SocketAddr>,
+}
+
+fn syslog_addr(key: &'static str, v: Option<String>) -> Result<Option<SocketAddr>, ConfigError> {
+    match v {
+        None => Ok(None),
+        Some(t) if t.trim().is_empty() => Ok(None),
+        Some(t) => t
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| ConfigError::Invalid {
+                key,
+                message: format!("`{t}` is not an address:port such as 0.0.0.0:514"),
+            }),
+    }
 }
 
 /// A configuration problem, naming the key and where it came from.
@@ -262,6 +304,15 @@ impl RawConfig {
             reports: RawReports {
                 font_file: other.reports.font_file.or(self.reports.font_file),
             },
+            syslog: RawSyslog {
+                udp: other.syslog.udp.or(self.syslog.udp),
+                tcp: other.syslog.tcp.or(self.syslog.tcp),
+                tls: other.syslog.tls.or(self.syslog.tls),
+                clock_tolerance_seconds: other
+                    .syslog
+                    .clock_tolerance_seconds
+                    .or(self.syslog.clock_tolerance_seconds),
+            },
             log: other.log.or(self.log),
         }
     }
@@ -370,9 +421,32 @@ impl RawConfig {
                 message: "must be between 1024 and 67108864".into(),
             });
         }
+        let syslog = SyslogListen {
+            udp: syslog_addr("syslog.udp", self.syslog.udp)?,
+            tcp: syslog_addr("syslog.tcp", self.syslog.tcp)?,
+            tls: syslog_addr("syslog.tls", self.syslog.tls)?,
+        };
+        if syslog.tls.is_some() && tls == TlsMode::Off {
+            return Err(ConfigError::Invalid {
+                key: "syslog.tls",
+                message: "needs the server's certificate, but tls.mode is off".into(),
+            });
+        }
+        let clock_tolerance_ms = match self.syslog.clock_tolerance_seconds {
+            Some(s) if s == 0 || s > 86_400 => {
+                return Err(ConfigError::Invalid {
+                    key: "syslog.clock_tolerance_seconds",
+                    message: format!("{s} must be between 1 and 86400"),
+                });
+            }
+            Some(s) => i64::from(s) * 1000,
+            None => 60_000,
+        };
         Ok(Config {
             listen,
             data_dir,
+            syslog,
+            clock_tolerance_ms,
             database,
             tls,
             argon2: mamori_service::Argon2Params {

@@ -2,6 +2,7 @@
 //! server-rendered UI. This is the only crate that knows HTTP.
 
 pub mod clock;
+pub mod collect;
 pub mod config;
 pub mod fonts;
 pub mod tls;
@@ -59,6 +60,10 @@ pub struct Server {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     svc: Services,
     sealing: Option<tokio::task::JoinHandle<()>>,
+    /// Syslog listeners and what they are bound to.
+    listeners: Option<collect::Listeners>,
+    pub syslog: collect::SyslogBound,
+    collector: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -73,6 +78,18 @@ impl Server {
     /// seals what is left of the audit trail and signs a final head.
     pub async fn wait(self) -> Result<()> {
         let served = self.task.await.context("server task")?.context("server");
+        // Stop receiving, let open streams store what they read, then let the collector
+        // store what is queued before the event log is closed.
+        if let Some(l) = self.listeners {
+            l.stop(std::time::Duration::from_secs(10)).await;
+        }
+        if let Some(c) = self.collector
+            && tokio::time::timeout(std::time::Duration::from_secs(15), c)
+                .await
+                .is_err()
+        {
+            tracing::error!("collected events still queued at shutdown were not all stored");
+        }
         if let Some(t) = self.sealing {
             t.abort();
             // Wait until the task is gone, so that it no longer holds the sealed log.
@@ -141,7 +158,15 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         }
     };
     let state_svc = svc.clone();
+    let (collector, collector_task) = match svc.events.is_some() {
+        true => {
+            let (c, t) = mamori_service::collect::Collector::start(svc.clone());
+            (Some(c), Some(t))
+        }
+        false => (None, None),
+    };
     let state = AppState {
+        collector: collector.clone(),
         svc,
         secure,
         max_body_bytes: cfg.max_body_bytes,
@@ -165,7 +190,27 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         .layer(axum::Extension(DataDir(data_dir_text(cfg))))
         .layer(axum::Extension(CertFingerprint(fingerprint)))
         .layer(axum::Extension(web::ledger::ImportStaging::default()))
+        .layer(axum::Extension(web::sources::ClockTolerance(
+            cfg.clock_tolerance_ms,
+        )))
         .into_make_service_with_connect_info::<SocketAddr>();
+    let listeners = match &collector {
+        Some(c) if cfg.syslog != config::SyslogListen::default() => {
+            let tls = match &cert_key {
+                Some((cert, key)) if cfg.syslog.tls.is_some() => {
+                    Some(syslog_tls_config(cert, key).await?)
+                }
+                _ => None,
+            };
+            Some(collect::start(&cfg.syslog, c.clone(), state_svc.clock.clone(), tls).await?)
+        }
+        _ => None,
+    };
+    drop(collector);
+    let syslog = listeners
+        .as_ref()
+        .map(|l| l.bound.clone())
+        .unwrap_or_default();
     let handle = axum_server::Handle::new();
     let host = if webauthn.is_some() && addr.ip().is_loopback() {
         // Open the UI where security keys work.
@@ -247,7 +292,28 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         task,
         svc: state_svc,
         sealing,
+        listeners,
+        syslog,
+        collector: collector_task,
     })
+}
+
+/// The TLS configuration of the syslog listener: the server's certificate, without the web's
+/// ALPN protocols (syslog senders offer none).
+async fn syslog_tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let web = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+        .await
+        .with_context(|| {
+            format!(
+                "loading TLS certificate {} and key {}",
+                cert.display(),
+                key.display()
+            )
+        })?;
+    let mut c = (*web.get_inner()).clone();
+    c.alpn_protocols.clear();
+    Ok(Arc::new(c))
 }
 
 fn data_dir_text(cfg: &Config) -> String {

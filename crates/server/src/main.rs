@@ -4,7 +4,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use mamori_domain::facility::FacilityKind;
 use mamori_domain::registry::RegistryKind;
-use mamori_server::config::{Config, RawConfig, RawTls};
+use mamori_server::config::{Config, RawConfig, RawSyslog, RawTls};
 use mamori_server::{
     clock::SystemClock, ensure_private_dir, for_kind, open_store, services, start,
 };
@@ -47,6 +47,15 @@ struct ListenArgs {
     /// TLS: auto (self-signed certificate generated on first start), files, off (loopback only).
     #[arg(long, value_name = "MODE")]
     tls: Option<String>,
+    /// Receive syslog over UDP, e.g. 0.0.0.0:514. Env: MAMORI_SYSLOG__UDP.
+    #[arg(long, value_name = "ADDR")]
+    syslog_udp: Option<String>,
+    /// Receive syslog over TCP (octet counting or line ends), e.g. 0.0.0.0:601.
+    #[arg(long, value_name = "ADDR")]
+    syslog_tcp: Option<String>,
+    /// Receive syslog over TLS (RFC 5425) with the server's certificate, e.g. 0.0.0.0:6514.
+    #[arg(long, value_name = "ADDR")]
+    syslog_tls: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -382,6 +391,12 @@ fn load_config(store: &StoreArgs, listen: &ListenArgs, default_dir: &Path) -> Re
             mode: listen.tls.clone(),
             ..Default::default()
         },
+        syslog: RawSyslog {
+            udp: listen.syslog_udp.clone(),
+            tcp: listen.syslog_tcp.clone(),
+            tls: listen.syslog_tls.clone(),
+            clock_tolerance_seconds: None,
+        },
         ..Default::default()
     };
     // The file is found from the flags/env data dir before the file itself is read.
@@ -468,6 +483,7 @@ async fn serve(store: StoreArgs, listen: ListenArgs) -> Result<()> {
         );
     }
     println!("URL: {}", server.url);
+    print_syslog(&mut std::io::stdout().lock(), &server.syslog)?;
     tokio::spawn(wait_for_signal(server.handle()));
     server.wait().await?;
     svc.store.close().await;
@@ -541,6 +557,7 @@ async fn demo(store: StoreArgs, listen: ListenArgs) -> Result<()> {
     writeln!(out, "URL: {}", server.url)?;
     writeln!(out, "LOGIN: {login} {password}")?;
     writeln!(out, "TOTP: {secret}")?;
+    print_syslog(&mut out, &server.syslog)?;
     out.flush()?;
     drop(out);
     eprintln!(
@@ -550,6 +567,16 @@ async fn demo(store: StoreArgs, listen: ListenArgs) -> Result<()> {
     tokio::spawn(wait_for_signal(server.handle()));
     server.wait().await?;
     svc.store.close().await;
+    Ok(())
+}
+
+/// One line per syslog listener, e.g. `SYSLOG-TCP: 0.0.0.0:601` (scripts read these).
+fn print_syslog(out: &mut impl Write, bound: &mamori_server::collect::SyslogBound) -> Result<()> {
+    for (name, addr) in [("UDP", bound.udp), ("TCP", bound.tcp), ("TLS", bound.tls)] {
+        if let Some(a) = addr {
+            writeln!(out, "SYSLOG-{name}: {a}")?;
+        }
+    }
     Ok(())
 }
 
@@ -824,6 +851,8 @@ async fn log_ingest(
                 .ingest_events(&actor, &source, &decoded.events, &client, |done| {
                     eprint!("\r{}: {done} / {total} 件を封印・索引", path.display());
                 })
+                .await?;
+            svc.note_rejected(&source, decoded.bad as u64, &decoded.examples)
                 .await?;
             eprintln!();
             println!(

@@ -110,6 +110,7 @@ pub mod perm {
         ViewChecklist,
         AnswerChecklist,
         ViewLogs,
+        ReviewLogs,
         ViewVendors,
         ViewBackups,
         ViewIncidents,

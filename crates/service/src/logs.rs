@@ -4,6 +4,7 @@
 //! from the sealed log when a crash came between the two ([`Services::catch_up_event_index`]).
 
 use crate::authz::{Cap, perm};
+use crate::collect::{Collected, SourceKind, tallies};
 use crate::error::{ServiceError, ServiceResult};
 use crate::sealing::Sealer;
 use crate::{ClientInfo, Services};
@@ -13,6 +14,7 @@ use mamori_ingest::{
     read_json_lines,
 };
 use mamori_storage::events::{EventQuery, EventRow, insert_events};
+use mamori_storage::sources::tally_source;
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -280,8 +282,18 @@ impl Services {
                 .zip(batch)
                 .map(|(i, e)| index_row(i, source, e))
                 .collect();
+            let mut file = Collected::new(
+                source.to_string(),
+                SourceKind::File,
+                source.to_string(),
+                now,
+            );
+            file.events = batch.to_vec();
             let mut w = self.store.write().await?;
             insert_events(&mut w, &rows).await?;
+            for t in tallies(&[&file]) {
+                tally_source(&mut w, &t).await?;
+            }
             self.audit(
                 &mut w,
                 actor,
@@ -305,6 +317,36 @@ impl Services {
             on_batch(receipt.accepted);
         }
         Ok(receipt)
+    }
+
+    /// Counts input of a file that could not be read into its source, with examples
+    /// (as [`DecodedFile::examples`] gives them), so that the source's page shows what went wrong.
+    pub async fn note_rejected(
+        &self,
+        source: &str,
+        bad: u64,
+        examples: &[String],
+    ) -> ServiceResult<()> {
+        if bad == 0 {
+            return Ok(());
+        }
+        let mut file = Collected::new(
+            source.to_string(),
+            SourceKind::File,
+            source.to_string(),
+            self.now_ms(),
+        );
+        file.bad = bad;
+        file.rejects = examples
+            .iter()
+            .map(|e| (String::new(), e.clone()))
+            .collect();
+        let mut w = self.store.write().await?;
+        for t in tallies(&[&file]) {
+            tally_source(&mut w, &t).await?;
+        }
+        w.commit().await?;
+        Ok(())
     }
 
     /// Indexes sealed events the index does not have yet (a crash after sealing, before

@@ -15,6 +15,7 @@ mod migrate;
 pub mod registry;
 pub mod seal;
 pub mod sessions;
+pub mod sources;
 pub mod users;
 pub mod webauthn;
 

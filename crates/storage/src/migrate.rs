@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "checklist", include_str!("../migrations/0007_checklist.sql")),
     (8, "seal_verifications", include_str!("../migrations/0008_seal_verifications.sql")),
     (9, "log_events", include_str!("../migrations/0009_log_events.sql")),
+    (10, "log_sources", include_str!("../migrations/0010_log_sources.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

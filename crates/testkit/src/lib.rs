@@ -75,6 +75,8 @@ pub struct TestServer {
     pub svc: Services,
     pub clock: Arc<ManualClock>,
     pub dir: tempfile::TempDir,
+    /// Where the syslog listeners the configuration asked for are bound.
+    pub syslog: mamori_server::collect::SyslogBound,
     db_url: Option<String>,
     server: Option<mamori_server::Server>,
     configure: fn(&mut Config),
@@ -112,11 +114,15 @@ impl TestServer {
     ) -> TestServer {
         let hasher = PasswordHasher::new(Argon2Params::FOR_TESTS, 2).unwrap();
         let sealer = mamori_service::sealing::Sealer::open(&dir.path().join("seal")).unwrap();
-        let svc = Services::new(store, clock.clone(), hasher).with_sealer(sealer);
+        let events = mamori_service::logs::open_event_log(dir.path()).unwrap();
+        let svc = Services::new(store, clock.clone(), hasher)
+            .with_sealer(sealer)
+            .with_event_log(events);
         let mut cfg = Self::config(&dir);
         configure(&mut cfg);
         let server = mamori_server::start(&cfg, svc.clone()).await.unwrap();
         TestServer {
+            syslog: server.syslog.clone(),
             // 127.0.0.1 rather than `localhost`, so that a client bound to 127.0.0.2 can reach it.
             url: format!("http://127.0.0.1:{}", server.addr.port()),
             svc,
@@ -144,6 +150,8 @@ impl TestServer {
             // Off unless a test turns it on: a check that runs by itself when a test moves the
             // clock would add audit events at unpredictable moments.
             seal_daily_verification: false,
+            syslog: mamori_server::config::SyslogListen::default(),
+            clock_tolerance_ms: 60_000,
             log: "warn".into(),
         }
     }
@@ -404,6 +412,21 @@ impl Client {
             .send()
             .await
             .unwrap();
+        self.page(r).await
+    }
+
+    /// Posts a raw body with extra headers (e.g. a forwarder's `Authorization`).
+    pub async fn post_with_headers(
+        &mut self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Page {
+        let mut req = self.http.post(format!("{}{path}", self.base)).body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = req.send().await.unwrap();
         self.page(r).await
     }
 

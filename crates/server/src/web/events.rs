@@ -174,7 +174,7 @@ fn action_label(lang: Lang, code: &str) -> String {
     }
 }
 
-fn moment_message(lang: Lang, e: &mamori_domain::period::MomentError) -> String {
+pub(crate) fn moment_message(lang: Lang, e: &mamori_domain::period::MomentError) -> String {
     match lang {
         Lang::Ja => e.message_ja(),
         Lang::En => e.message_en(),

@@ -8,6 +8,7 @@ pub mod ledger;
 pub mod ledger_overview;
 pub mod pages;
 pub mod routes;
+pub mod sources;
 pub mod vendor_forms;
 pub mod views;
 
@@ -27,6 +28,8 @@ pub struct AppState {
     pub webauthn_origin: String,
     /// The Japanese font for PDF forms (`reports.font_file`); searched for when unset.
     pub font_file: Option<std::path::PathBuf>,
+    /// Stores events sent over HTTPS (JSON lines) when the sealed event log is open.
+    pub collector: Option<mamori_service::collect::Collector>,
 }
 
 impl AppState {

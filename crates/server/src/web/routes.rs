@@ -3,7 +3,7 @@
 
 use crate::web::AppState;
 use crate::web::extract::resolve_session;
-use crate::web::{checklist, events, ledger, ledger_overview, pages, vendor_forms};
+use crate::web::{checklist, events, ledger, ledger_overview, pages, sources, vendor_forms};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
@@ -20,6 +20,8 @@ pub enum Access {
     Staged,
     /// A full session with this permission.
     Needs(Permission),
+    /// No session: a log forwarder's bearer token (checked by the handler).
+    SourceToken,
 }
 
 /// One route: method, axum path, an example concrete path for tests, and who may use it.
@@ -45,7 +47,7 @@ const fn r(
     }
 }
 
-use Access::{Needs, Public, Staged};
+use Access::{Needs, Public, SourceToken, Staged};
 use Permission as P;
 
 /// Every route of the application.
@@ -114,6 +116,13 @@ pub const ROUTES: &[RouteSpec] = &[
     r("GET", "/logs", "/logs", Needs(P::ViewLogs)),
     r("GET", "/logs/verify", "/logs/verify", Needs(P::ViewAudit)),
     r("GET", "/logs/events", "/logs/events", Needs(P::ViewLogs)),
+    r("GET", "/logs/sources", "/logs/sources", Needs(P::ViewLogs)),
+    r("POST", "/logs/sources", "/logs/sources", Needs(P::ManageSettings)),
+    r("GET", "/logs/sources/{name}", "/logs/sources/syslog%2F192.0.2.99", Needs(P::ViewLogs)),
+    r("POST", "/logs/sources/{name}/token", "/logs/sources/no-such-source/token", Needs(P::ManageSettings)),
+    r("POST", "/logs/sources/{name}/state", "/logs/sources/no-such-source/state", Needs(P::ManageSettings)),
+    r("GET", "/logs/reviews", "/logs/reviews", Needs(P::ViewLogs)),
+    r("POST", "/logs/reviews", "/logs/reviews", Needs(P::ReviewLogs)),
     r("POST", "/logs/seal/verify", "/logs/seal/verify", Needs(P::ViewAudit)),
     r("GET", "/logs/seal/bundle", "/logs/seal/bundle", Needs(P::ViewAudit)),
     r("GET", "/logs/seal/key", "/logs/seal/key", Needs(P::ViewAudit)),
@@ -171,6 +180,7 @@ pub const ROUTES: &[RouteSpec] = &[
         Needs(P::OwnAccount),
     ),
     r("GET", "/api/v1/me", "/api/v1/me", Needs(P::OwnAccount)),
+    r("POST", "/api/v1/logs", "/api/v1/logs", SourceToken),
     r("GET", "/api/v1/seal/proof/{index}", "/api/v1/seal/proof/0", Needs(P::ViewAudit)),
     r("GET", "/api/v1/seal/consistency", "/api/v1/seal/consistency?old=1&new=1", Needs(P::ViewAudit)),
     r(
@@ -245,6 +255,13 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("GET", "/logs") => get(pages::logs),
         ("GET", "/logs/verify") => get(pages::logs_verify),
         ("GET", "/logs/events") => get(events::search),
+        ("GET", "/logs/sources") => get(sources::list),
+        ("POST", "/logs/sources") => post(sources::create),
+        ("GET", "/logs/sources/{name}") => get(sources::detail),
+        ("POST", "/logs/sources/{name}/token") => post(sources::rotate),
+        ("POST", "/logs/sources/{name}/state") => post(sources::set_state),
+        ("GET", "/logs/reviews") => get(sources::reviews),
+        ("POST", "/logs/reviews") => post(sources::review),
         ("POST", "/logs/seal/verify") => post(pages::seal_verify),
         ("GET", "/logs/seal/bundle") => get(pages::seal_bundle),
         ("GET", "/logs/seal/key") => get(pages::seal_key),
@@ -270,6 +287,7 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("GET", "/account") => get(pages::account_page),
         ("POST", "/account/sessions/{hash}/revoke") => post(pages::revoke_session),
         ("GET", "/api/v1/me") => get(pages::api_me),
+        ("POST", "/api/v1/logs") => post(sources::api_ingest),
         ("GET", "/api/v1/seal/proof/{index}") => get(pages::api_seal_proof),
         ("GET", "/api/v1/seal/consistency") => get(pages::api_seal_consistency),
         ("POST", "/api/v1/session/ping") => post(pages::ping),

@@ -12,6 +12,7 @@ mod audit;
 mod auth;
 mod checklist;
 mod cli;
+mod collect;
 mod documents;
 mod durability;
 mod import;

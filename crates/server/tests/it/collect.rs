@@ -1,0 +1,279 @@
+//! Collection over the network on either database: syslog over TCP is stored before the
+//! connection is closed (the acknowledgement), UDP is stored best-effort, bad frames are counted
+//! with examples next to the good ones, forwarders send JSON lines over HTTPS with their own
+//! token, and a reviewer records a log review.
+
+use mamori_service::{Actor, perm};
+use mamori_storage::events::EventQuery;
+use mamori_testkit::TestServer;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn listening(cfg: &mut mamori_server::config::Config) {
+    cfg.syslog.tcp = Some("127.0.0.1:0".parse().unwrap());
+    cfg.syslog.udp = Some("127.0.0.1:0".parse().unwrap());
+}
+
+async fn count(s: &TestServer, text: &str) -> i64 {
+    s.svc
+        .store
+        .count_events(&EventQuery {
+            text: text.into(),
+            ..EventQuery::default()
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn syslog_over_tcp_is_stored_before_the_connection_closes() {
+    let s = TestServer::start_with(listening).await;
+    let addr = s.syslog.tcp.expect("tcp listener");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut data = Vec::new();
+    for i in 0..3000 {
+        data.extend_from_slice(
+            format!("<134>1 2026-12-01T09:00:00.000+09:00 fw01 kernel - - - tcp-check {i}\n")
+                .as_bytes(),
+        );
+        if i == 1500 {
+            // An oversize frame and an empty one in the middle of good ones.
+            data.extend_from_slice(&vec![b'x'; 70_000]);
+            data.push(b'\n');
+        }
+    }
+    stream.write_all(&data).await.unwrap();
+    stream.shutdown().await.unwrap();
+    // The server closes its side only once everything is sealed and indexed.
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut rest))
+        .await
+        .expect("the server closes the connection")
+        .unwrap();
+    assert_eq!(
+        count(&s, "tcp-check").await,
+        3000,
+        "every good frame, at once"
+    );
+    let src = s
+        .svc
+        .store
+        .log_source("syslog/127.0.0.1")
+        .await
+        .unwrap()
+        .expect("the sender is a source");
+    assert_eq!(src.kind, "syslog");
+    assert_eq!(src.events, 3000);
+    assert!(src.bad >= 1, "the bad frames are counted: {}", src.bad);
+    let rejects = s.svc.store.log_rejects("syslog/127.0.0.1").await.unwrap();
+    assert!(
+        rejects.iter().any(|(_, code, _)| code == "LOG0003"),
+        "{rejects:?}"
+    );
+    // Its page shows the week and the examples.
+    let user = s.setup_admin().await;
+    let mut c = s.login(&user).await;
+    let p = c.get("/logs/sources").await;
+    assert_eq!(p.status, 200);
+    assert!(p.has("syslog/127.0.0.1"), "{}", p.body);
+    assert!(p.has("chart-hourly"));
+    let p = c.get("/logs/sources/syslog%2F127.0.0.1").await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(p.has("LOG0003"));
+    assert!(p.has("3000"));
+}
+
+#[tokio::test]
+async fn syslog_over_udp_is_stored_and_counted() {
+    let s = TestServer::start_with(listening).await;
+    let addr = s.syslog.udp.expect("udp listener");
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    for i in 0..200 {
+        let m = format!("<38>Dec  1 09:00:00 sw01 sshd[42]: udp-check {i}");
+        sock.send_to(m.as_bytes(), addr).await.unwrap();
+        if i % 50 == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    sock.send_to(b"\x00\x00", addr).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let src = s.svc.store.log_source("syslog/127.0.0.1").await.unwrap();
+        let seen = src.map_or(0, |r| r.events + r.bad + r.dropped);
+        if seen >= 201 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {seen} counted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // On loopback nothing is lost: every datagram is either stored or refused, none dropped.
+    let src = s
+        .svc
+        .store
+        .log_source("syslog/127.0.0.1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((src.events, src.bad, src.dropped), (200, 1, 0));
+    assert_eq!(count(&s, "udp-check").await, 200);
+}
+
+#[tokio::test]
+async fn a_forwarder_sends_json_lines_with_its_own_token() {
+    let (s, admin) = TestServer::with_admin().await;
+    let mut c = s.login(&admin).await;
+    // A bad name is named at its field, and nothing is registered.
+    let p = c
+        .post("/logs/sources", &[("name", "電子カルテ"), ("label", "x")])
+        .await;
+    assert_eq!(p.status, 400);
+    assert!(p.has("LOG0030"));
+    assert!(s.svc.store.log_sources().await.unwrap().is_empty());
+    let p = c
+        .post(
+            "/logs/sources",
+            &[
+                ("name", "winlogbeat-dc01"),
+                ("label", "ドメインコントローラ"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let i = p.body.find("<strong id=\"token\">").unwrap() + 19;
+    let token = p.body[i..i + p.body[i..].find('<').unwrap()].to_string();
+    assert!(token.starts_with("mmr_"), "{token}");
+    // The same name twice is refused.
+    let p = c
+        .post("/logs/sources", &[("name", "winlogbeat-dc01")])
+        .await;
+    assert!(p.has("LOG0032"));
+
+    let body = concat!(
+        r#"{"@timestamp":"2026-12-01T00:00:00.000Z","winlog":{"channel":"Security","event_id":4625,"event_data":{"TargetUserName":"sato"}},"host":{"name":"dc01"},"message":"json-check failed logon"}"#,
+        "\n",
+        "{not json\n",
+        r#"{"@timestamp":"2026-12-01T00:00:01.000Z","host":{"name":"dc01"},"message":"json-check second"}"#,
+        "\n"
+    );
+    let mut api = s.client();
+    let bearer = format!("Bearer {token}");
+    let p = api
+        .post_with_headers(
+            "/api/v1/logs",
+            &[
+                ("authorization", &bearer),
+                ("content-type", "application/x-ndjson"),
+            ],
+            body.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let v: serde_json::Value = serde_json::from_str(&p.body).unwrap();
+    assert_eq!(v["accepted"], 2);
+    assert_eq!(v["rejected"], 1);
+    assert_eq!(v["errors"][0][0], 2, "the bad line is named: {v}");
+    // Acknowledged means stored and searchable.
+    assert_eq!(count(&s, "json-check").await, 2);
+    let cap = Actor::local("t").can::<perm::ViewLogs>().unwrap();
+    let (rows, _) = s
+        .svc
+        .search_events(
+            &cap,
+            &EventQuery {
+                action: "logon_failed".into(),
+                limit: 10,
+                ..EventQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].source, "winlogbeat-dc01");
+
+    // No token, a wrong token: 401 and nothing stored.
+    for h in ["", "Bearer mmr_wrong"] {
+        let headers: Vec<(&str, &str)> = if h.is_empty() {
+            vec![]
+        } else {
+            vec![("authorization", h)]
+        };
+        let p = api
+            .post_with_headers("/api/v1/logs", &headers, body.as_bytes().to_vec())
+            .await;
+        assert_eq!(p.status, 401, "{h}");
+    }
+    // Stopped: 403. A new token replaces the old one.
+    let p = c
+        .post("/logs/sources/winlogbeat-dc01/state", &[("disabled", "1")])
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let p = api
+        .post_with_headers("/api/v1/logs", &[("authorization", &bearer)], body.into())
+        .await;
+    assert_eq!(p.status, 403);
+    c.post("/logs/sources/winlogbeat-dc01/state", &[("disabled", "0")])
+        .await;
+    let p = c.post("/logs/sources/winlogbeat-dc01/token", &[]).await;
+    assert_eq!(p.status, 200);
+    let p = api
+        .post_with_headers("/api/v1/logs", &[("authorization", &bearer)], body.into())
+        .await;
+    assert_eq!(p.status, 401, "the old token no longer works");
+    assert_eq!(count(&s, "json-check").await, 2);
+    let src = s
+        .svc
+        .store
+        .log_source("winlogbeat-dc01")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((src.events, src.bad), (2, 1));
+    assert!(s.svc.store.audit_count().await.unwrap() > 0);
+}
+
+#[tokio::test]
+async fn a_reviewer_records_a_log_review_and_bad_dates_are_named() {
+    let (s, admin) = TestServer::with_admin().await;
+    let mut c = s.login(&admin).await;
+    let p = c.get("/logs/reviews").await;
+    assert_eq!(p.status, 200);
+    assert!(p.has("reviews") || p.has("確認"));
+    let p = c
+        .post(
+            "/logs/reviews",
+            &[("from", "2026-13-01"), ("to", "2026-11-30"), ("notes", "x")],
+        )
+        .await;
+    assert_eq!(p.status, 400);
+    assert!(p.has("DATE0002"), "{}", p.body);
+    assert!(p.has("2026年13月1日"));
+    let p = c
+        .post(
+            "/logs/reviews",
+            &[("from", "2026-11-30"), ("to", "2026-11-01"), ("notes", "x")],
+        )
+        .await;
+    assert_eq!(p.status, 400);
+    assert!(p.has("SEA0004"));
+    assert!(s.svc.store.log_reviews(10).await.unwrap().is_empty());
+    let p = c
+        .post(
+            "/logs/reviews",
+            &[
+                ("from", "2025-09-01"),
+                ("to", "2025-09-30"),
+                ("notes", "異常なし。夜間のログイン失敗5件は本人の入力誤り。"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let reviews = s.svc.store.log_reviews(10).await.unwrap();
+    assert_eq!(reviews.len(), 1);
+    assert!(reviews[0].notes.contains("入力誤り"));
+    let p = c.get("/logs/reviews?ok=logs_reviewed").await;
+    assert!(p.has("入力誤り"));
+    assert!(p.has("2025/09/01 – 2025/09/30"), "{}", p.body);
+}

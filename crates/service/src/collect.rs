@@ -1,0 +1,361 @@
+//! Events arriving over the network (syslog listeners, JSON lines over HTTPS) are gathered by
+//! one [`Collector`] task into batches: each batch is sealed with one fsync, indexed, and
+//! counted into its sources in one transaction, and only then is every sender of the batch
+//! told it is stored. Senders that wait for that answer (TCP, TLS, HTTPS) acknowledge only
+//! stored events; UDP senders [`Collector::offer`] and count what the full queue refused.
+
+use crate::Services;
+use crate::error::{ServiceError, ServiceResult};
+use crate::logs::{BATCH_EVENTS, event_payload, index_row};
+use mamori_domain::event::LogEvent;
+use mamori_storage::events::{EventRow, insert_events};
+use mamori_storage::sources::{HourTally, SourceTally, tally_source};
+use std::collections::BTreeMap;
+use std::ops::Range;
+use tokio::sync::{mpsc, oneshot};
+
+/// What kind of sender a source is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// A syslog sender, named `syslog/<address>`.
+    Syslog,
+    /// A forwarder sending JSON lines with its token.
+    Json,
+    /// Files imported by a user.
+    File,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Syslog => "syslog",
+            SourceKind::Json => "json",
+            SourceKind::File => "file",
+        }
+    }
+
+    /// Whether the receive time says something about the source's clock (not for files,
+    /// which are imported long after the fact).
+    fn live(self) -> bool {
+        self != SourceKind::File
+    }
+}
+
+/// The source name of a syslog sender.
+pub fn syslog_source(peer: std::net::IpAddr) -> String {
+    format!("syslog/{peer}")
+}
+
+/// Events and refused input from one source, ready to be stored.
+#[derive(Debug, Clone)]
+pub struct Collected {
+    pub source: String,
+    pub kind: SourceKind,
+    /// The sender's address or the file's name.
+    pub peer: String,
+    pub events: Vec<LogEvent>,
+    /// Input refused, counted.
+    pub bad: u64,
+    /// (code, detail) of the first few refusals.
+    pub rejects: Vec<(String, String)>,
+    /// Messages lost before they could be queued (UDP only).
+    pub dropped: u64,
+    /// When it was received (Unix ms); refusals are counted in this hour.
+    pub received_ms: i64,
+}
+
+impl Collected {
+    pub fn new(source: String, kind: SourceKind, peer: String, received_ms: i64) -> Self {
+        Collected {
+            source,
+            kind,
+            peer,
+            events: Vec::new(),
+            bad: 0,
+            rejects: Vec::new(),
+            dropped: 0,
+            received_ms,
+        }
+    }
+
+    /// Counts one refused message, keeping the first few as examples.
+    pub fn reject(&mut self, code: &str, detail: String) {
+        self.bad = self.bad.saturating_add(1);
+        if self.rejects.len() < MAX_EXAMPLES_PER_BATCH {
+            self.rejects.push((code.to_string(), detail));
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.bad == 0 && self.dropped == 0
+    }
+}
+
+/// Refusal examples kept from one batch of one source.
+const MAX_EXAMPLES_PER_BATCH: usize = 5;
+const HOUR_MS: i64 = 3_600_000;
+/// Offsets beyond this are not a clock but a replay of old data: not counted as offsets.
+const MAX_OFFSET_MS: i64 = 86_400_000;
+
+fn hour_of(ms: i64) -> i64 {
+    ms - ms.rem_euclid(HOUR_MS)
+}
+
+/// The tallies of `items`, one per source.
+pub fn tallies(items: &[&Collected]) -> Vec<SourceTally> {
+    let mut by_source: BTreeMap<&str, (SourceTally, BTreeMap<i64, HourTally>)> = BTreeMap::new();
+    for c in items {
+        let (t, hours) = by_source.entry(c.source.as_str()).or_insert_with(|| {
+            (
+                SourceTally {
+                    source: c.source.clone(),
+                    kind: c.kind.as_str().to_string(),
+                    ..SourceTally::default()
+                },
+                BTreeMap::new(),
+            )
+        });
+        t.peer.clone_from(&c.peer);
+        t.at_ms = t.at_ms.max(c.received_ms);
+        t.events += c.events.len() as i64;
+        t.bad += i64::try_from(c.bad).unwrap_or(i64::MAX);
+        t.dropped += i64::try_from(c.dropped).unwrap_or(i64::MAX);
+        for r in &c.rejects {
+            if t.rejects.len() < MAX_EXAMPLES_PER_BATCH {
+                t.rejects.push(r.clone());
+            }
+        }
+        if c.bad > 0 {
+            let h = hours.entry(hour_of(c.received_ms)).or_default();
+            h.bad += i64::try_from(c.bad).unwrap_or(i64::MAX);
+        }
+        for e in &c.events {
+            let h = hours.entry(hour_of(e.received_ms)).or_default();
+            h.events += 1;
+            if c.kind.live()
+                && let Some(t) = e.time_ms
+            {
+                let off = t.saturating_sub(e.received_ms);
+                if off.abs() <= MAX_OFFSET_MS {
+                    h.offset_max_ms = Some(h.offset_max_ms.map_or(off, |m| m.max(off)));
+                }
+            }
+        }
+    }
+    by_source
+        .into_values()
+        .map(|(mut t, hours)| {
+            t.hours = hours
+                .into_iter()
+                .map(|(hour_ms, h)| HourTally { hour_ms, ..h })
+                .collect();
+            t
+        })
+        .collect()
+}
+
+impl Services {
+    /// Seals every event of `items` (one durable append), indexes them and counts them into
+    /// their sources in one transaction. Returns the sealed record range.
+    pub async fn store_collected(&self, items: &[&Collected]) -> ServiceResult<Range<u64>> {
+        let log = self.events.clone().ok_or(ServiceError::Invalid {
+            code: "LOG0020",
+            field: "events",
+        })?;
+        let payloads: Vec<Vec<u8>> = items
+            .iter()
+            .flat_map(|c| c.events.iter().map(|e| event_payload(&c.source, e)))
+            .collect();
+        let now = self.now_ms();
+        let range = if payloads.is_empty() {
+            0..0
+        } else {
+            tokio::task::spawn_blocking(move || {
+                let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+                log.append(now, &refs)
+            })
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))??
+        };
+        let rows: Vec<EventRow> = range
+            .clone()
+            .zip(
+                items
+                    .iter()
+                    .flat_map(|c| c.events.iter().map(move |e| (c.source.as_str(), e))),
+            )
+            .map(|(i, (source, e))| index_row(i, source, e))
+            .collect();
+        let mut w = self.store.write().await?;
+        insert_events(&mut w, &rows).await?;
+        for t in tallies(items) {
+            tally_source(&mut w, &t).await?;
+        }
+        w.commit().await?;
+        Ok(range)
+    }
+}
+
+/// How one submission ended: `Ok` once its events are sealed and indexed.
+pub type Stored = Result<(), String>;
+
+struct Job {
+    item: Collected,
+    done: Option<oneshot::Sender<Stored>>,
+}
+
+/// Counters of the collector since start.
+#[derive(Debug, Default)]
+pub struct CollectorStats {
+    pub batches: std::sync::atomic::AtomicU64,
+    pub events: std::sync::atomic::AtomicU64,
+    pub failures: std::sync::atomic::AtomicU64,
+}
+
+/// The handle senders use; cheap to clone. The task ends when every handle is dropped, after
+/// storing what was queued.
+#[derive(Clone, Debug)]
+pub struct Collector {
+    tx: mpsc::Sender<Job>,
+    pub stats: std::sync::Arc<CollectorStats>,
+}
+
+/// Submissions queued before senders wait (TCP/HTTPS) or drop (UDP).
+pub const QUEUE_JOBS: usize = 1024;
+
+impl Collector {
+    /// Starts the task that stores batches through `svc`.
+    pub fn start(svc: Services) -> (Collector, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(QUEUE_JOBS);
+        let stats = std::sync::Arc::new(CollectorStats::default());
+        let task = tokio::spawn(run(svc, rx, stats.clone()));
+        (Collector { tx, stats }, task)
+    }
+
+    /// Queues `item` (waiting for room) and returns what will say when it is stored.
+    pub async fn submit(&self, item: Collected) -> ServiceResult<oneshot::Receiver<Stored>> {
+        let (done, rx) = oneshot::channel();
+        self.tx
+            .send(Job {
+                item,
+                done: Some(done),
+            })
+            .await
+            .map_err(|_| ServiceError::Internal("the collector has stopped".into()))?;
+        Ok(rx)
+    }
+
+    /// Queues `item` and waits until it is stored.
+    pub async fn store(&self, item: Collected) -> ServiceResult<()> {
+        let rx = self.submit(item).await?;
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(ServiceError::Internal(e)),
+            Err(_) => Err(ServiceError::Internal("the collector has stopped".into())),
+        }
+    }
+
+    /// Queues `item` if there is room, without waiting to hear it was stored; gives it back
+    /// when the queue is full.
+    pub fn offer(&self, item: Collected) -> Result<(), Box<Collected>> {
+        self.tx
+            .try_send(Job { item, done: None })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(j) | mpsc::error::TrySendError::Closed(j) => {
+                    Box::new(j.item)
+                }
+            })
+    }
+}
+
+async fn run(svc: Services, mut rx: mpsc::Receiver<Job>, stats: std::sync::Arc<CollectorStats>) {
+    use std::sync::atomic::Ordering::Relaxed;
+    while let Some(first) = rx.recv().await {
+        let mut n = first.item.events.len();
+        let mut jobs = vec![first];
+        while n < BATCH_EVENTS {
+            match rx.try_recv() {
+                Ok(j) => {
+                    n += j.item.events.len();
+                    jobs.push(j);
+                }
+                Err(_) => break,
+            }
+        }
+        let items: Vec<&Collected> = jobs.iter().map(|j| &j.item).collect();
+        let outcome = svc.store_collected(&items).await;
+        stats.batches.fetch_add(1, Relaxed);
+        let outcome = match outcome {
+            Ok(_) => {
+                stats.events.fetch_add(n as u64, Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                stats.failures.fetch_add(1, Relaxed);
+                tracing::error!(error = %e, events = n, "storing collected events failed");
+                Err(e.to_string())
+            }
+        };
+        for j in jobs {
+            if let Some(done) = j.done {
+                let _ = done.send(outcome.clone());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mamori_domain::event::{Action, Outcome, Severity};
+
+    fn event(time: Option<i64>, received: i64) -> LogEvent {
+        LogEvent {
+            time_ms: time,
+            received_ms: received,
+            source_host: "fw".into(),
+            actor: None,
+            action: Action::Other("x".into()),
+            object: None,
+            outcome: Outcome::Unknown,
+            severity: Severity::Informational,
+            message: "m".into(),
+            fields: Vec::new(),
+            raw: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_clock_estimate_is_the_least_delayed_event_of_the_hour() {
+        let h = 10 * HOUR_MS;
+        let mut c = Collected::new(
+            "syslog/192.0.2.1".into(),
+            SourceKind::Syslog,
+            "192.0.2.1".into(),
+            h + 5,
+        );
+        // 90 s ahead, then the same clock seen through a 30 s queue delay.
+        c.events.push(event(Some(h + 1_000 + 90_000), h + 1_000));
+        c.events.push(event(Some(h + 2_000 + 60_000), h + 2_000));
+        c.events.push(event(None, h + 3_000));
+        c.reject("LOG0003", "1行目".into());
+        let t = tallies(&[&c]);
+        assert_eq!(t.len(), 1);
+        let t = &t[0];
+        assert_eq!((t.events, t.bad), (3, 1));
+        assert_eq!(t.hours.len(), 1);
+        assert_eq!(t.hours[0].hour_ms, h);
+        assert_eq!(t.hours[0].offset_max_ms, Some(90_000));
+        assert_eq!(t.rejects.len(), 1);
+    }
+
+    #[test]
+    fn files_say_nothing_about_clocks_and_hours_split() {
+        let mut c = Collected::new("a.evtx".into(), SourceKind::File, "a.evtx".into(), 0);
+        c.events.push(event(Some(1_000), HOUR_MS - 1));
+        c.events.push(event(Some(1_000), HOUR_MS));
+        let t = tallies(&[&c]);
+        assert_eq!(t[0].hours.len(), 2);
+        assert!(t[0].hours.iter().all(|h| h.offset_max_ms.is_none()));
+    }
+}
