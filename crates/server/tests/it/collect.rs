@@ -277,3 +277,44 @@ async fn a_reviewer_records_a_log_review_and_bad_dates_are_named() {
     assert!(p.has("入力誤り"));
     assert!(p.has("2025/09/01 – 2025/09/30"), "{}", p.body);
 }
+
+#[tokio::test]
+async fn syslog_over_tls_uses_the_servers_certificate() {
+    let s = TestServer::start_with(|cfg| {
+        cfg.tls = mamori_server::config::TlsMode::Auto;
+        cfg.syslog.tls = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let addr = s.syslog.tls.expect("tls listener");
+    let (cert, _) = mamori_server::tls::generated_paths(s.dir.path());
+    let pem = std::fs::read(cert).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for c in
+        <rustls::pki_types::CertificateDer as rustls::pki_types::pem::PemObject>::pem_slice_iter(
+            &pem,
+        )
+    {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    // RFC 5425: octet-counted frames.
+    let mut data = Vec::new();
+    for i in 0..100 {
+        let m = format!("<134>1 2026-12-01T09:00:00+09:00 fw01 app - - - tls-check {i}");
+        data.extend_from_slice(format!("{} {m}", m.len()).as_bytes());
+    }
+    tls.write_all(&data).await.unwrap();
+    tls.shutdown().await.unwrap();
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(30), tls.read_to_end(&mut rest))
+        .await
+        .expect("the server closes the connection");
+    assert_eq!(count(&s, "tls-check").await, 100);
+}
