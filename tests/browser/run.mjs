@@ -414,6 +414,9 @@ async function flow(page, { base, loginId, password, totpKey }) {
     ['ledger import /ledger/assets/import', '/ledger/assets/import', '13-import.png'],
     ['printable signing key /logs/seal/key', '/logs/seal/key', '14a-seal-key.png'],
     ['collected log search /logs/events', '/logs/events', '14b-log-events.png'],
+    ['log sources /logs/sources', '/logs/sources', '14c-log-sources.png'],
+    ['one log source /logs/sources/syslog%2F192.168.1.20', '/logs/sources/syslog%2F192.168.1.20', '14d-log-source.png'],
+    ['log reviews /logs/reviews', '/logs/reviews', '14e-log-reviews.png'],
     ['logs with the sealed log', '/logs', '14-logs-seal.png'],
   ]) {
     const resp = await page.goto(new URL(url, base).href);
@@ -425,6 +428,13 @@ async function flow(page, { base, loginId, password, totpKey }) {
   }
   check('the logs page shows the sealed log and its key fingerprint',
     (await page.content()).includes('公開鍵の指紋'));
+  {
+    await page.goto(new URL('/logs/sources', base).href);
+    const html = await page.content();
+    check('the log sources page charts a week per source and shows the drifting clock and the silent switch',
+      html.includes('chart-hourly') && html.includes('時刻ずれ') && html.includes('途絶')
+        && (html.match(/class="column tone-good"/g) || []).length > 100);
+  }
 
   // 5a'. The checklist: the demo's contradiction, an item answered いいえ with a target date, and
   // the contradiction gone.

@@ -102,6 +102,8 @@ pub enum Source {
     Ledger,
     /// The facility's documents and records (rules, plans, drills, tests).
     Documents,
+    /// Logs mamori collects and the reviews recorded of them.
+    Logs,
 }
 
 impl Source {
@@ -109,6 +111,7 @@ impl Source {
         match self {
             Source::Ledger => "ledger",
             Source::Documents => "documents",
+            Source::Logs => "logs",
         }
     }
 }
@@ -217,6 +220,24 @@ pub struct Snapshot {
     pub reviews: Vec<(RegistryKind, Date)>,
     /// Records in mamori's own sealed audit trail, when the sealed log is open.
     pub sealed_records: Option<u64>,
+    /// What mamori collects of other systems' logs.
+    pub collection: LogCollection,
+}
+
+/// Log collection as the 2-⑪ probe sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogCollection {
+    /// Sources that send over the network (syslog, forwarders), and imported files.
+    pub live_sources: usize,
+    pub file_sources: usize,
+    /// Events received in the last 30 days.
+    pub events_30d: i64,
+    /// Live sources not heard from in a day, by name.
+    pub silent: Vec<String>,
+    /// Live sources whose clock is off by more than the tolerance, by name.
+    pub drifting: Vec<String>,
+    /// The newest review recorded in mamori: (day recorded, reviewer, first day, last day).
+    pub last_review: Option<(Date, String, Date, Date)>,
 }
 
 /// At most this many records are listed under one fact; the count says how many there are.
@@ -1077,6 +1098,59 @@ fn access_logs(s: &Snapshot, t: &Thresholds, today: Date) -> Evidence {
                 .records(listed(unknown)),
         );
     }
+    let c = &s.collection;
+    let collecting = c.live_sources + c.file_sources > 0;
+    if collecting {
+        facts.push(
+            Fact::new("logs_collected", Tone::Info)
+                .arg("sources", c.live_sources + c.file_sources)
+                .arg("events", c.events_30d),
+        );
+    }
+    if !c.silent.is_empty() {
+        facts.push(
+            Fact::new("log_sources_silent", Tone::Warn)
+                .count(c.silent.len())
+                .arg("names", c.silent.join("、")),
+        );
+    }
+    if !c.drifting.is_empty() {
+        facts.push(
+            Fact::new("log_sources_drifting", Tone::Warn)
+                .count(c.drifting.len())
+                .arg("names", c.drifting.join("、")),
+        );
+    }
+    // A review recorded in mamori counts like a review record among the documents; the newer
+    // of the two decides.
+    let mamori_review = c.last_review.as_ref().filter(|(on, ..)| {
+        last_record(s, DocKind::LogReview, today)
+            .is_none_or(|d| d.dated_on.is_none_or(|x| x <= *on))
+    });
+    if let Some((on, who, from, to)) = mamori_review {
+        let until = plus_days(*on, t.evidence_valid_days);
+        let (code, tone, until) = if until >= today {
+            ("log_reviewed_in_mamori", Tone::Good, Some(until))
+        } else {
+            ("log_review_old", Tone::Warn, None)
+        };
+        facts.push(
+            Fact::new(code, tone)
+                .arg("date", day_text(Some(*on)))
+                .arg("who", who)
+                .arg("from", day_text(Some(*from)))
+                .arg("to", day_text(Some(*to))),
+        );
+        if let Some(n) = s.sealed_records {
+            facts.push(Fact::new("own_trail_sealed", Tone::Info).count(n as usize));
+        }
+        return evidence(
+            topic,
+            facts,
+            until,
+            &[Source::Logs, Source::Ledger, Source::Documents],
+        );
+    }
     let (review, until) = match last_record(s, DocKind::LogReview, today) {
         Some(d) => {
             let until = d.dated_on.map(|x| plus_days(x, t.evidence_valid_days));
@@ -1092,7 +1166,12 @@ fn access_logs(s: &Snapshot, t: &Thresholds, today: Date) -> Evidence {
     if let Some(n) = s.sealed_records {
         facts.push(Fact::new("own_trail_sealed", Tone::Info).count(n as usize));
     }
-    evidence(topic, facts, until, &[Source::Ledger, Source::Documents])
+    let sources: &[Source] = if collecting {
+        &[Source::Logs, Source::Ledger, Source::Documents]
+    } else {
+        &[Source::Ledger, Source::Documents]
+    };
+    evidence(topic, facts, until, sources)
 }
 
 /// 2-⑫ / 2-⑬: a baseline of the software and services that may run on devices of `class` is

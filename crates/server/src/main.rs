@@ -210,6 +210,9 @@ enum LogCmd {
         patient: Option<String>,
         #[arg(long)]
         host: Option<String>,
+        /// The source it came from: syslog/ADDRESS, a forwarder's name, a file's name.
+        #[arg(long)]
+        source: Option<String>,
         /// Action code: logon, logon_failed, record_viewed … (see ARCHITECTURE.md).
         #[arg(long)]
         action: Option<String>,
@@ -542,6 +545,9 @@ async fn demo(store: StoreArgs, listen: ListenArgs) -> Result<()> {
         let today = svc.clock.today();
         let demo = mamori_service::demo::demo_facility(today, 20_251_001);
         let d = svc.seed_demo(&demo, &demo_password()).await?;
+        if svc.events.is_some() {
+            svc.seed_demo_logs(20_251_001).await?;
+        }
         mamori_server::tls::write_private(
             &login_file,
             format!(
@@ -1415,6 +1421,7 @@ fn main() -> std::process::ExitCode {
                         actor,
                         patient,
                         host,
+                        source,
                         action,
                         from,
                         to,
@@ -1428,6 +1435,7 @@ fn main() -> std::process::ExitCode {
                     actor: actor.unwrap_or_default(),
                     object: patient.unwrap_or_default(),
                     host: host.unwrap_or_default(),
+                    source: source.unwrap_or_default(),
                     action: action.unwrap_or_default(),
                     text: text.unwrap_or_default(),
                     limit,

@@ -378,7 +378,9 @@ impl Services {
             }
         }
         let sealed_records = self.sealer.as_ref().and_then(|x| x.size().ok());
+        let collection = self.log_collection().await?;
         Ok(Snapshot {
+            collection,
             assets: s.records::<Asset>().await?,
             systems: s.records::<InfoSystem>().await?,
             persons: s.records::<Person>().await?,

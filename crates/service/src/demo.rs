@@ -76,10 +76,10 @@ pub fn demo_facility(today: Date, seed: u64) -> DemoFacility {
 
 /// SplitMix64 (Steele, Lea & Flood 2014): tiny, fast, and fully specified here, so the demo does
 /// not change when a dependency changes its algorithm.
-struct SplitMix64(u64);
+pub(crate) struct SplitMix64(u64);
 
 impl SplitMix64 {
-    fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Self(seed ^ 0x6D61_6D6F_7269_2D64) // "mamori-d"
     }
 
@@ -92,7 +92,7 @@ impl SplitMix64 {
     }
 
     /// Uniform in `0..n` (0 when `n` is 0); the modulo bias is irrelevant for sample data.
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         if n == 0 { 0 } else { self.next_u64() % n }
     }
 

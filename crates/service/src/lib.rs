@@ -12,6 +12,7 @@ pub mod clock;
 pub mod collect;
 pub mod dashboard;
 pub mod demo;
+pub mod demo_logs;
 pub mod error;
 pub mod files;
 pub mod findings;

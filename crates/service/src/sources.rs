@@ -6,6 +6,7 @@ use crate::auth::{random_token, token_hash};
 use crate::authz::{Cap, perm};
 use crate::error::{ServiceError, ServiceResult};
 use crate::{ClientInfo, Services};
+use mamori_domain::checklist::LogCollection;
 use mamori_storage::StoreError;
 use mamori_storage::events::EventQuery;
 use mamori_storage::sources::{
@@ -21,6 +22,8 @@ pub const WINDOW_HOURS: usize = 168;
 pub const SILENT_MS: i64 = 24 * HOUR_MS;
 /// Empty hours in a row that count as a gap (for sources that send every hour).
 pub const GAP_HOURS: usize = 3;
+/// The clock tolerance when none is configured (`syslog.clock_tolerance_seconds`).
+pub const DEFAULT_TOLERANCE_MS: i64 = 60_000;
 
 /// One source with its week.
 #[derive(Debug, Clone)]
@@ -372,6 +375,51 @@ impl Services {
         .await?;
         w.commit().await?;
         Ok(r)
+    }
+
+    /// Log collection as the checklist's 2-⑪ probe sees it. Clock drift is judged with the
+    /// default tolerance (60 s) here: the probe has no server configuration.
+    pub async fn log_collection(&self) -> ServiceResult<LogCollection> {
+        let views = self.source_views(None, DEFAULT_TOLERANCE_MS).await?;
+        let now = self.now_ms();
+        let events_30d = self
+            .store
+            .log_source_hours(None, now - 30 * 24 * HOUR_MS, now + HOUR_MS)
+            .await?
+            .iter()
+            .map(|(_, h)| h.events)
+            .sum();
+        let day = |ms: i64| crate::clock::to_jst(ms).date();
+        let last_review = self
+            .store
+            .log_reviews(1)
+            .await?
+            .into_iter()
+            .next()
+            .map(|r| {
+                (
+                    day(r.reviewed_at),
+                    r.reviewer,
+                    day(r.from_ms),
+                    day(r.to_ms - 1),
+                )
+            });
+        Ok(LogCollection {
+            live_sources: views.iter().filter(|v| v.is_live()).count(),
+            file_sources: views.iter().filter(|v| !v.is_live()).count(),
+            events_30d,
+            silent: views
+                .iter()
+                .filter(|v| v.silent)
+                .map(|v| v.row.name.clone())
+                .collect(),
+            drifting: views
+                .iter()
+                .filter(|v| v.drifting)
+                .map(|v| v.row.name.clone())
+                .collect(),
+            last_review,
+        })
     }
 
     /// Reviews, newest period first.

@@ -103,6 +103,8 @@ pub struct EventQuery {
     pub object: String,
     pub host: String,
     pub action: String,
+    /// The source it came from (`syslog/192.0.2.1`, a forwarder, a file).
+    pub source: String,
     /// Half-open range of `sort_at`, Unix ms.
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
@@ -126,6 +128,7 @@ fn filter(q: &EventQuery) -> (String, Vec<FilterValue>) {
     eq("object", &q.object, &mut parts);
     eq("host", &q.host, &mut parts);
     eq("action", &q.action, &mut parts);
+    eq("source", &q.source, &mut parts);
     if let Some(from) = q.from_ms {
         binds.push(FilterValue::Int(from));
         parts.push(format!("sort_at >= ${}", binds.len()));

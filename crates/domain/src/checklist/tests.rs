@@ -156,6 +156,7 @@ fn good() -> Snapshot {
         ],
         reviews: vec![(RegistryKind::Asset, date!(2025 - 04 - 15))],
         sealed_records: Some(120),
+        collection: LogCollection::default(),
     }
 }
 
@@ -565,6 +566,50 @@ fn access_logs_need_logging_systems_and_a_review() {
         (
             Verdict::Fail,
             vec!["systems_without_logs", "log_review_missing"]
+        )
+    );
+}
+
+#[test]
+fn a_log_review_recorded_in_mamori_counts_and_silent_or_drifting_sources_show() {
+    let mut s = good();
+    s.documents.retain(|d| d.kind != DocKind::LogReview);
+    s.collection = LogCollection {
+        live_sources: 2,
+        file_sources: 1,
+        events_30d: 1234,
+        silent: vec!["syslog/192.0.2.9".into()],
+        drifting: vec![],
+        last_review: Some((
+            TODAY,
+            "安全 太郎".into(),
+            date!(2025 - 09 - 01),
+            date!(2025 - 09 - 30),
+        )),
+    };
+    let e = run("server.access_logs", &s);
+    // A silent source is something to look at before answering はい.
+    assert_eq!(e.verdict, Verdict::Unknown, "{:?}", e.facts);
+    let codes: Vec<_> = e.facts.iter().map(|f| f.code).collect();
+    assert!(codes.contains(&"logs_collected"));
+    assert!(codes.contains(&"log_sources_silent"));
+    assert!(codes.contains(&"log_reviewed_in_mamori"));
+    assert!(e.sources.contains(&Source::Logs));
+    let silent = std::mem::take(&mut s.collection.silent);
+    assert_eq!(run("server.access_logs", &s).verdict, Verdict::Pass);
+    s.collection.silent = silent;
+    // A review older than the validity window is not enough.
+    s.collection.last_review = Some((
+        date!(2024 - 01 - 31),
+        "安全 太郎".into(),
+        date!(2024 - 01 - 01),
+        date!(2024 - 01 - 30),
+    ));
+    assert_eq!(
+        check("server.access_logs", &s),
+        (
+            Verdict::Unknown,
+            vec!["log_sources_silent", "log_review_old"]
         )
     );
 }

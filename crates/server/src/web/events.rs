@@ -28,6 +28,8 @@ pub struct SearchForm {
     #[serde(default)]
     pub action: String,
     #[serde(default)]
+    pub source: String,
+    #[serde(default)]
     pub from: String,
     #[serde(default)]
     pub to: String,
@@ -81,6 +83,7 @@ pub async fn search(
         object: f.patient.trim().to_string(),
         host: f.host.trim().to_string(),
         action: f.action.trim().to_string(),
+        source: f.source.trim().to_string(),
         text: f.text.trim().to_string(),
         limit: PAGE_SIZE,
         offset: (page - 1) * PAGE_SIZE,
@@ -145,6 +148,7 @@ pub async fn search(
         ("patient", &f.patient),
         ("host", &f.host),
         ("action", &f.action),
+        ("source", &f.source),
         ("from", &f.from),
         ("to", &f.to),
         ("text", &f.text),
