@@ -238,6 +238,8 @@ pub struct LogCollection {
     pub drifting: Vec<String>,
     /// The newest review recorded in mamori: (day recorded, reviewer, first day, last day).
     pub last_review: Option<(Date, String, Date, Date)>,
+    /// mamori's own clock against the time server (ms), from a check of the last two days.
+    pub own_clock_offset_ms: Option<i64>,
 }
 
 /// At most this many records are listed under one fact; the count says how many there are.
@@ -1120,6 +1122,15 @@ fn access_logs(s: &Snapshot, t: &Thresholds, today: Date) -> Evidence {
                 .count(c.drifting.len())
                 .arg("names", c.drifting.join("、")),
         );
+    }
+    if let Some(o) = c.own_clock_offset_ms {
+        // As the sources show it: positive when mamori's clock is ahead.
+        let seconds = format!("{:+.1}", -(o as f64) / 1000.0);
+        facts.push(if o.abs() > 60_000 {
+            Fact::new("own_clock_off", Tone::Warn).arg("seconds", seconds)
+        } else {
+            Fact::new("own_clock_checked", Tone::Info).arg("seconds", seconds)
+        });
     }
     // A review recorded in mamori counts like a review record among the documents; the newer
     // of the two decides.

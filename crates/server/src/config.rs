@@ -54,7 +54,17 @@ pub struct RawConfig {
     pub reports: RawReports,
     #[serde(default)]
     pub syslog: RawSyslog,
+    #[serde(default)]
+    pub time: RawTime,
     pub log: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawTime {
+    /// The facility's time server (host or host:port, SNTP). mamori checks its own clock against
+    /// it every hour; receive times, and every source's clock estimate, rest on that clock.
+    pub ntp_server: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -162,6 +172,8 @@ pub struct Config {
     pub syslog: SyslogListen,
     /// A source clock further off than this (ms) raises a finding.
     pub clock_tolerance_ms: i64,
+    /// The time server this server's clock is checked against (`host` or `host:port`).
+    pub ntp_server: Option<String>,
     pub log: String,
 }
 
@@ -313,6 +325,9 @@ impl RawConfig {
                     .clock_tolerance_seconds
                     .or(self.syslog.clock_tolerance_seconds),
             },
+            time: RawTime {
+                ntp_server: other.time.ntp_server.or(self.time.ntp_server),
+            },
             log: other.log.or(self.log),
         }
     }
@@ -447,6 +462,16 @@ impl RawConfig {
             data_dir,
             syslog,
             clock_tolerance_ms,
+            ntp_server: match self.time.ntp_server.map(|s| s.trim().to_string()) {
+                Some(s) if s.is_empty() => None,
+                Some(s) if s.len() > 255 || s.contains(char::is_whitespace) => {
+                    return Err(ConfigError::Invalid {
+                        key: "time.ntp_server",
+                        message: format!("`{s}` is not a host name or address"),
+                    });
+                }
+                other => other,
+            },
             database,
             tls,
             argon2: mamori_service::Argon2Params {

@@ -5,6 +5,7 @@ pub mod clock;
 pub mod collect;
 pub mod config;
 pub mod fonts;
+pub mod ntp;
 pub mod tls;
 pub mod web;
 
@@ -64,6 +65,7 @@ pub struct Server {
     listeners: Option<collect::Listeners>,
     pub syslog: collect::SyslogBound,
     collector: Option<tokio::task::JoinHandle<()>>,
+    ntp: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -78,6 +80,9 @@ impl Server {
     /// seals what is left of the audit trail and signs a final head.
     pub async fn wait(self) -> Result<()> {
         let served = self.task.await.context("server task")?.context("server");
+        if let Some(t) = self.ntp {
+            t.abort();
+        }
         // Stop receiving, let open streams store what they read, then let the collector
         // store what is queued before the event log is closed.
         if let Some(l) = self.listeners {
@@ -246,6 +251,17 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
     // Seal the audit trail every second: heads are signed at least every second while busy.
     // Verify the whole log once a day (the service decides when from the last recorded
     // verification, so restarts neither skip nor repeat it).
+    let ntp = cfg.ntp_server.clone().map(|server| {
+        let svc = state_svc.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(ntp::EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                ntp::check_and_record(&svc, &server).await;
+            }
+        })
+    });
     let retention = cfg.seal_retention_days;
     let daily_verification = cfg.seal_daily_verification;
     let sealing = state_svc.sealer.is_some().then(|| {
@@ -295,6 +311,7 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         listeners,
         syslog,
         collector: collector_task,
+        ntp,
     })
 }
 

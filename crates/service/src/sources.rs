@@ -10,8 +10,8 @@ use mamori_domain::checklist::LogCollection;
 use mamori_storage::StoreError;
 use mamori_storage::events::EventQuery;
 use mamori_storage::sources::{
-    HourTally, ReviewRow, SourceRow, create_token_source, insert_review, set_source_disabled,
-    set_source_token,
+    ClockCheck, HourTally, ReviewRow, SourceRow, create_token_source, insert_clock_check,
+    insert_review, set_source_disabled, set_source_token,
 };
 use serde_json::json;
 
@@ -404,7 +404,14 @@ impl Services {
                     day(r.to_ms - 1),
                 )
             });
+        let own_clock_offset_ms = self
+            .store
+            .last_clock_check()
+            .await?
+            .filter(|c| now - c.at_ms < 2 * 24 * HOUR_MS)
+            .and_then(|c| c.offset_ms);
         Ok(LogCollection {
+            own_clock_offset_ms,
             live_sources: views.iter().filter(|v| v.is_live()).count(),
             file_sources: views.iter().filter(|v| !v.is_live()).count(),
             events_30d,
@@ -420,6 +427,23 @@ impl Services {
                 .collect(),
             last_review,
         })
+    }
+
+    /// Records a check of this server's clock against the time server (no audit event: the
+    /// server does this by itself every hour).
+    pub async fn record_clock_check(&self, check: &ClockCheck) -> ServiceResult<()> {
+        let mut w = self.store.write().await?;
+        insert_clock_check(&mut w, check).await?;
+        w.commit().await?;
+        Ok(())
+    }
+
+    /// The newest check of this server's clock.
+    pub async fn last_clock_check(
+        &self,
+        _cap: &Cap<perm::ViewLogs>,
+    ) -> ServiceResult<Option<ClockCheck>> {
+        Ok(self.store.last_clock_check().await?)
     }
 
     /// Reviews, newest period first.

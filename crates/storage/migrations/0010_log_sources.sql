@@ -51,3 +51,13 @@ CREATE TABLE log_reviews (
     notes TEXT NOT NULL
 );
 CREATE INDEX log_reviews_period ON log_reviews (period_to);
+
+-- Checks of mamori's own clock against the facility's time server (SNTP): receive times, and
+-- so every source's clock estimate, are only as good as this clock.
+CREATE TABLE clock_checks (
+    id {id},
+    at BIGINT NOT NULL,
+    server TEXT NOT NULL,
+    offset_ms BIGINT,
+    error TEXT NOT NULL
+);

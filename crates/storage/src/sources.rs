@@ -238,7 +238,54 @@ pub async fn insert_review(tx: &mut Tx, r: &ReviewRow) -> Result<i64> {
     Ok(row.try_get(0)?)
 }
 
+/// One check of mamori's clock against a time server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClockCheck {
+    pub at_ms: i64,
+    pub server: String,
+    /// Server time minus ours (ms): positive when our clock is behind. `None` when it failed.
+    pub offset_ms: Option<i64>,
+    /// Why it failed; empty when it did not.
+    pub error: String,
+}
+
+/// Records a clock check and keeps the newest thousand.
+pub async fn insert_clock_check(tx: &mut Tx, c: &ClockCheck) -> Result<()> {
+    sqlx::query("INSERT INTO clock_checks (at, server, offset_ms, error) VALUES ($1, $2, $3, $4)")
+        .bind(c.at_ms)
+        .bind(&c.server)
+        .bind(c.offset_ms)
+        .bind(&c.error)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "DELETE FROM clock_checks WHERE id NOT IN \
+         (SELECT id FROM clock_checks ORDER BY id DESC LIMIT 1000)",
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 impl Store {
+    /// The newest clock check.
+    pub async fn last_clock_check(&self) -> Result<Option<ClockCheck>> {
+        let row = sqlx::query(
+            "SELECT at, server, offset_ms, error FROM clock_checks ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(ClockCheck {
+                at_ms: r.try_get(0)?,
+                server: r.try_get(1)?,
+                offset_ms: r.try_get(2)?,
+                error: r.try_get(3)?,
+            })
+        })
+        .transpose()
+    }
+
     /// Every source, by name.
     pub async fn log_sources(&self) -> Result<Vec<SourceRow>> {
         let rows = sqlx::query(&format!(

@@ -152,6 +152,7 @@ impl TestServer {
             seal_daily_verification: false,
             syslog: mamori_server::config::SyslogListen::default(),
             clock_tolerance_ms: 60_000,
+            ntp_server: None,
             log: "warn".into(),
         }
     }

@@ -161,6 +161,8 @@ pub struct SourcesPage {
     pub events_24h: i64,
     pub tolerance: String,
     pub can_manage: bool,
+    /// mamori's own clock: (tone, value, detail).
+    pub own_clock: (&'static str, String, String),
     /// The add-forwarder form as typed and its error (field, message, code).
     pub name: String,
     pub label: String,
@@ -196,7 +198,38 @@ async fn sources_page(
     let fac = crate::web::pages::facility_name(state)
         .await
         .map_err(svc_err)?;
+    let now = state.svc.clock.now_ms();
+    let own_clock = match state.svc.last_clock_check(&p.cap).await.map_err(svc_err)? {
+        None => (
+            "neutral",
+            "—".to_string(),
+            tr(lang, "sources.own_clock_unset").to_string(),
+        ),
+        Some(c) => {
+            let when = fmt_ms(c.at_ms);
+            let stale = now - c.at_ms > 2 * 3_600_000;
+            match c.offset_ms {
+                Some(o) => (
+                    if o.abs() > tolerance {
+                        "bad"
+                    } else if stale {
+                        "warn"
+                    } else {
+                        "good"
+                    },
+                    offset_text(lang, Some(-o)),
+                    format!("{} {} ({when})", tr(lang, "sources.own_clock_vs"), c.server),
+                ),
+                None => (
+                    "warn",
+                    tr(lang, "sources.own_clock_failed").to_string(),
+                    format!("{} ({when}): {}", c.server, c.error),
+                ),
+            }
+        }
+    };
     Ok(SourcesPage {
+        own_clock,
         l: Layout::new(lang, &p.view, &fac, "sources.title", "/logs"),
         chart: hourly_chart(
             tr(lang, "sources.all_chart"),

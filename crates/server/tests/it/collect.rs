@@ -318,3 +318,50 @@ async fn syslog_over_tls_uses_the_servers_certificate() {
         .expect("the server closes the connection");
     assert_eq!(count(&s, "tls-check").await, 100);
 }
+
+/// A time server five seconds ahead of this machine, speaking SNTP (RFC 5905) on loopback.
+async fn time_server_ahead(sock: tokio::net::UdpSocket, ahead_s: f64) {
+    let mut buf = [0u8; 128];
+    while let Ok((n, peer)) = sock.recv_from(&mut buf).await {
+        if n < 48 {
+            continue;
+        }
+        let now = std::time::SystemTime::UNIX_EPOCH
+            .elapsed()
+            .unwrap()
+            .as_secs_f64()
+            + ahead_s;
+        let secs = now.trunc() as u64 + 2_208_988_800;
+        let frac = (now.fract() * 4_294_967_296.0) as u64;
+        let stamp = ((secs << 32) | frac).to_be_bytes();
+        let mut reply = [0u8; 48];
+        reply[0] = 0b00_100_100; // no leap warning, version 4, mode 4 (server)
+        reply[1] = 2; // stratum
+        reply[12..16].copy_from_slice(b"GPS\0");
+        reply[16..24].copy_from_slice(&stamp); // reference
+        reply[24..32].copy_from_slice(&buf[40..48]); // originate = the client's transmit
+        reply[32..40].copy_from_slice(&stamp); // receive
+        reply[40..48].copy_from_slice(&stamp); // transmit
+        let _ = sock.send_to(&reply, peer).await;
+    }
+}
+
+#[tokio::test]
+async fn this_servers_clock_is_checked_against_the_time_server() {
+    let (s, admin) = TestServer::with_admin().await;
+    let mut c = s.login(&admin).await;
+    let p = c.get("/logs/sources").await;
+    assert!(p.has("ntp_server"), "no time server set yet: {}", p.body);
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = sock.local_addr().unwrap().to_string();
+    tokio::spawn(time_server_ahead(sock, 5.0));
+    mamori_server::ntp::check_and_record(&s.svc, &addr).await;
+    let check = s.svc.store.last_clock_check().await.unwrap().unwrap();
+    let offset = check.offset_ms.expect("answered");
+    assert!((offset - 5_000).abs() < 500, "{offset} ms");
+    let p = c.get("/logs/sources").await;
+    assert!(p.has("-5.0秒"), "mamori is five seconds behind: {}", p.body);
+    // The checklist's 2-⑪ evidence says the clock was checked.
+    let snap = s.svc.checklist_snapshot().await.unwrap();
+    assert!(snap.collection.own_clock_offset_ms.is_some());
+}
