@@ -874,6 +874,7 @@ mod tests {
             documents: demo.documents,
             reviews: vec![(RegistryKind::Asset, date!(2024 - 01 - 01))],
             sealed_records: Some(3),
+            collection: Default::default(),
         };
         let scope: Vec<&str> = TOPICS.to_vec();
         let mut seen = 0;

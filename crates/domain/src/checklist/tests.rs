@@ -580,6 +580,7 @@ fn a_log_review_recorded_in_mamori_counts_and_silent_or_drifting_sources_show() 
         events_30d: 1234,
         silent: vec!["syslog/192.0.2.9".into()],
         drifting: vec![],
+        own_clock_offset_ms: Some(-1_200),
         last_review: Some((
             TODAY,
             "安全 太郎".into(),
@@ -594,6 +595,7 @@ fn a_log_review_recorded_in_mamori_counts_and_silent_or_drifting_sources_show() 
     assert!(codes.contains(&"logs_collected"));
     assert!(codes.contains(&"log_sources_silent"));
     assert!(codes.contains(&"log_reviewed_in_mamori"));
+    assert!(codes.contains(&"own_clock_checked"));
     assert!(e.sources.contains(&Source::Logs));
     let silent = std::mem::take(&mut s.collection.silent);
     assert_eq!(run("server.access_logs", &s).verdict, Verdict::Pass);
