@@ -28,6 +28,8 @@ pub enum Permission {
     /// Answer the checklist (はい / いいえ, dates, remarks) and export the form.
     AnswerChecklist,
     ViewLogs,
+    /// Set up log collection (the access-log CSV profiles) and take log files in.
+    ManageLogs,
     ViewVendors,
     ViewBackups,
     ViewIncidents,
@@ -112,8 +114,9 @@ impl Role {
 }
 
 /// Permissions that change facility state (as opposed to reading it).
-pub const WRITE_PERMISSIONS: [Permission; 5] = [
+pub const WRITE_PERMISSIONS: [Permission; 6] = [
     Permission::EditLedger,
+    Permission::ManageLogs,
     Permission::AnswerChecklist,
     Permission::ManageSettings,
     Permission::ManageUsers,
@@ -137,6 +140,8 @@ mod tests {
         assert!(!Role::Auditor.can_write());
         assert!(Role::Auditor.permits(Permission::ViewLogs));
         assert!(Role::Auditor.permits(Permission::ViewAudit));
+        assert!(!Role::Auditor.permits(Permission::ManageLogs));
+        assert!(Role::SecurityOfficer.permits(Permission::ManageLogs));
     }
 
     #[test]

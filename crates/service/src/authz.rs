@@ -110,6 +110,7 @@ pub mod perm {
         ViewChecklist,
         AnswerChecklist,
         ViewLogs,
+        ManageLogs,
         ViewVendors,
         ViewBackups,
         ViewIncidents,

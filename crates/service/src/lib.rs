@@ -9,6 +9,7 @@ pub mod auth;
 pub mod authz;
 pub mod checklist;
 pub mod clock;
+pub mod csv_profiles;
 pub mod dashboard;
 pub mod demo;
 pub mod error;

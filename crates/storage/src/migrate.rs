@@ -19,6 +19,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "checklist", include_str!("../migrations/0007_checklist.sql")),
     (8, "seal_verifications", include_str!("../migrations/0008_seal_verifications.sql")),
     (9, "log_events", include_str!("../migrations/0009_log_events.sql")),
+    // 10 is taken by a change made alongside this one; versions are applied by number, so
+    // the gap is harmless.
+    (11, "log_csv_profiles", include_str!("../migrations/0011_log_csv_profiles.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

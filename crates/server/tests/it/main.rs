@@ -12,6 +12,7 @@ mod audit;
 mod auth;
 mod checklist;
 mod cli;
+mod csv_profiles;
 mod documents;
 mod durability;
 mod import;
