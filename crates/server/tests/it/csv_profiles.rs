@@ -297,3 +297,52 @@ async fn profiles_through_the_service() {
     ));
     assert!(a.can::<perm::ViewLogs>().is_ok());
 }
+
+#[tokio::test]
+async fn the_demo_clinic_answers_who_opened_a_patients_record() {
+    let s = TestServer::start().await;
+    let today = mamori_service::Clock::today(&*s.clock);
+    let demo = mamori_service::demo::demo_facility(today, 20_251_001);
+    s.svc
+        .seed_demo(&demo, mamori_testkit::PASSWORD)
+        .await
+        .unwrap();
+    let taken = s.svc.seed_demo_access_log(&demo, 20_251_001).await.unwrap();
+    assert!(taken > 2_000, "{taken}");
+    assert_eq!(
+        s.svc.events.as_ref().unwrap().size().unwrap(),
+        u64::try_from(taken).unwrap(),
+        "every event sealed"
+    );
+    let actor = Actor::local("test");
+    let cap = actor.can::<perm::ViewLogs>().unwrap();
+    let q = mamori_storage::events::EventQuery {
+        object: "P-000003".into(),
+        from_ms: Some(mamori_service::Clock::now_ms(&*s.clock) - 30 * 86_400_000),
+        limit: 1_000,
+        ..Default::default()
+    };
+    let (rows, total) = s.svc.search_events(&cap, &q).await.unwrap();
+    assert!(total >= 10, "{total}");
+    assert!(
+        rows.iter().all(|r| r.time_flag.is_empty()),
+        "plausible times"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.source == mamori_service::seed::DEMO_ACCESS_LOG)
+    );
+    // Doctors and nurses of the EHR, on the clinic's PCs.
+    let ehr: std::collections::HashSet<&str> = demo
+        .accounts
+        .iter()
+        .filter(|a| a.system_id == mamori_domain::SystemId(1))
+        .map(|a| a.login_id.as_str())
+        .collect();
+    assert!(
+        rows.iter()
+            .all(|r| ehr.contains(r.actor.as_deref().unwrap()))
+    );
+    assert!(rows.iter().all(|r| r.host.starts_with("PC-")));
+    assert!(rows.iter().any(|r| r.action == "record_viewed"));
+}
