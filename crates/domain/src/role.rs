@@ -30,6 +30,8 @@ pub enum Permission {
     ViewLogs,
     /// Mark a period of collected logs as reviewed (ログの確認記録).
     ReviewLogs,
+    /// Set up log collection (the access-log CSV profiles) and take log files in.
+    ManageLogs,
     ViewVendors,
     ViewBackups,
     ViewIncidents,
@@ -114,8 +116,9 @@ impl Role {
 }
 
 /// Permissions that change facility state (as opposed to reading it).
-pub const WRITE_PERMISSIONS: [Permission; 6] = [
+pub const WRITE_PERMISSIONS: [Permission; 7] = [
     Permission::EditLedger,
+    Permission::ManageLogs,
     Permission::AnswerChecklist,
     Permission::ReviewLogs,
     Permission::ManageSettings,
@@ -140,6 +143,8 @@ mod tests {
         assert!(!Role::Auditor.can_write());
         assert!(Role::Auditor.permits(Permission::ViewLogs));
         assert!(Role::Auditor.permits(Permission::ViewAudit));
+        assert!(!Role::Auditor.permits(Permission::ManageLogs));
+        assert!(Role::SecurityOfficer.permits(Permission::ManageLogs));
     }
 
     #[test]

@@ -146,6 +146,25 @@ pub enum LogFileError {
     /// `LOG0012`: no EVTX file header (`ElfFile`) at the start.
     #[error("not a Windows event log file (.evtx)")]
     NotEvtx,
+    /// `LOG0013`: an access-log CSV whose header row lacks columns the profile reads: most
+    /// likely the wrong profile. `found` is the header row as read (at most 20 names).
+    #[error("the header row has no column {}; it has {}", missing.join(", "), found.join(", "))]
+    ColumnsMissing {
+        missing: Vec<String>,
+        found: Vec<String>,
+    },
+    /// `LOG0014`: not one row of an access-log CSV reads with the profile; `line` and the
+    /// messages are the first row's problem.
+    #[error("no row reads with this profile ({rows} rows); the first problem: {first_en}")]
+    NoRowFits {
+        rows: usize,
+        line: usize,
+        first_ja: String,
+        first_en: String,
+    },
+    /// `LOG0015`: no non-empty row.
+    #[error("the file is empty")]
+    Empty,
 }
 
 impl LogFileError {
@@ -154,6 +173,9 @@ impl LogFileError {
         match self {
             LogFileError::TooLarge { .. } => "LOG0011",
             LogFileError::NotEvtx => "LOG0012",
+            LogFileError::ColumnsMissing { .. } => "LOG0013",
+            LogFileError::NoRowFits { .. } => "LOG0014",
+            LogFileError::Empty => "LOG0015",
         }
     }
 
@@ -168,6 +190,19 @@ impl LogFileError {
             LogFileError::NotEvtx => {
                 "Windows イベントログ（.evtx）ファイルではありません".to_string()
             }
+            LogFileError::ColumnsMissing { missing, found } => format!(
+                "見出し行に {} の列がありません（ファイルの見出し: {}）。取込設定が違う可能性があります",
+                missing.join("、"),
+                if found.is_empty() {
+                    "なし".to_string()
+                } else {
+                    found.join("、")
+                }
+            ),
+            LogFileError::NoRowFits { rows, first_ja, .. } => format!(
+                "この取込設定では1行も読めません（{rows}行すべて）。取込設定が違う可能性があります。最初の問題: {first_ja}"
+            ),
+            LogFileError::Empty => "ファイルが空です".to_string(),
         }
     }
 
@@ -239,4 +274,16 @@ pub mod codes {
     pub const LINE_TOO_LONG: &str = "LOG0108";
     /// More lines than the limit; the rest of the input was not read.
     pub const TOO_MANY_LINES: &str = "LOG0109";
+    /// An access-log CSV row the CSV reader could not read; skipped.
+    pub const BAD_CSV_ROW: &str = "LOG0110";
+    /// An access-log CSV row whose time is empty or not in the profile's format; skipped.
+    pub const BAD_ROW_TIME: &str = "LOG0111";
+    /// An access-log CSV row without a user; skipped.
+    pub const MISSING_USER: &str = "LOG0112";
+    /// An access-log CSV row without a column the profile reads; skipped.
+    pub const SHORT_ROW: &str = "LOG0113";
+    /// An access-log CSV row with a cell over the limit; skipped.
+    pub const CELL_TOO_LONG: &str = "LOG0114";
+    /// Characters that do not fit the file's encoding were replaced (the rows are kept).
+    pub const REPLACED_CHARACTERS: &str = "LOG0115";
 }

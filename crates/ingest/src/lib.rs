@@ -9,9 +9,11 @@
 //! Logs become [`mamori_domain::event::LogEvent`]s: [`parse_syslog`] reads one syslog message
 //! (RFC 5424, RFC 3164/BSD) and [`SyslogFramer`] splits a TCP stream into messages (RFC 6587);
 //! [`read_json_lines`] reads forwarders' JSON lines; `read_evtx` (feature `evtx`, off by
-//! default) reads Windows `.evtx` files. They keep what they cannot fully read, with `LOG01xx`
+//! default) reads Windows `.evtx` files; [`read_mapped_csv`] reads EHR / レセコン access-log CSV
+//! exports through a [`CsvProfile`] (which column is the time, the user, the patient …). They keep what they cannot fully read, with `LOG01xx`
 //! codes, and refuse only oversized or unrecognisable input ([`SyslogError`], [`LogFileError`]).
 
+mod access_csv;
 mod delimited;
 mod error;
 #[cfg(feature = "evtx")]
@@ -24,6 +26,11 @@ mod text;
 mod windows;
 mod xlsx;
 
+pub use access_csv::{
+    ACCESS_LOG_LIMITS, ColumnRef, CsvProfile, DEFAULT_OPERATIONS, DateFormat, Delimiter, MappedCsv,
+    OperationRule, ProfileEncoding, ProfileInput, ProfileProblem, default_operations,
+    read_mapped_csv, shipped_profiles,
+};
 pub use delimited::{CsvOptions, read_csv};
 pub use error::{Diagnostic, IngestError, LogFileError, codes};
 #[cfg(feature = "evtx")]

@@ -183,16 +183,22 @@ enum LogCmd {
         store: StoreArgs,
     },
     /// Import log files into the sealed event log and the search index: Windows event logs
-    /// (.evtx), JSON lines from a forwarder (.jsonl), or syslog text (one message per line).
-    /// Every event is sealed before it counts as imported; unreadable records are counted and
-    /// shown, never fatal to their neighbours. Runs with the server stopped.
+    /// (.evtx), JSON lines from a forwarder (.jsonl), syslog text (one message per line), or an
+    /// EHR / レセコン access-log CSV read through a mapping profile (--profile). Every event is
+    /// sealed before it counts as imported; unreadable records are counted and shown, never
+    /// fatal to their neighbours. Runs with the server stopped.
     Ingest {
         /// The files to import.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// evtx, jsonl or syslog (default: from each file's first bytes, then its extension).
+        /// evtx, jsonl, syslog or csv (default: from each file's first bytes, then its
+        /// extension; csv when --profile is given).
         #[arg(long)]
         format: Option<String>,
+        /// The access-log CSV profile (取込設定) by name: generic, karte-split-date,
+        /// rececon-tsv, or one made on the ログ → アクセスログの取込設定 page.
+        #[arg(long, value_name = "NAME")]
+        profile: Option<String>,
         /// Name of the source the events are filed under (default: the file's name).
         #[arg(long)]
         source: Option<String>,
@@ -548,6 +554,12 @@ async fn demo(store: StoreArgs, listen: ListenArgs) -> Result<()> {
         if svc.events.is_some() {
             svc.seed_demo_logs(20_251_001).await?;
         }
+        // The EHR's access log of the last 30 days, so that 収集ログの検索 can answer who
+        // opened a patient's record.
+        let events = svc.seed_demo_access_log(&demo, 20_251_001).await?;
+        eprintln!(
+            "電子カルテのアクセスログ {events} 件を取り込みました / {events} EHR access-log events taken in"
+        );
         mamori_server::tls::write_private(
             &login_file,
             format!(
@@ -794,6 +806,7 @@ async fn export(kind: LedgerKind, output: PathBuf, store: StoreArgs) -> Result<b
 async fn log_ingest(
     files: Vec<PathBuf>,
     format: Option<String>,
+    profile: Option<String>,
     source: Option<String>,
     store: StoreArgs,
 ) -> Result<bool> {
@@ -808,6 +821,14 @@ async fn log_ingest(
                 &format!("({f})"),
             )
         })?),
+    };
+    // A profile means CSV.
+    let forced = match (forced, &profile) {
+        (None, Some(_)) => Some(LogFormat::Csv),
+        (Some(f), Some(_)) if f != LogFormat::Csv => {
+            return Err(flag_error("LOG0024", "--profile", "", ""));
+        }
+        (f, _) => f,
     };
     let cfg = load_config(&store, &ListenArgs::default(), &default_data_dir())?;
     init_tracing("warn");
@@ -827,6 +848,31 @@ async fn log_ingest(
     };
     let mut all_ok = true;
     let outcome: Result<()> = async {
+        let csv_profile = match &profile {
+            None => None,
+            Some(name) => {
+                let local = mamori_service::Actor::local(&os_user());
+                let cap = local.can::<mamori_service::perm::ViewLogs>()?;
+                match svc.csv_profile(&cap, name).await {
+                    Ok(entry) => Some(entry.profile),
+                    Err(mamori_service::ServiceError::NotFound) => {
+                        let names: Vec<String> = svc
+                            .csv_profiles(&cap)
+                            .await?
+                            .into_iter()
+                            .map(|e| e.profile.name)
+                            .collect();
+                        return Err(flag_error(
+                            "LOG0023",
+                            "--profile",
+                            &format!("（{name}。使える設定: {}）", names.join(", ")),
+                            &format!("({name}; available: {})", names.join(", ")),
+                        ));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
         svc.catch_up_event_index().await?;
         for path in &files {
             let name = path
@@ -836,14 +882,14 @@ async fn log_ingest(
             let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             let Some(fmt) = forced.or_else(|| LogFormat::detect(&name, &bytes)) else {
                 eprintln!(
-                    "{}: LOG0021 形式が分かりません。--format evtx|jsonl|syslog を指定してください / unknown format: give --format",
+                    "{}: LOG0021 形式が分かりません。--format evtx|jsonl|syslog|csv を指定してください / unknown format: give --format",
                     path.display()
                 );
                 all_ok = false;
                 continue;
             };
             let now = mamori_service::Clock::now_ms(&SystemClock);
-            let decoded = match decode_file(fmt, &bytes, now, "local") {
+            let decoded = match decode_file(fmt, &bytes, now, "local", csv_profile.as_ref()) {
                 Ok(d) => d,
                 Err(e) => {
                     eprintln!("{}: {} {}", path.display(), e.code(), e.message_ja());
@@ -1411,10 +1457,11 @@ fn main() -> std::process::ExitCode {
                     LogCmd::Ingest {
                         files,
                         format,
+                        profile,
                         source,
                         store,
                     },
-            } => log_ingest(files, format, source, store).await,
+            } => log_ingest(files, format, profile, source, store).await,
             Command::Log {
                 cmd:
                     LogCmd::Search {

@@ -111,6 +111,7 @@ pub mod perm {
         AnswerChecklist,
         ViewLogs,
         ReviewLogs,
+        ManageLogs,
         ViewVendors,
         ViewBackups,
         ViewIncidents,

@@ -1705,6 +1705,96 @@ fn documents(today: Date) -> Vec<FacilityDocument> {
     ]
 }
 
+// ---------------------------------------------------------------------------------------------
+// The electronic medical record's access log
+
+/// The EHR's access log of the 30 days before `today` as its export would look, in the layout of
+/// the shipped `generic` profile (`日時,利用者ID,患者ID,操作,端末`, UTF-8, CRLF): the doctors
+/// and nurses still employed open patients' records on the PCs of their rooms during clinic
+/// hours — mostly 参照, some 更新, a few 印刷 and 出力 — after logging in each day; only the ward
+/// works on Sundays. A dozen regular patients come back often. Deterministic per
+/// `(today, seed)`; a few thousand rows.
+pub fn ehr_access_log(f: &DemoFacility, today: Date, seed: u64) -> String {
+    let mut rng = SplitMix64::new(seed ^ 0x4548_525F_4C4F_4753); // "EHR_LOGS"
+    let persons: std::collections::HashMap<PersonId, &Person> =
+        f.persons.iter().map(|p| (p.id, p)).collect();
+    let pcs = |prefixes: &[&str]| -> Vec<&str> {
+        f.assets
+            .iter()
+            .filter(|a| a.class == AssetClass::Workstation && a.status == AssetStatus::Active)
+            .filter(|a| prefixes.iter().any(|p| a.name.starts_with(p)))
+            .map(|a| a.name.as_str())
+            .collect()
+    };
+    let exam_pcs = pcs(&["PC-診察", "PC-院長室"]);
+    let ward_pcs = pcs(&["PC-病棟", "PC-処置"]);
+    // (login id, is a doctor)
+    let users: Vec<(&str, bool)> = f
+        .accounts
+        .iter()
+        .filter(|a| a.system_id == SystemId(S_EHR) && a.kind == AccountKind::Personal && a.enabled)
+        .filter_map(|a| {
+            let p = persons.get(&a.person_id?)?;
+            match p.job {
+                _ if p.has_left(today) => None,
+                JobType::Doctor => Some((a.login_id.as_str(), true)),
+                JobType::Nurse => Some((a.login_id.as_str(), false)),
+                _ => None,
+            }
+        })
+        .collect();
+    let mut out = String::from("日時,利用者ID,患者ID,操作,端末\r\n");
+    let mut rows: Vec<(i64, String)> = Vec::new();
+    for ago in (1..=30).rev() {
+        let day = days_ago(today, ago);
+        let (open, close, most) = match day.weekday() {
+            time::Weekday::Sunday => (9 * 60, 17 * 60, 6),
+            time::Weekday::Saturday => (8 * 60 + 30, 13 * 60, 10),
+            _ => (8 * 60 + 30, 18 * 60, 16),
+        };
+        for (login, doctor) in &users {
+            if (day.weekday() == time::Weekday::Sunday && *doctor) || rng.chance(25) {
+                continue;
+            }
+            let room = if *doctor { &exam_pcs } else { &ward_pcs };
+            let pc = rng.pick(room, "");
+            if pc.is_empty() {
+                continue;
+            }
+            let start = rng.range(open, open + 60);
+            rows.push((start * 60, format!("{login},,ログイン,{pc}")));
+            for _ in 0..rng.range(most / 2, most) {
+                let at = rng.range(start + 1, close) * 60 + rng.range(0, 59);
+                let patient = if rng.chance(20) {
+                    rng.range(1, 12)
+                } else {
+                    rng.range(13, 640)
+                };
+                let op = match rng.below(100) {
+                    0..=79 => "参照",
+                    80..=92 => "更新",
+                    93..=97 => "印刷",
+                    _ => "出力",
+                };
+                rows.push((at, format!("{login},P-{patient:06},{op},{pc}")));
+            }
+        }
+        rows.sort_by_key(|r| r.0);
+        for (at, rest) in rows.drain(..) {
+            out.push_str(&format!(
+                "{}/{:02}/{:02} {:02}:{:02}:{:02},{rest}\r\n",
+                day.year(),
+                u8::from(day.month()),
+                day.day(),
+                at / 3600,
+                at / 60 % 60,
+                at % 60
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1893,5 +1983,63 @@ mod tests {
             let found = leavers_with_enabled_accounts(&f.persons, &f.accounts, today);
             assert!(found.len() >= 4);
         }
+    }
+
+    #[test]
+    fn the_ehr_access_log_reads_with_the_generic_profile() {
+        let f = demo_facility(TODAY, 7);
+        let text = ehr_access_log(&f, TODAY, 7);
+        assert_eq!(text, ehr_access_log(&f, TODAY, 7), "deterministic");
+        let generic = mamori_ingest::shipped_profiles()
+            .into_iter()
+            .next()
+            .unwrap();
+        let r = mamori_ingest::read_mapped_csv(
+            text.as_bytes(),
+            0,
+            &generic,
+            &mamori_ingest::ACCESS_LOG_LIMITS,
+        )
+        .unwrap();
+        assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics.first());
+        assert!(
+            (2_000..6_000).contains(&r.events.len()),
+            "{}",
+            r.events.len()
+        );
+        let viewed = r
+            .events
+            .iter()
+            .filter(|(_, e)| e.action == mamori_domain::event::Action::RecordViewed)
+            .count();
+        assert!(viewed * 10 > r.events.len() * 6, "mostly 参照: {viewed}");
+        assert!(
+            r.events
+                .iter()
+                .all(|(_, e)| e.source_host.starts_with("PC-"))
+        );
+        // Everyone in the log still works here and has an EHR account.
+        let logins: HashSet<&str> = f.accounts.iter().map(|a| a.login_id.as_str()).collect();
+        assert!(
+            r.events
+                .iter()
+                .all(|(_, e)| logins.contains(e.actor.as_deref().unwrap()))
+        );
+        // The last 30 days, not today.
+        let midnight = TODAY.midnight().assume_offset(mamori_ingest::JST);
+        let today_ms = midnight.unix_timestamp() * 1000;
+        assert!(r.events.iter().all(|(_, e)| {
+            let t = e.time_ms.unwrap();
+            t < today_ms && t >= today_ms - 30 * 86_400_000
+        }));
+        let regular = r
+            .events
+            .iter()
+            .filter(|(_, e)| e.object.as_deref() == Some("P-000003"))
+            .count();
+        assert!(
+            regular >= 10,
+            "a regular patient comes back often: {regular}"
+        );
     }
 }

@@ -10,6 +10,7 @@ pub mod authz;
 pub mod checklist;
 pub mod clock;
 pub mod collect;
+pub mod csv_profiles;
 pub mod dashboard;
 pub mod demo;
 pub mod demo_logs;

@@ -10,8 +10,8 @@ use crate::sealing::Sealer;
 use crate::{ClientInfo, Services};
 use mamori_domain::event::{Action, LogEvent, Outcome, Severity};
 use mamori_ingest::{
-    EvtxLimits, JsonLinesOptions, LogFileError, SyslogOptions, parse_syslog, read_evtx,
-    read_json_lines,
+    ACCESS_LOG_LIMITS, CsvProfile, EvtxLimits, JsonLinesOptions, LogFileError, MappedCsv,
+    SyslogOptions, parse_syslog, read_evtx, read_json_lines, read_mapped_csv, shipped_profiles,
 };
 use mamori_storage::events::{EventQuery, EventRow, insert_events};
 use mamori_storage::sources::tally_source;
@@ -67,6 +67,8 @@ pub enum LogFormat {
     JsonLines,
     /// One syslog message per line (a saved `/var/log/…` file or a forwarder's spool).
     Syslog,
+    /// An access-log CSV export (EHR, レセコン), read through a mapping profile.
+    Csv,
 }
 
 impl LogFormat {
@@ -75,6 +77,7 @@ impl LogFormat {
             "evtx" => Some(LogFormat::Evtx),
             "jsonl" | "json" | "ndjson" => Some(LogFormat::JsonLines),
             "syslog" | "log" | "txt" => Some(LogFormat::Syslog),
+            "csv" | "tsv" => Some(LogFormat::Csv),
             _ => None,
         }
     }
@@ -104,15 +107,40 @@ pub struct DecodedFile {
     pub examples: Vec<String>,
 }
 
-/// Decodes a log file. A file that cannot be read at all (too large, not the format) is an error
-/// with its code; bad records or lines inside a readable file are counted, never fatal.
+/// Decodes a log file. A file that cannot be read at all (too large, not the format, a CSV that
+/// does not fit its profile) is an error with its code; bad records or lines inside a readable
+/// file are counted, never fatal. `profile` is for [`LogFormat::Csv`] (default: the shipped
+/// `generic` profile).
 pub fn decode_file(
     format: LogFormat,
     bytes: &[u8],
     received_ms: i64,
     peer: &str,
+    profile: Option<&CsvProfile>,
 ) -> Result<DecodedFile, LogFileError> {
     match format {
+        LogFormat::Csv => {
+            let out = match profile {
+                Some(p) => preview_csv(p, bytes, received_ms)?,
+                None => {
+                    let generic = shipped_profiles()
+                        .into_iter()
+                        .next()
+                        .ok_or(LogFileError::Empty)?;
+                    preview_csv(&generic, bytes, received_ms)?
+                }
+            };
+            Ok(DecodedFile {
+                bad: out.skipped,
+                examples: out
+                    .diagnostics
+                    .iter()
+                    .take(5)
+                    .map(|d| format!("{} {}", d.code, d.message_ja))
+                    .collect(),
+                events: out.events.into_iter().map(|(_, e)| e).collect(),
+            })
+        }
         LogFormat::Evtx => {
             let out = read_evtx(bytes, received_ms, &EvtxLimits::default())?;
             Ok(DecodedFile {
@@ -160,6 +188,15 @@ pub fn decode_file(
             Ok(out)
         }
     }
+}
+
+/// Reads an access-log CSV with `profile`: every event with its line, and every problem.
+pub fn preview_csv(
+    profile: &CsvProfile,
+    bytes: &[u8],
+    received_ms: i64,
+) -> Result<MappedCsv, LogFileError> {
+    read_mapped_csv(bytes, received_ms, profile, &ACCESS_LOG_LIMITS)
 }
 
 /// The sealed form of an event: JSON with every field and the raw text.
@@ -349,6 +386,18 @@ impl Services {
         Ok(())
     }
 
+    /// [`Services::ingest_events`] for a person allowed to take logs in (the ログ pages).
+    pub async fn ingest_file_events(
+        &self,
+        cap: &Cap<perm::ManageLogs>,
+        source: &str,
+        events: &[LogEvent],
+        client: &ClientInfo,
+    ) -> ServiceResult<IngestReceipt> {
+        self.ingest_events(&cap.actor().label(), source, events, client, |_| {})
+            .await
+    }
+
     /// Indexes sealed events the index does not have yet (a crash after sealing, before
     /// indexing). Returns how many were indexed.
     pub async fn catch_up_event_index(&self) -> ServiceResult<u64> {
@@ -457,6 +506,30 @@ mod tests {
             Some(LogFormat::JsonLines)
         );
         assert_eq!(LogFormat::detect("data", b"hello"), None);
+        assert_eq!(
+            LogFormat::detect("karte_202604.csv", "日時,利用者ID".as_bytes()),
+            Some(LogFormat::Csv)
+        );
+    }
+
+    #[test]
+    fn a_csv_is_read_with_its_profile_and_its_bad_rows_counted() {
+        let text = "日時,利用者ID,患者ID,操作,端末\n2026/04/01 09:00:00,sato,P-1,参照,PC-1\n2026/04/01 25:00:00,sato,P-1,参照,PC-1\n2026/04/01 09:01:00,sato,P-2,更新,PC-1\n";
+        // No profile: the generic one.
+        let out = decode_file(LogFormat::Csv, text.as_bytes(), 0, "local", None).unwrap();
+        assert_eq!((out.events.len(), out.bad), (2, 1));
+        assert!(
+            out.examples[0].starts_with("LOG0111 3行目"),
+            "{:?}",
+            out.examples
+        );
+        assert_eq!(out.events[1].action, Action::RecordChanged);
+        let tsv = shipped_profiles()
+            .into_iter()
+            .find(|p| p.name == "rececon-tsv")
+            .unwrap();
+        let e = decode_file(LogFormat::Csv, text.as_bytes(), 0, "local", Some(&tsv)).unwrap_err();
+        assert_eq!(e.code(), "LOG0014");
     }
 
     #[test]
@@ -464,7 +537,14 @@ mod tests {
         let mut text = b"<34>Oct 11 22:14:15 mymachine su: 'su root' failed\n".to_vec();
         text.extend(vec![b'x'; 70 * 1024]);
         text.extend(b"\n<13>Oct 11 22:14:16 mymachine sshd[1]: Accepted password\n");
-        let out = decode_file(LogFormat::Syslog, &text, 1_700_000_000_000, "192.0.2.1").unwrap();
+        let out = decode_file(
+            LogFormat::Syslog,
+            &text,
+            1_700_000_000_000,
+            "192.0.2.1",
+            None,
+        )
+        .unwrap();
         assert_eq!(out.events.len(), 2);
         assert_eq!(out.bad, 1);
         assert!(

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod checklist;
+pub mod csv_profiles;
 pub mod events;
 pub mod facility;
 pub mod ledger;

@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "seal_verifications", include_str!("../migrations/0008_seal_verifications.sql")),
     (9, "log_events", include_str!("../migrations/0009_log_events.sql")),
     (10, "log_sources", include_str!("../migrations/0010_log_sources.sql")),
+    (11, "log_csv_profiles", include_str!("../migrations/0011_log_csv_profiles.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

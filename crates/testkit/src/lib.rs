@@ -114,6 +114,7 @@ impl TestServer {
     ) -> TestServer {
         let hasher = PasswordHasher::new(Argon2Params::FOR_TESTS, 2).unwrap();
         let sealer = mamori_service::sealing::Sealer::open(&dir.path().join("seal")).unwrap();
+        // The sealed event log, as the server holds it (`DATA/events`).
         let events = mamori_service::logs::open_event_log(dir.path()).unwrap();
         let svc = Services::new(store, clock.clone(), hasher)
             .with_sealer(sealer)

@@ -6,6 +6,7 @@ pub mod events;
 pub mod extract;
 pub mod ledger;
 pub mod ledger_overview;
+pub mod log_profiles;
 pub mod pages;
 pub mod routes;
 pub mod sources;

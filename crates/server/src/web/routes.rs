@@ -3,7 +3,9 @@
 
 use crate::web::AppState;
 use crate::web::extract::resolve_session;
-use crate::web::{checklist, events, ledger, ledger_overview, pages, sources, vendor_forms};
+use crate::web::{
+    checklist, events, ledger, ledger_overview, log_profiles, pages, sources, vendor_forms,
+};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
@@ -123,6 +125,13 @@ pub const ROUTES: &[RouteSpec] = &[
     r("POST", "/logs/sources/{name}/state", "/logs/sources/no-such-source/state", Needs(P::ManageSettings)),
     r("GET", "/logs/reviews", "/logs/reviews", Needs(P::ViewLogs)),
     r("POST", "/logs/reviews", "/logs/reviews", Needs(P::ReviewLogs)),
+    r("GET", "/logs/profiles", "/logs/profiles", Needs(P::ViewLogs)),
+    r("POST", "/logs/profiles/ingest", "/logs/profiles/ingest", Needs(P::ManageLogs)),
+    r("GET", "/logs/profiles/new", "/logs/profiles/new", Needs(P::ManageLogs)),
+    r("POST", "/logs/profiles/new", "/logs/profiles/new", Needs(P::ManageLogs)),
+    r("GET", "/logs/profiles/{name}", "/logs/profiles/generic", Needs(P::ViewLogs)),
+    r("POST", "/logs/profiles/{name}", "/logs/profiles/no-such-profile", Needs(P::ManageLogs)),
+    r("POST", "/logs/profiles/{name}/delete", "/logs/profiles/no-such-profile/delete", Needs(P::ManageLogs)),
     r("POST", "/logs/seal/verify", "/logs/seal/verify", Needs(P::ViewAudit)),
     r("GET", "/logs/seal/bundle", "/logs/seal/bundle", Needs(P::ViewAudit)),
     r("GET", "/logs/seal/key", "/logs/seal/key", Needs(P::ViewAudit)),
@@ -262,6 +271,20 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("POST", "/logs/sources/{name}/state") => post(sources::set_state),
         ("GET", "/logs/reviews") => get(sources::reviews),
         ("POST", "/logs/reviews") => post(sources::review),
+        ("GET", "/logs/profiles") => get(log_profiles::list),
+        // Access-log CSVs and their samples: up to 50 MB, on these routes only.
+        ("POST", "/logs/profiles/ingest") => {
+            post(log_profiles::ingest).layer(DefaultBodyLimit::max(log_profiles::UPLOAD_BYTES))
+        }
+        ("GET", "/logs/profiles/new") => get(log_profiles::new_form),
+        ("POST", "/logs/profiles/new") => {
+            post(log_profiles::create).layer(DefaultBodyLimit::max(log_profiles::UPLOAD_BYTES))
+        }
+        ("GET", "/logs/profiles/{name}") => get(log_profiles::edit_form),
+        ("POST", "/logs/profiles/{name}") => {
+            post(log_profiles::update).layer(DefaultBodyLimit::max(log_profiles::UPLOAD_BYTES))
+        }
+        ("POST", "/logs/profiles/{name}/delete") => post(log_profiles::delete),
         ("POST", "/logs/seal/verify") => post(pages::seal_verify),
         ("GET", "/logs/seal/bundle") => get(pages::seal_bundle),
         ("GET", "/logs/seal/key") => get(pages::seal_key),

@@ -654,3 +654,111 @@ fn log_ingest_seals_and_indexes_and_search_finds_who_did_what() {
         "every sealed event is back in the index, plus the new one"
     );
 }
+
+#[test]
+fn log_ingest_reads_an_access_log_csv_through_a_profile() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    set_up_clinic(tmp.path(), &data);
+    // The generic layout, with an impossible time on line 3.
+    let generic = tmp.path().join("karte_access.csv");
+    std::fs::write(
+        &generic,
+        "日時,利用者ID,患者ID,操作,端末\r\n2026/11/20 09:00:00,sato,P-000123,参照,PC-診察1\r\n2026/11/20 25:00:00,sato,P-000123,参照,PC-診察1\r\n2026/11/20 09:05:00,tanaka,P-000123,更新,PC-病棟-01\r\n",
+    )
+    .unwrap();
+    // A レセコン export without a header row, tab-separated, Shift_JIS, named .txt.
+    let (tsv, _, _) = encoding_rs::SHIFT_JIS
+        .encode("2026/11/20 10:00:00\tuketsuke\tPC-受付-01\tP-000123\t照会\n");
+    let rececon = tmp.path().join("rececon.txt");
+    std::fs::write(&rececon, tsv).unwrap();
+
+    // An unknown profile is named, with the ones there are; nothing is taken in.
+    let o = mamori(
+        &[
+            "log",
+            "ingest",
+            generic.to_str().unwrap(),
+            "--profile",
+            "nope",
+        ],
+        &data,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("LOG0023") && out.contains("nope"), "{out}");
+    assert!(
+        out.contains("generic, karte-split-date, rececon-tsv"),
+        "{out}"
+    );
+    // A profile is for CSV only.
+    let o = mamori(
+        &[
+            "log",
+            "ingest",
+            generic.to_str().unwrap(),
+            "--format",
+            "jsonl",
+            "--profile",
+            "generic",
+        ],
+        &data,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("LOG0024"), "{}", text(&o));
+    let o = mamori(&["log", "search", "--patient", "P-000123", "--json"], &data);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 0);
+
+    let o = mamori(
+        &[
+            "log",
+            "ingest",
+            "--format",
+            "csv",
+            "--profile",
+            "generic",
+            generic.to_str().unwrap(),
+        ],
+        &data,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("karte_access.csv: 2 件を取り込みました"),
+        "{out}"
+    );
+    assert!(out.contains("読めなかった記録 1 件"), "{out}");
+    assert!(out.contains("LOG0111 3行目"), "{out}");
+    // --profile alone means CSV, whatever the file is called.
+    let o = mamori(
+        &[
+            "log",
+            "ingest",
+            rececon.to_str().unwrap(),
+            "--profile",
+            "rececon-tsv",
+        ],
+        &data,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("rececon.txt: 1 件"), "{}", text(&o));
+
+    // Who opened P-000123's record?
+    let o = mamori(&["log", "search", "--patient", "P-000123", "--json"], &data);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let who: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| (l["actor"].as_str().unwrap(), l["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        who,
+        vec![
+            ("uketsuke", "record_viewed"),
+            ("tanaka", "record_changed"),
+            ("sato", "record_viewed"),
+        ]
+    );
+}

@@ -13,6 +13,7 @@ mod auth;
 mod checklist;
 mod cli;
 mod collect;
+mod csv_profiles;
 mod documents;
 mod durability;
 mod import;
