@@ -417,6 +417,8 @@ async function flow(page, { base, loginId, password, totpKey }) {
     ['log sources /logs/sources', '/logs/sources', '14c-log-sources.png'],
     ['one log source /logs/sources/syslog%2F192.168.1.20', '/logs/sources/syslog%2F192.168.1.20', '14d-log-source.png'],
     ['log reviews /logs/reviews', '/logs/reviews', '14e-log-reviews.png'],
+    ['access-log profiles /logs/profiles', '/logs/profiles', '14f-log-profiles.png'],
+    ['a new access-log profile /logs/profiles/new', '/logs/profiles/new', '14g-log-profile-new.png'],
     ['logs with the sealed log', '/logs', '14-logs-seal.png'],
   ]) {
     const resp = await page.goto(new URL(url, base).href);

@@ -187,7 +187,7 @@ impl Services {
     /// Registers a forwarder that sends JSON lines over HTTPS; returns its token, shown once.
     pub async fn create_log_source(
         &self,
-        cap: &Cap<perm::ManageSettings>,
+        cap: &Cap<perm::ManageLogs>,
         name: &str,
         label: &str,
         client: &ClientInfo,
@@ -243,7 +243,7 @@ impl Services {
     /// Gives a forwarder a new token (the old one stops working); returns it, shown once.
     pub async fn rotate_log_source_token(
         &self,
-        cap: &Cap<perm::ManageSettings>,
+        cap: &Cap<perm::ManageLogs>,
         name: &str,
         client: &ClientInfo,
     ) -> ServiceResult<String> {
@@ -269,7 +269,7 @@ impl Services {
     /// Stops (or resumes) accepting a forwarder's events.
     pub async fn set_log_source_disabled(
         &self,
-        cap: &Cap<perm::ManageSettings>,
+        cap: &Cap<perm::ManageLogs>,
         name: &str,
         disabled: bool,
         client: &ClientInfo,

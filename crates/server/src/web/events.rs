@@ -3,7 +3,7 @@
 
 use crate::web::AppState;
 use crate::web::error::WebError;
-use crate::web::extract::Page;
+use crate::web::extract::{Client, Page};
 use crate::web::views::{Layout, fmt_ms, render};
 use askama::Template;
 use axum::extract::{Query, State};
@@ -166,6 +166,112 @@ pub async fn search(
         f,
     });
     Ok(page_html)
+}
+
+/// Rows in one CSV export at most.
+pub const EXPORT_MAX: usize = 100_000;
+
+/// `/logs/events.csv`: what the search finds, as CSV for Excel (BOM, CRLF), newest first.
+pub async fn export_csv(
+    State(state): State<AppState>,
+    Client(client): Client,
+    p: Page<perm::ViewLogs>,
+    Query(f): Query<SearchForm>,
+) -> Result<Response, WebError> {
+    let lang = p.lang;
+    let svc_err = |e: ServiceError| WebError::from_service(&e, lang);
+    let mut q = EventQuery {
+        actor: f.actor.trim().to_string(),
+        object: f.patient.trim().to_string(),
+        host: f.host.trim().to_string(),
+        action: f.action.trim().to_string(),
+        source: f.source.trim().to_string(),
+        text: f.text.trim().to_string(),
+        ..Default::default()
+    };
+    let opt = |s: &str| Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_string);
+    match parse_period(opt(&f.from).as_deref(), opt(&f.to).as_deref()) {
+        Ok(period) => {
+            q.from_ms = period.from_ms;
+            q.to_ms = period.until_ms;
+        }
+        Err(PeriodError::From(e)) | Err(PeriodError::To(e)) => {
+            return Err(WebError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                e.code(),
+                lang,
+            ));
+        }
+        Err(PeriodError::Reversed) => {
+            return Err(WebError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "SEA0004",
+                lang,
+            ));
+        }
+    }
+    let rows = state
+        .svc
+        .export_events(&p.cap, &q, EXPORT_MAX, &client)
+        .await
+        .map_err(svc_err)?;
+    let t = |k: &str| mamori_catalog::tr(lang, k).to_string();
+    let headers = vec![
+        t("events.at"),
+        t("events.reported_at"),
+        t("events.received_at"),
+        t("events.source"),
+        t("events.host"),
+        t("events.actor"),
+        t("events.action"),
+        t("events.patient"),
+        t("events.outcome"),
+        t("events.message"),
+        t("events.seal_index"),
+    ];
+    let body: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|r| {
+            vec![
+                fmt_seconds(r.sort_ms),
+                r.at_ms.map(fmt_seconds).unwrap_or_default(),
+                fmt_seconds(r.received_ms),
+                r.source,
+                r.host,
+                r.actor.unwrap_or_default(),
+                action_label(lang, &r.action),
+                r.object.unwrap_or_default(),
+                mamori_catalog::tr(lang, &format!("events.outcome_{}", r.outcome)).to_string(),
+                r.message,
+                r.seal_index.to_string(),
+            ]
+        })
+        .collect();
+    let stamp = fmt_seconds(state.svc.clock.now_ms())
+        .chars()
+        .filter(char::is_ascii_digit)
+        .take(12)
+        .collect::<String>();
+    Ok(crate::web::ledger::download(
+        mamori_reports::table::csv(&headers, &body),
+        "text/csv; charset=utf-8",
+        &format!("mamori-logs-{stamp}.csv"),
+        &format!("収集ログ_{stamp}.csv"),
+    ))
+}
+
+/// `2025/10/14 09:12:03` in JST.
+fn fmt_seconds(ms: i64) -> String {
+    let t = mamori_service::clock::to_jst(ms);
+    format!(
+        "{}/{:02}/{:02} {:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// An action code in words; codes mamori has no words for are shown as they are.

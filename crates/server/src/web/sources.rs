@@ -244,7 +244,7 @@ async fn sources_page(
         tolerance: offset_text(lang, Some(tolerance))
             .trim_start_matches('+')
             .to_string(),
-        can_manage: p.view.actor.user.role.permits(Permission::ManageSettings),
+        can_manage: p.view.actor.user.role.permits(Permission::ManageLogs),
         name,
         label,
         error,
@@ -311,7 +311,7 @@ pub async fn create(
     Client(client): Client,
     headers: HeaderMap,
     view: Page<perm::ViewLogs>,
-    p: Page<perm::ManageSettings>,
+    p: Page<perm::ManageLogs>,
     form: CsrfForm<HashMap<String, String>>,
 ) -> PageResult {
     let lang = p.lang;
@@ -358,7 +358,7 @@ pub async fn rotate(
     State(state): State<AppState>,
     Client(client): Client,
     headers: HeaderMap,
-    p: Page<perm::ManageSettings>,
+    p: Page<perm::ManageLogs>,
     Path(name): Path<String>,
     _form: CsrfForm<HashMap<String, String>>,
 ) -> PageResult {
@@ -385,7 +385,7 @@ pub async fn rotate(
 pub async fn set_state(
     State(state): State<AppState>,
     Client(client): Client,
-    p: Page<perm::ManageSettings>,
+    p: Page<perm::ManageLogs>,
     Path(name): Path<String>,
     form: CsrfForm<HashMap<String, String>>,
 ) -> PageResult {
@@ -476,7 +476,7 @@ pub async fn detail(
             .into_iter()
             .map(|(at, code, detail)| (fmt_ms(at), code, detail))
             .collect(),
-        can_manage: p.view.actor.user.role.permits(Permission::ManageSettings),
+        can_manage: p.view.actor.user.role.permits(Permission::ManageLogs),
         search_href,
         s: line(lang, &v),
     }))

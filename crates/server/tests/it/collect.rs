@@ -365,3 +365,49 @@ async fn this_servers_clock_is_checked_against_the_time_server() {
     let snap = s.svc.checklist_snapshot().await.unwrap();
     assert!(snap.collection.own_clock_offset_ms.is_some());
 }
+
+#[tokio::test]
+async fn the_search_exports_as_csv_and_the_export_is_audited() {
+    use mamori_domain::event::{Action, LogEvent, Outcome, Severity};
+    let (s, admin) = TestServer::with_admin().await;
+    let events: Vec<LogEvent> = (0..30)
+        .map(|i| LogEvent {
+            time_ms: Some(1_759_276_800_000 - i * 60_000),
+            received_ms: 1_759_276_800_000,
+            source_host: "ehr-srv01".into(),
+            actor: Some(["sato", "tanaka"][(i % 2) as usize].into()),
+            action: Action::RecordViewed,
+            object: Some(format!("P-{:06}", i % 3)),
+            outcome: Outcome::Success,
+            severity: Severity::Informational,
+            message: format!("カルテ参照, \"引用\" {i}"),
+            fields: vec![],
+            raw: String::new(),
+        })
+        .collect();
+    let client = mamori_service::ClientInfo::new("127.0.0.1", "test");
+    s.svc
+        .ingest_events("system", "ehr.csv", &events, &client, |_| {})
+        .await
+        .unwrap();
+    let mut c = s.login(&admin).await;
+    let p = c.get("/logs/events?patient=P-000001").await;
+    assert!(p.has("/logs/events.csv?"), "the page offers the export");
+    let audit_before = s.svc.store.audit_count().await.unwrap();
+    let p = c.get("/logs/events.csv?patient=P-000001").await;
+    assert_eq!(p.status, 200);
+    assert!(p.body.starts_with('\u{feff}'), "BOM for Excel");
+    let lines: Vec<&str> = p.body.trim_end().split("\r\n").collect();
+    assert_eq!(lines.len(), 1 + 10, "{}", p.body);
+    assert!(lines[0].contains("患者ID"), "{}", lines[0]);
+    assert!(lines[1].contains("P-000001"));
+    assert!(
+        lines[1].contains("\"カルテ参照, \"\"引用\"\""),
+        "quoted: {}",
+        lines[1]
+    );
+    assert_eq!(s.svc.store.audit_count().await.unwrap(), audit_before + 1);
+    let p = c.get("/logs/events.csv?from=2026-02-30").await;
+    assert_eq!(p.status, 400);
+    assert!(p.has("DATE0002"), "{}", p.body);
+}
