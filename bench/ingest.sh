@@ -13,7 +13,8 @@ EVENTS=${INGEST_EVENTS:-1000000}
 CONNS=${INGEST_CONNECTIONS:-4}
 SEARCH=${SEARCH_EVENTS:-10000000}
 command -v rsyslogd >/dev/null || { echo "rsyslogd is needed: apt-get install rsyslog" >&2; exit 1; }
-cargo build --release -p mamori-server -p mamori-storage --example search_bench >&2
+cargo build --release -p mamori-server >&2
+cargo build --release -p mamori-storage --example search_bench >&2
 BIN=$PWD/target/release/mamori
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT

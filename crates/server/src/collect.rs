@@ -24,7 +24,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// Submissions of one connection that may be unstored at once: the read-ahead.
-const IN_FLIGHT_PER_CONNECTION: usize = 8;
+const IN_FLIGHT_PER_CONNECTION: usize = 32;
 /// Bytes read from a stream at a time.
 const READ_CHUNK: usize = 64 * 1024;
 /// UDP: events gathered per sender before they are queued, and how long at most.

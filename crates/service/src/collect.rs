@@ -6,9 +6,9 @@
 
 use crate::Services;
 use crate::error::{ServiceError, ServiceResult};
-use crate::logs::{BATCH_EVENTS, event_payload, index_row};
+use crate::logs::{event_payload, events_json, index_row};
 use mamori_domain::event::LogEvent;
-use mamori_storage::events::{EventRow, insert_events};
+use mamori_storage::events::{EventRow, insert_events_json};
 use mamori_storage::sources::{HourTally, SourceTally, tally_source};
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -91,6 +91,10 @@ impl Collected {
     }
 }
 
+/// Events gathered into one sealed, indexed batch from the network: larger than a file
+/// import's batches, since fewer commits is what keeps a busy collector ahead.
+pub const COLLECT_BATCH_EVENTS: usize = 10_000;
+
 /// Refusal examples kept from one batch of one source.
 const MAX_EXAMPLES_PER_BATCH: usize = 5;
 const HOUR_MS: i64 = 3_600_000;
@@ -158,6 +162,13 @@ impl Services {
     /// Seals every event of `items` (one durable append), indexes them and counts them into
     /// their sources in one transaction. Returns the sealed record range.
     pub async fn store_collected(&self, items: &[&Collected]) -> ServiceResult<Range<u64>> {
+        let range = self.seal_collected(items).await?;
+        self.index_collected(items, range.clone()).await?;
+        Ok(range)
+    }
+
+    /// Seals every event of `items` in one durable append; returns the record range.
+    pub async fn seal_collected(&self, items: &[&Collected]) -> ServiceResult<Range<u64>> {
         let log = self.events.clone().ok_or(ServiceError::Invalid {
             code: "LOG0020",
             field: "events",
@@ -166,34 +177,64 @@ impl Services {
             .iter()
             .flat_map(|c| c.events.iter().map(|e| event_payload(&c.source, e)))
             .collect();
+        if payloads.is_empty() {
+            return Ok(0..0);
+        }
         let now = self.now_ms();
-        let range = if payloads.is_empty() {
-            0..0
-        } else {
-            tokio::task::spawn_blocking(move || {
-                let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
-                log.append(now, &refs)
-            })
-            .await
-            .map_err(|e| ServiceError::Internal(e.to_string()))??
-        };
-        let rows: Vec<EventRow> = range
-            .clone()
-            .zip(
-                items
-                    .iter()
-                    .flat_map(|c| c.events.iter().map(move |e| (c.source.as_str(), e))),
-            )
-            .map(|(i, (source, e))| index_row(i, source, e))
-            .collect();
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+            log.append(now, &refs)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))?
+    }
+
+    /// Indexes the events of `items`, sealed as `range`, and counts them into their sources,
+    /// in one transaction.
+    pub async fn index_collected(
+        &self,
+        items: &[&Collected],
+        range: Range<u64>,
+    ) -> ServiceResult<()> {
+        self.index_prepared(prepare_index(items, range)?).await
+    }
+
+    async fn index_prepared(&self, p: PreparedIndex) -> ServiceResult<()> {
         let mut w = self.store.write().await?;
-        insert_events(&mut w, &rows).await?;
-        for t in tallies(items) {
-            tally_source(&mut w, &t).await?;
+        if let Some(json) = p.json {
+            insert_events_json(&mut w, json).await?;
+        }
+        for t in &p.tallies {
+            tally_source(&mut w, t).await?;
         }
         w.commit().await?;
-        Ok(range)
+        Ok(())
     }
+}
+
+/// A sealed batch made ready for the index: its rows as one JSON parameter and its tallies.
+struct PreparedIndex {
+    json: Option<String>,
+    tallies: Vec<SourceTally>,
+}
+
+fn prepare_index(items: &[&Collected], range: Range<u64>) -> ServiceResult<PreparedIndex> {
+    let rows: Vec<EventRow> = range
+        .zip(
+            items
+                .iter()
+                .flat_map(|c| c.events.iter().map(move |e| (c.source.as_str(), e))),
+        )
+        .map(|(i, (source, e))| index_row(i, source, e))
+        .collect();
+    Ok(PreparedIndex {
+        json: if rows.is_empty() {
+            None
+        } else {
+            Some(events_json(&rows))
+        },
+        tallies: tallies(items),
+    })
 }
 
 /// How one submission ended: `Ok` once its events are sealed and indexed.
@@ -224,11 +265,18 @@ pub struct Collector {
 pub const QUEUE_JOBS: usize = 1024;
 
 impl Collector {
-    /// Starts the task that stores batches through `svc`.
+    /// Starts the tasks that store batches through `svc`: one seals a batch while the other
+    /// indexes the one before, and senders hear back once their batch is indexed.
     pub fn start(svc: Services) -> (Collector, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE_JOBS);
         let stats = std::sync::Arc::new(CollectorStats::default());
-        let task = tokio::spawn(run(svc, rx, stats.clone()));
+        let (sealed_tx, sealed_rx) = mpsc::channel(2);
+        let sealing = tokio::spawn(seal_stage(svc.clone(), rx, sealed_tx, stats.clone()));
+        let index_stats = stats.clone();
+        let task = tokio::spawn(async move {
+            index_stage(svc, sealed_rx, index_stats).await;
+            let _ = sealing.await;
+        });
         (Collector { tx, stats }, task)
     }
 
@@ -268,12 +316,23 @@ impl Collector {
     }
 }
 
-async fn run(svc: Services, mut rx: mpsc::Receiver<Job>, stats: std::sync::Arc<CollectorStats>) {
-    use std::sync::atomic::Ordering::Relaxed;
+/// A batch on its way: its jobs and, once sealed, its index rows (or why it failed).
+struct Sealed {
+    jobs: Vec<Job>,
+    events: usize,
+    prepared: Result<PreparedIndex, String>,
+}
+
+async fn seal_stage(
+    svc: Services,
+    mut rx: mpsc::Receiver<Job>,
+    out: mpsc::Sender<Sealed>,
+    stats: std::sync::Arc<CollectorStats>,
+) {
     while let Some(first) = rx.recv().await {
         let mut n = first.item.events.len();
         let mut jobs = vec![first];
-        while n < BATCH_EVENTS {
+        while n < COLLECT_BATCH_EVENTS {
             match rx.try_recv() {
                 Ok(j) => {
                     n += j.item.events.len();
@@ -283,20 +342,60 @@ async fn run(svc: Services, mut rx: mpsc::Receiver<Job>, stats: std::sync::Arc<C
             }
         }
         let items: Vec<&Collected> = jobs.iter().map(|j| &j.item).collect();
-        let outcome = svc.store_collected(&items).await;
-        stats.batches.fetch_add(1, Relaxed);
-        let outcome = match outcome {
-            Ok(_) => {
-                stats.events.fetch_add(n as u64, Relaxed);
-                Ok(())
+        // The rows for the index are made here, while the index stage writes the batch before.
+        let prepared = match svc.seal_collected(&items).await {
+            Ok(range) => prepare_index(&items, range),
+            Err(e) => Err(e),
+        }
+        .map_err(|e| {
+            stats
+                .failures
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!(error = %e, events = n, "sealing collected events failed");
+            e.to_string()
+        });
+        if out
+            .send(Sealed {
+                jobs,
+                events: n,
+                prepared,
+            })
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+async fn index_stage(
+    svc: Services,
+    mut rx: mpsc::Receiver<Sealed>,
+    stats: std::sync::Arc<CollectorStats>,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    while let Some(batch) = rx.recv().await {
+        let outcome = match batch.prepared {
+            Ok(prepared) => {
+                // Sealed but not indexed (a failure here) is caught up from the sealed log at
+                // the next start; the sender is told it failed and sends again.
+                svc.index_prepared(prepared).await.map_err(|e| {
+                    tracing::error!(error = %e, events = batch.events, "indexing collected events failed");
+                    e.to_string()
+                })
             }
-            Err(e) => {
-                stats.failures.fetch_add(1, Relaxed);
-                tracing::error!(error = %e, events = n, "storing collected events failed");
-                Err(e.to_string())
-            }
+            Err(e) => Err(e),
         };
-        for j in jobs {
+        stats.batches.fetch_add(1, Relaxed);
+        match &outcome {
+            Ok(()) => {
+                stats.events.fetch_add(batch.events as u64, Relaxed);
+            }
+            Err(_) => {
+                stats.failures.fetch_add(1, Relaxed);
+            }
+        }
+        for j in batch.jobs {
             if let Some(done) = j.done {
                 let _ = done.send(outcome.clone());
             }

@@ -2,7 +2,7 @@
 //! with what searches filter on. The event itself (every field, the raw text) is in the sealed
 //! event log; `seal_index` points there.
 
-use crate::{Result, Store, Tx};
+use crate::{Backend, Result, Store, WriteTx};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -31,11 +31,10 @@ pub struct EventRow {
     pub message: String,
 }
 
-const COLUMNS: &str = "seal_index, at, received_at, sort_at, time_flag, source, host, actor, \
+/// The columns of `log_events`, in the order a batch gives them.
+pub const COLUMNS: &str = "seal_index, at, received_at, sort_at, time_flag, source, host, actor, \
                        action, object, outcome, severity, message";
 const WIDTH: usize = 13;
-/// Rows per INSERT statement: well under SQLite's and PostgreSQL's bound-parameter limits.
-const ROWS_PER_STATEMENT: usize = 400;
 
 fn decode(r: &AnyRow) -> Result<EventRow> {
     Ok(EventRow {
@@ -55,43 +54,27 @@ fn decode(r: &AnyRow) -> Result<EventRow> {
     })
 }
 
-/// Indexes `rows` (many rows per statement). A row already indexed is an error: the caller
-/// indexes each sealed record once.
-pub async fn insert_events(tx: &mut Tx, rows: &[EventRow]) -> Result<()> {
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = format!("INSERT INTO log_events ({COLUMNS}) VALUES ");
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push('(');
-            for c in 0..WIDTH {
-                if c > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!("${}", i * WIDTH + c + 1));
-            }
-            sql.push(')');
-        }
-        let mut q = sqlx::query(&sql);
-        for r in chunk {
-            q = q
-                .bind(r.seal_index)
-                .bind(r.at_ms)
-                .bind(r.received_ms)
-                .bind(r.sort_ms)
-                .bind(r.time_flag.clone())
-                .bind(r.source.clone())
-                .bind(r.host.clone())
-                .bind(r.actor.clone())
-                .bind(r.action.clone())
-                .bind(r.object.clone())
-                .bind(r.outcome.clone())
-                .bind(r.severity)
-                .bind(r.message.clone());
-        }
-        q.execute(&mut **tx).await?;
-    }
+/// Indexes a batch in one statement. The batch travels as one JSON parameter — an array of rows,
+/// each an array of the 13 values in [`COLUMNS`] order (service builds it) — that the database
+/// unpacks itself (`json_each` on SQLite, `json_array_elements` on PostgreSQL), so a batch of
+/// thousands costs one prepared statement and one bind, not thirteen binds a row. A row already
+/// indexed is an error: the caller indexes each sealed record once.
+pub async fn insert_events_json(tx: &mut WriteTx, json: String) -> Result<()> {
+    let sql = match tx.backend() {
+        Backend::Sqlite => format!(
+            "INSERT INTO log_events ({COLUMNS}) SELECT {} FROM json_each($1)",
+            (0..WIDTH)
+                .map(|i| format!("json_extract(value, '$[{i}]')"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Backend::Postgres => format!(
+            "INSERT INTO log_events ({COLUMNS}) SELECT (e->>0)::bigint, (e->>1)::bigint, \
+             (e->>2)::bigint, (e->>3)::bigint, e->>4, e->>5, e->>6, e->>7, e->>8, e->>9, \
+             e->>10, (e->>11)::integer, e->>12 FROM json_array_elements($1::json) AS e"
+        ),
+    };
+    sqlx::query(&sql).bind(json).execute(&mut ***tx).await?;
     Ok(())
 }
 
