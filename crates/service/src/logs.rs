@@ -27,6 +27,8 @@ pub const FUTURE_SLACK_MS: i64 = 5 * 60_000;
 pub const PAST_SLACK_MS: i64 = 366 * 86_400_000;
 /// The index keeps this much of a message; the sealed record keeps all of it.
 const INDEXED_MESSAGE_CHARS: usize = 2_000;
+/// The index keeps this much of the other fields' values.
+const INDEXED_WORDS_CHARS: usize = 1_000;
 
 /// Opens the sealed event log in `data_dir/events`, signed with the same key as the audit
 /// trail's sealed log (`data_dir/seal/seal.key`, copied on first use), so one fingerprint on
@@ -239,7 +241,7 @@ pub fn event_payload(source: &str, e: &LogEvent) -> Vec<u8> {
 }
 
 /// A batch of index rows as `storage::events::insert_events_json` takes it: an array of rows,
-/// each the 13 values in `COLUMNS` order.
+/// each the 14 values in `COLUMNS` order.
 pub fn events_json(rows: &[EventRow]) -> String {
     let batch: Vec<_> = rows
         .iter()
@@ -258,6 +260,7 @@ pub fn events_json(rows: &[EventRow]) -> String {
                 &r.outcome,
                 r.severity,
                 &r.message,
+                &r.words,
             )
         })
         .collect();
@@ -300,7 +303,28 @@ pub fn index_row(index: u64, source: &str, e: &LogEvent) -> EventRow {
         outcome: e.outcome.as_str().to_string(),
         severity: i64::from(e.severity.number()),
         message: e.message.chars().take(INDEXED_MESSAGE_CHARS).collect(),
+        words: index_words(e),
     }
+}
+
+/// The values of an event's fields, for the word search: what the message leaves out (a
+/// Windows event's data, syslog structured data, a CSV's other columns).
+fn index_words(e: &LogEvent) -> String {
+    let mut out = String::new();
+    for (_, v) in &e.fields {
+        let v = v.trim();
+        if v.is_empty() || v == "-" || e.message.contains(v) {
+            continue;
+        }
+        if out.chars().count() + v.chars().count() + 1 > INDEXED_WORDS_CHARS {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(v);
+    }
+    out
 }
 
 /// The index row of a sealed record read back (catching up), or `None` when the payload is not
@@ -321,7 +345,19 @@ pub fn row_from_payload(index: u64, payload: &[u8]) -> Option<EventRow> {
         outcome: Outcome::parse(&text("outcome")?).unwrap_or(Outcome::Unknown),
         severity: Severity::parse(&text("severity")?).unwrap_or(Severity::Informational),
         message: text("message").unwrap_or_default(),
-        fields: Vec::new(),
+        fields: v
+            .get("fields")
+            .and_then(Value::as_array)
+            .map(|fs| {
+                fs.iter()
+                    .filter_map(|f| {
+                        let k = f.get(0)?.as_str()?;
+                        let v = f.get(1)?.as_str()?;
+                        Some((k.to_string(), v.to_string()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         raw: String::new(),
     };
     Some(index_row(index, &text("source")?, &event))
@@ -675,6 +711,7 @@ mod tests {
                 outcome: "success".into(),
                 severity: 6,
                 message: format!("引用 \"{i}\" \\ 改行\n終わり"),
+                words: format!("10.0.0.{i} logon-type-{}", i % 3),
             })
             .collect();
         let mut w = s.write().await.unwrap();
@@ -690,6 +727,15 @@ mod tests {
             .unwrap();
         assert_eq!(found, vec![rows[14].clone()]);
         assert_eq!(s.indexed_through().await.unwrap(), 1500);
+        // The word search also reads the other fields' values.
+        let by_word = s
+            .count_events(&EventQuery {
+                text: "logon-type-2".into(),
+                ..EventQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(by_word, 500);
         // Indexing a record twice is refused, and nothing of that batch is written.
         let mut w = s.write().await.unwrap();
         assert!(insert_events(&mut w, &rows[1499..]).await.is_err());

@@ -22,7 +22,7 @@ async fn fill(store: &Store, from: i64, to: i64, total: i64) -> anyhow::Result<(
         let end = (start + CHUNK).min(to);
         let sql = format!(
             "INSERT INTO log_events (seal_index, at, received_at, sort_at, time_flag, source, host, \
-             actor, action, object, outcome, severity, message) \
+             actor, action, object, outcome, severity, message, words) \
              WITH RECURSIVE n(i) AS (SELECT {start} UNION ALL SELECT i + 1 FROM n WHERE i < {last}) \
              SELECT i, {t0} + i * {step}, {t0} + i * {step} + 400, {t0} + i * {step}, '', 'ehr-access', \
              'PC-' || ((i * 7) % 200), 'u' || printf('%04d', (i * 13) % 300), \
@@ -30,7 +30,8 @@ async fn fill(store: &Store, from: i64, to: i64, total: i64) -> anyhow::Result<(
                   WHEN i % 10 = 8 THEN 'logon' ELSE 'record_printed' END, \
              'P-' || printf('%06d', (i * 7919) % 50000), \
              CASE WHEN i % 97 = 0 THEN 'failure' ELSE 'success' END, 6, \
-             'カルテ参照 患者 P-' || printf('%06d', (i * 7919) % 50000) || ' 端末 PC-' || ((i * 7) % 200) \
+             'カルテ参照 患者 P-' || printf('%06d', (i * 7919) % 50000) || ' 端末 PC-' || ((i * 7) % 200), \
+             '192.168.' || ((i * 3) % 250) || '.' || ((i * 11) % 250) || ' 外来' \
              FROM n",
             last = end - 1,
         );

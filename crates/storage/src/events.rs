@@ -29,12 +29,15 @@ pub struct EventRow {
     /// Syslog severity number, 0 (emergency) … 7 (debug).
     pub severity: i64,
     pub message: String,
+    /// The values of every other field (the event's data beyond the message), for the word
+    /// search; not shown.
+    pub words: String,
 }
 
 /// The columns of `log_events`, in the order a batch gives them.
 pub const COLUMNS: &str = "seal_index, at, received_at, sort_at, time_flag, source, host, actor, \
-                       action, object, outcome, severity, message";
-const WIDTH: usize = 13;
+                       action, object, outcome, severity, message, words";
+const WIDTH: usize = 14;
 
 fn decode(r: &AnyRow) -> Result<EventRow> {
     Ok(EventRow {
@@ -51,13 +54,14 @@ fn decode(r: &AnyRow) -> Result<EventRow> {
         outcome: r.try_get(10)?,
         severity: r.try_get(11)?,
         message: r.try_get(12)?,
+        words: r.try_get(13)?,
     })
 }
 
 /// Indexes a batch in one statement. The batch travels as one JSON parameter — an array of rows,
-/// each an array of the 13 values in [`COLUMNS`] order (service builds it) — that the database
+/// each an array of the 14 values in [`COLUMNS`] order (service builds it) — that the database
 /// unpacks itself (`json_each` on SQLite, `json_array_elements` on PostgreSQL), so a batch of
-/// thousands costs one prepared statement and one bind, not thirteen binds a row. A row already
+/// thousands costs one prepared statement and one bind, not fourteen binds a row. A row already
 /// indexed is an error: the caller indexes each sealed record once.
 pub async fn insert_events_json(tx: &mut WriteTx, json: String) -> Result<()> {
     let sql = match tx.backend() {
@@ -71,7 +75,7 @@ pub async fn insert_events_json(tx: &mut WriteTx, json: String) -> Result<()> {
         Backend::Postgres => format!(
             "INSERT INTO log_events ({COLUMNS}) SELECT (e->>0)::bigint, (e->>1)::bigint, \
              (e->>2)::bigint, (e->>3)::bigint, e->>4, e->>5, e->>6, e->>7, e->>8, e->>9, \
-             e->>10, (e->>11)::integer, e->>12 FROM json_array_elements($1::json) AS e"
+             e->>10, (e->>11)::integer, e->>12, e->>13 FROM json_array_elements($1::json) AS e"
         ),
     };
     sqlx::query(&sql).bind(json).execute(&mut ***tx).await?;
@@ -91,7 +95,7 @@ pub struct EventQuery {
     /// Half-open range of `sort_at`, Unix ms.
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
-    /// Words the message must contain (case as typed).
+    /// Words the message or the event's other fields must contain (case as typed).
     pub text: String,
     pub limit: i64,
     pub offset: i64,
@@ -127,7 +131,12 @@ fn filter(q: &EventQuery) -> (String, Vec<FilterValue>) {
             .replace('%', "\\%")
             .replace('_', "\\_");
         binds.push(FilterValue::Text(format!("%{escaped}%")));
-        parts.push(format!("message LIKE ${} ESCAPE '\\'", binds.len()));
+        binds.push(FilterValue::Text(format!("%{escaped}%")));
+        parts.push(format!(
+            "(message LIKE ${} ESCAPE '\\' OR words LIKE ${} ESCAPE '\\')",
+            binds.len() - 1,
+            binds.len()
+        ));
     }
     if parts.is_empty() {
         (String::new(), binds)

@@ -177,6 +177,8 @@ async fn a_forwarder_sends_json_lines_with_its_own_token() {
     assert_eq!(v["errors"][0][0], 2, "the bad line is named: {v}");
     // Acknowledged means stored and searchable.
     assert_eq!(count(&s, "json-check").await, 2);
+    // A word of the event's data (not of its message) finds it too.
+    assert_eq!(count(&s, "sato").await, 1);
     let cap = Actor::local("t").can::<perm::ViewLogs>().unwrap();
     let (rows, _) = s
         .svc
