@@ -311,7 +311,11 @@ pub fn index_row(index: u64, source: &str, e: &LogEvent) -> EventRow {
 /// Windows event's data, syslog structured data, a CSV's other columns).
 fn index_words(e: &LogEvent) -> String {
     let mut out = String::new();
-    for (_, v) in &e.fields {
+    for (k, v) in &e.fields {
+        // Where it came from and syslog's numeric header say nothing a word search needs.
+        if matches!(k.as_str(), "peer" | "facility" | "procid") {
+            continue;
+        }
         let v = v.trim();
         if v.is_empty() || v == "-" || e.message.contains(v) {
             continue;
