@@ -551,15 +551,15 @@ async fn demo(store: StoreArgs, listen: ListenArgs) -> Result<()> {
         let today = svc.clock.today();
         let demo = mamori_service::demo::demo_facility(today, 20_251_001);
         let d = svc.seed_demo(&demo, &demo_password()).await?;
-        if svc.events.is_some() {
-            svc.seed_demo_logs(20_251_001).await?;
-        }
         // The EHR's access log of the last 30 days, so that 収集ログの検索 can answer who
         // opened a patient's record.
         let events = svc.seed_demo_access_log(&demo, 20_251_001).await?;
         eprintln!(
             "電子カルテのアクセスログ {events} 件を取り込みました / {events} EHR access-log events taken in"
         );
+        if svc.events.is_some() {
+            svc.seed_demo_logs(20_251_001).await?;
+        }
         mamori_server::tls::write_private(
             &login_file,
             format!(

@@ -173,7 +173,8 @@ fn event(s: &Sender, rng: &mut SplitMix64, received: i64) -> LogEvent {
 }
 
 impl Services {
-    /// Seals a week of the sample clinic's collected logs and records last month's review.
+    /// Seals a week of the sample clinic's collected logs and records last month's review
+    /// (counting what was collected in its period, so call it after the other demo logs).
     /// Needs the sealed event log (the demo server holds it).
     pub async fn seed_demo_logs(&self, seed: u64) -> ServiceResult<usize> {
         let now = self.now_ms();
@@ -232,6 +233,14 @@ impl Services {
         }
         // Last month's review, by the security officer.
         let month_end = now - now.rem_euclid(DAY_MS) - 15 * DAY_MS;
+        let reviewed = self
+            .store
+            .count_events(&mamori_storage::events::EventQuery {
+                from_ms: Some(month_end - 30 * DAY_MS),
+                to_ms: Some(month_end),
+                ..Default::default()
+            })
+            .await?;
         let mut w = self.store.write().await?;
         insert_review(
             &mut w,
@@ -241,7 +250,7 @@ impl Services {
                 to_ms: month_end,
                 reviewed_at: month_end + 2 * DAY_MS + 10 * HOUR_MS,
                 reviewer: "安全管理責任者（事務長）".into(),
-                events: 0,
+                events: reviewed,
                 notes: "異常なし。UTM の拒否ログは外部からの走査で、設定どおり遮断。夜間のログイン失敗 3 件は本人の入力誤りと確認。"
                     .into(),
             },
