@@ -93,7 +93,7 @@ impl Collected {
 
 /// Events gathered into one sealed, indexed batch from the network: larger than a file
 /// import's batches, since fewer commits is what keeps a busy collector ahead.
-pub const COLLECT_BATCH_EVENTS: usize = 20_000;
+pub const COLLECT_BATCH_EVENTS: usize = 10_000;
 
 /// Refusal examples kept from one batch of one source.
 const MAX_EXAMPLES_PER_BATCH: usize = 5;
