@@ -234,16 +234,7 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
             tokio::spawn(async move { server.serve(app).await })
         }
         Some((cert, key)) => {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let rustls_cfg = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
-                .await
-                .with_context(|| {
-                    format!(
-                        "loading TLS certificate {} and key {}",
-                        cert.display(),
-                        key.display()
-                    )
-                })?;
+            let rustls_cfg = load_tls(&cert, &key).await?;
             let server = axum_server::from_tcp_rustls(listener, rustls_cfg)?.handle(handle.clone());
             tokio::spawn(async move { server.serve(app).await })
         }
@@ -315,11 +306,10 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
     })
 }
 
-/// The TLS configuration of the syslog listener: the server's certificate, without the web's
-/// ALPN protocols (syslog senders offer none).
-async fn syslog_tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>> {
+/// The server's certificate and key as the web server serves them.
+async fn load_tls(cert: &Path, key: &Path) -> Result<axum_server::tls_rustls::RustlsConfig> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let web = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+    axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
         .await
         .with_context(|| {
             format!(
@@ -327,7 +317,13 @@ async fn syslog_tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::Server
                 cert.display(),
                 key.display()
             )
-        })?;
+        })
+}
+
+/// The TLS configuration of the syslog listener: the server's certificate, without the web's
+/// ALPN protocols (syslog senders offer none).
+async fn syslog_tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>> {
+    let web = load_tls(cert, key).await?;
     let mut c = (*web.get_inner()).clone();
     c.alpn_protocols.clear();
     Ok(Arc::new(c))

@@ -101,7 +101,8 @@ const HOUR_MS: i64 = 3_600_000;
 /// Offsets beyond this are not a clock but a replay of old data: not counted as offsets.
 const MAX_OFFSET_MS: i64 = 86_400_000;
 
-fn hour_of(ms: i64) -> i64 {
+/// The start of the hour `ms` falls in (Unix ms).
+pub fn hour_of(ms: i64) -> i64 {
     ms - ms.rem_euclid(HOUR_MS)
 }
 

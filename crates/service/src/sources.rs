@@ -4,6 +4,7 @@
 
 use crate::auth::{random_token, token_hash};
 use crate::authz::{Cap, perm};
+use crate::collect::hour_of;
 use crate::error::{ServiceError, ServiceResult};
 use crate::{ClientInfo, Services};
 use mamori_domain::checklist::LogCollection;
@@ -47,10 +48,6 @@ impl SourceView {
     pub fn is_live(&self) -> bool {
         self.row.kind != "file"
     }
-}
-
-fn hour_of(ms: i64) -> i64 {
-    ms - ms.rem_euclid(HOUR_MS)
 }
 
 /// Builds the view of `row` from its stored hours.

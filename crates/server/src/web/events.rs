@@ -233,9 +233,9 @@ pub async fn export_csv(
         .into_iter()
         .map(|r| {
             vec![
-                fmt_seconds(r.sort_ms),
-                r.at_ms.map(fmt_seconds).unwrap_or_default(),
-                fmt_seconds(r.received_ms),
+                crate::web::views::fmt_ms_seconds(r.sort_ms),
+                r.at_ms.map(crate::web::views::fmt_ms_seconds).unwrap_or_default(),
+                crate::web::views::fmt_ms_seconds(r.received_ms),
                 r.source,
                 r.host,
                 r.actor.unwrap_or_default(),
@@ -247,7 +247,7 @@ pub async fn export_csv(
             ]
         })
         .collect();
-    let stamp = fmt_seconds(state.svc.clock.now_ms())
+    let stamp = crate::web::views::fmt_ms_seconds(state.svc.clock.now_ms())
         .chars()
         .filter(char::is_ascii_digit)
         .take(12)
@@ -258,20 +258,6 @@ pub async fn export_csv(
         &format!("mamori-logs-{stamp}.csv"),
         &format!("収集ログ_{stamp}.csv"),
     ))
-}
-
-/// `2025/10/14 09:12:03` in JST.
-fn fmt_seconds(ms: i64) -> String {
-    let t = mamori_service::clock::to_jst(ms);
-    format!(
-        "{}/{:02}/{:02} {:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
 }
 
 /// An action code in words; codes mamori has no words for are shown as they are.

@@ -532,20 +532,6 @@ fn field_errors(
         .collect()
 }
 
-/// `2026/04/01 09:12:03` in JST: a preview shows the seconds the file gave.
-fn fmt_seconds(ms: i64) -> String {
-    let t = mamori_service::clock::to_jst(ms);
-    format!(
-        "{}/{:02}/{:02} {:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}
-
 /// Reads the sample file with `profile` for the preview.
 fn preview(lang: Lang, profile: &CsvProfile, file_name: String, bytes: &[u8], now: i64) -> Preview {
     let mut out = Preview {
@@ -576,7 +562,7 @@ fn preview(lang: Lang, profile: &CsvProfile, file_name: String, bytes: &[u8], no
         .take(PREVIEW_ROWS)
         .map(|(line, e)| PreviewRow {
             line: *line,
-            at: e.time_ms.map(fmt_seconds).unwrap_or_default(),
+            at: e.time_ms.map(crate::web::views::fmt_ms_seconds).unwrap_or_default(),
             user: e.actor.clone().unwrap_or_default(),
             patient: e.object.clone().unwrap_or_default(),
             action: {

@@ -186,6 +186,20 @@ pub fn fmt_ms(ms: i64) -> String {
     )
 }
 
+/// `2025/10/14 09:12:03` in JST: where the seconds matter (log events).
+pub fn fmt_ms_seconds(ms: i64) -> String {
+    let t = to_jst(ms);
+    format!(
+        "{}/{:02}/{:02} {:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
 /// The standalone error page (no session needed).
 #[derive(Template)]
 #[template(path = "error.html")]
