@@ -234,7 +234,9 @@ pub async fn export_csv(
         .map(|r| {
             vec![
                 crate::web::views::fmt_ms_seconds(r.sort_ms),
-                r.at_ms.map(crate::web::views::fmt_ms_seconds).unwrap_or_default(),
+                r.at_ms
+                    .map(crate::web::views::fmt_ms_seconds)
+                    .unwrap_or_default(),
                 crate::web::views::fmt_ms_seconds(r.received_ms),
                 r.source,
                 r.host,

@@ -562,7 +562,10 @@ fn preview(lang: Lang, profile: &CsvProfile, file_name: String, bytes: &[u8], no
         .take(PREVIEW_ROWS)
         .map(|(line, e)| PreviewRow {
             line: *line,
-            at: e.time_ms.map(crate::web::views::fmt_ms_seconds).unwrap_or_default(),
+            at: e
+                .time_ms
+                .map(crate::web::views::fmt_ms_seconds)
+                .unwrap_or_default(),
             user: e.actor.clone().unwrap_or_default(),
             patient: e.object.clone().unwrap_or_default(),
             action: {
