@@ -6,9 +6,9 @@
 
 use crate::Services;
 use crate::error::{ServiceError, ServiceResult};
-use crate::logs::{event_payload, events_json, index_row};
+use crate::logs::{event_payload, index_row};
 use mamori_domain::event::LogEvent;
-use mamori_storage::events::{EventRow, insert_events_json};
+use mamori_storage::events::{EventRow, insert_events};
 use mamori_storage::sources::{HourTally, SourceTally, tally_source};
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -202,9 +202,7 @@ impl Services {
 
     async fn index_prepared(&self, p: PreparedIndex) -> ServiceResult<()> {
         let mut w = self.store.write().await?;
-        if let Some(json) = p.json {
-            insert_events_json(&mut w, json).await?;
-        }
+        insert_events(&mut w, &p.rows).await?;
         for t in &p.tallies {
             tally_source(&mut w, t).await?;
         }
@@ -213,9 +211,9 @@ impl Services {
     }
 }
 
-/// A sealed batch made ready for the index: its rows as one JSON parameter and its tallies.
+/// A sealed batch made ready for the index: its rows and its tallies.
 struct PreparedIndex {
-    json: Option<String>,
+    rows: Vec<EventRow>,
     tallies: Vec<SourceTally>,
 }
 
@@ -229,11 +227,7 @@ fn prepare_index(items: &[&Collected], range: Range<u64>) -> ServiceResult<Prepa
         .map(|(i, (source, e))| index_row(i, source, e))
         .collect();
     Ok(PreparedIndex {
-        json: if rows.is_empty() {
-            None
-        } else {
-            Some(events_json(&rows))
-        },
+        rows,
         tallies: tallies(items),
     })
 }

@@ -13,8 +13,7 @@ use mamori_ingest::{
     ACCESS_LOG_LIMITS, CsvProfile, EvtxLimits, JsonLinesOptions, LogFileError, MappedCsv,
     SyslogOptions, parse_syslog, read_evtx, read_json_lines, read_mapped_csv, shipped_profiles,
 };
-use mamori_storage::WriteTx;
-use mamori_storage::events::{EventQuery, EventRow, insert_events_json};
+use mamori_storage::events::{EventQuery, EventRow, insert_events};
 use mamori_storage::sources::tally_source;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -238,42 +237,6 @@ pub fn event_payload(source: &str, e: &LogEvent) -> Vec<u8> {
         raw: &e.raw,
     })
     .unwrap_or_default()
-}
-
-/// A batch of index rows as `storage::events::insert_events_json` takes it: an array of rows,
-/// each the 14 values in `COLUMNS` order.
-pub fn events_json(rows: &[EventRow]) -> String {
-    let batch: Vec<_> = rows
-        .iter()
-        .map(|r| {
-            (
-                r.seal_index,
-                r.at_ms,
-                r.received_ms,
-                r.sort_ms,
-                &r.time_flag,
-                &r.source,
-                &r.host,
-                &r.actor,
-                &r.action,
-                &r.object,
-                &r.outcome,
-                r.severity,
-                &r.message,
-                &r.words,
-            )
-        })
-        .collect();
-    serde_json::to_string(&batch).unwrap_or_default()
-}
-
-/// Indexes `rows` in one statement (see `storage::events::insert_events_json`).
-pub async fn insert_events(w: &mut WriteTx, rows: &[EventRow]) -> ServiceResult<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    insert_events_json(w, events_json(rows)).await?;
-    Ok(())
 }
 
 /// The sort time of an event and why its own time was not used, if it was not.
@@ -688,62 +651,5 @@ mod tests {
             "{:?}",
             out.examples
         );
-    }
-
-    #[tokio::test]
-    async fn a_batch_of_events_is_indexed_in_one_statement_with_its_text_intact() {
-        use mamori_storage::Store;
-        use mamori_storage::events::{EventQuery, EventRow};
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open_data_dir(dir.path()).await.unwrap();
-        let rows: Vec<EventRow> = (0..1500)
-            .map(|i| EventRow {
-                seal_index: i,
-                at_ms: (i % 7 != 0).then_some(1_000 + i),
-                received_ms: 2_000 + i,
-                sort_ms: 1_000 + i,
-                time_flag: if i % 7 == 0 {
-                    "missing".into()
-                } else {
-                    String::new()
-                },
-                source: "syslog/192.0.2.1".into(),
-                host: "fw01".into(),
-                actor: (i % 2 == 0).then(|| format!("user{i}")),
-                action: "logon".into(),
-                object: Some(format!("P-{i:06}")),
-                outcome: "success".into(),
-                severity: 6,
-                message: format!("引用 \"{i}\" \\ 改行\n終わり"),
-                words: format!("10.0.0.{i} logon-type-{}", i % 3),
-            })
-            .collect();
-        let mut w = s.write().await.unwrap();
-        insert_events(&mut w, &rows).await.unwrap();
-        w.commit().await.unwrap();
-        let found = s
-            .search_events(&EventQuery {
-                object: "P-000014".into(),
-                limit: 10,
-                ..EventQuery::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(found, vec![rows[14].clone()]);
-        assert_eq!(s.indexed_through().await.unwrap(), 1500);
-        // The word search also reads the other fields' values.
-        let by_word = s
-            .count_events(&EventQuery {
-                text: "logon-type-2".into(),
-                ..EventQuery::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(by_word, 500);
-        // Indexing a record twice is refused, and nothing of that batch is written.
-        let mut w = s.write().await.unwrap();
-        assert!(insert_events(&mut w, &rows[1499..]).await.is_err());
-        drop(w);
-        assert_eq!(s.count_events(&EventQuery::default()).await.unwrap(), 1500);
     }
 }

@@ -58,27 +58,67 @@ fn decode(r: &AnyRow) -> Result<EventRow> {
     })
 }
 
-/// Indexes a batch in one statement. The batch travels as one JSON parameter — an array of rows,
-/// each an array of the 14 values in [`COLUMNS`] order (service builds it) — that the database
-/// unpacks itself (`json_each` on SQLite, `json_array_elements` on PostgreSQL), so a batch of
-/// thousands costs one prepared statement and one bind, not fourteen binds a row. A row already
-/// indexed is an error: the caller indexes each sealed record once.
-pub async fn insert_events_json(tx: &mut WriteTx, json: String) -> Result<()> {
-    let sql = match tx.backend() {
-        Backend::Sqlite => format!(
-            "INSERT INTO log_events ({COLUMNS}) SELECT {} FROM json_each($1)",
-            (0..WIDTH)
-                .map(|i| format!("json_extract(value, '$[{i}]')"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Backend::Postgres => format!(
-            "INSERT INTO log_events ({COLUMNS}) SELECT (e->>0)::bigint, (e->>1)::bigint, \
-             (e->>2)::bigint, (e->>3)::bigint, e->>4, e->>5, e->>6, e->>7, e->>8, e->>9, \
-             e->>10, (e->>11)::integer, e->>12, e->>13 FROM json_array_elements($1::json) AS e"
-        ),
-    };
-    sqlx::query(&sql).bind(json).execute(&mut ***tx).await?;
+/// Rows one INSERT statement carries: 14 binds a row stays under SQLite's 32,766 binds a
+/// statement (and PostgreSQL's 65,535).
+pub const ROWS_PER_STATEMENT: usize = 2_000;
+
+/// The INSERT of `n` rows of [`COLUMNS`]. SQLite gets anonymous `?` binds: it looks each
+/// named or numbered bind up in a list as it parses, which at 28,000 binds costs seconds.
+fn insert_sql(backend: Backend, n: usize) -> String {
+    let mut sql = String::with_capacity(40 + n * WIDTH * 7);
+    sql.push_str("INSERT INTO log_events (");
+    sql.push_str(COLUMNS);
+    sql.push_str(") VALUES ");
+    for r in 0..n {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..WIDTH {
+            if c > 0 {
+                sql.push(',');
+            }
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&(r * WIDTH + c + 1).to_string());
+                }
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Indexes a batch: multi-row INSERTs of up to [`ROWS_PER_STATEMENT`] rows, each statement
+/// prepared once per size and kept, so a batch of 10,000 costs five statement runs. The values
+/// go in as binds: no text the database has to parse again (a JSON parameter unpacked by
+/// `json_each` spent most of its time in SQLite's JSON functions). A row already indexed is
+/// an error: the caller indexes each sealed record once.
+pub async fn insert_events(tx: &mut WriteTx, rows: &[EventRow]) -> Result<()> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let sql = insert_sql(tx.backend(), chunk.len());
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q
+                .bind(r.seal_index)
+                .bind(r.at_ms)
+                .bind(r.received_ms)
+                .bind(r.sort_ms)
+                .bind(r.time_flag.as_str())
+                .bind(r.source.as_str())
+                .bind(r.host.as_str())
+                .bind(r.actor.as_deref())
+                .bind(r.action.as_str())
+                .bind(r.object.as_deref())
+                .bind(r.outcome.as_str())
+                .bind(r.severity)
+                .bind(r.message.as_str())
+                .bind(r.words.as_str());
+        }
+        q.execute(&mut ***tx).await?;
+    }
     Ok(())
 }
 

@@ -413,3 +413,67 @@ async fn the_search_exports_as_csv_and_the_export_is_audited() {
     assert_eq!(p.status, 400);
     assert!(p.has("DATE0002"), "{}", p.body);
 }
+
+/// A batch larger than one INSERT statement goes in whole, its text intact, and a batch that
+/// fails part-way leaves nothing behind once its transaction is dropped.
+#[tokio::test]
+async fn a_batch_across_statements_is_indexed_whole_or_not_at_all() {
+    use mamori_storage::events::{EventRow, ROWS_PER_STATEMENT, insert_events};
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = mamori_testkit::fresh_store(dir.path()).await;
+    let n = 2 * ROWS_PER_STATEMENT as i64 + 500;
+    let row = |i: i64| EventRow {
+        seal_index: i,
+        at_ms: (i % 7 != 0).then_some(1_000 + i),
+        received_ms: 2_000 + i,
+        sort_ms: 1_000 + i,
+        time_flag: if i % 7 == 0 {
+            "missing".into()
+        } else {
+            String::new()
+        },
+        source: "syslog/192.0.2.1".into(),
+        host: "fw01".into(),
+        actor: (i % 2 == 0).then(|| format!("user{i}")),
+        action: "logon".into(),
+        object: Some(format!("P-{i:06}")),
+        outcome: "success".into(),
+        severity: 6,
+        message: format!("引用 \"{i}\" \\ 改行\n終わり '$1' ?"),
+        words: format!("10.0.0.{i} logon-type-{}", i % 3),
+    };
+    let rows: Vec<EventRow> = (0..n).map(row).collect();
+    let mut w = s.write().await.unwrap();
+    insert_events(&mut w, &rows).await.unwrap();
+    w.commit().await.unwrap();
+    // One row from each statement of the batch, with every column as given.
+    for i in [14, ROWS_PER_STATEMENT as i64 + 3, n - 1] {
+        let found = s
+            .search_events(&EventQuery {
+                object: format!("P-{i:06}"),
+                limit: 10,
+                ..EventQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(found, vec![rows[i as usize].clone()]);
+    }
+    assert_eq!(s.indexed_through().await.unwrap(), n);
+    // The word search also reads the other fields' values.
+    let by_word = s
+        .count_events(&EventQuery {
+            text: "logon-type-2".into(),
+            ..EventQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_word, n / 3);
+    // New rows filling the first statement, then one already indexed in the second: refused,
+    // and the rows of the first statement go with the dropped transaction.
+    let mut again: Vec<EventRow> = (n..n + ROWS_PER_STATEMENT as i64).map(row).collect();
+    again.push(rows[0].clone());
+    let mut w = s.write().await.unwrap();
+    assert!(insert_events(&mut w, &again).await.is_err());
+    drop(w);
+    assert_eq!(s.count_events(&EventQuery::default()).await.unwrap(), n);
+}
