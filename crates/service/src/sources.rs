@@ -75,7 +75,8 @@ pub fn view(row: SourceRow, stored: &[HourTally], now_ms: i64, tolerance_ms: i64
         .filter(|h| h.hour_ms >= day_start)
         .find_map(|h| h.offset_max_ms);
     let live = row.kind != "file";
-    let silent = live && row.last_seen.is_none_or(|t| now_ms - t > SILENT_MS);
+    // A stopped source is expected to be quiet.
+    let silent = live && !row.disabled && row.last_seen.is_none_or(|t| now_ms - t > SILENT_MS);
     let drifting = live && offset_ms.is_some_and(|o| o.abs() > tolerance_ms);
     // Gaps only mean something for sources that usually send every hour.
     let first = row.first_seen.map(hour_of).unwrap_or(end);
@@ -507,6 +508,17 @@ mod tests {
             60_000,
         );
         assert!(quiet.silent);
+        // A forwarder whose token was stopped is expected to be quiet.
+        let stopped = view(
+            SourceRow {
+                disabled: true,
+                ..row("json", Some(first), Some(now - 30 * HOUR_MS))
+            },
+            &[],
+            now,
+            60_000,
+        );
+        assert!(!stopped.silent);
         let file = view(
             row("file", Some(first), Some(now - 30 * HOUR_MS)),
             &[],

@@ -929,8 +929,76 @@ fn tone_of(n: usize) -> &'static str {
     if n == 0 { "good" } else { "bad" }
 }
 
+/// Collected logs that need a look: live sources gone silent, sources whose clocks are off
+/// by more than the tolerance, and this server's own clock against the time server.
+async fn log_findings(
+    state: &AppState,
+    cap: &mamori_service::Cap<perm::ViewLogs>,
+    tolerance_ms: i64,
+    lang: Lang,
+) -> Result<Vec<FindingLine>, mamori_service::ServiceError> {
+    use crate::web::sources::source_href;
+    let views = state.svc.log_source_views(cap, tolerance_ms).await?;
+    let mut out = Vec::new();
+    let line =
+        |tone, key: &str, list: &[&mamori_service::sources::SourceView], extra: &[(&str, &str)]| {
+            let names: Vec<&str> = list.iter().take(5).map(|v| v.row.name.as_str()).collect();
+            let n = list.len().to_string();
+            let joined = names.join("、");
+            let mut args: Vec<(&str, &str)> = vec![("n", &n), ("names", &joined)];
+            args.extend_from_slice(extra);
+            FindingLine {
+                tone,
+                text: mamori_catalog::messages::fill(tr(lang, key), &args),
+                href: "/logs/sources",
+                links: list
+                    .iter()
+                    .take(10)
+                    .map(|v| (source_href(&v.row.name), v.row.name.clone()))
+                    .collect(),
+            }
+        };
+    let silent: Vec<_> = views.iter().filter(|v| v.silent).collect();
+    if !silent.is_empty() {
+        out.push(line("warn", "finding.logs_silent", &silent, &[]));
+    }
+    let drifting: Vec<_> = views.iter().filter(|v| v.drifting).collect();
+    if !drifting.is_empty() {
+        let secs = (tolerance_ms / 1000).to_string();
+        out.push(line(
+            "warn",
+            "finding.logs_drifting",
+            &drifting,
+            &[("seconds", &secs)],
+        ));
+    }
+    if let Some(off) = state
+        .svc
+        .last_clock_check(cap)
+        .await?
+        .filter(|c| state.svc.clock.now_ms() - c.at_ms < 2 * 86_400_000)
+        .and_then(|c| c.offset_ms)
+        .filter(|o| o.abs() > tolerance_ms)
+    {
+        out.push(FindingLine {
+            tone: "bad",
+            text: mamori_catalog::messages::fill(
+                tr(lang, "finding.own_clock"),
+                // As on the sources page: this clock against the time server's.
+                &[("seconds", &format!("{:+.1}", -(off as f64) / 1000.0))],
+            ),
+            href: "/logs/sources",
+            links: Vec::new(),
+        });
+    }
+    Ok(out)
+}
+
 pub async fn dashboard(
     State(state): State<AppState>,
+    axum::Extension(crate::web::sources::ClockTolerance(tolerance)): axum::Extension<
+        crate::web::sources::ClockTolerance,
+    >,
     p: Page<perm::ViewDashboard>,
     Query(q): Query<FlashQuery>,
 ) -> PageResult {
@@ -1012,6 +1080,13 @@ pub async fn dashboard(
             href: "/logs#seal",
             links: Vec::new(),
         });
+    }
+    if let Ok(cap) = p.view.actor.can::<perm::ViewLogs>() {
+        findings.extend(
+            log_findings(&state, &cap, tolerance, lang)
+                .await
+                .map_err(svc_err(lang))?,
+        );
     }
     if let Some(a) = &checklist {
         let tally = a.tally();

@@ -477,3 +477,65 @@ async fn a_batch_across_statements_is_indexed_whole_or_not_at_all() {
     drop(w);
     assert_eq!(s.count_events(&EventQuery::default()).await.unwrap(), n);
 }
+
+/// A source whose clock runs five minutes ahead, and later one gone silent, are findings on
+/// the dashboard, each linking to the source's page.
+#[tokio::test]
+async fn drifting_and_silent_sources_are_findings_on_the_dashboard() {
+    use mamori_service::Clock as _;
+    let s = TestServer::start_with(listening).await;
+    let admin = s.setup_admin().await;
+    let addr = s.syslog.tcp.expect("tcp listener");
+    // The source's clock says five minutes after the server's (the test clock's) time.
+    let ahead = time::OffsetDateTime::from_unix_timestamp_nanos(
+        i128::from(s.clock.now_ms() + 300_000) * 1_000_000,
+    )
+    .unwrap()
+    .format(&time::format_description::well_known::Rfc3339)
+    .unwrap();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut data = Vec::new();
+    for i in 0..10 {
+        data.extend_from_slice(format!("<134>1 {ahead} fw01 kernel - - - drift {i}\n").as_bytes());
+    }
+    stream.write_all(&data).await.unwrap();
+    stream.shutdown().await.unwrap();
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut rest))
+        .await
+        .expect("stored")
+        .unwrap();
+    let mut c = s.login(&admin).await;
+    let p = c.get("/").await;
+    assert_eq!(p.status, 200);
+    assert!(
+        p.has("時計が60秒を超えてずれている送信元が1件"),
+        "{}",
+        p.body
+    );
+    assert!(p.has("/logs/sources/syslog%2F127.0.0.1"), "{}", p.body);
+    assert!(!p.has("24時間以上ログが届いていない"), "{}", p.body);
+    // A day and an hour later without a word from it: silent (and its last clock reading
+    // has left the day the estimate covers).
+    s.clock.advance_ms(25 * 3_600_000);
+    let mut c = s.login(&admin).await;
+    let p = c.get("/").await;
+    assert!(
+        p.has("24時間以上ログが届いていない送信元が1件"),
+        "{}",
+        p.body
+    );
+    assert!(!p.has("時計が60秒を超えて"), "{}", p.body);
+    assert!(!p.has("mamori サーバ自身の時計"), "{}", p.body);
+    // mamori's own clock two minutes behind the facility's time server.
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let ntp = sock.local_addr().unwrap().to_string();
+    tokio::spawn(time_server_ahead(sock, 120.0));
+    mamori_server::ntp::check_and_record(&s.svc, &ntp).await;
+    let p = c.get("/").await;
+    assert!(
+        p.has("mamori サーバ自身の時計が時刻サーバと-120.0秒"),
+        "{}",
+        p.body
+    );
+}
