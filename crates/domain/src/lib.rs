@@ -4,6 +4,7 @@
 //! values, results go out as values. Everything a user sees is a code here (`as_str`), which the
 //! message catalog turns into Japanese or English.
 
+pub mod alert;
 pub mod audit;
 pub mod checklist;
 pub mod event;

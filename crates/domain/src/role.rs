@@ -32,6 +32,8 @@ pub enum Permission {
     ReviewLogs,
     /// Set up log collection (the access-log CSV profiles) and take log files in.
     ManageLogs,
+    /// Take and close alerts raised by detection rules.
+    HandleAlerts,
     ViewVendors,
     ViewBackups,
     ViewIncidents,
@@ -116,9 +118,10 @@ impl Role {
 }
 
 /// Permissions that change facility state (as opposed to reading it).
-pub const WRITE_PERMISSIONS: [Permission; 7] = [
+pub const WRITE_PERMISSIONS: [Permission; 8] = [
     Permission::EditLedger,
     Permission::ManageLogs,
+    Permission::HandleAlerts,
     Permission::AnswerChecklist,
     Permission::ReviewLogs,
     Permission::ManageSettings,

@@ -112,6 +112,7 @@ pub mod perm {
         ViewLogs,
         ReviewLogs,
         ManageLogs,
+        HandleAlerts,
         ViewVendors,
         ViewBackups,
         ViewIncidents,

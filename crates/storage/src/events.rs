@@ -192,6 +192,24 @@ enum FilterValue {
 
 impl Store {
     /// Events matching `q`, newest first, `q.limit` from `q.offset`.
+    /// The indexed events of these sealed record numbers (at most 500), oldest first.
+    pub async fn events_by_index(&self, indexes: &[i64]) -> Result<Vec<EventRow>> {
+        let indexes = indexes.get(..indexes.len().min(500)).unwrap_or_default();
+        if indexes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = indexes
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM log_events WHERE seal_index IN ({list}) ORDER BY seal_index"
+        );
+        let rows = sqlx::query(&sql).fetch_all(self.pool()).await?;
+        rows.iter().map(decode).collect()
+    }
+
     pub async fn search_events(&self, q: &EventQuery) -> Result<Vec<EventRow>> {
         let (clause, binds) = filter(q);
         let n = binds.len();

@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "log_sources", include_str!("../migrations/0010_log_sources.sql")),
     (11, "log_csv_profiles", include_str!("../migrations/0011_log_csv_profiles.sql")),
     (12, "log_events_rowid", include_str!("../migrations/0012_log_events_rowid.sql")),
+    (13, "alerts", include_str!("../migrations/0013_alerts.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

@@ -263,7 +263,7 @@ pub async fn export_csv(
 }
 
 /// An action code in words; codes mamori has no words for are shown as they are.
-fn action_label(lang: Lang, code: &str) -> String {
+pub fn action_label(lang: Lang, code: &str) -> String {
     let key = format!("event_action.{code}");
     if mamori_catalog::messages::has(&key) {
         mamori_catalog::tr(lang, &key).to_string()

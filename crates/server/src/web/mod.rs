@@ -1,5 +1,6 @@
 //! The web edge: routes, extractors, pages and the JSON API. The only module that knows HTTP.
 
+pub mod alerts;
 pub mod checklist;
 pub mod error;
 pub mod events;

@@ -940,6 +940,31 @@ async fn log_findings(
     use crate::web::sources::source_href;
     let views = state.svc.log_source_views(cap, tolerance_ms).await?;
     let mut out = Vec::new();
+    let counts = state.svc.alert_counts(cap).await?;
+    let new: i64 = counts
+        .iter()
+        .filter(|(s, _, _)| *s == mamori_domain::alert::AlertStatus::New)
+        .map(|(_, _, n)| n)
+        .sum();
+    let serious: i64 = counts
+        .iter()
+        .filter(|(s, l, _)| {
+            *s == mamori_domain::alert::AlertStatus::New
+                && *l >= mamori_domain::alert::AlertLevel::High
+        })
+        .map(|(_, _, n)| n)
+        .sum();
+    if new > 0 {
+        out.push(FindingLine {
+            tone: if serious > 0 { "bad" } else { "warn" },
+            text: mamori_catalog::messages::fill(
+                tr(lang, "finding.alerts_new"),
+                &[("n", &new.to_string()), ("serious", &serious.to_string())],
+            ),
+            href: "/alerts?status=new",
+            links: Vec::new(),
+        });
+    }
     let line =
         |tone, key: &str, list: &[&mamori_service::sources::SourceView], extra: &[(&str, &str)]| {
             let names: Vec<&str> = list.iter().take(5).map(|v| v.row.name.as_str()).collect();

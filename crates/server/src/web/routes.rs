@@ -4,7 +4,7 @@
 use crate::web::AppState;
 use crate::web::extract::resolve_session;
 use crate::web::{
-    checklist, events, ledger, ledger_overview, log_profiles, pages, sources, vendor_forms,
+    alerts, checklist, events, ledger, ledger_overview, log_profiles, pages, sources, vendor_forms,
 };
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -145,6 +145,9 @@ pub const ROUTES: &[RouteSpec] = &[
     r("POST", "/vendor-portal/systems/{system}/items/{key}", "/vendor-portal/systems/999999/items/vendor.manager", Needs(P::VendorPortal)),
     r("GET", "/backups", "/backups", Needs(P::ViewBackups)),
     r("GET", "/incidents", "/incidents", Needs(P::ViewIncidents)),
+    r("GET", "/alerts", "/alerts", Needs(P::ViewLogs)),
+    r("GET", "/alerts/{id}", "/alerts/999999", Needs(P::ViewLogs)),
+    r("POST", "/alerts/{id}", "/alerts/999999", Needs(P::HandleAlerts)),
     r("GET", "/settings", "/settings", Needs(P::ViewSettings)),
     r(
         "POST",
@@ -303,6 +306,9 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         }
         ("GET", "/backups") => get(pages::backups),
         ("GET", "/incidents") => get(pages::incidents),
+        ("GET", "/alerts") => get(alerts::list),
+        ("GET", "/alerts/{id}") => get(alerts::detail),
+        ("POST", "/alerts/{id}") => post(alerts::act),
         ("GET", "/settings") => get(pages::settings),
         ("POST", "/settings/facility") => post(pages::settings_submit),
         ("POST", "/settings/users") => post(pages::user_create),

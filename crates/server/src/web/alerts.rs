@@ -1,0 +1,272 @@
+//! アラート: what detection rules raised, open ones first, and the workflow — take an alert
+//! (acknowledge: you own it), close it with a note of what was found and done.
+
+use crate::web::AppState;
+use crate::web::error::WebError;
+use crate::web::extract::{Client, CsrfForm, Page};
+use crate::web::views::{Layout, fmt_ms, render};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use mamori_catalog::{Lang, tr};
+use mamori_domain::alert::{AlertAction, AlertLevel, AlertStatus};
+use mamori_domain::role::Permission;
+use mamori_reports::svg::{self, Bar, Tone};
+use mamori_service::{ServiceError, perm};
+use mamori_storage::alerts::AlertRow;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+type PageResult = Result<Response, WebError>;
+
+/// One alert as a list line.
+#[derive(Debug, Clone)]
+pub struct AlertLine {
+    pub id: i64,
+    pub href: String,
+    pub level: String,
+    pub level_code: &'static str,
+    pub status: String,
+    pub status_code: &'static str,
+    pub title: String,
+    pub rule_id: String,
+    pub host: String,
+    pub actor: String,
+    pub first: String,
+    pub last: String,
+    pub count: i64,
+    pub owner: String,
+}
+
+fn line(lang: Lang, a: &AlertRow) -> AlertLine {
+    let level = AlertLevel::parse(&a.level).unwrap_or(AlertLevel::Medium);
+    let status = AlertStatus::parse(&a.status).unwrap_or(AlertStatus::New);
+    AlertLine {
+        id: a.id,
+        href: format!("/alerts/{}", a.id),
+        level: tr(lang, &format!("alert_level.{}", level.as_str())).to_string(),
+        level_code: level.as_str(),
+        status: tr(lang, &format!("alert_status.{}", status.as_str())).to_string(),
+        status_code: status.as_str(),
+        title: a.title.clone(),
+        rule_id: a.rule_id.clone(),
+        host: a.host.clone(),
+        actor: a.actor.clone().unwrap_or_default(),
+        first: fmt_ms(a.first_ms),
+        last: fmt_ms(a.last_ms),
+        count: a.count,
+        owner: a.owner.clone().unwrap_or_default(),
+    }
+}
+
+fn tone(level: AlertLevel) -> Tone {
+    match level {
+        AlertLevel::Critical | AlertLevel::High => Tone::Bad,
+        AlertLevel::Medium => Tone::Warn,
+        AlertLevel::Low | AlertLevel::Informational => Tone::Neutral,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "alerts.html")]
+pub struct AlertsPage {
+    pub l: Layout,
+    /// (href, label, count, current).
+    pub tabs: Vec<(String, String, i64, bool)>,
+    pub alerts: Vec<AlertLine>,
+    pub chart: String,
+    pub open: i64,
+    pub open_serious: i64,
+}
+
+/// `/alerts`: alerts, open ones first; `?status=` narrows the list.
+pub async fn list(
+    State(state): State<AppState>,
+    p: Page<perm::ViewLogs>,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
+    let lang = p.lang;
+    let svc_err = |e: ServiceError| WebError::from_service(&e, lang);
+    let status = q.get("status").and_then(|s| AlertStatus::parse(s));
+    let rows = state.svc.alerts(&p.cap, status).await.map_err(svc_err)?;
+    let counts = state.svc.alert_counts(&p.cap).await.map_err(svc_err)?;
+    let of = |s: AlertStatus| -> i64 {
+        counts
+            .iter()
+            .filter(|(st, _, _)| *st == s)
+            .map(|(_, _, n)| n)
+            .sum()
+    };
+    let open = of(AlertStatus::New) + of(AlertStatus::Acknowledged);
+    let open_serious = counts
+        .iter()
+        .filter(|(s, l, _)| s.is_open() && *l >= AlertLevel::High)
+        .map(|(_, _, n)| n)
+        .sum();
+    let bars: Vec<Bar> = AlertLevel::ALL
+        .iter()
+        .map(|l| Bar {
+            label: tr(lang, &format!("alert_level.{}", l.as_str())).to_string(),
+            value: counts
+                .iter()
+                .filter(|(s, lv, _)| s.is_open() && lv == l)
+                .map(|(_, _, n)| *n)
+                .sum::<i64>()
+                .max(0) as u64,
+            tone: tone(*l),
+        })
+        .collect();
+    let chart = if open == 0 {
+        String::new()
+    } else {
+        svg::bar_chart(
+            tr(lang, "alerts.chart"),
+            &bars,
+            tr(lang, "alerts.none_open"),
+        )
+    };
+    let mut tabs = vec![(
+        "/alerts".to_string(),
+        tr(lang, "alerts.all").to_string(),
+        counts.iter().map(|(_, _, n)| n).sum(),
+        status.is_none(),
+    )];
+    for s in AlertStatus::ALL {
+        tabs.push((
+            format!("/alerts?status={}", s.as_str()),
+            tr(lang, &format!("alert_status.{}", s.as_str())).to_string(),
+            of(s),
+            status == Some(s),
+        ));
+    }
+    let fac = crate::web::pages::facility_name(&state)
+        .await
+        .map_err(svc_err)?;
+    Ok(render(&AlertsPage {
+        l: Layout::new(lang, &p.view, &fac, "alerts.title", "/logs")
+            .with_flash(q.get("ok").map(String::as_str)),
+        tabs,
+        alerts: rows.iter().map(|a| line(lang, a)).collect(),
+        chart,
+        open,
+        open_serious,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "alert.html")]
+pub struct AlertPage {
+    pub l: Layout,
+    pub a: AlertLine,
+    pub note: String,
+    pub closed: String,
+    pub can_handle: bool,
+    pub is_open: bool,
+    /// (time, host, actor, action, object, message, seal index).
+    pub events: Vec<(String, String, String, String, String, String, i64)>,
+    pub linked: usize,
+    pub form_note: String,
+    /// (message, code) of a refused close.
+    pub error: Option<(String, String)>,
+}
+
+async fn alert_page(
+    state: &AppState,
+    p: &Page<perm::ViewLogs>,
+    id: i64,
+    form_note: String,
+    error: Option<(String, String)>,
+) -> Result<AlertPage, WebError> {
+    let lang = p.lang;
+    let svc_err = |e: ServiceError| WebError::from_service(&e, lang);
+    let d = state.svc.alert_detail(&p.cap, id).await.map_err(svc_err)?;
+    let fac = crate::web::pages::facility_name(state)
+        .await
+        .map_err(svc_err)?;
+    let a = line(lang, &d.alert);
+    let is_open = AlertStatus::parse(&d.alert.status).is_some_and(AlertStatus::is_open);
+    Ok(AlertPage {
+        l: Layout::new(lang, &p.view, &fac, "alerts.one", "/logs"),
+        can_handle: p.view.actor.user.role.permits(Permission::HandleAlerts),
+        is_open,
+        note: d.alert.note.clone(),
+        closed: match (d.alert.closed_ms, &d.alert.closed_by) {
+            (Some(at), Some(by)) => format!("{} {by}", fmt_ms(at)),
+            _ => String::new(),
+        },
+        events: d
+            .events
+            .iter()
+            .map(|e| {
+                (
+                    crate::web::views::fmt_ms_seconds(e.sort_ms),
+                    e.host.clone(),
+                    e.actor.clone().unwrap_or_default(),
+                    crate::web::events::action_label(lang, &e.action),
+                    e.object.clone().unwrap_or_default(),
+                    e.message.clone(),
+                    e.seal_index,
+                )
+            })
+            .collect(),
+        linked: d.linked,
+        a,
+        form_note,
+        error,
+    })
+}
+
+/// `/alerts/{id}`: one alert, its events (each a sealed record) and the workflow.
+pub async fn detail(
+    State(state): State<AppState>,
+    p: Page<perm::ViewLogs>,
+    Path(id): Path<i64>,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
+    let mut page = alert_page(&state, &p, id, String::new(), None).await?;
+    page.l = page.l.with_flash(q.get("ok").map(String::as_str));
+    Ok(render(&page))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ActForm {
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Acknowledges (`action=ack`) or closes (`action=close`, with a note) an alert.
+pub async fn act(
+    State(state): State<AppState>,
+    Client(client): Client,
+    view: Page<perm::ViewLogs>,
+    p: Page<perm::HandleAlerts>,
+    Path(id): Path<i64>,
+    form: CsrfForm<ActForm>,
+) -> PageResult {
+    let lang = p.lang;
+    let f = form.into_inner();
+    let action = match f.action.as_str() {
+        "ack" => AlertAction::Acknowledge,
+        _ => AlertAction::Close {
+            note: f.note.clone(),
+        },
+    };
+    match state.svc.act_on_alert(&p.cap, &client, id, &action).await {
+        Ok(_) => {
+            let ok = match action {
+                AlertAction::Acknowledge => "alert_acknowledged",
+                AlertAction::Close { .. } => "alert_closed",
+            };
+            Ok(Redirect::to(&format!("/alerts/{id}?ok={ok}")).into_response())
+        }
+        Err(ServiceError::Invalid { code, .. }) => {
+            let msg = tr(lang, &format!("error.{code}")).to_string();
+            let page = alert_page(&state, &view, id, f.note, Some((msg, code.to_string()))).await?;
+            Ok((StatusCode::BAD_REQUEST, render(&page)).into_response())
+        }
+        Err(e) => Err(WebError::from_service(&e, lang)),
+    }
+}
