@@ -419,6 +419,7 @@ async function flow(page, { base, loginId, password, totpKey }) {
     ['log reviews /logs/reviews', '/logs/reviews', '14e-log-reviews.png'],
     ['access-log profiles /logs/profiles', '/logs/profiles', '14f-log-profiles.png'],
     ['a new access-log profile /logs/profiles/new', '/logs/profiles/new', '14g-log-profile-new.png'],
+    ['alerts /alerts', '/alerts', '14h-alerts.png'],
     ['logs with the sealed log', '/logs', '14-logs-seal.png'],
   ]) {
     const resp = await page.goto(new URL(url, base).href);
