@@ -56,7 +56,37 @@ pub struct RawConfig {
     pub syslog: RawSyslog,
     #[serde(default)]
     pub time: RawTime,
+    #[serde(default)]
+    pub notify: RawNotify,
     pub log: Option<String>,
+}
+
+/// `[notify]`: who hears about alerts, and how.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotify {
+    /// `host:port` of the facility's SMTP server.
+    pub smtp_server: Option<String>,
+    /// `none` (a relay on the facility network), `starttls` or `tls`.
+    pub smtp_security: Option<String>,
+    pub smtp_from: Option<String>,
+    pub smtp_to: Option<Vec<String>>,
+    pub smtp_user: Option<String>,
+    /// A file holding the SMTP password (not the password itself).
+    pub smtp_password_file: Option<PathBuf>,
+    pub webhook_url: Option<String>,
+    /// `udp://host:port` or `tcp://host:port`.
+    pub syslog_forward: Option<String>,
+    /// The lowest alert level notified: informational, low, medium, high (default), critical.
+    pub min_level: Option<String>,
+    /// `HH:MM-HH:MM`, Japan time: only critical alerts go out at once inside it.
+    pub quiet_hours: Option<String>,
+    pub escalate_after_minutes: Option<u32>,
+    pub escalate_to: Option<Vec<String>>,
+    /// The address people open mamori at, for links in messages.
+    pub base_url: Option<String>,
+    /// How often the outbox is looked at (seconds, default 10).
+    pub every_seconds: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -174,6 +204,8 @@ pub struct Config {
     pub clock_tolerance_ms: i64,
     /// The time server this server's clock is checked against (`host` or `host:port`).
     pub ntp_server: Option<String>,
+    /// Alert notifications.
+    pub notify: crate::notify::NotifyConfig,
     pub log: String,
 }
 
@@ -328,6 +360,28 @@ impl RawConfig {
             time: RawTime {
                 ntp_server: other.time.ntp_server.or(self.time.ntp_server),
             },
+            notify: RawNotify {
+                smtp_server: other.notify.smtp_server.or(self.notify.smtp_server),
+                smtp_security: other.notify.smtp_security.or(self.notify.smtp_security),
+                smtp_from: other.notify.smtp_from.or(self.notify.smtp_from),
+                smtp_to: other.notify.smtp_to.or(self.notify.smtp_to),
+                smtp_user: other.notify.smtp_user.or(self.notify.smtp_user),
+                smtp_password_file: other
+                    .notify
+                    .smtp_password_file
+                    .or(self.notify.smtp_password_file),
+                webhook_url: other.notify.webhook_url.or(self.notify.webhook_url),
+                syslog_forward: other.notify.syslog_forward.or(self.notify.syslog_forward),
+                min_level: other.notify.min_level.or(self.notify.min_level),
+                quiet_hours: other.notify.quiet_hours.or(self.notify.quiet_hours),
+                escalate_after_minutes: other
+                    .notify
+                    .escalate_after_minutes
+                    .or(self.notify.escalate_after_minutes),
+                escalate_to: other.notify.escalate_to.or(self.notify.escalate_to),
+                base_url: other.notify.base_url.or(self.notify.base_url),
+                every_seconds: other.notify.every_seconds.or(self.notify.every_seconds),
+            },
             log: other.log.or(self.log),
         }
     }
@@ -457,11 +511,13 @@ impl RawConfig {
             Some(s) => i64::from(s) * 1000,
             None => 60_000,
         };
+        let notify = self.notify.validate()?;
         Ok(Config {
             listen,
             data_dir,
             syslog,
             clock_tolerance_ms,
+            notify,
             ntp_server: match self.time.ntp_server.map(|s| s.trim().to_string()) {
                 Some(s) if s.is_empty() => None,
                 Some(s) if s.len() > 255 || s.contains(char::is_whitespace) => {
@@ -535,6 +591,174 @@ fn insert_path(root: &mut toml::Table, path: &[String], value: toml::Value) -> R
                 _ => Err(format!("`{first}` is not a table")),
             }
         }
+    }
+}
+
+impl RawNotify {
+    /// Checks every `[notify]` value, naming the key of the first that is wrong.
+    pub fn validate(self) -> Result<crate::notify::NotifyConfig, ConfigError> {
+        use crate::notify::{NotifyConfig, SmtpConfig, SmtpSecurity, SyslogForward};
+        use mamori_domain::alert::AlertLevel;
+        let bad = |key: &'static str, message: String| ConfigError::Invalid { key, message };
+        let text = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let address = |key: &'static str, a: &str| -> Result<String, ConfigError> {
+            let ok = a.len() <= 254
+                && a.split_once('@').is_some_and(|(l, d)| {
+                    !l.is_empty() && !d.is_empty() && !a.contains(char::is_whitespace)
+                });
+            if ok {
+                Ok(a.to_string())
+            } else {
+                Err(bad(key, format!("`{a}` is not an e-mail address")))
+            }
+        };
+        let list =
+            |key: &'static str, v: Option<Vec<String>>| -> Result<Vec<String>, ConfigError> {
+                v.unwrap_or_default()
+                    .iter()
+                    .map(|a| a.trim())
+                    .filter(|a| !a.is_empty())
+                    .map(|a| address(key, a))
+                    .collect()
+            };
+        let smtp = match text(self.smtp_server) {
+            None => None,
+            Some(server) => {
+                let (host, port) = match server.rsplit_once(':') {
+                    Some((h, p)) if !h.is_empty() => (
+                        h.trim_start_matches('[').trim_end_matches(']').to_string(),
+                        p.parse::<u16>().map_err(|_| {
+                            bad(
+                                "notify.smtp_server",
+                                format!("`{server}`: the port is not a number"),
+                            )
+                        })?,
+                    ),
+                    _ => (server.clone(), 25),
+                };
+                let security = match text(self.smtp_security).as_deref() {
+                    None | Some("none") => SmtpSecurity::None,
+                    Some("starttls") => SmtpSecurity::StartTls,
+                    Some("tls") => SmtpSecurity::Tls,
+                    Some(other) => {
+                        return Err(bad(
+                            "notify.smtp_security",
+                            format!("`{other}` must be none, starttls or tls"),
+                        ));
+                    }
+                };
+                let from = address(
+                    "notify.smtp_from",
+                    &text(self.smtp_from).ok_or_else(|| {
+                        bad(
+                            "notify.smtp_from",
+                            "the sender address is needed with smtp_server".into(),
+                        )
+                    })?,
+                )?;
+                let password = match self.smtp_password_file {
+                    None => None,
+                    Some(p) => Some(Secret::new(
+                        std::fs::read_to_string(&p)
+                            .map_err(|e| {
+                                bad("notify.smtp_password_file", format!("{}: {e}", p.display()))
+                            })?
+                            .trim_end_matches(['\r', '\n'])
+                            .to_string(),
+                    )),
+                };
+                Some(SmtpConfig {
+                    host,
+                    port,
+                    security,
+                    from,
+                    to: list("notify.smtp_to", self.smtp_to)?,
+                    escalate_to: list("notify.escalate_to", self.escalate_to)?,
+                    user: text(self.smtp_user),
+                    password,
+                })
+            }
+        };
+        let webhook_url = match text(self.webhook_url) {
+            Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => {
+                return Err(bad(
+                    "notify.webhook_url",
+                    format!("`{u}` must start with http:// or https://"),
+                ));
+            }
+            other => other,
+        };
+        let syslog = match text(self.syslog_forward) {
+            None => None,
+            Some(s) => {
+                let parse = |a: &str| {
+                    a.parse::<SocketAddr>().map_err(|_| {
+                        bad(
+                            "notify.syslog_forward",
+                            format!("`{s}`: not an address:port"),
+                        )
+                    })
+                };
+                Some(if let Some(a) = s.strip_prefix("udp://") {
+                    SyslogForward::Udp(parse(a)?)
+                } else if let Some(a) = s.strip_prefix("tcp://") {
+                    SyslogForward::Tcp(parse(a)?)
+                } else {
+                    return Err(bad(
+                        "notify.syslog_forward",
+                        format!("`{s}` must be udp://address:port or tcp://address:port"),
+                    ));
+                })
+            }
+        };
+        let min_level = match text(self.min_level) {
+            None => AlertLevel::High,
+            Some(l) => AlertLevel::parse(&l).ok_or_else(|| {
+                bad(
+                    "notify.min_level",
+                    format!("`{l}` must be informational, low, medium, high or critical"),
+                )
+            })?,
+        };
+        let quiet_hours = match text(self.quiet_hours) {
+            None => None,
+            Some(q) => Some(crate::notify::parse_quiet_hours(&q).ok_or_else(|| {
+                bad(
+                    "notify.quiet_hours",
+                    format!("`{q}` must be HH:MM-HH:MM, such as 22:00-07:00"),
+                )
+            })?),
+        };
+        let escalate_after_ms = match self.escalate_after_minutes {
+            None => None,
+            Some(m) if m == 0 || m > 7 * 24 * 60 => {
+                return Err(bad(
+                    "notify.escalate_after_minutes",
+                    format!("{m} must be between 1 and 10080"),
+                ));
+            }
+            Some(m) => Some(i64::from(m) * 60_000),
+        };
+        let every = match self.every_seconds {
+            Some(s) if s == 0 || s > 3600 => {
+                return Err(bad(
+                    "notify.every_seconds",
+                    format!("{s} must be between 1 and 3600"),
+                ));
+            }
+            Some(s) => std::time::Duration::from_secs(u64::from(s)),
+            None => std::time::Duration::from_secs(10),
+        };
+        Ok(NotifyConfig {
+            smtp,
+            webhook_url,
+            syslog,
+            min_level,
+            quiet_hours,
+            escalate_after_ms,
+            base_url: text(self.base_url),
+            every,
+        })
     }
 }
 
@@ -637,6 +861,51 @@ mod tests {
                 .to_string()
                 .contains("database_url")
         );
+    }
+
+    #[test]
+    fn notify_settings_are_checked_and_name_their_key() {
+        let ok: RawConfig = toml::from_str(
+            "[notify]\nsmtp_server = \"mail.clinic.local:587\"\nsmtp_security = \"starttls\"\n\
+             smtp_from = \"mamori@clinic.local\"\nsmtp_to = [\"it@clinic.local\"]\n\
+             quiet_hours = \"22:00-07:00\"\nescalate_after_minutes = 30\n\
+             escalate_to = [\"director@clinic.local\"]\nsyslog_forward = \"udp://10.0.0.5:514\"\n",
+        )
+        .unwrap();
+        let n = ok.validate(Path::new("/d")).unwrap().notify;
+        let smtp = n.smtp.as_ref().unwrap();
+        assert_eq!((smtp.host.as_str(), smtp.port), ("mail.clinic.local", 587));
+        assert_eq!(n.quiet_hours, Some((22 * 60, 7 * 60)));
+        assert_eq!(n.escalate_after_ms, Some(30 * 60_000));
+        assert!(n.is_enabled());
+        assert!(!RawNotify::default().validate().unwrap().is_enabled());
+        for (toml_text, key) in [
+            ("smtp_server = \"mail:25\"", "notify.smtp_from"),
+            (
+                "smtp_server = \"mail:x\"\nsmtp_from = \"a@b\"",
+                "notify.smtp_server",
+            ),
+            (
+                "smtp_server = \"mail\"\nsmtp_from = \"a@b\"\nsmtp_to = [\"nobody\"]",
+                "notify.smtp_to",
+            ),
+            (
+                "smtp_server = \"mail\"\nsmtp_from = \"a@b\"\nsmtp_security = \"ssl\"",
+                "notify.smtp_security",
+            ),
+            ("webhook_url = \"chat.local/hook\"", "notify.webhook_url"),
+            ("syslog_forward = \"10.0.0.5:514\"", "notify.syslog_forward"),
+            ("min_level = \"urgent\"", "notify.min_level"),
+            ("quiet_hours = \"22-7\"", "notify.quiet_hours"),
+            (
+                "escalate_after_minutes = 0",
+                "notify.escalate_after_minutes",
+            ),
+        ] {
+            let raw: RawConfig = toml::from_str(&format!("[notify]\n{toml_text}\n")).unwrap();
+            let e = raw.validate(Path::new("/d")).unwrap_err();
+            assert!(e.to_string().contains(key), "{toml_text}: {e}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod clock;
 pub mod collect;
 pub mod config;
 pub mod fonts;
+pub mod notify;
 pub mod ntp;
 pub mod tls;
 pub mod web;
@@ -66,6 +67,7 @@ pub struct Server {
     pub syslog: collect::SyslogBound,
     collector: Option<tokio::task::JoinHandle<()>>,
     ntp: Option<tokio::task::JoinHandle<()>>,
+    notifier: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -81,6 +83,9 @@ impl Server {
     pub async fn wait(self) -> Result<()> {
         let served = self.task.await.context("server task")?.context("server");
         if let Some(t) = self.ntp {
+            t.abort();
+        }
+        if let Some(t) = self.notifier {
             t.abort();
         }
         // Stop receiving, let open streams store what they read, then let the collector
@@ -253,6 +258,12 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
             }
         })
     });
+    // Alert notifications: the outbox is in the database, so aborting the task at shutdown
+    // loses nothing (what was not marked sent is sent after the restart).
+    let notifier = cfg
+        .notify
+        .is_enabled()
+        .then(|| tokio::spawn(notify::run(state_svc.clone(), cfg.notify.clone())));
     let retention = cfg.seal_retention_days;
     let daily_verification = cfg.seal_daily_verification;
     let sealing = state_svc.sealer.is_some().then(|| {
@@ -303,6 +314,7 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         syslog,
         collector: collector_task,
         ntp,
+        notifier,
     })
 }
 

@@ -33,6 +33,8 @@ pub struct AlertDetail {
     pub events: Vec<EventRow>,
     /// Linked events in all (the list above shows the first of them).
     pub linked: usize,
+    /// Who was told, how, and whether it went out.
+    pub notifications: Vec<mamori_storage::alerts::NotificationRow>,
 }
 
 /// The result of recording detections.
@@ -55,6 +57,7 @@ impl Services {
         let mut w = self.store.write().await?;
         for d in detections {
             let new = NewDetection {
+                raised_ms: self.now_ms(),
                 rule_id: d.rule_id.clone(),
                 title: d.title.clone(),
                 level: d.level.as_str().to_string(),
@@ -122,10 +125,12 @@ impl Services {
         let indexes = self.store.alert_event_indexes(id).await?;
         let first: Vec<i64> = indexes.iter().take(100).copied().collect();
         let events = self.store.events_by_index(&first).await?;
+        let notifications = self.store.alert_notifications(id).await?;
         Ok(AlertDetail {
             alert,
             events,
             linked: indexes.len(),
+            notifications,
         })
     }
 

@@ -28,10 +28,11 @@ pub struct AlertRow {
     pub note: String,
     pub closed_ms: Option<i64>,
     pub closed_by: Option<String>,
+    pub raised_ms: i64,
 }
 
 const COLUMNS: &str = "id, rule_id, title, level, status, group_key, host, actor, first_at, \
-                       last_at, count, owner, note, closed_at, closed_by";
+                       last_at, count, owner, note, closed_at, closed_by, raised_at";
 
 fn decode(r: &AnyRow) -> Result<AlertRow> {
     Ok(AlertRow {
@@ -50,6 +51,7 @@ fn decode(r: &AnyRow) -> Result<AlertRow> {
         note: r.try_get(12)?,
         closed_ms: r.try_get(13)?,
         closed_by: r.try_get(14)?,
+        raised_ms: r.try_get(15)?,
     })
 }
 
@@ -59,6 +61,8 @@ pub const MAX_LINKED_EVENTS: i64 = 1000;
 /// A detection to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewDetection {
+    /// When mamori raised it.
+    pub raised_ms: i64,
     pub rule_id: String,
     pub title: String,
     pub level: String,
@@ -100,8 +104,8 @@ pub async fn record_detection(tx: &mut Tx, d: &NewDetection) -> Result<(i64, boo
         None => {
             let r = sqlx::query(
                 "INSERT INTO alerts (rule_id, title, level, level_rank, status, group_key, host, \
-                 actor, first_at, last_at, count, note) \
-                 VALUES ($1, $2, $3, $4, 'new', $5, $6, $7, $8, $8, 1, '') RETURNING id",
+                 actor, first_at, last_at, count, note, raised_at) \
+                 VALUES ($1, $2, $3, $4, 'new', $5, $6, $7, $8, $8, 1, '', $9) RETURNING id",
             )
             .bind(&d.rule_id)
             .bind(&d.title)
@@ -111,6 +115,7 @@ pub async fn record_detection(tx: &mut Tx, d: &NewDetection) -> Result<(i64, boo
             .bind(&d.host)
             .bind(d.actor.as_deref())
             .bind(d.at_ms)
+            .bind(d.raised_ms)
             .fetch_one(&mut **tx)
             .await?;
             (r.try_get(0)?, true, 1)
@@ -212,5 +217,147 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+}
+
+/// One notification of an alert on one channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationRow {
+    pub id: i64,
+    pub alert_id: i64,
+    /// `raised` or `escalated`.
+    pub kind: String,
+    /// `email`, `webhook`, `escalation_email` or `syslog`.
+    pub channel: String,
+    pub due_ms: i64,
+    pub sent_ms: Option<i64>,
+    pub attempts: i64,
+    /// The last failure; empty when none.
+    pub error: String,
+}
+
+const NOTE_COLUMNS: &str = "id, alert_id, kind, channel, due_at, sent_at, attempts, error";
+
+fn decode_note(r: &AnyRow) -> Result<NotificationRow> {
+    Ok(NotificationRow {
+        id: r.try_get(0)?,
+        alert_id: r.try_get(1)?,
+        kind: r.try_get(2)?,
+        channel: r.try_get(3)?,
+        due_ms: r.try_get(4)?,
+        sent_ms: r.try_get(5)?,
+        attempts: r.try_get::<i64, _>(6)?,
+        error: r.try_get(7)?,
+    })
+}
+
+/// Queues a notification of `alert_id` on `channel`, due at `due_ms`.
+pub async fn queue_notification(
+    tx: &mut Tx,
+    alert_id: i64,
+    kind: &str,
+    channel: &str,
+    due_ms: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO alert_notifications (alert_id, kind, channel, due_at, sent_at, attempts, \
+         error) VALUES ($1, $2, $3, $4, NULL, 0, '')",
+    )
+    .bind(alert_id)
+    .bind(kind)
+    .bind(channel)
+    .bind(due_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Records a send: `Ok` marks it sent at `at_ms`; `Err` counts the attempt, keeps the reason
+/// and sets the next try.
+pub async fn record_attempt(
+    tx: &mut Tx,
+    id: i64,
+    at_ms: i64,
+    outcome: std::result::Result<(), (&str, i64)>,
+) -> Result<()> {
+    match outcome {
+        Ok(()) => {
+            sqlx::query(
+                "UPDATE alert_notifications SET sent_at = $1, attempts = attempts + 1, \
+                 error = '' WHERE id = $2",
+            )
+            .bind(at_ms)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Err((error, next_ms)) => {
+            sqlx::query(
+                "UPDATE alert_notifications SET attempts = attempts + 1, error = $1, \
+                 due_at = $2 WHERE id = $3",
+            )
+            .bind(error)
+            .bind(next_ms)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Open alerts at `min_rank` or above that have no notification of `kind` yet, raised at
+    /// or before `raised_by_ms` (and, for `new_only`, still new), oldest first.
+    pub async fn alerts_without_notification(
+        &self,
+        kind: &str,
+        min_rank: i64,
+        raised_by_ms: i64,
+        new_only: bool,
+    ) -> Result<Vec<AlertRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM alerts a WHERE level_rank >= $1 AND raised_at <= $2 \
+             AND status {} AND NOT EXISTS (SELECT 1 FROM alert_notifications n \
+             WHERE n.alert_id = a.id AND n.kind = $3) ORDER BY id LIMIT 200",
+            if new_only { "= 'new'" } else { "<> 'closed'" }
+        );
+        let rows = sqlx::query(&sql)
+            .bind(min_rank)
+            .bind(raised_by_ms)
+            .bind(kind)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    /// Notifications not yet sent and due by `now_ms` with attempts left, oldest first.
+    pub async fn due_notifications(
+        &self,
+        now_ms: i64,
+        max_attempts: i64,
+    ) -> Result<Vec<NotificationRow>> {
+        let sql = format!(
+            "SELECT {NOTE_COLUMNS} FROM alert_notifications WHERE sent_at IS NULL \
+             AND due_at <= $1 AND attempts < $2 ORDER BY due_at, id LIMIT 100"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(now_ms)
+            .bind(max_attempts)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(decode_note).collect()
+    }
+
+    /// An alert's notifications, oldest first.
+    pub async fn alert_notifications(&self, alert_id: i64) -> Result<Vec<NotificationRow>> {
+        let sql = format!(
+            "SELECT {NOTE_COLUMNS} FROM alert_notifications WHERE alert_id = $1 ORDER BY id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(alert_id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(decode_note).collect()
     }
 }

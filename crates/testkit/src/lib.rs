@@ -154,6 +154,9 @@ impl TestServer {
             syslog: mamori_server::config::SyslogListen::default(),
             clock_tolerance_ms: 60_000,
             ntp_server: None,
+            notify: mamori_server::config::RawNotify::default()
+                .validate()
+                .unwrap(),
             log: "warn".into(),
         }
     }

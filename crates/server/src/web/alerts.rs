@@ -166,6 +166,8 @@ pub struct AlertPage {
     /// (time, host, actor, action, object, message, seal index).
     pub events: Vec<(String, String, String, String, String, String, i64)>,
     pub linked: usize,
+    /// (due or sent at, channel, kind, state, tone, error).
+    pub notifications: Vec<(String, String, String, String, &'static str, String)>,
     pub form_note: String,
     /// (message, code) of a refused close.
     pub error: Option<(String, String)>,
@@ -211,6 +213,26 @@ async fn alert_page(
             })
             .collect(),
         linked: d.linked,
+        notifications: d
+            .notifications
+            .iter()
+            .map(|n| {
+                let (state, tone) = match n.sent_ms {
+                    Some(_) => ("sent", "good"),
+                    None if n.attempts >= crate::notify::MAX_ATTEMPTS => ("gave_up", "bad"),
+                    None if n.attempts > 0 => ("retrying", "warn"),
+                    None => ("waiting", "neutral"),
+                };
+                (
+                    fmt_ms(n.sent_ms.unwrap_or(n.due_ms)),
+                    tr(lang, &format!("notify_channel.{}", n.channel)).to_string(),
+                    tr(lang, &format!("notify_kind.{}", n.kind)).to_string(),
+                    tr(lang, &format!("notify_state.{state}")).to_string(),
+                    tone,
+                    n.error.clone(),
+                )
+            })
+            .collect(),
         a,
         form_note,
         error,

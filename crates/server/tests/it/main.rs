@@ -20,6 +20,7 @@ mod durability;
 mod import;
 mod ledger;
 mod logs;
+mod notify;
 mod registries;
 mod requests;
 mod roles;
