@@ -4,6 +4,7 @@
 
 use crate::compile::{FieldId, Interner, Matcher, Placeholders, Pred, RefShape, Target};
 use crate::condition::Cond;
+use crate::correlation::{self, Correlation};
 use crate::event::{Event, FieldValue};
 use crate::logsource::{FIELD_MAPS, FieldMap, Route};
 use crate::rule::{self, Refused, Rule};
@@ -21,7 +22,10 @@ pub struct RuleSet {
     refused: Vec<Refused>,
     fields: Interner,
     placeholders: Placeholders,
-    ids: HashSet<String>,
+    /// Rule id and name → index.
+    ids: HashMap<String, usize>,
+    names: HashMap<String, usize>,
+    correlations: Vec<Correlation>,
     by_event: HashMap<(String, u32), Vec<Entry>>,
     by_channel: HashMap<String, Vec<Entry>>,
     everywhere: Vec<Entry>,
@@ -38,6 +42,8 @@ pub struct AddOutcome {
 #[derive(Debug)]
 pub struct Detection<'r> {
     pub rule: &'r Rule,
+    /// The rule's index in the set.
+    pub(crate) index: usize,
     /// `(field as named in the event, value)`, in the rule's order.
     pub fields: Vec<(String, String)>,
 }
@@ -78,8 +84,26 @@ impl RuleSet {
             } else {
                 origin.to_string()
             };
-            match rule::compile(doc, &origin, &mut self.fields, &self.placeholders) {
-                Ok(rule) if !rule.id.is_empty() && self.ids.contains(&rule.id) => {
+            if !doc["correlation"].is_badvalue() {
+                match correlation::compile(doc, &origin) {
+                    Ok(c) => {
+                        self.correlations.push(c);
+                        out.loaded += 1;
+                    }
+                    Err(reason) => {
+                        self.refused.push(Refused {
+                            origin,
+                            id: doc["id"].as_str().map(str::to_string),
+                            title: doc["title"].as_str().map(str::to_string),
+                            reason,
+                        });
+                        out.refused += 1;
+                    }
+                }
+                continue;
+            }
+            match rule::compile_rule(doc, &origin, &mut self.fields, &self.placeholders) {
+                Ok(rule) if !rule.id.is_empty() && self.ids.contains_key(&rule.id) => {
                     self.refused.push(Refused {
                         origin,
                         id: Some(rule.id.clone()),
@@ -118,7 +142,10 @@ impl RuleSet {
             }
         }
         if !rule.id.is_empty() {
-            self.ids.insert(rule.id.clone());
+            self.ids.insert(rule.id.clone(), at);
+        }
+        if !rule.name.is_empty() {
+            self.names.insert(rule.name.clone(), at);
         }
         self.rules.push(rule);
     }
@@ -129,6 +156,49 @@ impl RuleSet {
 
     pub fn refused(&self) -> &[Refused] {
         &self.refused
+    }
+
+    /// The loaded correlation rules (those resolved by [`RuleSet::finish`] run).
+    pub fn correlations(&self) -> &[Correlation] {
+        &self.correlations
+    }
+
+    /// Call once every file is added: ties correlation rules to the rules they name (by `name`
+    /// or `id`); one that names a rule not loaded, or another correlation, is refused.
+    pub fn finish(&mut self) {
+        let correlations = std::mem::take(&mut self.correlations);
+        let corr_names: HashSet<String> = correlations
+            .iter()
+            .flat_map(|c| [c.id.clone(), c.name.clone()])
+            .filter(|s| !s.is_empty())
+            .collect();
+        for mut c in correlations {
+            let mut resolved = Vec::new();
+            let mut problem = None;
+            for r in &c.rules {
+                match self.names.get(r).or_else(|| self.ids.get(r)) {
+                    Some(i) => resolved.push(*i),
+                    None if corr_names.contains(r) => {
+                        problem = Some(RefuseReason::CorrelationNotSupported(format!(
+                            "a correlation of correlations ({r})"
+                        )));
+                    }
+                    None => problem = Some(RefuseReason::UnknownCorrelationRule(r.clone())),
+                }
+            }
+            match problem {
+                Some(reason) => self.refused.push(Refused {
+                    origin: c.origin.clone(),
+                    id: Some(c.id.clone()),
+                    title: Some(c.title.clone()),
+                    reason,
+                }),
+                None => {
+                    c.resolved = resolved;
+                    self.correlations.push(c);
+                }
+            }
+        }
     }
 
     /// The rules an event of this channel and event id meets.
@@ -177,7 +247,11 @@ impl RuleSet {
                 ctx.explain(rule, &rule.cond, map, true, &mut fields);
                 let mut seen = HashSet::new();
                 fields.retain(|f: &(String, String)| seen.insert(f.clone()));
-                out.push(Detection { rule, fields });
+                out.push(Detection {
+                    rule,
+                    index: r,
+                    fields,
+                });
             }
         }
         out

@@ -4,10 +4,13 @@
 //! the Windows channels and event ids it applies to. An event (anything implementing [`Event`];
 //! [`JsonEvent`] for `.evtx` records rendered to JSON) meets only the rules routed to its channel
 //! and event id. A rule that cannot be loaded is kept aside with a typed [`RefuseReason`];
-//! loading never fails as a whole. No file or network I/O: rule text and events come in.
+//! loading never fails as a whole. Correlation rules (`event_count`, `value_count`, `temporal`,
+//! `temporal_ordered`) run in a [`Correlator`] over the detections of the rules they name.
+//! No file or network I/O: rule text and events come in.
 
 mod compile;
 mod condition;
+mod correlation;
 mod engine;
 pub mod event;
 pub mod logsource;
@@ -15,6 +18,7 @@ mod pattern;
 mod rule;
 
 pub use compile::Placeholders;
+pub use correlation::{Correlation, CorrelationHit, CorrelationKind, Correlator};
 pub use engine::{AddOutcome, Detection, RuleSet};
 pub use event::{Event, FieldValue, JsonEvent};
 pub use rule::{Refused, Rule};
@@ -27,8 +31,8 @@ pub enum RefuseReason {
     Yaml(String),
     #[error("not a Sigma detection rule: {0}")]
     NotARule(String),
-    #[error("correlation not supported yet")]
-    CorrelationNotSupported,
+    #[error("correlation not supported yet: {0}")]
+    CorrelationNotSupported(String),
     #[error("rule collections (action: global/reset/repeat) not supported")]
     RuleCollectionNotSupported,
     #[error(
@@ -55,6 +59,10 @@ pub enum RefuseReason {
     UnknownLogsource(String),
     #[error("a rule with id {0} is already loaded")]
     DuplicateId(String),
+    #[error("correlation: {0}")]
+    BadCorrelation(String),
+    #[error("correlation refers to no loaded rule `{0}`")]
+    UnknownCorrelationRule(String),
 }
 
 impl RefuseReason {
@@ -63,7 +71,7 @@ impl RefuseReason {
         match self {
             RefuseReason::Yaml(_) => "DET0001",
             RefuseReason::NotARule(_) => "DET0002",
-            RefuseReason::CorrelationNotSupported => "DET0003",
+            RefuseReason::CorrelationNotSupported(_) => "DET0003",
             RefuseReason::RuleCollectionNotSupported => "DET0004",
             RefuseReason::AggregationNotSupported => "DET0005",
             RefuseReason::BadCondition(_) => "DET0006",
@@ -76,6 +84,8 @@ impl RefuseReason {
             RefuseReason::NotWindows(_) => "DET0013",
             RefuseReason::UnknownLogsource(_) => "DET0014",
             RefuseReason::DuplicateId(_) => "DET0015",
+            RefuseReason::BadCorrelation(_) => "DET0016",
+            RefuseReason::UnknownCorrelationRule(_) => "DET0017",
         }
     }
 
@@ -84,7 +94,7 @@ impl RefuseReason {
         match self {
             RefuseReason::Yaml(_) => "yaml",
             RefuseReason::NotARule(_) => "not_a_rule",
-            RefuseReason::CorrelationNotSupported => "correlation_not_supported",
+            RefuseReason::CorrelationNotSupported(_) => "correlation_not_supported",
             RefuseReason::RuleCollectionNotSupported => "rule_collection_not_supported",
             RefuseReason::AggregationNotSupported => "aggregation_not_supported",
             RefuseReason::BadCondition(_) => "bad_condition",
@@ -97,6 +107,8 @@ impl RefuseReason {
             RefuseReason::NotWindows(_) => "not_windows",
             RefuseReason::UnknownLogsource(_) => "unknown_logsource",
             RefuseReason::DuplicateId(_) => "duplicate_id",
+            RefuseReason::BadCorrelation(_) => "bad_correlation",
+            RefuseReason::UnknownCorrelationRule(_) => "unknown_correlation_rule",
         }
     }
 }

@@ -10,6 +10,8 @@ use yaml_rust2::{Yaml, YamlLoader};
 #[derive(Debug)]
 pub struct Rule {
     pub id: String,
+    /// `name:`, by which correlation rules may refer to it.
+    pub name: String,
     pub title: String,
     /// `informational`, `low`, `medium`, `high`, `critical` (empty when the rule gives none).
     pub level: String,
@@ -54,7 +56,7 @@ pub(crate) fn documents(source: &str) -> Result<Vec<Yaml>, RefuseReason> {
 }
 
 /// Compiles one document.
-pub(crate) fn compile(
+pub(crate) fn compile_rule(
     doc: &Yaml,
     origin: &str,
     fields: &mut Interner,
@@ -70,9 +72,6 @@ pub(crate) fn compile(
     };
     if !matches!(doc, Yaml::Hash(_)) {
         return Err(refuse(RefuseReason::NotARule("not a map".into())));
-    }
-    if !doc["correlation"].is_badvalue() {
-        return Err(refuse(RefuseReason::CorrelationNotSupported));
     }
     if !doc["action"].is_badvalue() {
         return Err(refuse(RefuseReason::RuleCollectionNotSupported));
@@ -148,6 +147,7 @@ pub(crate) fn compile(
         .unwrap_or_default();
     Ok(Rule {
         id: id.unwrap_or_default(),
+        name: text(doc, "name").unwrap_or_default(),
         title: title_text,
         level: text(doc, "level").unwrap_or_default(),
         status: text(doc, "status").unwrap_or_default(),

@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )]
 
+mod correlations;
 mod modifiers;
 mod regression;
 mod rules;

@@ -429,7 +429,7 @@ fn bad_rules_are_refused_and_the_rest_still_load() {
     assert_eq!(set.add_yaml("bad.yml", "title: [unclosed").refused, 1);
     let linux = good.replace("id: a", "id: b").replace("windows", "linux");
     assert_eq!(set.add_yaml("linux.yml", &linux).refused, 1);
-    let corr = "title: c\nid: c\ncorrelation:\n    type: event_count\n    rules: [a]\n    group-by: [User]\n    timespan: 5m\n    condition:\n        gte: 10\n";
+    let corr = "title: c\nid: c\ncorrelation:\n    type: event_count\n    rules: [a]\n    group-by: [User]\n    timespan: 5m\n    condition:\n        lt: 10\n";
     assert_eq!(set.add_yaml("corr.yml", corr).refused, 1);
     let no_detection = "title: n\nid: n\nlogsource:\n    product: windows\n";
     assert_eq!(set.add_yaml("n.yml", no_detection).refused, 1);
@@ -440,13 +440,13 @@ fn bad_rules_are_refused_and_the_rest_still_load() {
             "duplicate_id",
             "yaml",
             "not_windows",
-            "correlation_not_supported",
+            "bad_correlation",
             "not_a_rule"
         ]
     );
     assert_eq!(
         set.refused()[3].reason.to_string(),
-        "correlation not supported yet"
+        "correlation: lt/lte (fewer than) needs the end of each window: not supported yet"
     );
     assert_eq!(set.rules().len(), 1);
     // Two documents in one file: two rules.
