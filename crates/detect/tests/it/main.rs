@@ -58,6 +58,7 @@ pub fn windows_rules(sigma: &Path) -> mamori_detect::RuleSet {
         let origin = p.strip_prefix(&root).unwrap().display().to_string();
         set.add_yaml(&origin, &text);
     }
+    set.finish();
     set
 }
 
