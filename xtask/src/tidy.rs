@@ -20,15 +20,19 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("seal", &[]),
     ("storage", &["domain"]),
     ("ingest", &["domain"]),
+    ("detect", &[]),
     ("reports", &["domain", "catalog"]),
     (
         "service",
-        &["domain", "catalog", "storage", "reports", "ingest", "seal"],
+        &[
+            "domain", "catalog", "storage", "reports", "ingest", "detect", "seal",
+        ],
     ),
     (
         "server",
         &[
-            "domain", "catalog", "proto", "service", "storage", "reports", "ingest", "seal",
+            "domain", "catalog", "proto", "service", "storage", "reports", "ingest", "detect",
+            "seal",
         ],
     ),
     ("testkit", &["domain", "service", "storage", "server"]),
@@ -42,6 +46,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ),
     ("catalog", &["sqlx", "tokio", "axum"]),
     ("ingest", &["sqlx", "tokio", "axum"]),
+    ("detect", &["sqlx", "tokio", "axum"]),
     ("proto", &["sqlx", "tokio", "axum"]),
     (
         "storage",

@@ -143,6 +143,39 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Sigma detection rules over Windows event logs.
+    Detect {
+        #[command(subcommand)]
+        cmd: DetectCmd,
+    },
+}
+
+const DETECT_SCAN_HELP: &str = "\
+Examples:
+  mamori detect scan --rules sigma/rules/windows Security.evtx
+  mamori detect scan --rules sigma/rules/windows --rules our-rules logs/ --json > hits.jsonl
+
+One line per detection on standard output (--json: one JSON object per line: rule id, title,
+level, time, host, record id, channel, event id, file, matched fields); the summary on standard
+error. Rules that cannot be used are counted with their reason (DET00xx); unreadable or damaged
+files are reported and skipped. Exit 0 when every file was read, 1 when one was not.";
+
+#[derive(Subcommand)]
+enum DetectCmd {
+    /// Match Windows event logs (.evtx files, or folders searched for them) against Sigma rules
+    /// (.yml files in the --rules folders). Nothing is stored; the server need not be stopped.
+    #[command(after_help = DETECT_SCAN_HELP)]
+    Scan {
+        /// A folder of Sigma rules (searched recursively for .yml), or one rule file. Repeatable.
+        #[arg(long = "rules", value_name = "DIR")]
+        rules: Vec<PathBuf>,
+        /// .evtx files, or folders searched recursively for them.
+        #[arg(required = true, value_name = "FILE_OR_DIR")]
+        paths: Vec<PathBuf>,
+        /// One JSON object per detection per line.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 const LOG_EXPORT_HELP: &str = "\
@@ -936,6 +969,317 @@ async fn log_ingest(
     Ok(all_ok)
 }
 
+/// Files under `path` (or `path` itself) whose extension is one of `exts`, sorted; unreadable
+/// folders are skipped.
+fn find_files(path: &Path, exts: &[&str], out: &mut Vec<PathBuf>) {
+    let has_ext = |p: &Path| {
+        p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| exts.iter().any(|x| x.eq_ignore_ascii_case(e)))
+    };
+    if path.is_file() {
+        out.push(path.to_path_buf());
+        return;
+    }
+    let Ok(rd) = std::fs::read_dir(path) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            find_files(&p, exts, out);
+        } else if has_ext(&p) {
+            out.push(p);
+        }
+    }
+}
+
+/// `CODE message` in Japanese and English from the catalog, with a detail appended.
+fn coded(code: &str, detail: &str) -> String {
+    use mamori_catalog::{Lang, tr};
+    let key = format!("error.{code}");
+    format!(
+        "{code} {} / {}{}",
+        tr(Lang::Ja, &key),
+        tr(Lang::En, &key),
+        if detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({detail})")
+        }
+    )
+}
+
+/// A catalog text with placeholders, Japanese / English.
+fn both(key: &str, args: &[(&str, &str)]) -> String {
+    use mamori_catalog::{Lang, messages::fill, tr};
+    format!(
+        "{} / {}",
+        fill(tr(Lang::Ja, key), args),
+        fill(tr(Lang::En, key), args)
+    )
+}
+
+/// Shortens a value for the one-line listing.
+fn clip(s: &str, chars: usize) -> String {
+    let one_line: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if one_line.chars().count() > chars {
+        let cut: String = one_line.chars().take(chars).collect();
+        format!("{cut}…")
+    } else {
+        one_line
+    }
+}
+
+/// `mamori detect scan`: load the rules, read each .evtx file, print every detection.
+fn detect_scan(rule_paths: Vec<PathBuf>, paths: Vec<PathBuf>, json: bool) -> Result<bool> {
+    use mamori_detect::{JsonEvent, RuleSet};
+    use std::io::IsTerminal;
+    if rule_paths.is_empty() {
+        bail!("{}", coded("DET0020", ""));
+    }
+    let started = std::time::Instant::now();
+    let mut set = RuleSet::new();
+    let mut read_failures = 0usize;
+    for dir in &rule_paths {
+        let mut files = Vec::new();
+        find_files(dir, &["yml", "yaml"], &mut files);
+        if files.is_empty() {
+            eprintln!("{}: {}", dir.display(), coded("DET0022", "no .yml"));
+            read_failures += 1;
+        }
+        for f in files {
+            match std::fs::read_to_string(&f) {
+                Ok(text) => {
+                    set.add_yaml(&f.display().to_string(), &text);
+                }
+                Err(e) => {
+                    eprintln!("{}: {}", f.display(), coded("DET0022", &e.to_string()));
+                    read_failures += 1;
+                }
+            }
+        }
+    }
+    set.finish();
+    let loaded = set.rules().len() + set.correlations().len();
+    let refused = set.refused();
+    eprintln!(
+        "{}",
+        both(
+            "detect.rules",
+            &[
+                ("loaded", &loaded.to_string()),
+                ("refused", &refused.len().to_string())
+            ]
+        )
+    );
+    let mut groups: std::collections::BTreeMap<&str, Vec<&mamori_detect::Refused>> =
+        Default::default();
+    for r in refused {
+        groups.entry(r.reason.code()).or_default().push(r);
+    }
+    for (code, list) in &groups {
+        let first = list.first().map(|r| format!("{}: {}", r.origin, r.reason));
+        eprintln!(
+            "  {} × {} — {}",
+            coded(code, ""),
+            list.len(),
+            first.unwrap_or_default()
+        );
+    }
+    if loaded == 0 {
+        bail!("{}", coded("DET0021", ""));
+    }
+
+    let mut evtx_files = Vec::new();
+    for p in &paths {
+        let before = evtx_files.len();
+        find_files(p, &["evtx"], &mut evtx_files);
+        if evtx_files.len() == before {
+            eprintln!(
+                "{}",
+                both("detect.no_files", &[("path", &p.display().to_string())])
+            );
+            read_failures += 1;
+        }
+    }
+    let progress = std::io::stderr().is_terminal();
+    let mut out = std::io::stdout().lock();
+    let mut correlator = mamori_detect::Correlator::new(&set);
+    let mut correlations = 0usize;
+    let (mut events, mut bad_records, mut detections, mut bad_files) =
+        (0usize, 0usize, 0usize, 0usize);
+    for path in &evtx_files {
+        let shown = path.display().to_string();
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("{shown}: {}", coded("DET0022", &e.to_string()));
+                bad_files += 1;
+                continue;
+            }
+        };
+        let decoded = match mamori_ingest::read_evtx(&bytes, 0, &Default::default()) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("{shown}: {} {} / {}", e.code(), e.message_ja(), e);
+                bad_files += 1;
+                continue;
+            }
+        };
+        bad_records += decoded.bad_records;
+        for ex in &decoded.examples {
+            eprintln!("{shown}: {ex}");
+        }
+        let total = decoded.events.len();
+        for (done, event) in decoded.events.iter().enumerate() {
+            if progress && done % 1000 == 0 {
+                eprint!(
+                    "\r{}",
+                    both(
+                        "detect.progress",
+                        &[
+                            ("file", &shown),
+                            ("done", &done.to_string()),
+                            ("total", &total.to_string())
+                        ]
+                    )
+                );
+            }
+            events += 1;
+            let Ok(record) = serde_json::from_str::<serde_json::Value>(&event.raw) else {
+                bad_records += 1;
+                continue;
+            };
+            let ev = JsonEvent::new(&record);
+            let found = set.scan(&ev);
+            let hits = correlator.feed(&ev, event.time_ms.unwrap_or(0), &found);
+            for d in found {
+                detections += 1;
+                if progress {
+                    eprint!("\r\x1b[K");
+                }
+                if json {
+                    let mut fields = serde_json::Map::new();
+                    for (k, v) in &d.fields {
+                        match fields.get_mut(k) {
+                            Some(serde_json::Value::Array(a)) => a.push(v.clone().into()),
+                            Some(prev) => {
+                                let first = prev.take();
+                                *prev = serde_json::Value::Array(vec![first, v.clone().into()]);
+                            }
+                            None => {
+                                fields.insert(k.clone(), v.clone().into());
+                            }
+                        }
+                    }
+                    let line = serde_json::json!({
+                        "rule_id": d.rule.id,
+                        "title": d.rule.title,
+                        "level": d.rule.level,
+                        "time": ev.time(),
+                        "host": ev.computer(),
+                        "record_id": ev.record_id(),
+                        "channel": ev.channel(),
+                        "event_id": ev.event_id(),
+                        "file": shown,
+                        "fields": fields,
+                    });
+                    writeln!(out, "{line}")?;
+                } else {
+                    let fields: Vec<String> = d
+                        .fields
+                        .iter()
+                        .map(|(k, v)| format!("{k}={}", clip(v, 120)))
+                        .collect();
+                    writeln!(
+                        out,
+                        "{}  {:<13} {}  {} {} #{}  {} [{}]  {}",
+                        ev.time().unwrap_or("-"),
+                        d.rule.level,
+                        ev.computer().unwrap_or("-"),
+                        ev.channel().unwrap_or("-"),
+                        ev.event_id()
+                            .map_or_else(|| "-".to_string(), |i| i.to_string()),
+                        ev.record_id()
+                            .map_or_else(|| "-".to_string(), |i| i.to_string()),
+                        d.rule.title,
+                        d.rule.id,
+                        fields.join("  ")
+                    )?;
+                }
+            }
+            for h in hits {
+                correlations += 1;
+                if progress {
+                    eprint!("\r\x1b[K");
+                }
+                let c = h.correlation;
+                let first = mamori_server::web::views::fmt_ms_seconds(h.first_ms);
+                let last = mamori_server::web::views::fmt_ms_seconds(h.last_ms);
+                if json {
+                    let group: serde_json::Map<String, serde_json::Value> = h
+                        .group
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone().into()))
+                        .collect();
+                    let line = serde_json::json!({
+                        "correlation_id": c.id,
+                        "title": c.title,
+                        "level": c.level,
+                        "type": format!("{:?}", c.kind),
+                        "group": group,
+                        "count": h.count,
+                        "first": first,
+                        "last": last,
+                        "file": shown,
+                    });
+                    writeln!(out, "{line}")?;
+                } else {
+                    let group: Vec<String> =
+                        h.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    writeln!(
+                        out,
+                        "{first}–{last}  {:<13} {} [{}]  {} × {}",
+                        c.level,
+                        c.title,
+                        c.id,
+                        h.count,
+                        group.join("  ")
+                    )?;
+                }
+            }
+        }
+        if progress {
+            eprint!("\r\x1b[K");
+        }
+    }
+    out.flush()?;
+    eprintln!(
+        "{}",
+        both(
+            "detect.summary",
+            &[
+                ("files", &evtx_files.len().to_string()),
+                ("bad_files", &bad_files.to_string()),
+                ("events", &events.to_string()),
+                ("bad_records", &bad_records.to_string()),
+                ("detections", &detections.to_string()),
+                ("correlations", &correlations.to_string()),
+                (
+                    "seconds",
+                    &format!("{:.1}", started.elapsed().as_secs_f64())
+                ),
+            ]
+        )
+    );
+    Ok(bad_files == 0 && read_failures == 0)
+}
+
 /// `mamori log search`: the index, read while the server runs or not.
 async fn log_search(
     mut q: mamori_storage::events::EventQuery,
@@ -1443,6 +1787,9 @@ fn main() -> std::process::ExitCode {
                     },
             } => checklist_export(form, format, output, lang, store).await,
             Command::Verify { bundle, pubkey } => verify(bundle, pubkey),
+            Command::Detect {
+                cmd: DetectCmd::Scan { rules, paths, json },
+            } => detect_scan(rules, paths, json),
             Command::Log {
                 cmd:
                     LogCmd::Export {

@@ -762,3 +762,103 @@ fn log_ingest_reads_an_access_log_csv_through_a_profile() {
         ]
     );
 }
+
+/// SigmaHQ's rules and regression samples (DRL licensed, never copied into the repository).
+fn sigma(rel: &str) -> Option<std::path::PathBuf> {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/sigma");
+    if dir.join("rules/windows").is_dir() {
+        return Some(dir.join(rel));
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} missing under CI",
+        dir.display()
+    );
+    eprintln!("skipped: Sigma test data {} not there", dir.display());
+    None
+}
+
+#[test]
+fn detect_scan_reports_detections_bad_rules_and_damaged_files() {
+    // Without --rules: a clear error, in both languages.
+    let o = Command::new(BIN)
+        .args(["detect", "scan", "x.evtx"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("DET0020"), "{}", text(&o));
+    assert!(text(&o).contains("--rules"), "{}", text(&o));
+
+    let Some(rules) = sigma("rules/windows") else {
+        return;
+    };
+    let id = "589ac73f-8e12-409c-964e-31a2f5775ae2";
+    let sample = sigma(&format!(
+        "regression/rules/windows/process_creation/proc_creation_win_hktl_wsass/{id}.evtx"
+    ))
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    // A folder with the sample, a damaged copy and a file that is not an event log at all.
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir_all(logs.join("sub")).unwrap();
+    let bytes = std::fs::read(&sample).unwrap();
+    std::fs::write(logs.join("sub/good.evtx"), &bytes).unwrap();
+    std::fs::write(logs.join("cut.evtx"), &bytes[..bytes.len() - 30_000]).unwrap();
+    std::fs::write(logs.join("junk.evtx"), b"not an event log").unwrap();
+    // Our own rules: one good, one broken.
+    let own = tmp.path().join("own");
+    std::fs::create_dir_all(&own).unwrap();
+    std::fs::write(own.join("broken.yml"), "title: broken\nid: b\nlogsource:\n  product: windows\ndetection:\n  s:\n    X|nosuch: 1\n  condition: s\n").unwrap();
+
+    let o = Command::new(BIN)
+        .args(["detect", "scan", "--json", "--rules"])
+        .arg(&rules)
+        .arg("--rules")
+        .arg(&own)
+        .arg(&logs)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    // The junk file is reported and skipped: exit 1, not a crash.
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("junk.evtx"), "{stderr}");
+    assert!(stderr.contains("DET0008"), "{stderr}");
+    assert!(stderr.contains("refused"), "{stderr}");
+    assert!(stderr.contains("detections"), "{stderr}");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let hits: Vec<&serde_json::Value> = lines.iter().filter(|l| l["rule_id"] == id).collect();
+    assert!(!hits.is_empty(), "{stdout}\n{stderr}");
+    let hit = hits
+        .iter()
+        .find(|h| h["file"].as_str().unwrap().ends_with("good.evtx"))
+        .unwrap();
+    assert_eq!(hit["channel"], "Microsoft-Windows-Sysmon/Operational");
+    assert_eq!(hit["event_id"], 1);
+    assert!(hit["record_id"].as_u64().is_some());
+    assert!(hit["host"].as_str().is_some_and(|h| !h.is_empty()));
+    assert!(hit["time"].as_str().is_some_and(|t| t.starts_with("20")));
+    assert!(!hit["title"].as_str().unwrap().is_empty());
+    assert!(
+        hit["fields"].as_object().is_some_and(|f| !f.is_empty()),
+        "{hit}"
+    );
+
+    // Without --json: one readable line per detection, with the title and rule id.
+    let o = Command::new(BIN)
+        .args(["detect", "scan", "--rules"])
+        .arg(&rules)
+        .arg(logs.join("sub"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.lines().any(|l| l.contains(id)), "{stdout}");
+}

@@ -1,0 +1,504 @@
+//! The rule set: loading (refusals kept with their reasons), the index from channel and event
+//! id to the rules that apply, and matching one event against them. Each field an event is asked
+//! for is read and case-folded once per event, however many rules look at it.
+
+use crate::compile::{FieldId, Interner, Matcher, Placeholders, Pred, RefShape, Target};
+use crate::condition::Cond;
+use crate::correlation::{self, Correlation};
+use crate::event::{Event, FieldValue};
+use crate::logsource::{FIELD_MAPS, FieldMap, Route};
+use crate::rule::{self, Refused, Rule};
+use crate::{RefuseReason, compile};
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
+/// (rule index, route index).
+type Entry = (usize, usize);
+
+/// Compiled rules, ready to match events.
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    refused: Vec<Refused>,
+    fields: Interner,
+    placeholders: Placeholders,
+    /// Rule id and name → index.
+    ids: HashMap<String, usize>,
+    names: HashMap<String, usize>,
+    correlations: Vec<Correlation>,
+    by_event: HashMap<(String, u32), Vec<Entry>>,
+    by_channel: HashMap<String, Vec<Entry>>,
+    everywhere: Vec<Entry>,
+}
+
+/// What one [`RuleSet::add_yaml`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AddOutcome {
+    pub loaded: usize,
+    pub refused: usize,
+}
+
+/// A rule that matched an event, with the event's values of the fields that made it match.
+#[derive(Debug)]
+pub struct Detection<'r> {
+    pub rule: &'r Rule,
+    /// The rule's index in the set.
+    pub(crate) index: usize,
+    /// `(field as named in the event, value)`, in the rule's order.
+    pub fields: Vec<(String, String)>,
+}
+
+impl RuleSet {
+    pub fn new() -> RuleSet {
+        RuleSet::default()
+    }
+
+    /// A set whose `|expand` modifiers take these placeholder values.
+    pub fn with_placeholders(placeholders: Placeholders) -> RuleSet {
+        RuleSet {
+            placeholders,
+            ..RuleSet::default()
+        }
+    }
+
+    /// Loads every rule document in `source` (one YAML file), `origin` naming it in refusals.
+    pub fn add_yaml(&mut self, origin: &str, source: &str) -> AddOutcome {
+        let mut out = AddOutcome::default();
+        let docs = match rule::documents(source) {
+            Ok(d) => d,
+            Err(reason) => {
+                self.refused.push(Refused {
+                    origin: origin.to_string(),
+                    id: None,
+                    title: None,
+                    reason,
+                });
+                out.refused += 1;
+                return out;
+            }
+        };
+        let many = docs.len() > 1;
+        for (n, doc) in docs.iter().enumerate() {
+            let origin = if many {
+                format!("{origin}#{}", n + 1)
+            } else {
+                origin.to_string()
+            };
+            if !doc["correlation"].is_badvalue() {
+                match correlation::compile(doc, &origin) {
+                    Ok(c) => {
+                        self.correlations.push(c);
+                        out.loaded += 1;
+                    }
+                    Err(reason) => {
+                        self.refused.push(Refused {
+                            origin,
+                            id: doc["id"].as_str().map(str::to_string),
+                            title: doc["title"].as_str().map(str::to_string),
+                            reason,
+                        });
+                        out.refused += 1;
+                    }
+                }
+                continue;
+            }
+            match rule::compile_rule(doc, &origin, &mut self.fields, &self.placeholders) {
+                Ok(rule) if !rule.id.is_empty() && self.ids.contains_key(&rule.id) => {
+                    self.refused.push(Refused {
+                        origin,
+                        id: Some(rule.id.clone()),
+                        title: Some(rule.title.clone()),
+                        reason: RefuseReason::DuplicateId(rule.id),
+                    });
+                    out.refused += 1;
+                }
+                Ok(rule) => {
+                    self.index(rule);
+                    out.loaded += 1;
+                }
+                Err(refused) => {
+                    self.refused.push(refused);
+                    out.refused += 1;
+                }
+            }
+        }
+        out
+    }
+
+    fn index(&mut self, rule: Rule) {
+        let at = self.rules.len();
+        for (r, route) in rule.routes.iter().enumerate() {
+            match (&route.channel, route.event_ids.as_slice()) {
+                (None, _) => self.everywhere.push((at, r)),
+                (Some(c), []) => self.by_channel.entry(c.clone()).or_default().push((at, r)),
+                (Some(c), ids) => {
+                    for id in ids {
+                        self.by_event
+                            .entry((c.clone(), *id))
+                            .or_default()
+                            .push((at, r));
+                    }
+                }
+            }
+        }
+        if !rule.id.is_empty() {
+            self.ids.insert(rule.id.clone(), at);
+        }
+        if !rule.name.is_empty() {
+            self.names.insert(rule.name.clone(), at);
+        }
+        self.rules.push(rule);
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn refused(&self) -> &[Refused] {
+        &self.refused
+    }
+
+    /// The loaded correlation rules (those resolved by [`RuleSet::finish`] run).
+    pub fn correlations(&self) -> &[Correlation] {
+        &self.correlations
+    }
+
+    /// Call once every file is added: ties correlation rules to the rules they name (by `name`
+    /// or `id`); one that names a rule not loaded, or another correlation, is refused.
+    pub fn finish(&mut self) {
+        let correlations = std::mem::take(&mut self.correlations);
+        let corr_names: HashSet<String> = correlations
+            .iter()
+            .flat_map(|c| [c.id.clone(), c.name.clone()])
+            .filter(|s| !s.is_empty())
+            .collect();
+        for mut c in correlations {
+            let mut resolved = Vec::new();
+            let mut problem = None;
+            for r in &c.rules {
+                match self.names.get(r).or_else(|| self.ids.get(r)) {
+                    Some(i) => resolved.push(*i),
+                    None if corr_names.contains(r) => {
+                        problem = Some(RefuseReason::CorrelationNotSupported(format!(
+                            "a correlation of correlations ({r})"
+                        )));
+                    }
+                    None => problem = Some(RefuseReason::UnknownCorrelationRule(r.clone())),
+                }
+            }
+            match problem {
+                Some(reason) => self.refused.push(Refused {
+                    origin: c.origin.clone(),
+                    id: Some(c.id.clone()),
+                    title: Some(c.title.clone()),
+                    reason,
+                }),
+                None => {
+                    c.resolved = resolved;
+                    self.correlations.push(c);
+                }
+            }
+        }
+    }
+
+    /// The rules an event of this channel and event id meets.
+    fn candidates(&self, channel: &str, event_id: Option<u32>) -> Vec<Entry> {
+        let mut out = self.everywhere.clone();
+        if let Some(c) = self.by_channel.get(channel) {
+            out.extend_from_slice(c);
+        }
+        if let Some(id) = event_id
+            && let Some(c) = self.by_event.get(&(channel.to_string(), id))
+        {
+            out.extend_from_slice(c);
+        }
+        out
+    }
+
+    /// Every rule the event matches, in load order.
+    pub fn scan<'r>(&'r self, event: &dyn Event) -> Vec<Detection<'r>> {
+        let text = |f: &str| {
+            let mut t = Vec::new();
+            if let Some(v) = event.get(f) {
+                v.texts(&mut t);
+            }
+            t.into_iter().next().map(Cow::into_owned)
+        };
+        let channel = text("Channel").unwrap_or_default().to_lowercase();
+        let event_id = text("EventID").and_then(|t| t.trim().parse::<u32>().ok());
+        let mut entries = self.candidates(&channel, event_id);
+        entries.sort_unstable();
+        entries.dedup_by_key(|e| e.0);
+        let mut ctx = Ctx::new(event, &self.fields);
+        let mut out = Vec::new();
+        for (r, route) in entries {
+            let Some(rule) = self.rules.get(r) else {
+                continue;
+            };
+            let Some(route) = rule.routes.get(route) else {
+                continue;
+            };
+            if !ctx.route_holds(route) {
+                continue;
+            }
+            let map = route.field_map;
+            if ctx.cond(rule, &rule.cond, map) {
+                let mut fields = Vec::new();
+                ctx.explain(rule, &rule.cond, map, true, &mut fields);
+                let mut seen = HashSet::new();
+                fields.retain(|f: &(String, String)| seen.insert(f.clone()));
+                out.push(Detection {
+                    rule,
+                    index: r,
+                    fields,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// A field of the event as read once: present or not, null or not, its texts raw and folded.
+#[derive(Debug, Default)]
+struct Slot<'e> {
+    present: bool,
+    null: bool,
+    values: Vec<(Cow<'e, str>, Cow<'e, str>)>,
+}
+
+fn fold(raw: Cow<'_, str>) -> (Cow<'_, str>, Cow<'_, str>) {
+    if raw.chars().any(char::is_uppercase) {
+        let lower = Cow::Owned(raw.to_lowercase());
+        (raw, lower)
+    } else {
+        (raw.clone(), raw)
+    }
+}
+
+fn slot_of(v: Option<FieldValue<'_>>) -> Slot<'_> {
+    let Some(v) = v else {
+        return Slot::default();
+    };
+    let mut texts = Vec::new();
+    v.texts(&mut texts);
+    let null = match &v {
+        FieldValue::Null => true,
+        FieldValue::List(items) => items.is_empty(),
+        FieldValue::Text(_) => false,
+    };
+    Slot {
+        present: true,
+        null,
+        values: texts.into_iter().map(fold).collect(),
+    }
+}
+
+/// Per-event state: the fields read so far (per field map) and the keyword values.
+struct Ctx<'e, 's> {
+    event: &'e dyn Event,
+    names: &'s Interner,
+    slots: [HashMap<FieldId, Slot<'e>>; FIELD_MAPS],
+    keywords: Option<Slot<'e>>,
+}
+
+fn number(s: &str) -> Option<f64> {
+    let s = s.trim();
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok().map(|n| n as f64),
+        None => s.parse().ok(),
+    }
+}
+
+impl<'e, 's> Ctx<'e, 's> {
+    fn new(event: &'e dyn Event, names: &'s Interner) -> Ctx<'e, 's> {
+        Ctx {
+            event,
+            names,
+            slots: Default::default(),
+            keywords: None,
+        }
+    }
+
+    fn load(&mut self, map: FieldMap, id: FieldId) {
+        let event = self.event;
+        let name = map.map(self.names.name(id));
+        if let Some(slots) = self.slots.get_mut(map.index()) {
+            slots.entry(id).or_insert_with(|| slot_of(event.get(name)));
+        }
+    }
+
+    fn slot(&self, map: FieldMap, id: FieldId) -> Option<&Slot<'e>> {
+        self.slots.get(map.index())?.get(&id)
+    }
+
+    fn load_keywords(&mut self) {
+        if self.keywords.is_none() {
+            let mut values = Vec::new();
+            self.event
+                .for_each_value(&mut |v| values.push(fold(Cow::Owned(v.to_string()))));
+            self.keywords = Some(Slot {
+                present: true,
+                null: false,
+                values: values
+                    .into_iter()
+                    .map(|(a, b)| (Cow::Owned(a.into_owned()), Cow::Owned(b.into_owned())))
+                    .collect(),
+            });
+        }
+    }
+
+    fn route_holds(&mut self, route: &Route) -> bool {
+        let Some((field, allowed)) = route.require else {
+            return true;
+        };
+        let mut texts = Vec::new();
+        if let Some(v) = self.event.get(field) {
+            v.texts(&mut texts);
+        }
+        texts
+            .iter()
+            .any(|t| allowed.iter().any(|a| a.eq_ignore_ascii_case(t)))
+    }
+
+    /// Loads the fields a matcher compares with (`fieldref`).
+    fn load_refs(&mut self, map: FieldMap, m: &Matcher) {
+        match m {
+            Matcher::FieldRef { other, .. } => self.load(map, *other),
+            Matcher::Any(ms) | Matcher::All(ms) => ms.iter().for_each(|m| self.load_refs(map, m)),
+            _ => {}
+        }
+    }
+
+    fn pred(&mut self, p: &Pred, map: FieldMap) -> bool {
+        self.load_refs(map, &p.matcher);
+        match p.target {
+            Target::Keywords => {
+                self.load_keywords();
+                match &self.keywords {
+                    Some(slot) => self.test(&p.matcher, slot, map),
+                    None => false,
+                }
+            }
+            Target::Field(id) => {
+                self.load(map, id);
+                match self.slot(map, id) {
+                    Some(slot) => self.test(&p.matcher, slot, map),
+                    None => false,
+                }
+            }
+        }
+    }
+
+    fn test(&self, m: &Matcher, slot: &Slot<'_>, map: FieldMap) -> bool {
+        let any = |f: &dyn Fn(&str, &str) -> bool| slot.values.iter().any(|(r, l)| f(r, l));
+        match m {
+            Matcher::Exists(want) => slot.present == *want,
+            Matcher::Null => !slot.present || slot.null,
+            Matcher::Strings(set) => any(&|r, l| set.is_match(r, l)),
+            Matcher::AllContains(a) => any(&|r, l| a.is_match(r, l)),
+            Matcher::Regex(re) => any(&|r, _| re.is_match(r)),
+            Matcher::Cidr(nets) => any(&|r, _| {
+                r.trim()
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse()
+                    .is_ok_and(|ip| nets.iter().any(|n| n.contains(ip)))
+            }),
+            Matcher::Num(cmp, want) => any(&|r, _| {
+                number(r).is_some_and(|n| match cmp {
+                    compile::Cmp::Lt => n < *want,
+                    compile::Cmp::Lte => n <= *want,
+                    compile::Cmp::Gt => n > *want,
+                    compile::Cmp::Gte => n >= *want,
+                })
+            }),
+            Matcher::FieldRef {
+                other,
+                shape,
+                cased,
+            } => {
+                let Some(other) = self.slot(map, *other) else {
+                    return false;
+                };
+                slot.values.iter().any(|(r, l)| {
+                    other.values.iter().any(|(or, ol)| {
+                        let (a, b) = if *cased {
+                            (r.as_ref(), or.as_ref())
+                        } else {
+                            (l.as_ref(), ol.as_ref())
+                        };
+                        match shape {
+                            RefShape::Equal => a == b,
+                            RefShape::Contains => a.contains(b),
+                            RefShape::StartsWith => a.starts_with(b),
+                            RefShape::EndsWith => a.ends_with(b),
+                        }
+                    })
+                })
+            }
+            Matcher::Any(ms) => ms.iter().any(|m| self.test(m, slot, map)),
+            Matcher::All(ms) => ms.iter().all(|m| self.test(m, slot, map)),
+        }
+    }
+
+    fn selection(&mut self, rule: &Rule, i: usize, map: FieldMap) -> Option<usize> {
+        let sel = rule.selections.get(i)?;
+        sel.any
+            .iter()
+            .position(|conj| conj.iter().all(|p| self.pred(p, map)))
+    }
+
+    fn cond(&mut self, rule: &Rule, c: &Cond, map: FieldMap) -> bool {
+        match c {
+            Cond::Sel(i) => self.selection(rule, *i, map).is_some(),
+            Cond::Not(c) => !self.cond(rule, c, map),
+            Cond::And(cs) => cs.iter().all(|c| self.cond(rule, c, map)),
+            Cond::Or(cs) => cs.iter().any(|c| self.cond(rule, c, map)),
+        }
+    }
+
+    /// The fields of the selections that made a matching rule match (not those under `not`).
+    fn explain(
+        &mut self,
+        rule: &Rule,
+        c: &Cond,
+        map: FieldMap,
+        positive: bool,
+        out: &mut Vec<(String, String)>,
+    ) {
+        match c {
+            Cond::Sel(i) => {
+                if !positive {
+                    return;
+                }
+                let Some(alt) = self.selection(rule, *i, map) else {
+                    return;
+                };
+                let Some(conj) = rule.selections.get(*i).and_then(|s| s.any.get(alt)) else {
+                    return;
+                };
+                for p in conj {
+                    if let Target::Field(id) = p.target
+                        && let Some(slot) = self.slot(map, id)
+                    {
+                        let name = map.map(self.names.name(id)).to_string();
+                        for (raw, _) in &slot.values {
+                            out.push((name.clone(), raw.to_string()));
+                        }
+                    }
+                }
+            }
+            Cond::Not(c) => self.explain(rule, c, map, !positive, out),
+            Cond::And(cs) => cs
+                .iter()
+                .for_each(|c| self.explain(rule, c, map, positive, out)),
+            Cond::Or(cs) => {
+                for c in cs {
+                    if self.cond(rule, c, map) == positive {
+                        self.explain(rule, c, map, positive, out);
+                    }
+                }
+            }
+        }
+    }
+}
