@@ -135,6 +135,10 @@ pub fn due_after_quiet(now_ms: i64, quiet: Option<(u32, u32)>) -> i64 {
     end_day + to * 60_000 - JST_MS
 }
 
+/// Alerts raised longer ago than this are not announced (or escalated) any more: a channel
+/// configured today does not announce last month's open alerts.
+const NOTIFY_WINDOW_MS: i64 = DAY_MS;
+
 /// Attempts before a notification is given up (shown as failed on the alert's page).
 pub const MAX_ATTEMPTS: i64 = 10;
 
@@ -162,7 +166,13 @@ pub async fn round(svc: &Services, cfg: &NotifyConfig) -> anyhow::Result<usize> 
     if !channels.is_empty() {
         let fresh = svc
             .store
-            .alerts_without_notification("raised", cfg.min_level.rank(), now, false)
+            .alerts_without_notification(
+                "raised",
+                cfg.min_level.rank(),
+                now - NOTIFY_WINDOW_MS,
+                now,
+                false,
+            )
             .await?;
         if !fresh.is_empty() {
             let mut w = svc.store.write().await?;
@@ -182,7 +192,13 @@ pub async fn round(svc: &Services, cfg: &NotifyConfig) -> anyhow::Result<usize> 
     if let (Some(after), true) = (cfg.escalate_after_ms, cfg.escalates()) {
         let late = svc
             .store
-            .alerts_without_notification("escalated", cfg.min_level.rank(), now - after, true)
+            .alerts_without_notification(
+                "escalated",
+                cfg.min_level.rank(),
+                now - after - NOTIFY_WINDOW_MS,
+                now - after,
+                true,
+            )
             .await?;
         if !late.is_empty() {
             let mut w = svc.store.write().await?;

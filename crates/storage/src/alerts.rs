@@ -307,25 +307,28 @@ pub async fn record_attempt(
 }
 
 impl Store {
-    /// Open alerts at `min_rank` or above that have no notification of `kind` yet, raised at
-    /// or before `raised_by_ms` (and, for `new_only`, still new), oldest first.
+    /// Open alerts at `min_rank` or above that have no notification of `kind` yet, raised in
+    /// `[raised_from_ms, raised_by_ms]` (and, for `new_only`, still new), oldest first. The
+    /// lower bound keeps a newly configured channel from announcing every old open alert.
     pub async fn alerts_without_notification(
         &self,
         kind: &str,
         min_rank: i64,
+        raised_from_ms: i64,
         raised_by_ms: i64,
         new_only: bool,
     ) -> Result<Vec<AlertRow>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM alerts a WHERE level_rank >= $1 AND raised_at <= $2 \
-             AND status {} AND NOT EXISTS (SELECT 1 FROM alert_notifications n \
-             WHERE n.alert_id = a.id AND n.kind = $3) ORDER BY id LIMIT 200",
+             AND raised_at >= $4 AND status {} AND NOT EXISTS (SELECT 1 FROM \
+             alert_notifications n WHERE n.alert_id = a.id AND n.kind = $3) ORDER BY id LIMIT 200",
             if new_only { "= 'new'" } else { "<> 'closed'" }
         );
         let rows = sqlx::query(&sql)
             .bind(min_rank)
             .bind(raised_by_ms)
             .bind(kind)
+            .bind(raised_from_ms)
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(decode).collect()

@@ -120,6 +120,7 @@ async fn alerts_are_mailed_posted_and_forwarded_and_escalated_when_nobody_takes_
         return;
     };
     let (hook, posted) = webhook().await;
+    let posted_url = hook.clone();
     let syslog = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let cfg = NotifyConfig {
         smtp: Some(SmtpConfig {
@@ -210,4 +211,32 @@ async fn alerts_are_mailed_posted_and_forwarded_and_escalated_when_nobody_takes_
         "{}",
         page.body
     );
+
+    // An alert raised while nothing was set up (alert 4), and a day later a channel set up
+    // anew: it announces the new alert 5, not the day-old one, nor the low alert 2 again.
+    s.svc
+        .raise_alerts(&[detection(AlertLevel::High, "kato")])
+        .await
+        .unwrap();
+    s.clock.advance_ms(25 * 3_600_000);
+    s.svc
+        .raise_alerts(&[detection(AlertLevel::High, "suzuki")])
+        .await
+        .unwrap();
+    let renamed = NotifyConfig {
+        webhook_url: Some(posted_url.clone()),
+        smtp: None,
+        syslog: None,
+        escalate_after_ms: None,
+        ..cfg.clone()
+    };
+    let before = s.svc.store.alert_notifications(1).await.unwrap().len();
+    notify::round(&s.svc, &renamed).await.unwrap();
+    assert_eq!(s.svc.store.alert_notifications(5).await.unwrap().len(), 1);
+    assert!(s.svc.store.alert_notifications(4).await.unwrap().is_empty());
+    assert_eq!(
+        s.svc.store.alert_notifications(1).await.unwrap().len(),
+        before
+    );
+    assert!(s.svc.store.alert_notifications(2).await.unwrap().is_empty());
 }
