@@ -209,17 +209,20 @@ pub async fn round(svc: &Services, cfg: &NotifyConfig) -> anyhow::Result<usize> 
         }
     }
     let due = svc.store.due_notifications(now, MAX_ATTEMPTS).await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let facility = svc
+        .store
+        .facility()
+        .await?
+        .map(|f| f.name)
+        .unwrap_or_default();
     let mut sent = 0;
     for n in &due {
         let Some(alert) = svc.store.alert(n.alert_id).await? else {
             continue;
         };
-        let facility = svc
-            .store
-            .facility()
-            .await?
-            .map(|f| f.name)
-            .unwrap_or_default();
         let outcome = send(cfg, n, &alert, &facility).await;
         let mut w = svc.store.write().await?;
         match &outcome {

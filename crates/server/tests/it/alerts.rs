@@ -83,6 +83,11 @@ async fn detections_group_into_alerts_that_are_taken_and_closed_with_a_note() {
     let p = c.get("/alerts").await;
     assert_eq!(p.status, 200);
     assert!(
+        p.has(r#"class="badge bad">高"#),
+        "high is shown as bad: {}",
+        p.body
+    );
+    assert!(
         p.has("夜間の電子カルテ参照") && p.has("未対応") && p.has("<svg"),
         "{}",
         p.body
@@ -122,6 +127,12 @@ async fn detections_group_into_alerts_that_are_taken_and_closed_with_a_note() {
     let a = s.svc.store.alert(sato.id).await.unwrap().unwrap();
     assert_eq!(a.status, "closed");
     assert_eq!(a.note, "本人に確認: 夜勤の正規業務");
+    // The status tabs narrow the list: closed shows sato's alert, not ito's new one.
+    let p = c.get("/alerts?status=closed").await;
+    assert!(p.has(r#"class="badge good">完了"#), "{}", p.body);
+    assert!(!p.has(r#"class="badge bad">未対応"#), "{}", p.body);
+    let p = c.get("/alerts?status=new").await;
+    assert!(p.has(r#"class="badge bad">未対応"#) && !p.has(r#"class="badge good">完了"#));
     // A closed alert stays closed …
     let p = c.post(&href, &[("action", "ack")]).await;
     assert_eq!(p.status, 400);
