@@ -7,10 +7,14 @@
 #
 # Cluster:  ${MAMORI_PG_DIR:-/tmp/mamori-pg}/data, unix socket in ${MAMORI_PG_DIR}, log in
 #           ${MAMORI_PG_DIR}/postgresql.log
-# Listens:  127.0.0.1:55432 only (TCP auth scram-sha-256; the unix socket is trust, and only
+# Listens:  127.0.0.1:${MAMORI_PG_PORT:-25432} only (TCP auth scram-sha-256; the unix socket is trust, and only
 #           reachable by the cluster owner because the directory is mode 0700)
 # Role:     mamori / mamori, LOGIN CREATEDB
-#   export MAMORI_TEST_POSTGRES=postgres://mamori:mamori@127.0.0.1:55432/postgres
+#   export MAMORI_TEST_POSTGRES=postgres://mamori:mamori@127.0.0.1:25432/postgres
+#
+# The port sits below the kernel's ephemeral range (32768-60999 on Linux): a port inside it can
+# be held for a moment by any outgoing connection on the machine (the test suites open many),
+# and the server then fails to bind. Starting also retries a few times for the same reason.
 #
 # Uses the distribution's binaries (/usr/lib/postgresql/<version>/bin, newest version found).
 # When run as root the server runs as the `postgres` OS user (PostgreSQL refuses to run as root).
@@ -20,7 +24,7 @@ set -euo pipefail
 PG_DIR="${MAMORI_PG_DIR:-/tmp/mamori-pg}"
 PG_DATA="$PG_DIR/data"
 PG_LOG="$PG_DIR/postgresql.log"
-PG_PORT=55432
+PG_PORT="${MAMORI_PG_PORT:-25432}"
 PG_HOST=127.0.0.1
 ROLE=mamori
 ROLE_PASSWORD=mamori
@@ -131,8 +135,20 @@ cmd_start() {
   else
     [[ -f "$PG_DATA/PG_VERSION" ]] || init_cluster
     log "starting on $PG_HOST:$PG_PORT (log: $PG_LOG)"
-    as_owner "$BIN/pg_ctl" start -D "$PG_DATA" -l "$PG_LOG" -w -t 60 >/dev/null \
-      || { show_log; die "pg_ctl start failed (is port $PG_PORT taken by another server?)"; }
+    # An existing cluster may have been made with another port: the last `port =` line wins.
+    as_owner sed -i "s/^port = .*/port = $PG_PORT/" "$PG_DATA/postgresql.conf"
+    local attempt
+    for attempt in 1 2 3 4 5; do
+      if as_owner "$BIN/pg_ctl" start -D "$PG_DATA" -l "$PG_LOG" -w -t 60 >/dev/null; then
+        break
+      fi
+      if ((attempt == 5)); then
+        show_log
+        die "pg_ctl start failed (is port $PG_PORT taken by another server?)"
+      fi
+      log "start attempt $attempt failed; retrying in 2 s"
+      sleep 2
+    done
   fi
   wait_ready
   ensure_role
