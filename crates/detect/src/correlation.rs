@@ -40,9 +40,13 @@ pub struct Correlation {
     pub id: String,
     pub name: String,
     pub title: String,
+    pub description: String,
     pub level: String,
     pub origin: String,
     pub kind: CorrelationKind,
+    /// `generate: true`: the rules it reads also report their own matches. By default (the
+    /// Sigma specification's) they only feed the correlation.
+    pub generate: bool,
     /// The rules it reads, by `name` or `id`, as written.
     pub rules: Vec<String>,
     pub group_by: Vec<String>,
@@ -140,9 +144,11 @@ pub(crate) fn compile(doc: &Yaml, origin: &str) -> Result<Correlation, RefuseRea
         id: text(doc, "id"),
         name: text(doc, "name"),
         title: text(doc, "title"),
+        description: text(doc, "description"),
         level: text(doc, "level"),
         origin: origin.to_string(),
         kind,
+        generate: c["generate"].as_bool().unwrap_or(false),
         rules,
         group_by: strings(&c["group-by"]),
         timespan_ms,
@@ -170,10 +176,10 @@ struct Window {
     items: VecDeque<(i64, usize, Option<String>)>,
 }
 
-/// Sliding windows of every correlation of a set.
+/// Sliding windows of every correlation of a set. It keeps indices into the set, not the set:
+/// a set rebuilt from the same files (new placeholder values) keeps the windows.
 #[derive(Debug)]
-pub struct Correlator<'r> {
-    set: &'r RuleSet,
+pub struct Correlator {
     /// rule index → (correlation index, position in its rule list).
     by_rule: HashMap<usize, Vec<(usize, usize)>>,
     windows: Vec<HashMap<Vec<String>, Window>>,
@@ -185,8 +191,8 @@ fn first_text(event: &dyn Event, field: &str) -> Option<String> {
     t.into_iter().next().map(|c| c.into_owned())
 }
 
-impl<'r> Correlator<'r> {
-    pub fn new(set: &'r RuleSet) -> Correlator<'r> {
+impl Correlator {
+    pub fn new(set: &RuleSet) -> Correlator {
         let mut by_rule: HashMap<usize, Vec<(usize, usize)>> = HashMap::new();
         for (c, corr) in set.correlations().iter().enumerate() {
             for (pos, rule) in corr.resolved.iter().enumerate() {
@@ -194,16 +200,17 @@ impl<'r> Correlator<'r> {
             }
         }
         Correlator {
-            set,
             by_rule,
             windows: set.correlations().iter().map(|_| HashMap::new()).collect(),
         }
     }
 
-    /// Feeds one event's detections (from [`RuleSet::scan`]) at `time_ms`; returns the
-    /// correlations that fire. A window that fires starts afresh.
-    pub fn feed(
+    /// Feeds one event's detections (from [`RuleSet::scan`] of `set`, the set this correlator
+    /// was made for or one built from the same rules) at `time_ms`; returns the correlations
+    /// that fire. A window that fires starts afresh.
+    pub fn feed<'r>(
         &mut self,
+        set: &'r RuleSet,
         event: &dyn Event,
         time_ms: i64,
         detections: &[Detection<'_>],
@@ -214,7 +221,7 @@ impl<'r> Correlator<'r> {
                 continue;
             };
             for &(c, pos) in links {
-                let Some(corr) = self.set.correlations().get(c) else {
+                let Some(corr) = set.correlations().get(c) else {
                     continue;
                 };
                 let Some(windows) = self.windows.get_mut(c) else {

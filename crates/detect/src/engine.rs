@@ -29,6 +29,8 @@ pub struct RuleSet {
     by_event: HashMap<(String, u32), Vec<Entry>>,
     by_channel: HashMap<String, Vec<Entry>>,
     everywhere: Vec<Entry>,
+    /// Rules read by a correlation without `generate: true`: their matches feed it only.
+    silent: HashSet<usize>,
 }
 
 /// What one [`RuleSet::add_yaml`] did.
@@ -46,6 +48,9 @@ pub struct Detection<'r> {
     pub(crate) index: usize,
     /// `(field as named in the event, value)`, in the rule's order.
     pub fields: Vec<(String, String)>,
+    /// The rule only feeds a correlation (which does not `generate` its rules' matches): the
+    /// match is not reported by itself.
+    pub silent: bool,
 }
 
 impl RuleSet {
@@ -194,6 +199,9 @@ impl RuleSet {
                     reason,
                 }),
                 None => {
+                    if !c.generate {
+                        self.silent.extend(resolved.iter().copied());
+                    }
                     c.resolved = resolved;
                     self.correlations.push(c);
                 }
@@ -203,7 +211,12 @@ impl RuleSet {
 
     /// The rules an event of this channel and event id meets.
     fn candidates(&self, channel: &str, event_id: Option<u32>) -> Vec<Entry> {
-        let mut out = self.everywhere.clone();
+        // `product: windows` alone means every Windows channel, not mamori's own events.
+        let mut out = if channel == crate::logsource::MAMORI_CHANNEL {
+            Vec::new()
+        } else {
+            self.everywhere.clone()
+        };
         if let Some(c) = self.by_channel.get(channel) {
             out.extend_from_slice(c);
         }
@@ -226,7 +239,19 @@ impl RuleSet {
         };
         let channel = text("Channel").unwrap_or_default().to_lowercase();
         let event_id = text("EventID").and_then(|t| t.trim().parse::<u32>().ok());
-        let mut entries = self.candidates(&channel, event_id);
+        self.scan_routed(event, &channel, event_id)
+    }
+
+    /// Every rule the event matches when it is routed as `channel` (lower case) and
+    /// `event_id`, whatever its own `Channel` and `EventID` fields say: normalised events are
+    /// routed as [`crate::logsource::MAMORI_CHANNEL`].
+    pub fn scan_routed<'r>(
+        &'r self,
+        event: &dyn Event,
+        channel: &str,
+        event_id: Option<u32>,
+    ) -> Vec<Detection<'r>> {
+        let mut entries = self.candidates(channel, event_id);
         entries.sort_unstable();
         entries.dedup_by_key(|e| e.0);
         let mut ctx = Ctx::new(event, &self.fields);
@@ -251,6 +276,7 @@ impl RuleSet {
                     rule,
                     index: r,
                     fields,
+                    silent: self.silent.contains(&r),
                 });
             }
         }

@@ -14,6 +14,7 @@ mod correlation;
 mod engine;
 pub mod event;
 pub mod logsource;
+pub mod medical;
 mod pattern;
 mod rule;
 
@@ -53,7 +54,7 @@ pub enum RefuseReason {
     BadRegex(String),
     #[error("no value for placeholder %{0}%")]
     UnresolvedPlaceholder(String),
-    #[error("logsource product `{0}` is not windows")]
+    #[error("logsource product `{0}` is neither windows nor mamori")]
     NotWindows(String),
     #[error("no Windows event log channel known for {0}")]
     UnknownLogsource(String),

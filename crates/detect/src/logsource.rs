@@ -1,6 +1,8 @@
-//! Windows logsource routing: which event log channels and event ids a rule's `logsource` stands
+//! Logsource routing: which Windows event log channels and event ids a rule's `logsource` stands
 //! for (Sysmon for the generic categories, plus Security 4688 for `process_creation`), with
-//! Sigma's field names mapped to the channel's own where they differ.
+//! Sigma's field names mapped to the channel's own where they differ; and `product: mamori`,
+//! mamori's normalised events (any source), routed as [`MAMORI_CHANNEL`] with the category
+//! narrowing the `action`.
 
 /// How Sigma's field names are read from an event of this route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -208,10 +210,77 @@ fn category(name: &str) -> Option<Vec<Route>> {
     })
 }
 
+/// The channel normalised events are routed as (rules with `product: mamori`).
+pub const MAMORI_CHANNEL: &str = "mamori";
+
+/// Actions of electronic medical record access.
+const EHR_ACCESS: &[&str] = &[
+    "record_viewed",
+    "record_changed",
+    "record_printed",
+    "record_exported",
+];
+const AUTHENTICATION: &[&str] = &[
+    "logon",
+    "logon_failed",
+    "logoff",
+    "explicit_credential_logon",
+    "account_locked_out",
+    "account_unlocked",
+];
+const ACCOUNT_MANAGEMENT: &[&str] = &[
+    "account_created",
+    "account_enabled",
+    "password_reset",
+    "account_disabled",
+    "account_deleted",
+    "group_member_added",
+    "account_changed",
+    "special_privileges_assigned",
+];
+const LOG_MANAGEMENT: &[&str] = &["audit_log_cleared", "event_log_cleared"];
+const REMOVABLE_MEDIA: &[&str] = &["media_written"];
+
+/// The routes of `product: mamori`: fields are the normalised event's (`action`, `actor`,
+/// `object`, `outcome`, `host`, `source`, `severity`, `message`, `hour`, `weekday`, and every
+/// field the decoder kept by its name). The category narrows the action.
+fn mamori(
+    category_name: Option<&str>,
+    service_name: Option<&str>,
+) -> Result<Vec<Route>, RouteError> {
+    if let Some(s) = service_name {
+        return Err(RouteError::Unknown(format!("service {s} (product mamori)")));
+    }
+    let require = match category_name {
+        None => None,
+        Some(c) => Some((
+            "action",
+            match c {
+                "ehr_access" => EHR_ACCESS,
+                "authentication" => AUTHENTICATION,
+                "account_management" => ACCOUNT_MANAGEMENT,
+                "log_management" => LOG_MANAGEMENT,
+                "removable_media" => REMOVABLE_MEDIA,
+                other => {
+                    return Err(RouteError::Unknown(format!(
+                        "category {other} (product mamori)"
+                    )));
+                }
+            },
+        )),
+    };
+    Ok(vec![Route {
+        channel: Some(MAMORI_CHANNEL.to_string()),
+        event_ids: Vec::new(),
+        field_map: FieldMap::Native,
+        require,
+    }])
+}
+
 /// Why a logsource cannot be routed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RouteError {
-    /// Not `product: windows` (the engine reads Windows event logs only, for now).
+    /// Neither `product: windows` nor `product: mamori`.
     NotWindows(String),
     /// A category or service with no Windows event log channel we know.
     Unknown(String),
@@ -226,6 +295,7 @@ pub fn routes(
 ) -> Result<Vec<Route>, RouteError> {
     match product {
         Some("windows") => {}
+        Some("mamori") => return mamori(category_name, service_name),
         other => {
             return Err(RouteError::NotWindows(
                 other.unwrap_or("(none)").to_string(),
@@ -292,5 +362,20 @@ mod tests {
         ));
         let r = routes(Some("windows"), None, None).unwrap();
         assert_eq!(r[0].channel, None);
+    }
+
+    #[test]
+    fn mamori_categories_narrow_the_action() {
+        let r = routes(Some("mamori"), Some("ehr_access"), None).unwrap();
+        assert_eq!(r[0].channel.as_deref(), Some(MAMORI_CHANNEL));
+        let (field, actions) = r[0].require.unwrap();
+        assert_eq!(field, "action");
+        assert!(actions.contains(&"record_viewed"));
+        let all = routes(Some("mamori"), None, None).unwrap();
+        assert_eq!(all[0].require, None);
+        assert!(matches!(
+            routes(Some("mamori"), Some("dns"), None),
+            Err(RouteError::Unknown(_))
+        ));
     }
 }

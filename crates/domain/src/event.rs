@@ -47,6 +47,9 @@ pub enum Action {
     RecordPrinted,
     /// A medical record was exported or copied out.
     RecordExported,
+    /// A file written to removable media (USB memory, external disk), as a device agent or
+    /// forwarder reports it.
+    MediaWritten,
     /// Anything not named above. The code says where it came from, e.g.
     /// `windows:Security:4663` or `syslog`; build it with [`Action::parse`] so that it never
     /// holds one of the named codes.
@@ -55,7 +58,7 @@ pub enum Action {
 
 impl Action {
     /// Every named action (not `Other`).
-    pub const NAMED: [Action; 20] = [
+    pub const NAMED: [Action; 21] = [
         Action::Logon,
         Action::LogonFailed,
         Action::Logoff,
@@ -76,6 +79,7 @@ impl Action {
         Action::RecordChanged,
         Action::RecordPrinted,
         Action::RecordExported,
+        Action::MediaWritten,
     ];
 
     /// Stable code, stored and used for message keys (`action.<code>`).
@@ -101,6 +105,7 @@ impl Action {
             Action::RecordChanged => "record_changed",
             Action::RecordPrinted => "record_printed",
             Action::RecordExported => "record_exported",
+            Action::MediaWritten => "media_written",
             Action::Other(code) => code,
         }
     }

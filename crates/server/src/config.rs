@@ -58,7 +58,36 @@ pub struct RawConfig {
     pub time: RawTime,
     #[serde(default)]
     pub notify: RawNotify,
+    #[serde(default)]
+    pub detect: RawDetect,
     pub log: Option<String>,
+}
+
+/// `[detect]`: live detection over collected events.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawDetect {
+    /// Run the detection rules over collected events (default true).
+    pub enabled: Option<bool>,
+    /// Folders (or files) of further Sigma rules, e.g. SigmaHQ's `rules/windows`, run beside the
+    /// shipped rules for medical settings.
+    pub rules: Option<Vec<PathBuf>>,
+}
+
+/// Live detection, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetectConfig {
+    pub enabled: bool,
+    pub rules: Vec<PathBuf>,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            enabled: true,
+            rules: Vec::new(),
+        }
+    }
 }
 
 /// `[notify]`: who hears about alerts, and how.
@@ -206,6 +235,8 @@ pub struct Config {
     pub ntp_server: Option<String>,
     /// Alert notifications.
     pub notify: crate::notify::NotifyConfig,
+    /// Live detection.
+    pub detect: DetectConfig,
     pub log: String,
 }
 
@@ -382,6 +413,10 @@ impl RawConfig {
                 base_url: other.notify.base_url.or(self.notify.base_url),
                 every_seconds: other.notify.every_seconds.or(self.notify.every_seconds),
             },
+            detect: RawDetect {
+                enabled: other.detect.enabled.or(self.detect.enabled),
+                rules: other.detect.rules.or(self.detect.rules),
+            },
             log: other.log.or(self.log),
         }
     }
@@ -512,7 +547,19 @@ impl RawConfig {
             None => 60_000,
         };
         let notify = self.notify.validate()?;
+        let rules = self.detect.rules.unwrap_or_default();
+        if let Some(missing) = rules.iter().find(|p| !p.exists()) {
+            return Err(ConfigError::Invalid {
+                key: "detect.rules",
+                message: format!("{} does not exist", missing.display()),
+            });
+        }
+        let detect = DetectConfig {
+            enabled: self.detect.enabled.unwrap_or(true),
+            rules,
+        };
         Ok(Config {
+            detect,
             listen,
             data_dir,
             syslog,

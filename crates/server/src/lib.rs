@@ -7,6 +7,7 @@ pub mod config;
 pub mod fonts;
 pub mod notify;
 pub mod ntp;
+pub mod rules;
 pub mod tls;
 pub mod web;
 
@@ -68,6 +69,7 @@ pub struct Server {
     collector: Option<tokio::task::JoinHandle<()>>,
     ntp: Option<tokio::task::JoinHandle<()>>,
     notifier: Option<tokio::task::JoinHandle<()>>,
+    detector: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -86,6 +88,11 @@ impl Server {
             t.abort();
         }
         if let Some(t) = self.notifier {
+            t.abort();
+        }
+        // Detection writes its alerts and its position in one transaction: stopping it
+        // anywhere loses nothing.
+        if let Some(t) = self.detector {
             t.abort();
         }
         // Stop receiving, let open streams store what they read, then let the collector
@@ -264,6 +271,24 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         .notify
         .is_enabled()
         .then(|| tokio::spawn(notify::run(state_svc.clone(), cfg.notify.clone())));
+    let detector = (cfg.detect.enabled && state_svc.events.is_some()).then(|| {
+        let (extra, failures) = if cfg.detect.rules.is_empty() {
+            (None, Vec::new())
+        } else {
+            let (set, failures) = rules::load(&cfg.detect.rules);
+            tracing::info!(
+                loaded = set.rules().len() + set.correlations().len(),
+                refused = set.refused().len(),
+                "detection rules from the configuration"
+            );
+            (Some(set), failures)
+        };
+        for f in failures {
+            tracing::warn!(path = %f.path.display(), error = %f.error, "a detection rule file could not be read");
+        }
+        let det = mamori_service::detection::Detector::new(extra, cfg.clock_tolerance_ms);
+        tokio::spawn(detect_loop(state_svc.clone(), det))
+    });
     let retention = cfg.seal_retention_days;
     let daily_verification = cfg.seal_daily_verification;
     let sealing = state_svc.sealer.is_some().then(|| {
@@ -315,6 +340,7 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         collector: collector_task,
         ntp,
         notifier,
+        detector,
     })
 }
 
@@ -358,4 +384,30 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
             .with_context(|| format!("restricting {}", dir.display()))?;
     }
     Ok(())
+}
+
+/// Runs detection rounds: straight on while there is a backlog, else once a second.
+async fn detect_loop(svc: Services, mut det: mamori_service::detection::Detector) {
+    let idle = std::time::Duration::from_secs(1);
+    loop {
+        match svc.detect_round(&mut det).await {
+            Ok(round) => {
+                if round.raised.opened > 0 {
+                    tracing::info!(
+                        opened = round.raised.opened,
+                        joined = round.raised.joined,
+                        "alerts raised"
+                    );
+                }
+                if round.behind == 0 {
+                    tokio::time::sleep(idle).await;
+                }
+            }
+            Err(e) => {
+                // Nothing of the failed round was written: it is tried again.
+                tracing::error!(error = %e, "a detection round failed");
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            }
+        }
+    }
 }

@@ -592,6 +592,13 @@ async fn demo(store: StoreArgs, listen: ListenArgs) -> Result<()> {
         );
         if svc.events.is_some() {
             svc.seed_demo_logs(20_251_001).await?;
+            // The week's incidents become alerts before the first page is opened.
+            let mut det = mamori_service::detection::Detector::new(None, cfg.clock_tolerance_ms);
+            let round = svc.detect_pending(&mut det).await?;
+            let opened = round.raised.opened;
+            eprintln!(
+                "検知ルールでアラート {opened} 件を発生させました / {opened} alerts raised by the detection rules"
+            );
         }
         mamori_server::tls::write_private(
             &login_file,
@@ -971,30 +978,6 @@ async fn log_ingest(
 
 /// Files under `path` (or `path` itself) whose extension is one of `exts`, sorted; unreadable
 /// folders are skipped.
-fn find_files(path: &Path, exts: &[&str], out: &mut Vec<PathBuf>) {
-    let has_ext = |p: &Path| {
-        p.extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| exts.iter().any(|x| x.eq_ignore_ascii_case(e)))
-    };
-    if path.is_file() {
-        out.push(path.to_path_buf());
-        return;
-    }
-    let Ok(rd) = std::fs::read_dir(path) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            find_files(&p, exts, out);
-        } else if has_ext(&p) {
-            out.push(p);
-        }
-    }
-}
-
 /// `CODE message` in Japanese and English from the catalog, with a detail appended.
 fn coded(code: &str, detail: &str) -> String {
     use mamori_catalog::{Lang, tr};
@@ -1037,34 +1020,22 @@ fn clip(s: &str, chars: usize) -> String {
 
 /// `mamori detect scan`: load the rules, read each .evtx file, print every detection.
 fn detect_scan(rule_paths: Vec<PathBuf>, paths: Vec<PathBuf>, json: bool) -> Result<bool> {
-    use mamori_detect::{JsonEvent, RuleSet};
+    use mamori_detect::JsonEvent;
     use std::io::IsTerminal;
     if rule_paths.is_empty() {
         bail!("{}", coded("DET0020", ""));
     }
     let started = std::time::Instant::now();
-    let mut set = RuleSet::new();
-    let mut read_failures = 0usize;
-    for dir in &rule_paths {
-        let mut files = Vec::new();
-        find_files(dir, &["yml", "yaml"], &mut files);
-        if files.is_empty() {
-            eprintln!("{}: {}", dir.display(), coded("DET0022", "no .yml"));
-            read_failures += 1;
-        }
-        for f in files {
-            match std::fs::read_to_string(&f) {
-                Ok(text) => {
-                    set.add_yaml(&f.display().to_string(), &text);
-                }
-                Err(e) => {
-                    eprintln!("{}: {}", f.display(), coded("DET0022", &e.to_string()));
-                    read_failures += 1;
-                }
-            }
-        }
+    let (set, failures) = mamori_server::rules::load(&rule_paths);
+    let mut read_failures = failures.len();
+    for f in &failures {
+        let detail = if f.error.is_empty() {
+            "no .yml"
+        } else {
+            f.error.as_str()
+        };
+        eprintln!("{}: {}", f.path.display(), coded("DET0022", detail));
     }
-    set.finish();
     let loaded = set.rules().len() + set.correlations().len();
     let refused = set.refused();
     eprintln!(
@@ -1073,7 +1044,11 @@ fn detect_scan(rule_paths: Vec<PathBuf>, paths: Vec<PathBuf>, json: bool) -> Res
             "detect.rules",
             &[
                 ("loaded", &loaded.to_string()),
-                ("refused", &refused.len().to_string())
+                ("refused", &refused.len().to_string()),
+                (
+                    "seconds",
+                    &format!("{:.2}", started.elapsed().as_secs_f64())
+                )
             ]
         )
     );
@@ -1098,7 +1073,7 @@ fn detect_scan(rule_paths: Vec<PathBuf>, paths: Vec<PathBuf>, json: bool) -> Res
     let mut evtx_files = Vec::new();
     for p in &paths {
         let before = evtx_files.len();
-        find_files(p, &["evtx"], &mut evtx_files);
+        mamori_server::rules::find_files(p, &["evtx"], &mut evtx_files);
         if evtx_files.len() == before {
             eprintln!(
                 "{}",
@@ -1157,8 +1132,8 @@ fn detect_scan(rule_paths: Vec<PathBuf>, paths: Vec<PathBuf>, json: bool) -> Res
             };
             let ev = JsonEvent::new(&record);
             let found = set.scan(&ev);
-            let hits = correlator.feed(&ev, event.time_ms.unwrap_or(0), &found);
-            for d in found {
+            let hits = correlator.feed(&set, &ev, event.time_ms.unwrap_or(0), &found);
+            for d in found.into_iter().filter(|d| !d.silent) {
                 detections += 1;
                 if progress {
                     eprint!("\r\x1b[K");

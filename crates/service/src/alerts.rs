@@ -50,11 +50,22 @@ impl Services {
     /// Records detections in one transaction: each joins the open alert of its rule and group
     /// or opens a new one (an audit event `alert.raised` by mamori itself).
     pub async fn raise_alerts(&self, detections: &[Detection]) -> ServiceResult<Raised> {
-        let mut out = Raised::default();
         if detections.is_empty() {
-            return Ok(out);
+            return Ok(Raised::default());
         }
         let mut w = self.store.write().await?;
+        let out = self.raise_in(&mut w, detections).await?;
+        w.commit().await?;
+        Ok(out)
+    }
+
+    /// [`Services::raise_alerts`] in the caller's transaction.
+    pub(crate) async fn raise_in(
+        &self,
+        w: &mut mamori_storage::Tx,
+        detections: &[Detection],
+    ) -> ServiceResult<Raised> {
+        let mut out = Raised::default();
         for d in detections {
             let new = NewDetection {
                 raised_ms: self.now_ms(),
@@ -68,11 +79,11 @@ impl Services {
                 at_ms: d.at_ms,
                 seal_index: d.seal_index,
             };
-            let (id, opened) = record_detection(&mut w, &new).await?;
+            let (id, opened) = record_detection(w, &new).await?;
             if opened {
                 out.opened += 1;
                 self.audit(
-                    &mut w,
+                    w,
                     "mamori",
                     "",
                     "alert.raised",
@@ -85,7 +96,6 @@ impl Services {
                 out.joined += 1;
             }
         }
-        w.commit().await?;
         Ok(out)
     }
 

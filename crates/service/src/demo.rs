@@ -1708,12 +1708,16 @@ fn documents(today: Date) -> Vec<FacilityDocument> {
 // ---------------------------------------------------------------------------------------------
 // The electronic medical record's access log
 
+/// The patient the demo facility watches as a VIP (outside the numbers its log otherwise uses).
+pub const DEMO_VIP_PATIENT: u32 = 777;
+
 /// The EHR's access log of the 30 days before `today` as its export would look, in the layout of
 /// the shipped `generic` profile (`日時,利用者ID,患者ID,操作,端末`, UTF-8, CRLF): the doctors
 /// and nurses still employed open patients' records on the PCs of their rooms during clinic
 /// hours — mostly 参照, some 更新, a few 印刷 and 出力 — after logging in each day; only the ward
 /// works on Sundays. A dozen regular patients come back often. Deterministic per
-/// `(today, seed)`; a few thousand rows.
+/// `(today, seed)`; a few thousand rows. The week before also holds the incidents the shipped
+/// detection rules are for (see the comment inside).
 pub fn ehr_access_log(f: &DemoFacility, today: Date, seed: u64) -> String {
     let mut rng = SplitMix64::new(seed ^ 0x4548_525F_4C4F_4753); // "EHR_LOGS"
     let persons: std::collections::HashMap<PersonId, &Person> =
@@ -1743,9 +1747,82 @@ pub fn ehr_access_log(f: &DemoFacility, today: Date, seed: u64) -> String {
             }
         })
         .collect();
+    // The week's incidents, for the alerts page: a nurse at the ward PC at night, a doctor
+    // opening a VIP patient's record, a clerk-like sweep through many patients, the
+    // break-glass account used at night, and a leaver's account still working.
+    let emergency = f
+        .accounts
+        .iter()
+        .find(|a| a.system_id == SystemId(S_EHR) && a.kind == AccountKind::Emergency)
+        .map(|a| a.login_id.as_str());
+    let leaver = f
+        .accounts
+        .iter()
+        .filter(|a| a.system_id == SystemId(S_EHR) && a.enabled)
+        .find(|a| {
+            a.person_id
+                .and_then(|p| persons.get(&p))
+                .is_some_and(|p| p.has_left(today))
+        })
+        .map(|a| a.login_id.as_str());
+    let night_nurse = users.iter().find(|(_, doctor)| !doctor).map(|u| u.0);
+    let sweeper = users
+        .iter()
+        .filter(|(_, doctor)| !doctor)
+        .nth(1)
+        .map(|u| u.0);
+    let vip_doctor = users.iter().find(|(_, doctor)| *doctor).map(|u| u.0);
+    let ward = ward_pcs.first().copied().unwrap_or("PC-病棟01");
+    let exam = exam_pcs.first().copied().unwrap_or("PC-診察01");
     let mut out = String::from("日時,利用者ID,患者ID,操作,端末\r\n");
     let mut rows: Vec<(i64, String)> = Vec::new();
     for ago in (1..=30).rev() {
+        let hm = |h: i64, m: i64| (h * 60 + m) * 60;
+        match ago {
+            2 => {
+                if let Some(n) = night_nurse {
+                    rows.push((hm(23, 38), format!("{n},,ログイン,{ward}")));
+                    for (i, p) in [212, 388, 97].iter().enumerate() {
+                        rows.push((
+                            hm(23, 40 + i as i64 * 3),
+                            format!("{n},P-{p:06},参照,{ward}"),
+                        ));
+                    }
+                }
+            }
+            3 => {
+                if let Some(d) = vip_doctor {
+                    rows.push((
+                        hm(14, 5),
+                        format!("{d},P-{:06},参照,{exam}", DEMO_VIP_PATIENT),
+                    ));
+                }
+            }
+            4 => {
+                if let Some(l) = leaver {
+                    rows.push((hm(10, 12), format!("{l},,ログイン,{ward}")));
+                    rows.push((hm(10, 14), format!("{l},P-000150,参照,{ward}")));
+                }
+            }
+            5 => {
+                if let Some(c) = sweeper {
+                    for i in 0..36 {
+                        rows.push((
+                            hm(16, 0) + i * 55,
+                            format!("{c},P-{:06},参照,{ward}", 300 + i * 7),
+                        ));
+                    }
+                }
+            }
+            6 => {
+                if let Some(e) = emergency {
+                    rows.push((hm(2, 10), format!("{e},,ログイン,{ward}")));
+                    rows.push((hm(2, 12), format!("{e},P-000421,参照,{ward}")));
+                    rows.push((hm(2, 15), format!("{e},P-000421,更新,{ward}")));
+                }
+            }
+            _ => {}
+        }
         let day = days_ago(today, ago);
         let (open, close, most) = match day.weekday() {
             time::Weekday::Sunday => (9 * 60, 17 * 60, 6),
@@ -2018,7 +2095,7 @@ mod tests {
                 .iter()
                 .all(|(_, e)| e.source_host.starts_with("PC-"))
         );
-        // Everyone in the log still works here and has an EHR account.
+        // Everyone in the log has an EHR account (one of them left: an incident of the week).
         let logins: HashSet<&str> = f.accounts.iter().map(|a| a.login_id.as_str()).collect();
         assert!(
             r.events

@@ -172,6 +172,73 @@ fn event(s: &Sender, rng: &mut SplitMix64, received: i64) -> LogEvent {
     }
 }
 
+/// The domain controller's incidents of the week: a password guessed at until the account
+/// locked, the security log cleared, and a clerk made a domain administrator.
+fn incidents(hours_ago: i64, hour_start: i64, out: &mut Vec<LogEvent>) {
+    let dc =
+        |at: i64, actor: &str, action: Action, outcome, object: &str, message: &str| LogEvent {
+            time_ms: Some(at),
+            received_ms: at + 300,
+            source_host: "dc01".into(),
+            actor: Some(actor.to_string()),
+            action,
+            object: Some(object.to_string()).filter(|o| !o.is_empty()),
+            outcome,
+            severity: Severity::Warning,
+            message: message.to_string(),
+            fields: vec![("peer".into(), "192.168.1.10".into())],
+            raw: String::new(),
+        };
+    match hours_ago {
+        50 => {
+            for i in 0..6 {
+                out.push(dc(
+                    hour_start + 600_000 + i * 20_000,
+                    "nurse03",
+                    Action::LogonFailed,
+                    Outcome::Failure,
+                    "",
+                    "An account failed to log on. Account Name: nurse03",
+                ));
+            }
+            out.push(dc(
+                hour_start + 600_000 + 130_000,
+                "nurse03",
+                Action::AccountLockedOut,
+                Outcome::Success,
+                "nurse03",
+                "A user account was locked out. Account Name: nurse03",
+            ));
+        }
+        75 => out.push(dc(
+            hour_start + 1_800_000,
+            "administrator",
+            Action::AuditLogCleared,
+            Outcome::Success,
+            "",
+            "The audit log was cleared. Account Name: administrator",
+        )),
+        26 => {
+            let mut e = dc(
+                hour_start + 900_000,
+                "administrator",
+                Action::GroupMemberAdded,
+                Outcome::Success,
+                "jimu02",
+                "A member was added to a security-enabled global group. Group: Domain Admins",
+            );
+            e.fields
+                .push(("TargetUserName".into(), "Domain Admins".into()));
+            e.fields.push((
+                "MemberName".into(),
+                "CN=jimu02,OU=Staff,DC=clinic,DC=local".into(),
+            ));
+            out.push(e);
+        }
+        _ => {}
+    }
+}
+
 impl Services {
     /// Seals a week of the sample clinic's collected logs and records last month's review
     /// (counting what was collected in its period, so call it after the other demo logs).
@@ -217,6 +284,9 @@ impl Services {
                     let at = (hour_start + rng.below(HOUR_MS as u64) as i64).min(now - 1);
                     c.events.push(event(s, &mut rng, at));
                     c.received_ms = c.received_ms.max(at);
+                }
+                if s.host == "dc01" {
+                    incidents(hours_ago, hour_start, &mut c.events);
                 }
                 if s.host == "utm01" && hours_ago == 30 {
                     c.reject(

@@ -15,6 +15,7 @@ pub mod csv_profiles;
 pub mod dashboard;
 pub mod demo;
 pub mod demo_logs;
+pub mod detection;
 pub mod error;
 pub mod files;
 pub mod findings;

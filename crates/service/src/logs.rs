@@ -297,6 +297,13 @@ fn index_words(e: &LogEvent) -> String {
 /// The index row of a sealed record read back (catching up), or `None` when the payload is not
 /// an event of this version.
 pub fn row_from_payload(index: u64, payload: &[u8]) -> Option<EventRow> {
+    let (source, event) = event_from_payload(payload)?;
+    Some(index_row(index, &source, &event))
+}
+
+/// The source and event of a sealed payload (as [`event_payload`] wrote it, without `raw`);
+/// `None` for a payload that is not one.
+pub fn event_from_payload(payload: &[u8]) -> Option<(String, LogEvent)> {
     let v: Value = serde_json::from_slice(payload).ok()?;
     if v.get("v")?.as_i64()? != 1 {
         return None;
@@ -327,7 +334,7 @@ pub fn row_from_payload(index: u64, payload: &[u8]) -> Option<EventRow> {
             .unwrap_or_default(),
         raw: String::new(),
     };
-    Some(index_row(index, &text("source")?, &event))
+    Some((text("source")?, event))
 }
 
 /// What one ingest did.

@@ -123,6 +123,20 @@ impl Sealer {
         self.with(|log| Ok(log.size()))
     }
 
+    /// The first record still stored (records before it were pruned by retention).
+    pub fn first_index(&self) -> ServiceResult<u64> {
+        self.with(|log| Ok(log.first_index()))
+    }
+
+    /// The payloads of records `[from, to)`, read under one lock.
+    pub fn payloads(&self, from: u64, to: u64) -> ServiceResult<Vec<Vec<u8>>> {
+        self.with(|log| {
+            (from..to)
+                .map(|i| log.read(i).map(|r| r.payload).map_err(seal_err))
+                .collect()
+        })
+    }
+
     /// Appends `payloads` received at `now_ms` as one batch, durable (fsynced) when this
     /// returns; their record indices.
     pub fn append(&self, now_ms: i64, payloads: &[&[u8]]) -> ServiceResult<std::ops::Range<u64>> {

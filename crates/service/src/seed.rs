@@ -220,6 +220,26 @@ impl Services {
         let receipt = self
             .ingest_events("system", DEMO_ACCESS_LOG, &decoded.events, &client, |_| {})
             .await?;
+        // The patients whose records call for care when opened.
+        let mut w = self.store.write().await?;
+        for (n, reason, note) in [
+            (crate::demo::DEMO_VIP_PATIENT, "vip", "地元の議員"),
+            (crate::demo::DEMO_VIP_PATIENT + 1, "staff", "当院の看護師"),
+            (crate::demo::DEMO_VIP_PATIENT + 2, "family", "院長の家族"),
+        ] {
+            mamori_storage::detection::upsert_watched_patient(
+                &mut w,
+                &mamori_storage::detection::WatchedPatient {
+                    patient_id: format!("P-{n:06}"),
+                    reason: reason.to_string(),
+                    note: note.to_string(),
+                    added_ms: now,
+                    added_by: "事務長".to_string(),
+                },
+            )
+            .await?;
+        }
+        w.commit().await?;
         Ok(receipt.accepted)
     }
 

@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod audit;
 pub mod checklist;
 pub mod csv_profiles;
+pub mod detection;
 pub mod events;
 pub mod facility;
 pub mod ledger;

@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (11, "log_csv_profiles", include_str!("../migrations/0011_log_csv_profiles.sql")),
     (12, "log_events_rowid", include_str!("../migrations/0012_log_events_rowid.sql")),
     (13, "alerts", include_str!("../migrations/0013_alerts.sql")),
+    (14, "detection", include_str!("../migrations/0014_detection.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

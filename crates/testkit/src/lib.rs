@@ -157,6 +157,12 @@ impl TestServer {
             notify: mamori_server::config::RawNotify::default()
                 .validate()
                 .unwrap(),
+            // Off unless a test turns it on, like the daily verification: alerts raised in the
+            // background would surprise tests that count alerts or audit events.
+            detect: mamori_server::config::DetectConfig {
+                enabled: false,
+                rules: Vec::new(),
+            },
             log: "warn".into(),
         }
     }

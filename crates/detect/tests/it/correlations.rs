@@ -50,7 +50,7 @@ fn run(set: &RuleSet, events: &[(i64, Value)]) -> Vec<Hit> {
     for (t, e) in events {
         let e = JsonEvent::new(e);
         let found = set.scan(&e);
-        for h in c.feed(&e, t * 1000, &found) {
+        for h in c.feed(set, &e, t * 1000, &found) {
             out.push((
                 t * 1000 / 1000,
                 h.correlation.title.clone(),

@@ -8,6 +8,7 @@
 )]
 
 mod correlations;
+mod medical;
 mod modifiers;
 mod regression;
 mod rules;

@@ -15,6 +15,7 @@ mod checklist;
 mod cli;
 mod collect;
 mod csv_profiles;
+mod detection;
 mod documents;
 mod durability;
 mod import;
