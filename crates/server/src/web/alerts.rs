@@ -280,9 +280,16 @@ pub async fn act(
     let f = form.into_inner();
     let action = match f.action.as_str() {
         "ack" => AlertAction::Acknowledge,
-        _ => AlertAction::Close {
+        "close" => AlertAction::Close {
             note: f.note.clone(),
         },
+        // Only the page's own buttons send this form: anything else is a broken request.
+        _ => {
+            let code = "ALR0004";
+            let msg = tr(lang, &format!("error.{code}")).to_string();
+            let page = alert_page(&state, &view, id, f.note, Some((msg, code.to_string()))).await?;
+            return Ok((StatusCode::BAD_REQUEST, render(&page)).into_response());
+        }
     };
     match state.svc.act_on_alert(&p.cap, &client, id, &action).await {
         Ok(_) => {
@@ -295,6 +302,115 @@ pub async fn act(
         Err(ServiceError::Invalid { code, .. }) => {
             let msg = tr(lang, &format!("error.{code}")).to_string();
             let page = alert_page(&state, &view, id, f.note, Some((msg, code.to_string()))).await?;
+            Ok((StatusCode::BAD_REQUEST, render(&page)).into_response())
+        }
+        Err(e) => Err(WebError::from_service(&e, lang)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "watched.html")]
+pub struct WatchedPage {
+    pub l: Layout,
+    /// (patient id, reason label, note, added at, added by).
+    pub patients: Vec<(String, String, String, String, String)>,
+    /// (code, label) of the reasons.
+    pub reasons: Vec<(&'static str, String)>,
+    pub can_handle: bool,
+    pub form: WatchForm,
+    /// (field, message, code) of a refused form.
+    pub error: Option<(String, String, String)>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct WatchForm {
+    #[serde(default)]
+    pub patient_id: String,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub note: String,
+    /// `remove` takes the patient off the list.
+    #[serde(default)]
+    pub op: String,
+}
+
+async fn watched_page(
+    state: &AppState,
+    p: &Page<perm::ViewLogs>,
+    form: WatchForm,
+    error: Option<(String, String, String)>,
+) -> Result<WatchedPage, WebError> {
+    let lang = p.lang;
+    let svc_err = |e: ServiceError| WebError::from_service(&e, lang);
+    let rows = state.svc.watched_patients(&p.cap).await.map_err(svc_err)?;
+    let fac = crate::web::pages::facility_name(state)
+        .await
+        .map_err(svc_err)?;
+    Ok(WatchedPage {
+        l: Layout::new(lang, &p.view, &fac, "watched.title", "/logs"),
+        patients: rows
+            .into_iter()
+            .map(|w| {
+                (
+                    w.patient_id,
+                    tr(lang, &format!("watched.reason_{}", w.reason)).to_string(),
+                    w.note,
+                    fmt_ms(w.added_ms),
+                    w.added_by,
+                )
+            })
+            .collect(),
+        reasons: mamori_service::detection::WATCH_REASONS
+            .iter()
+            .map(|r| (*r, tr(lang, &format!("watched.reason_{r}")).to_string()))
+            .collect(),
+        can_handle: p.view.actor.user.role.permits(Permission::HandleAlerts),
+        form,
+        error,
+    })
+}
+
+/// `/alerts/watched`: the patients whose records raise an alert when opened.
+pub async fn watched(
+    State(state): State<AppState>,
+    p: Page<perm::ViewLogs>,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
+    let mut page = watched_page(&state, &p, WatchForm::default(), None).await?;
+    page.l = page.l.with_flash(q.get("ok").map(String::as_str));
+    Ok(render(&page))
+}
+
+/// Adds a patient to the list (or changes its reason and note), or takes one off it.
+pub async fn watch(
+    State(state): State<AppState>,
+    Client(client): Client,
+    view: Page<perm::ViewLogs>,
+    p: Page<perm::HandleAlerts>,
+    form: CsrfForm<WatchForm>,
+) -> PageResult {
+    let lang = p.lang;
+    let f = form.into_inner();
+    let done = if f.op == "remove" {
+        state
+            .svc
+            .unwatch_patient(&p.cap, &client, f.patient_id.trim())
+            .await
+            .map(|()| "patient_unwatched")
+    } else {
+        state
+            .svc
+            .watch_patient(&p.cap, &client, &f.patient_id, &f.reason, &f.note)
+            .await
+            .map(|()| "patient_watched")
+    };
+    match done {
+        Ok(ok) => Ok(Redirect::to(&format!("/alerts/watched?ok={ok}")).into_response()),
+        Err(ServiceError::Invalid { code, field }) => {
+            let msg = tr(lang, &format!("error.{code}")).to_string();
+            let error = Some((field.to_string(), msg, code.to_string()));
+            let page = watched_page(&state, &view, f, error).await?;
             Ok((StatusCode::BAD_REQUEST, render(&page)).into_response())
         }
         Err(e) => Err(WebError::from_service(&e, lang)),

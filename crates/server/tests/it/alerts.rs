@@ -98,6 +98,17 @@ async fn detections_group_into_alerts_that_are_taken_and_closed_with_a_note() {
     assert!(p.has("P-000001") && p.has("#1"), "{}", p.body);
     assert!(!p.has("P-000002"), "ito's event is another alert's");
 
+    // A request with an action the page does not send changes nothing.
+    let p = c
+        .post(&href, &[("action", "delete"), ("note", "消して")])
+        .await;
+    assert_eq!(p.status, 400);
+    assert!(p.has("ALR0004"), "{}", p.body);
+    assert_eq!(
+        s.svc.store.alert(sato.id).await.unwrap().unwrap().status,
+        "new"
+    );
+
     // Closing without a note is refused, in Japanese, naming what is missing.
     let p = c.post(&href, &[("action", "close"), ("note", "  ")]).await;
     assert_eq!(p.status, 400);

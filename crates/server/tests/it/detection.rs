@@ -224,3 +224,80 @@ async fn the_server_detects_behind_ingestion_by_itself() {
         .unwrap();
     assert_eq!(cursor, Some(3_001));
 }
+
+#[tokio::test]
+async fn watched_patients_are_kept_on_their_page_with_clear_refusals() {
+    let (s, admin) = TestServer::with_admin().await;
+    let mut c = s.login(&admin).await;
+    let p = c.get("/alerts/watched").await;
+    assert_eq!(p.status, 200);
+    assert!(p.has("登録された患者はいません"), "{}", p.body);
+
+    // Refused in Japanese, naming the field; nothing is stored.
+    let p = c
+        .post(
+            "/alerts/watched",
+            &[("patient_id", "  "), ("reason", "vip"), ("note", "")],
+        )
+        .await;
+    assert_eq!(p.status, 400);
+    assert!(
+        p.has("ALR0010") && p.has("患者IDを64文字以内で"),
+        "{}",
+        p.body
+    );
+    let p = c
+        .post(
+            "/alerts/watched",
+            &[("patient_id", "P-1"), ("reason", "boss"), ("note", "")],
+        )
+        .await;
+    assert_eq!(p.status, 400);
+    assert!(p.has("ALR0011"), "{}", p.body);
+    assert!(s.svc.store.watched_patients().await.unwrap().is_empty());
+
+    let p = c
+        .post(
+            "/alerts/watched",
+            &[
+                ("patient_id", "P-000777"),
+                ("reason", "family"),
+                ("note", "院長の家族"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let p = c.get("/alerts/watched?ok=patient_watched").await;
+    assert!(p.has("要配慮患者を登録しました"), "{}", p.body);
+    assert!(
+        p.has("P-000777") && p.has("職員の家族") && p.has("院長の家族"),
+        "{}",
+        p.body
+    );
+    let placeholders = s.svc.detection_placeholders().await.unwrap();
+    assert_eq!(
+        placeholders["watched_patients"],
+        vec!["P-000777".to_string()]
+    );
+
+    let p = c
+        .post(
+            "/alerts/watched",
+            &[("op", "remove"), ("patient_id", "P-000777")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    let p = c.get("/alerts/watched").await;
+    assert!(p.has("登録された患者はいません"), "{}", p.body);
+    let audit: Vec<String> = s
+        .svc
+        .store
+        .audit_events(100, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert!(audit.iter().any(|a| a == "patient.watched"), "{audit:?}");
+    assert!(audit.iter().any(|a| a == "patient.unwatched"), "{audit:?}");
+}
