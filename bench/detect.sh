@@ -29,7 +29,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
 # The smallest .evtx file, for the rule-load measurement.
-SMALL=$(find "$EVTX" -name '*.evtx' -printf '%s %p\n' | sort -n | head -1 | cut -d' ' -f2-)
+SMALL=$(find "$EVTX" -name '*.evtx' -printf '%s %p\n' | sort -n | awk 'NR == 1 { sub(/^[0-9]+ /, ""); print }')
 mkdir -p "$WORK/one" && cp "$SMALL" "$WORK/one/"
 FILES=$(find "$EVTX" -name '*.evtx' | wc -l)
 BYTES=$(find "$EVTX" -name '*.evtx' -printf '%s\n' | awk '{s+=$1} END {print s}')
@@ -49,12 +49,9 @@ for _ in $(seq "$RUNS"); do
   run mamori-load /dev/null -- "$BIN" detect scan --rules "$RULES" "$WORK/one" --json
   run mamori "$WORK/mamori.jsonl" -- "$BIN" detect scan --rules "$RULES" "$EVTX" --json
 done
-EVENTS=$(grep -oE '(イベント|events?) [0-9,]+' "$WORK/mamori.err" | head -1 | tr -dc '0-9')
-if [[ -z "$EVENTS" ]]; then
-  EVENTS=$(sed -n 's/.*イベント \([0-9]*\) 件.*/\1/p' "$WORK/mamori.err" | head -1)
-fi
+EVENTS=$(awk 'match($0, /イベント [0-9]+ 件/) { s = substr($0, RSTART, RLENGTH); gsub(/[^0-9]/, "", s); print s; exit }' "$WORK/mamori.err")
 DETECTIONS=$(wc -l <"$WORK/mamori.jsonl")
-LOADED=$(grep -oE 'ルール [0-9]+ 件を読み込み' "$WORK/mamori-load.err" | head -1 | tr -dc '0-9')
+LOADED=$(awk 'match($0, /ルール [0-9]+ 件を読み込み/) { s = substr($0, RSTART, RLENGTH); gsub(/[^0-9]/, "", s); print s; exit }' "$WORK/mamori-load.err")
 
 HAVE_CHAINSAW=
 if [[ -n "${CHAINSAW:-}" ]]; then

@@ -114,6 +114,9 @@ pub struct RawNotify {
     pub escalate_to: Option<Vec<String>>,
     /// The address people open mamori at, for links in messages.
     pub base_url: Option<String>,
+    /// PEM file of the facility's own certificate authority, trusted (besides the public roots)
+    /// for an https webhook and for SMTP over TLS on the facility network.
+    pub ca_file: Option<PathBuf>,
     /// How often the outbox is looked at (seconds, default 10).
     pub every_seconds: Option<u32>,
 }
@@ -411,6 +414,7 @@ impl RawConfig {
                     .or(self.notify.escalate_after_minutes),
                 escalate_to: other.notify.escalate_to.or(self.notify.escalate_to),
                 base_url: other.notify.base_url.or(self.notify.base_url),
+                ca_file: other.notify.ca_file.or(self.notify.ca_file),
                 every_seconds: other.notify.every_seconds.or(self.notify.every_seconds),
             },
             detect: RawDetect {
@@ -796,6 +800,27 @@ impl RawNotify {
             Some(s) => std::time::Duration::from_secs(u64::from(s)),
             None => std::time::Duration::from_secs(10),
         };
+        let ca_pem = match self.ca_file {
+            None => None,
+            Some(p) => {
+                let pem = std::fs::read(&p)
+                    .map_err(|e| bad("notify.ca_file", format!("{}: {e}", p.display())))?;
+                let certs = crate::notify::pem_certificates(&pem);
+                if certs.is_empty() {
+                    return Err(bad(
+                        "notify.ca_file",
+                        format!(
+                            "{}: no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                            p.display()
+                        ),
+                    ));
+                }
+                if let Err(e) = reqwest::Certificate::from_pem_bundle(&pem) {
+                    return Err(bad("notify.ca_file", format!("{}: {e}", p.display())));
+                }
+                Some(pem)
+            }
+        };
         Ok(NotifyConfig {
             smtp,
             webhook_url,
@@ -805,6 +830,7 @@ impl RawNotify {
             escalate_after_ms,
             base_url: text(self.base_url),
             every,
+            ca_pem,
         })
     }
 }
@@ -941,6 +967,11 @@ mod tests {
                 "notify.smtp_security",
             ),
             ("webhook_url = \"chat.local/hook\"", "notify.webhook_url"),
+            (
+                "ca_file = \"/nonexistent/facility-ca.pem\"",
+                "notify.ca_file",
+            ),
+            ("ca_file = \"/etc/passwd\"", "notify.ca_file"),
             ("syslog_forward = \"10.0.0.5:514\"", "notify.syslog_forward"),
             ("min_level = \"urgent\"", "notify.min_level"),
             ("quiet_hours = \"22-7\"", "notify.quiet_hours"),

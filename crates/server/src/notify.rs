@@ -12,6 +12,7 @@
 
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use mamori_domain::alert::AlertLevel;
 use mamori_service::Services;
@@ -64,6 +65,39 @@ pub struct NotifyConfig {
     pub base_url: Option<String>,
     /// How often the outbox is looked at.
     pub every: Duration,
+    /// The facility's own certificate authority (PEM), trusted besides the public roots.
+    pub ca_pem: Option<Vec<u8>>,
+}
+
+/// The PEM blocks of the certificates in `pem`, each with its BEGIN and END lines.
+pub fn pem_certificates(pem: &[u8]) -> Vec<String> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let text = String::from_utf8_lossy(pem);
+    let mut out = Vec::new();
+    let mut rest = text.as_ref();
+    while let Some(start) = rest.find(BEGIN) {
+        let Some(len) = rest.get(start..).and_then(|r| r.find(END)) else {
+            break;
+        };
+        let end = start + len + END.len();
+        if let Some(block) = rest.get(start..end) {
+            out.push(format!("{block}\n"));
+        }
+        rest = rest.get(end..).unwrap_or("");
+    }
+    out
+}
+
+/// The HTTP client of one round: a timeout, and the facility's CA when one is configured.
+fn http_client(cfg: &NotifyConfig) -> Result<reqwest::Client, String> {
+    let mut b = reqwest::Client::builder().timeout(Duration::from_secs(10));
+    if let Some(pem) = &cfg.ca_pem {
+        for c in reqwest::Certificate::from_pem_bundle(pem).map_err(|e| e.to_string())? {
+            b = b.add_root_certificate(c);
+        }
+    }
+    b.build().map_err(|e| e.to_string())
 }
 
 impl NotifyConfig {
@@ -219,11 +253,13 @@ pub async fn round(svc: &Services, cfg: &NotifyConfig) -> anyhow::Result<usize> 
         .map(|f| f.name)
         .unwrap_or_default();
     let mut sent = 0;
+    // One client for the round (its TLS set-up is not repeated per message).
+    let client = http_client(cfg);
     for n in &due {
         let Some(alert) = svc.store.alert(n.alert_id).await? else {
             continue;
         };
-        let outcome = send(cfg, n, &alert, &facility).await;
+        let outcome = send(cfg, &client, n, &alert, &facility).await;
         let mut w = svc.store.write().await?;
         match &outcome {
             Ok(()) => {
@@ -315,6 +351,7 @@ fn fmt_jst(ms: i64) -> String {
 
 async fn send(
     cfg: &NotifyConfig,
+    client: &Result<reqwest::Client, String>,
     n: &NotificationRow,
     a: &AlertRow,
     facility: &str,
@@ -327,7 +364,13 @@ async fn send(
             } else {
                 &smtp.escalate_to
             };
-            send_mail(smtp, to, message_text(cfg, n, a, facility)).await
+            send_mail(
+                smtp,
+                cfg.ca_pem.as_deref(),
+                to,
+                message_text(cfg, n, a, facility),
+            )
+            .await
         }
         "webhook" => {
             let url = cfg
@@ -345,10 +388,9 @@ async fn send(
                 },
                 "facility": facility,
             });
-            let r = reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .map_err(|e| e.to_string())?
+            let r = client
+                .as_ref()
+                .map_err(Clone::clone)?
                 .post(url)
                 .json(&body)
                 .send()
@@ -371,7 +413,12 @@ async fn send(
     }
 }
 
-async fn send_mail(smtp: &SmtpConfig, to: &[String], text: (String, String)) -> Result<(), String> {
+async fn send_mail(
+    smtp: &SmtpConfig,
+    ca_pem: Option<&[u8]>,
+    to: &[String],
+    text: (String, String),
+) -> Result<(), String> {
     let (subject, body) = text;
     let mut b = Message::builder()
         .from(smtp.from.parse().map_err(|e| format!("from: {e}"))?)
@@ -381,15 +428,20 @@ async fn send_mail(smtp: &SmtpConfig, to: &[String], text: (String, String)) -> 
         b = b.to(t.parse().map_err(|e| format!("to {t}: {e}"))?);
     }
     let msg = b.body(body).map_err(|e| e.to_string())?;
+    let tls = || -> Result<TlsParameters, String> {
+        let mut p = TlsParameters::builder(smtp.host.clone());
+        for block in ca_pem.map(pem_certificates).unwrap_or_default() {
+            p = p.add_root_certificate(
+                Certificate::from_pem(block.as_bytes()).map_err(|e| e.to_string())?,
+            );
+        }
+        p.build_rustls().map_err(|e| e.to_string())
+    };
+    let plain = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.as_str());
     let builder = match smtp.security {
-        SmtpSecurity::None => {
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.as_str())
-        }
-        SmtpSecurity::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
-            .map_err(|e| e.to_string())?,
-        SmtpSecurity::Tls => {
-            AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(|e| e.to_string())?
-        }
+        SmtpSecurity::None => plain,
+        SmtpSecurity::StartTls => plain.tls(Tls::Required(tls()?)),
+        SmtpSecurity::Tls => plain.tls(Tls::Wrapper(tls()?)),
     };
     let mut builder = builder
         .port(smtp.port)

@@ -140,6 +140,7 @@ async fn alerts_are_mailed_posted_and_forwarded_and_escalated_when_nobody_takes_
         escalate_after_ms: Some(30 * 60_000),
         base_url: Some("https://mamori.clinic.example".into()),
         every: Duration::from_secs(1),
+        ca_pem: None,
     };
     let (s, admin) = TestServer::with_admin().await;
     s.svc
@@ -239,4 +240,82 @@ async fn alerts_are_mailed_posted_and_forwarded_and_escalated_when_nobody_takes_
         before
     );
     assert!(s.svc.store.alert_notifications(2).await.unwrap().is_empty());
+}
+
+/// An https webhook whose certificate the facility's own CA signed: (url, CA PEM, posts).
+async fn https_webhook() -> (String, String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "みなみ診療所 院内CA");
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem(
+        leaf.pem().into_bytes(),
+        leaf_key.serialize_pem().into_bytes(),
+    )
+    .await
+    .unwrap();
+    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let keep = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(v): axum::Json<serde_json::Value>| {
+            let keep = keep.clone();
+            async move {
+                keep.lock().unwrap().push(v);
+                "ok"
+            }
+        }),
+    );
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.set_nonblocking(true).unwrap();
+    let url = format!("https://localhost:{}/hook", l.local_addr().unwrap().port());
+    let server = axum_server::from_tcp_rustls(l, tls).unwrap();
+    tokio::spawn(async move { server.serve(app.into_make_service()).await });
+    (url, ca.pem(), got)
+}
+
+#[tokio::test]
+async fn an_https_webhook_is_trusted_through_the_facility_ca_only() {
+    let (url, ca_pem, posted) = https_webhook().await;
+    let s = TestServer::start().await;
+    s.svc
+        .raise_alerts(&[detection(AlertLevel::High, "ito")])
+        .await
+        .unwrap();
+    let cfg = NotifyConfig {
+        smtp: None,
+        webhook_url: Some(url),
+        syslog: None,
+        min_level: AlertLevel::High,
+        quiet_hours: None,
+        escalate_after_ms: None,
+        base_url: None,
+        every: Duration::from_secs(1),
+        ca_pem: None,
+    };
+    // The public roots do not know the facility's CA: refused, kept for a retry.
+    assert_eq!(notify::round(&s.svc, &cfg).await.unwrap(), 0);
+    let notes = s.svc.store.alert_notifications(1).await.unwrap();
+    assert_eq!((notes.len(), notes[0].attempts), (1, 1));
+    assert!(posted.lock().unwrap().is_empty());
+
+    // With the CA configured, the retry goes through.
+    let cfg = NotifyConfig {
+        ca_pem: Some(ca_pem.into_bytes()),
+        ..cfg
+    };
+    s.clock.advance_ms(31_000);
+    assert_eq!(notify::round(&s.svc, &cfg).await.unwrap(), 1);
+    assert_eq!(posted.lock().unwrap().len(), 1);
+    let notes = s.svc.store.alert_notifications(1).await.unwrap();
+    assert!(notes[0].sent_ms.is_some(), "{notes:?}");
 }
