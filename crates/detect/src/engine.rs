@@ -9,6 +9,7 @@ use crate::event::{Event, FieldValue};
 use crate::logsource::{FIELD_MAPS, FieldMap, Route};
 use crate::rule::{self, Refused, Rule};
 use crate::{RefuseReason, compile};
+use rustc_hash::FxHashMap;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
@@ -31,6 +32,151 @@ pub struct RuleSet {
     everywhere: Vec<Entry>,
     /// Rules read by a correlation without `generate: true`: their matches feed it only.
     silent: HashSet<usize>,
+    prefilter: Prefilter,
+    /// The candidate lists of every known channel and event id, merged, sorted and
+    /// deduplicated once by [`RuleSet::finish`] (`None` until then or after a later add).
+    merged: Option<Merged>,
+}
+
+/// A channel's rules for any event id, and per event id; each list complete.
+type ChannelLists = (Vec<Entry>, FxHashMap<u32, Vec<Entry>>);
+
+/// Channel → its candidate lists.
+#[derive(Debug, Default)]
+struct Merged {
+    channels: HashMap<String, ChannelLists>,
+    /// Channels nobody names: the `product: windows` rules.
+    elsewhere: Vec<Entry>,
+}
+
+/// Which rules an event can possibly match, found before any rule is evaluated. For each rule,
+/// a necessary condition is taken from its condition: "field F contains one of these
+/// substrings" (alternatives: any one of them must hold). Every such substring of a field is in
+/// one Aho-Corasick automaton for the field, run once over the event's value; a rule none of
+/// whose substrings is there is not evaluated. Rules without such a condition (a `not` at the
+/// top, numbers, regexes, keywords …) are always evaluated. It changes no result, only how
+/// many rules are looked at.
+#[derive(Debug, Default)]
+struct Prefilter {
+    /// Per field: the automaton over every needle of that field.
+    fields: FxHashMap<FieldId, aho_corasick::AhoCorasick>,
+    /// Per rule: `None` (always evaluate) or the alternatives.
+    rules: Vec<Option<Alternatives>>,
+}
+
+/// `(field, needle ids)`: one of these needles is in that field.
+type Alternatives = Vec<(FieldId, Vec<u32>)>;
+
+/// A necessary condition: one of these `(field, needle)` holds.
+type Need = Vec<(FieldId, String)>;
+
+fn matcher_need(m: &Matcher) -> Option<Vec<String>> {
+    match m {
+        Matcher::Strings(set) => set.needles.clone(),
+        Matcher::AllContains(a) => a.needle.clone().map(|n| vec![n]),
+        // Any of them: each must give needles.
+        Matcher::Any(ms) => {
+            let mut out = Vec::new();
+            for m in ms {
+                out.extend(matcher_need(m)?);
+            }
+            Some(out)
+        }
+        // All of them: one with needles is enough.
+        Matcher::All(ms) => ms.iter().filter_map(matcher_need).min_by_key(|n| n.len()),
+        _ => None,
+    }
+}
+
+/// The better of two necessary conditions (fewer alternatives, then longer needles).
+fn better(a: Option<Need>, b: Option<Need>) -> Option<Need> {
+    let score = |n: &Need| {
+        let shortest = n.iter().map(|(_, s)| s.len()).min().unwrap_or(0);
+        (n.len(), usize::MAX - shortest)
+    };
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if score(&b) < score(&a) { b } else { a }),
+        (a, b) => a.or(b),
+    }
+}
+
+fn selection_need(sel: &compile::Selection) -> Option<Need> {
+    let mut out = Vec::new();
+    for conj in &sel.any {
+        // One predicate of the conjunction must hold: take the best one.
+        let mut best: Option<Need> = None;
+        for p in conj {
+            if let Target::Field(f) = p.target
+                && let Some(needles) = matcher_need(&p.matcher)
+            {
+                best = better(best, Some(needles.into_iter().map(|n| (f, n)).collect()));
+            }
+        }
+        out.extend(best?);
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn cond_need(rule: &Rule, c: &Cond) -> Option<Need> {
+    match c {
+        Cond::Sel(i) => rule.selections.get(*i).and_then(selection_need),
+        Cond::Not(_) => None,
+        Cond::And(cs) => cs.iter().map(|c| cond_need(rule, c)).fold(None, better),
+        Cond::Or(cs) => {
+            let mut out = Vec::new();
+            for c in cs {
+                out.extend(cond_need(rule, c)?);
+            }
+            (!out.is_empty()).then_some(out)
+        }
+    }
+}
+
+impl Prefilter {
+    fn build(rules: &[Rule]) -> Prefilter {
+        let mut needles: HashMap<FieldId, (Vec<String>, HashMap<String, u32>)> = HashMap::new();
+        let mut per_rule = Vec::with_capacity(rules.len());
+        for rule in rules {
+            let need = cond_need(rule, &rule.cond).map(|need| {
+                let mut by_field: Alternatives = Vec::new();
+                for (f, n) in need {
+                    let (list, ids) = needles.entry(f).or_default();
+                    let id = *ids.entry(n.clone()).or_insert_with(|| {
+                        list.push(n);
+                        u32::try_from(list.len() - 1).unwrap_or(u32::MAX)
+                    });
+                    match by_field.iter_mut().find(|(g, _)| *g == f) {
+                        Some((_, v)) => v.push(id),
+                        None => by_field.push((f, vec![id])),
+                    }
+                }
+                by_field
+            });
+            per_rule.push(need);
+        }
+        let mut fields = FxHashMap::default();
+        for (f, (list, _)) in needles {
+            match aho_corasick::AhoCorasick::new(&list) {
+                Ok(ac) => {
+                    fields.insert(f, ac);
+                }
+                // Too large for an automaton: the rules of that field are always evaluated.
+                Err(_) => {
+                    for r in per_rule.iter_mut() {
+                        if r.as_ref()
+                            .is_some_and(|alts| alts.iter().any(|(g, _)| *g == f))
+                        {
+                            *r = None;
+                        }
+                    }
+                }
+            }
+        }
+        Prefilter {
+            fields,
+            rules: per_rule,
+        }
+    }
 }
 
 /// What one [`RuleSet::add_yaml`] did.
@@ -131,6 +277,7 @@ impl RuleSet {
     }
 
     fn index(&mut self, rule: Rule) {
+        self.merged = None;
         let at = self.rules.len();
         for (r, route) in rule.routes.iter().enumerate() {
             match (&route.channel, route.event_ids.as_slice()) {
@@ -168,9 +315,18 @@ impl RuleSet {
         &self.correlations
     }
 
+    /// Turns the prefilter off (every routed rule is evaluated): for tests that check it
+    /// changes no result.
+    #[doc(hidden)]
+    pub fn disable_prefilter(&mut self) {
+        self.prefilter = Prefilter::default();
+    }
+
     /// Call once every file is added: ties correlation rules to the rules they name (by `name`
     /// or `id`); one that names a rule not loaded, or another correlation, is refused.
     pub fn finish(&mut self) {
+        self.prefilter = Prefilter::build(&self.rules);
+        self.merged = Some(self.merge());
         let correlations = std::mem::take(&mut self.correlations);
         let corr_names: HashSet<String> = correlations
             .iter()
@@ -206,6 +362,34 @@ impl RuleSet {
                     self.correlations.push(c);
                 }
             }
+        }
+    }
+
+    fn merge(&self) -> Merged {
+        let tidy = |mut v: Vec<Entry>| {
+            v.sort_unstable();
+            v.dedup_by_key(|e| e.0);
+            v
+        };
+        let mut channels: HashMap<String, ChannelLists> = HashMap::new();
+        let names: HashSet<&String> = self
+            .by_channel
+            .keys()
+            .chain(self.by_event.keys().map(|(c, _)| c))
+            .collect();
+        for c in names {
+            let all = tidy(self.candidates(c, None));
+            let mut ids = FxHashMap::default();
+            for (ch, id) in self.by_event.keys() {
+                if ch == c {
+                    ids.insert(*id, tidy(self.candidates(c, Some(*id))));
+                }
+            }
+            channels.insert(c.clone(), (all, ids));
+        }
+        Merged {
+            channels,
+            elsewhere: tidy(self.everywhere.clone()),
         }
     }
 
@@ -251,22 +435,41 @@ impl RuleSet {
         channel: &str,
         event_id: Option<u32>,
     ) -> Vec<Detection<'r>> {
-        let mut entries = self.candidates(channel, event_id);
-        entries.sort_unstable();
-        entries.dedup_by_key(|e| e.0);
+        let computed;
+        let entries: &[Entry] = match &self.merged {
+            Some(m) => match m.channels.get(channel) {
+                Some((all, ids)) => event_id.and_then(|i| ids.get(&i)).unwrap_or(all),
+                None if channel == crate::logsource::MAMORI_CHANNEL => &[],
+                None => &m.elsewhere,
+            },
+            None => {
+                let mut v = self.candidates(channel, event_id);
+                v.sort_unstable();
+                v.dedup_by_key(|e| e.0);
+                computed = v;
+                &computed
+            }
+        };
         let mut ctx = Ctx::new(event, &self.fields);
         let mut out = Vec::new();
-        for (r, route) in entries {
+        for &(r, route) in entries {
             let Some(rule) = self.rules.get(r) else {
                 continue;
             };
             let Some(route) = rule.routes.get(route) else {
                 continue;
             };
+            let map = route.field_map;
+            if let Some(Some(alts)) = self.prefilter.rules.get(r)
+                && !alts
+                    .iter()
+                    .any(|(f, ids)| ctx.needles_found(map, *f, ids, &self.prefilter))
+            {
+                continue;
+            }
             if !ctx.route_holds(route) {
                 continue;
             }
-            let map = route.field_map;
             if ctx.cond(rule, &rule.cond, map) {
                 let mut fields = Vec::new();
                 ctx.explain(rule, &rule.cond, map, true, &mut fields);
@@ -323,8 +526,10 @@ fn slot_of(v: Option<FieldValue<'_>>) -> Slot<'_> {
 struct Ctx<'e, 's> {
     event: &'e dyn Event,
     names: &'s Interner,
-    slots: [HashMap<FieldId, Slot<'e>>; FIELD_MAPS],
+    slots: [FxHashMap<FieldId, Slot<'e>>; FIELD_MAPS],
     keywords: Option<Slot<'e>>,
+    /// Per field map and field: the prefilter needles the field's values hold, sorted.
+    found: [FxHashMap<FieldId, Vec<u32>>; FIELD_MAPS],
 }
 
 fn number(s: &str) -> Option<f64> {
@@ -342,7 +547,40 @@ impl<'e, 's> Ctx<'e, 's> {
             names,
             slots: Default::default(),
             keywords: None,
+            found: Default::default(),
         }
+    }
+
+    /// Whether the field holds one of the needles `ids` (the field's automaton runs once per
+    /// event over its folded values).
+    fn needles_found(&mut self, map: FieldMap, f: FieldId, ids: &[u32], pf: &Prefilter) -> bool {
+        let Some(ac) = pf.fields.get(&f) else {
+            return true;
+        };
+        if self
+            .found
+            .get(map.index())
+            .is_none_or(|m| !m.contains_key(&f))
+        {
+            self.load(map, f);
+            let mut seen: Vec<u32> = Vec::new();
+            if let Some(slot) = self.slot(map, f) {
+                for (_, lower) in &slot.values {
+                    for m in ac.find_overlapping_iter(lower.as_ref()) {
+                        seen.push(u32::try_from(m.pattern().as_usize()).unwrap_or(u32::MAX));
+                    }
+                }
+            }
+            seen.sort_unstable();
+            seen.dedup();
+            if let Some(found) = self.found.get_mut(map.index()) {
+                found.insert(f, seen);
+            }
+        }
+        let Some(seen) = self.found.get(map.index()).and_then(|m| m.get(&f)) else {
+            return true;
+        };
+        !seen.is_empty() && ids.iter().any(|i| seen.binary_search(i).is_ok())
     }
 
     fn load(&mut self, map: FieldMap, id: FieldId) {

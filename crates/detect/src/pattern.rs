@@ -77,6 +77,29 @@ impl SigmaString {
         self
     }
 
+    /// The longest run of literal characters, folded: a substring every value the pattern
+    /// matches (case-insensitively) contains. `None` when it is empty or not ASCII (folding
+    /// other scripts is not always the same on a part as on the whole).
+    pub(crate) fn needle(&self) -> Option<String> {
+        let mut best = String::new();
+        let mut run = String::new();
+        for t in &self.0 {
+            match t {
+                Token::Lit(c) => run.push(*c),
+                Token::Star | Token::One => {
+                    if run.len() > best.len() {
+                        best = std::mem::take(&mut run);
+                    }
+                    run.clear();
+                }
+            }
+        }
+        if run.len() > best.len() {
+            best = run;
+        }
+        (!best.is_empty() && best.is_ascii()).then(|| best.to_ascii_lowercase())
+    }
+
     /// Classifies the pattern for the fast paths.
     fn shape(&self) -> Shape {
         let n = self.0.len();
@@ -161,6 +184,9 @@ pub(crate) fn fold(s: &str) -> String {
 #[derive(Debug)]
 pub(crate) struct StringSet {
     cased: bool,
+    /// A substring of the folded value that every pattern needs (one per pattern), when each
+    /// has one: the rule prefilter reads these.
+    pub(crate) needles: Option<Vec<String>>,
     exact: HashSet<String>,
     prefixes: Vec<String>,
     suffixes: Vec<String>,
@@ -180,7 +206,13 @@ impl StringSet {
         let mut suffixes = Vec::new();
         let mut contains = Vec::new();
         let mut globs = Vec::new();
+        let mut needles = Some(Vec::new());
         for p in patterns {
+            let needle = if cased { None } else { p.needle() };
+            match (needle, needles.as_mut()) {
+                (Some(n), Some(list)) => list.push(n),
+                _ => needles = None,
+            }
             match p.shape() {
                 Shape::Exact(s) => {
                     exact.insert(norm(s));
@@ -203,6 +235,7 @@ impl StringSet {
         };
         Ok(StringSet {
             cased,
+            needles: needles.filter(|n| !n.is_empty()),
             exact,
             prefixes,
             suffixes,
@@ -228,6 +261,8 @@ pub(crate) struct AllContains {
     cased: bool,
     count: usize,
     ac: AhoCorasick,
+    /// The longest needle, folded, when not cased and ASCII (for the rule prefilter).
+    pub(crate) needle: Option<String>,
 }
 
 impl AllContains {
@@ -239,10 +274,16 @@ impl AllContains {
         needles.sort();
         needles.dedup();
         let ac = AhoCorasick::new(&needles).map_err(|e| TooBig(e.to_string()))?;
+        let needle = needles
+            .iter()
+            .max_by_key(|n| n.len())
+            .filter(|n| !cased && !n.is_empty() && n.is_ascii())
+            .map(|n| n.to_ascii_lowercase());
         Ok(AllContains {
             cased,
             count: needles.len(),
             ac,
+            needle,
         })
     }
 
@@ -305,6 +346,19 @@ mod tests {
         // Empty string matches only empty.
         assert!(m(&set(&[""]), ""));
         assert!(!m(&set(&[""]), "x"));
+    }
+
+    #[test]
+    fn needles_are_the_longest_literal_runs() {
+        let n = |p: &str| SigmaString::parse(p).needle();
+        assert_eq!(n("*\\CertUtil.exe").as_deref(), Some("\\certutil.exe"));
+        assert_eq!(n("ab*cdef?g").as_deref(), Some("cdef"));
+        assert_eq!(n("*"), None);
+        assert_eq!(n("*日本語*"), None);
+        assert!(set(&["*a*", "b"]).needles.is_some());
+        assert!(set(&["*a*", "*"]).needles.is_none());
+        let p = [SigmaString::parse("ABC")];
+        assert!(StringSet::new(&p, true).unwrap().needles.is_none(), "cased");
     }
 
     #[test]

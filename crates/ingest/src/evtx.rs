@@ -61,26 +61,6 @@ pub struct EvtxOutcome {
     pub examples: Vec<String>,
 }
 
-impl EvtxOutcome {
-    fn bad(&mut self, count: usize, example: impl FnOnce() -> String) {
-        self.bad_records += count;
-        if self.examples.len() < MAX_EVTX_EXAMPLES {
-            self.examples
-                .push(example().chars().take(EXAMPLE_CHARS).collect());
-        }
-    }
-
-    fn good(&mut self, json: String, received_ms: i64, limits: &EvtxLimits) {
-        match serde_json::from_str::<Value>(&json) {
-            Ok(value) if self.events.len() < limits.max_events => {
-                self.events.push(normalise(&value, json, received_ms));
-            }
-            Ok(_) => self.skipped += 1,
-            Err(e) => self.bad(1, || format!("record JSON: {e}")),
-        }
-    }
-}
-
 /// An error with its first cause: the top-level text alone rarely says what went wrong.
 fn describe(e: &evtx::err::EvtxError) -> String {
     match std::error::Error::source(e) {
@@ -98,6 +78,97 @@ pub fn read_evtx(
     received_ms: i64,
     limits: &EvtxLimits,
 ) -> Result<EvtxOutcome, LogFileError> {
+    let mut events = Vec::new();
+    let mut skipped = 0;
+    let (bad_records, examples) = walk(bytes, limits, false, &mut |r| {
+        let Rendered::Text(json) = r else {
+            return Ok(());
+        };
+        match serde_json::from_str::<Value>(&json) {
+            Ok(_) if events.len() >= limits.max_events => {
+                skipped += 1;
+                Ok(())
+            }
+            Ok(value) => {
+                events.push(normalise(&value, json, received_ms));
+                Ok(())
+            }
+            Err(e) => Err(format!("record JSON: {e}")),
+        }
+    })?;
+    Ok(EvtxOutcome {
+        events,
+        bad_records,
+        skipped,
+        examples,
+    })
+}
+
+/// What a file gave to [`read_evtx_records`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EvtxCount {
+    /// Records handed over.
+    pub records: usize,
+    /// Records that could not be read (as [`EvtxOutcome::bad_records`]).
+    pub bad_records: usize,
+    /// The first few errors.
+    pub examples: Vec<String>,
+}
+
+/// Reads a `.evtx` file as [`read_evtx`] does, but hands each readable record to `each` as the
+/// JSON value [`normalise`] reads (rendered straight to a value, no text in between), without
+/// building events: for matching rules over a file (`mamori detect scan`).
+pub fn read_evtx_records(
+    bytes: &[u8],
+    limits: &EvtxLimits,
+    mut each: impl FnMut(Value),
+) -> Result<EvtxCount, LogFileError> {
+    let mut records = 0;
+    let (bad_records, examples) = walk(bytes, limits, true, &mut |r| {
+        if let Rendered::Value(v) = r {
+            records += 1;
+            each(v);
+        }
+        Ok(())
+    })?;
+    Ok(EvtxCount {
+        records,
+        bad_records,
+        examples,
+    })
+}
+
+/// A record as the parser rendered it.
+enum Rendered {
+    Text(String),
+    Value(Value),
+}
+
+/// Counts of unreadable records and their first examples.
+#[derive(Default)]
+struct Bad {
+    count: usize,
+    examples: Vec<String>,
+}
+
+impl Bad {
+    fn add(&mut self, count: usize, example: impl FnOnce() -> String) {
+        self.count += count;
+        if self.examples.len() < MAX_EVTX_EXAMPLES {
+            self.examples
+                .push(example().chars().take(EXAMPLE_CHARS).collect());
+        }
+    }
+}
+
+/// Every readable record of the file to `sink` (as text or as a value); a record the sink
+/// refuses counts as unreadable with its reason. Returns the unreadable count and examples.
+fn walk(
+    bytes: &[u8],
+    limits: &EvtxLimits,
+    as_value: bool,
+    sink: &mut dyn FnMut(Rendered) -> Result<(), String>,
+) -> Result<(usize, Vec<String>), LogFileError> {
     if bytes.len() > limits.max_input_bytes {
         return Err(LogFileError::TooLarge {
             size: bytes.len(),
@@ -113,29 +184,44 @@ pub fn read_evtx(
     let mut parser = EvtxParser::from_read_seek(Cursor::new(bytes))
         .map_err(|_| LogFileError::NotEvtx)?
         .with_configuration(settings.clone());
-    let mut out = EvtxOutcome {
-        events: Vec::new(),
-        bad_records: 0,
-        skipped: 0,
-        examples: Vec::new(),
+    let mut bad = Bad::default();
+    let mut give = |r: Rendered, bad: &mut Bad| {
+        if let Err(e) = sink(r) {
+            bad.add(1, || e);
+        }
     };
-    for record in parser.records_json() {
-        match record {
-            Ok(r) => out.good(r.data, received_ms, limits),
-            Err(e) => out.bad(1, || describe(&e)),
+    if as_value {
+        for record in parser.records_json_value() {
+            match record {
+                Ok(r) => give(Rendered::Value(r.data), &mut bad),
+                Err(e) => bad.add(1, || describe(&e)),
+            }
+        }
+    } else {
+        for record in parser.records_json() {
+            match record {
+                Ok(r) => give(Rendered::Text(r.data), &mut bad),
+                Err(e) => bad.add(1, || describe(&e)),
+            }
         }
     }
-    read_cut_chunk(bytes, received_ms, limits, settings, &mut out);
-    Ok(out)
+    read_cut_chunk(
+        bytes,
+        settings,
+        as_value,
+        &mut |r, bad| give(r, bad),
+        &mut bad,
+    );
+    Ok((bad.count, bad.examples))
 }
 
 /// The parser reads whole chunks only: a last chunk cut short is read here, padded with zeros.
 fn read_cut_chunk(
     bytes: &[u8],
-    received_ms: i64,
-    limits: &EvtxLimits,
     settings: ParserSettings,
-    out: &mut EvtxOutcome,
+    as_value: bool,
+    give: &mut dyn FnMut(Rendered, &mut Bad),
+    out: &mut Bad,
 ) {
     let Some(chunk_area) = bytes.len().checked_sub(FILE_HEADER_BYTES) else {
         return;
@@ -153,7 +239,7 @@ fn read_cut_chunk(
     let mut chunk = match EvtxChunkData::new(data, false) {
         Ok(c) => c,
         Err(e) => {
-            out.bad(1, || {
+            out.add(1, || {
                 format!("chunk {number} is cut off at {cut} bytes: {e}")
             });
             return;
@@ -180,10 +266,15 @@ fn read_cut_chunk(
                 if end > cut as u64 {
                     break;
                 }
-                match record.into_json() {
+                let rendered = if as_value {
+                    record.into_json_value().map(|r| Rendered::Value(r.data))
+                } else {
+                    record.into_json().map(|r| Rendered::Text(r.data))
+                };
+                match rendered {
                     Ok(r) => {
                         read += 1;
-                        out.good(r.data, received_ms, limits);
+                        give(r, out);
                     }
                     Err(_) => break,
                 }
@@ -193,7 +284,7 @@ fn read_cut_chunk(
         Err(_) => 0,
     };
     let lost = announced.saturating_sub(parsed).max(1);
-    out.bad(lost, || {
+    out.add(lost, || {
         format!("chunk {number} is cut off at {cut} of {CHUNK_BYTES} bytes: {lost} records lost")
     });
 }

@@ -35,7 +35,8 @@ pub use delimited::{CsvOptions, read_csv};
 pub use error::{Diagnostic, IngestError, LogFileError, codes};
 #[cfg(feature = "evtx")]
 pub use evtx::{
-    EvtxLimits, EvtxOutcome, MAX_EVTX_EVENTS, MAX_EVTX_EXAMPLES, MAX_EVTX_INPUT_BYTES, read_evtx,
+    EvtxCount, EvtxLimits, EvtxOutcome, MAX_EVTX_EVENTS, MAX_EVTX_EXAMPLES, MAX_EVTX_INPUT_BYTES,
+    read_evtx, read_evtx_records,
 };
 pub use jsonl::{
     JsonLines, JsonLinesOptions, MAX_JSONL_INPUT_BYTES, MAX_JSONL_LINE_BYTES, MAX_JSONL_LINES,

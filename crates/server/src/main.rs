@@ -1018,6 +1018,12 @@ fn clip(s: &str, chars: usize) -> String {
     }
 }
 
+/// An RFC 3339 time (as `.evtx` records give it) in Unix ms.
+fn rfc3339_ms(t: &str) -> Option<i64> {
+    let at = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
 /// `mamori detect scan`: load the rules, read each .evtx file, print every detection.
 fn detect_scan(rule_paths: Vec<PathBuf>, paths: Vec<PathBuf>, json: bool) -> Result<bool> {
     use mamori_detect::JsonEvent;
@@ -1098,135 +1104,142 @@ fn detect_scan(rule_paths: Vec<PathBuf>, paths: Vec<PathBuf>, json: bool) -> Res
                 continue;
             }
         };
-        let decoded = match mamori_ingest::read_evtx(&bytes, 0, &Default::default()) {
-            Ok(d) => d,
-            Err(e) => {
-                eprintln!("{shown}: {} {} / {}", e.code(), e.message_ja(), e);
-                bad_files += 1;
-                continue;
+        let mut failed: Option<std::io::Error> = None;
+        let mut done = 0usize;
+        let outcome = mamori_ingest::read_evtx_records(&bytes, &Default::default(), |record| {
+            if failed.is_some() {
+                return;
             }
-        };
-        bad_records += decoded.bad_records;
-        for ex in &decoded.examples {
-            eprintln!("{shown}: {ex}");
-        }
-        let total = decoded.events.len();
-        for (done, event) in decoded.events.iter().enumerate() {
-            if progress && done % 1000 == 0 {
+            if progress && done.is_multiple_of(1000) {
                 eprint!(
                     "\r{}",
                     both(
                         "detect.progress",
-                        &[
-                            ("file", &shown),
-                            ("done", &done.to_string()),
-                            ("total", &total.to_string())
-                        ]
+                        &[("file", &shown), ("done", &done.to_string())]
                     )
                 );
             }
-            events += 1;
-            let Ok(record) = serde_json::from_str::<serde_json::Value>(&event.raw) else {
-                bad_records += 1;
-                continue;
-            };
+            done += 1;
             let ev = JsonEvent::new(&record);
             let found = set.scan(&ev);
-            let hits = correlator.feed(&set, &ev, event.time_ms.unwrap_or(0), &found);
-            for d in found.into_iter().filter(|d| !d.silent) {
-                detections += 1;
-                if progress {
-                    eprint!("\r\x1b[K");
-                }
-                if json {
-                    let mut fields = serde_json::Map::new();
-                    for (k, v) in &d.fields {
-                        match fields.get_mut(k) {
-                            Some(serde_json::Value::Array(a)) => a.push(v.clone().into()),
-                            Some(prev) => {
-                                let first = prev.take();
-                                *prev = serde_json::Value::Array(vec![first, v.clone().into()]);
-                            }
-                            None => {
-                                fields.insert(k.clone(), v.clone().into());
+            let at = ev.time().and_then(rfc3339_ms).unwrap_or(0);
+            let hits = correlator.feed(&set, &ev, at, &found);
+            let write = || -> std::io::Result<()> {
+                for d in found.into_iter().filter(|d| !d.silent) {
+                    detections += 1;
+                    if progress {
+                        eprint!("\r\x1b[K");
+                    }
+                    if json {
+                        let mut fields = serde_json::Map::new();
+                        for (k, v) in &d.fields {
+                            match fields.get_mut(k) {
+                                Some(serde_json::Value::Array(a)) => a.push(v.clone().into()),
+                                Some(prev) => {
+                                    let first = prev.take();
+                                    *prev = serde_json::Value::Array(vec![first, v.clone().into()]);
+                                }
+                                None => {
+                                    fields.insert(k.clone(), v.clone().into());
+                                }
                             }
                         }
+                        let line = serde_json::json!({
+                            "rule_id": d.rule.id,
+                            "title": d.rule.title,
+                            "level": d.rule.level,
+                            "time": ev.time(),
+                            "host": ev.computer(),
+                            "record_id": ev.record_id(),
+                            "channel": ev.channel(),
+                            "event_id": ev.event_id(),
+                            "file": shown,
+                            "fields": fields,
+                        });
+                        writeln!(out, "{line}")?;
+                    } else {
+                        let fields: Vec<String> = d
+                            .fields
+                            .iter()
+                            .map(|(k, v)| format!("{k}={}", clip(v, 120)))
+                            .collect();
+                        writeln!(
+                            out,
+                            "{}  {:<13} {}  {} {} #{}  {} [{}]  {}",
+                            ev.time().unwrap_or("-"),
+                            d.rule.level,
+                            ev.computer().unwrap_or("-"),
+                            ev.channel().unwrap_or("-"),
+                            ev.event_id()
+                                .map_or_else(|| "-".to_string(), |i| i.to_string()),
+                            ev.record_id()
+                                .map_or_else(|| "-".to_string(), |i| i.to_string()),
+                            d.rule.title,
+                            d.rule.id,
+                            fields.join("  ")
+                        )?;
                     }
-                    let line = serde_json::json!({
-                        "rule_id": d.rule.id,
-                        "title": d.rule.title,
-                        "level": d.rule.level,
-                        "time": ev.time(),
-                        "host": ev.computer(),
-                        "record_id": ev.record_id(),
-                        "channel": ev.channel(),
-                        "event_id": ev.event_id(),
-                        "file": shown,
-                        "fields": fields,
-                    });
-                    writeln!(out, "{line}")?;
-                } else {
-                    let fields: Vec<String> = d
-                        .fields
-                        .iter()
-                        .map(|(k, v)| format!("{k}={}", clip(v, 120)))
-                        .collect();
-                    writeln!(
-                        out,
-                        "{}  {:<13} {}  {} {} #{}  {} [{}]  {}",
-                        ev.time().unwrap_or("-"),
-                        d.rule.level,
-                        ev.computer().unwrap_or("-"),
-                        ev.channel().unwrap_or("-"),
-                        ev.event_id()
-                            .map_or_else(|| "-".to_string(), |i| i.to_string()),
-                        ev.record_id()
-                            .map_or_else(|| "-".to_string(), |i| i.to_string()),
-                        d.rule.title,
-                        d.rule.id,
-                        fields.join("  ")
-                    )?;
+                }
+                for h in hits {
+                    correlations += 1;
+                    if progress {
+                        eprint!("\r\x1b[K");
+                    }
+                    let c = h.correlation;
+                    let first = mamori_server::web::views::fmt_ms_seconds(h.first_ms);
+                    let last = mamori_server::web::views::fmt_ms_seconds(h.last_ms);
+                    if json {
+                        let group: serde_json::Map<String, serde_json::Value> = h
+                            .group
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.clone().into()))
+                            .collect();
+                        let line = serde_json::json!({
+                            "correlation_id": c.id,
+                            "title": c.title,
+                            "level": c.level,
+                            "type": format!("{:?}", c.kind),
+                            "group": group,
+                            "count": h.count,
+                            "first": first,
+                            "last": last,
+                            "file": shown,
+                        });
+                        writeln!(out, "{line}")?;
+                    } else {
+                        let group: Vec<String> =
+                            h.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        writeln!(
+                            out,
+                            "{first}–{last}  {:<13} {} [{}]  {} × {}",
+                            c.level,
+                            c.title,
+                            c.id,
+                            h.count,
+                            group.join("  ")
+                        )?;
+                    }
+                }
+                Ok(())
+            };
+            if let Err(e) = write() {
+                failed = Some(e);
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        match outcome {
+            Ok(c) => {
+                events += c.records;
+                bad_records += c.bad_records;
+                for ex in &c.examples {
+                    eprintln!("{shown}: {ex}");
                 }
             }
-            for h in hits {
-                correlations += 1;
-                if progress {
-                    eprint!("\r\x1b[K");
-                }
-                let c = h.correlation;
-                let first = mamori_server::web::views::fmt_ms_seconds(h.first_ms);
-                let last = mamori_server::web::views::fmt_ms_seconds(h.last_ms);
-                if json {
-                    let group: serde_json::Map<String, serde_json::Value> = h
-                        .group
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone().into()))
-                        .collect();
-                    let line = serde_json::json!({
-                        "correlation_id": c.id,
-                        "title": c.title,
-                        "level": c.level,
-                        "type": format!("{:?}", c.kind),
-                        "group": group,
-                        "count": h.count,
-                        "first": first,
-                        "last": last,
-                        "file": shown,
-                    });
-                    writeln!(out, "{line}")?;
-                } else {
-                    let group: Vec<String> =
-                        h.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    writeln!(
-                        out,
-                        "{first}–{last}  {:<13} {} [{}]  {} × {}",
-                        c.level,
-                        c.title,
-                        c.id,
-                        h.count,
-                        group.join("  ")
-                    )?;
-                }
+            Err(e) => {
+                eprintln!("{shown}: {} {} / {}", e.code(), e.message_ja(), e);
+                bad_files += 1;
             }
         }
         if progress {

@@ -100,3 +100,31 @@ fn every_regression_pair_fires_its_rule() {
     assert!(failures.is_empty(), "{} pairs failed", failures.len());
     assert!(count_differs.is_empty(), "{count_differs:#?}");
 }
+
+/// The prefilter only skips rules that cannot match: with and without it, every regression
+/// file and every shared sample log gives the same detections.
+#[test]
+fn the_prefilter_changes_no_result() {
+    let Some(sigma) = sigma_dir() else { return };
+    let fast = windows_rules(&sigma);
+    let mut slow = windows_rules(&sigma);
+    slow.disable_prefilter();
+    let mut paths = Vec::new();
+    files(&sigma.join("regression"), ".evtx", &mut paths);
+    files(&sigma.join("../evtx"), ".evtx", &mut paths);
+    assert!(paths.len() > 50, "{}", paths.len());
+    let (mut events, mut hits) = (0, 0);
+    for p in &paths {
+        for record in evtx_records(p) {
+            let e = JsonEvent::new(&record);
+            let ids = |set: &mamori_detect::RuleSet| -> Vec<String> {
+                set.scan(&e).iter().map(|d| d.rule.id.clone()).collect()
+            };
+            let want = ids(&slow);
+            assert_eq!(ids(&fast), want, "{}", p.display());
+            events += 1;
+            hits += want.len();
+        }
+    }
+    assert!(hits > 100, "{hits} detections over {events} events");
+}
