@@ -38,15 +38,23 @@ pub struct RuleSet {
     merged: Option<Merged>,
 }
 
+/// The rules an event of one channel and event id meets, with the `(field map, field)` pairs
+/// their prefilter reads.
+#[derive(Debug, Default)]
+struct List {
+    entries: Vec<Entry>,
+    fields: Vec<(FieldMap, FieldId)>,
+}
+
 /// A channel's rules for any event id, and per event id; each list complete.
-type ChannelLists = (Vec<Entry>, FxHashMap<u32, Vec<Entry>>);
+type ChannelLists = (List, FxHashMap<u32, List>);
 
 /// Channel → its candidate lists.
 #[derive(Debug, Default)]
 struct Merged {
     channels: HashMap<String, ChannelLists>,
     /// Channels nobody names: the `product: windows` rules.
-    elsewhere: Vec<Entry>,
+    elsewhere: List,
 }
 
 /// Which rules an event can possibly match, found before any rule is evaluated. For each rule,
@@ -62,6 +70,8 @@ struct Prefilter {
     fields: FxHashMap<FieldId, aho_corasick::AhoCorasick>,
     /// Per rule: `None` (always evaluate) or the alternatives.
     rules: Vec<Option<Alternatives>>,
+    /// Per field and needle id: the rules that needle lets through.
+    needle_rules: FxHashMap<FieldId, Vec<Vec<u32>>>,
 }
 
 /// `(field, needle ids)`: one of these needles is in that field.
@@ -172,10 +182,71 @@ impl Prefilter {
                 }
             }
         }
+        let mut needle_rules: FxHashMap<FieldId, Vec<Vec<u32>>> = FxHashMap::default();
+        for (r, alts) in per_rule.iter().enumerate() {
+            for (f, ids) in alts.iter().flatten() {
+                let Some(ac) = fields.get(f) else { continue };
+                let lists = needle_rules
+                    .entry(*f)
+                    .or_insert_with(|| vec![Vec::new(); ac.patterns_len()]);
+                for id in ids {
+                    if let Some(l) = lists.get_mut(*id as usize) {
+                        l.push(u32::try_from(r).unwrap_or(u32::MAX));
+                    }
+                }
+            }
+        }
         Prefilter {
             fields,
             rules: per_rule,
+            needle_rules,
         }
+    }
+
+    /// The list for these entries: which fields the prefilter reads for them.
+    fn list(&self, entries: Vec<Entry>, rules: &[Rule]) -> List {
+        let mut fields: Vec<(FieldMap, FieldId)> = Vec::new();
+        for &(r, route) in &entries {
+            let Some(map) = rules
+                .get(r)
+                .and_then(|rule| rule.routes.get(route))
+                .map(|route| route.field_map)
+            else {
+                continue;
+            };
+            for (f, _) in self.rules.get(r).into_iter().flatten().flatten() {
+                if !fields.contains(&(map, *f)) {
+                    fields.push((map, *f));
+                }
+            }
+        }
+        List { entries, fields }
+    }
+}
+
+/// One bit per rule, per field map: the rules the prefilter let through for this event.
+struct Unlocked([Vec<u64>; FIELD_MAPS]);
+
+impl Unlocked {
+    fn new(rules: usize) -> Unlocked {
+        Unlocked(std::array::from_fn(|_| vec![0; rules.div_ceil(64)]))
+    }
+
+    fn set(&mut self, map: FieldMap, rule: u32) {
+        if let Some(w) = self
+            .0
+            .get_mut(map.index())
+            .and_then(|b| b.get_mut(rule as usize / 64))
+        {
+            *w |= 1 << (rule % 64);
+        }
+    }
+
+    fn get(&self, map: FieldMap, rule: usize) -> bool {
+        self.0
+            .get(map.index())
+            .and_then(|b| b.get(rule / 64))
+            .is_some_and(|w| w & (1 << (rule % 64)) != 0)
     }
 }
 
@@ -377,19 +448,20 @@ impl RuleSet {
             .keys()
             .chain(self.by_event.keys().map(|(c, _)| c))
             .collect();
+        let list = |v: Vec<Entry>| self.prefilter.list(tidy(v), &self.rules);
         for c in names {
-            let all = tidy(self.candidates(c, None));
+            let all = list(self.candidates(c, None));
             let mut ids = FxHashMap::default();
             for (ch, id) in self.by_event.keys() {
                 if ch == c {
-                    ids.insert(*id, tidy(self.candidates(c, Some(*id))));
+                    ids.insert(*id, list(self.candidates(c, Some(*id))));
                 }
             }
             channels.insert(c.clone(), (all, ids));
         }
         Merged {
             channels,
-            elsewhere: tidy(self.everywhere.clone()),
+            elsewhere: list(self.everywhere.clone()),
         }
     }
 
@@ -436,23 +508,28 @@ impl RuleSet {
         event_id: Option<u32>,
     ) -> Vec<Detection<'r>> {
         let computed;
-        let entries: &[Entry] = match &self.merged {
+        let empty = List::default();
+        let list: &List = match &self.merged {
             Some(m) => match m.channels.get(channel) {
                 Some((all, ids)) => event_id.and_then(|i| ids.get(&i)).unwrap_or(all),
-                None if channel == crate::logsource::MAMORI_CHANNEL => &[],
+                None if channel == crate::logsource::MAMORI_CHANNEL => &empty,
                 None => &m.elsewhere,
             },
             None => {
                 let mut v = self.candidates(channel, event_id);
                 v.sort_unstable();
                 v.dedup_by_key(|e| e.0);
-                computed = v;
+                computed = self.prefilter.list(v, &self.rules);
                 &computed
             }
         };
         let mut ctx = Ctx::new(event, &self.fields);
+        let mut unlocked = Unlocked::new(self.rules.len());
+        for &(map, f) in &list.fields {
+            ctx.unlock(map, f, &self.prefilter, &mut unlocked);
+        }
         let mut out = Vec::new();
-        for &(r, route) in entries {
+        for &(r, route) in &list.entries {
             let Some(rule) = self.rules.get(r) else {
                 continue;
             };
@@ -460,11 +537,7 @@ impl RuleSet {
                 continue;
             };
             let map = route.field_map;
-            if let Some(Some(alts)) = self.prefilter.rules.get(r)
-                && !alts
-                    .iter()
-                    .any(|(f, ids)| ctx.needles_found(map, *f, ids, &self.prefilter))
-            {
+            if matches!(self.prefilter.rules.get(r), Some(Some(_))) && !unlocked.get(map, r) {
                 continue;
             }
             if !ctx.route_holds(route) {
@@ -528,8 +601,6 @@ struct Ctx<'e, 's> {
     names: &'s Interner,
     slots: [FxHashMap<FieldId, Slot<'e>>; FIELD_MAPS],
     keywords: Option<Slot<'e>>,
-    /// Per field map and field: the prefilter needles the field's values hold, sorted.
-    found: [FxHashMap<FieldId, Vec<u32>>; FIELD_MAPS],
 }
 
 fn number(s: &str) -> Option<f64> {
@@ -547,40 +618,26 @@ impl<'e, 's> Ctx<'e, 's> {
             names,
             slots: Default::default(),
             keywords: None,
-            found: Default::default(),
         }
     }
 
-    /// Whether the field holds one of the needles `ids` (the field's automaton runs once per
-    /// event over its folded values).
-    fn needles_found(&mut self, map: FieldMap, f: FieldId, ids: &[u32], pf: &Prefilter) -> bool {
-        let Some(ac) = pf.fields.get(&f) else {
-            return true;
+    /// Runs the prefilter automaton of field `f` over its values (read under `map`) and lets
+    /// through every rule one of the needles found stands for.
+    fn unlock(&mut self, map: FieldMap, f: FieldId, pf: &Prefilter, unlocked: &mut Unlocked) {
+        let (Some(ac), Some(rules)) = (pf.fields.get(&f), pf.needle_rules.get(&f)) else {
+            return;
         };
-        if self
-            .found
-            .get(map.index())
-            .is_none_or(|m| !m.contains_key(&f))
-        {
-            self.load(map, f);
-            let mut seen: Vec<u32> = Vec::new();
-            if let Some(slot) = self.slot(map, f) {
-                for (_, lower) in &slot.values {
-                    for m in ac.find_overlapping_iter(lower.as_ref()) {
-                        seen.push(u32::try_from(m.pattern().as_usize()).unwrap_or(u32::MAX));
-                    }
+        self.load(map, f);
+        let Some(slot) = self.slot(map, f) else {
+            return;
+        };
+        for (_, lower) in &slot.values {
+            for m in ac.find_overlapping_iter(lower.as_ref()) {
+                for r in rules.get(m.pattern().as_usize()).into_iter().flatten() {
+                    unlocked.set(map, *r);
                 }
             }
-            seen.sort_unstable();
-            seen.dedup();
-            if let Some(found) = self.found.get_mut(map.index()) {
-                found.insert(f, seen);
-            }
         }
-        let Some(seen) = self.found.get(map.index()).and_then(|m| m.get(&f)) else {
-            return true;
-        };
-        !seen.is_empty() && ids.iter().any(|i| seen.binary_search(i).is_ok())
     }
 
     fn load(&mut self, map: FieldMap, id: FieldId) {

@@ -180,6 +180,16 @@ pub(crate) fn fold(s: &str) -> String {
     s.to_lowercase()
 }
 
+/// The automaton of one rule's substrings: a contiguous NFA, which builds several times faster
+/// than a DFA and searches nearly as fast on these short lists (the prefilter already keeps
+/// most rules from being searched at all). Loading thousands of rules is what it saves.
+fn small_automaton(needles: &[String]) -> Result<AhoCorasick, TooBig> {
+    AhoCorasick::builder()
+        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+        .build(needles)
+        .map_err(|e| TooBig(e.to_string()))
+}
+
 /// Many Sigma strings of one field, any of which may match.
 #[derive(Debug)]
 pub(crate) struct StringSet {
@@ -226,7 +236,7 @@ impl StringSet {
         let contains = if contains.is_empty() {
             None
         } else {
-            Some(AhoCorasick::new(&contains).map_err(|e| TooBig(e.to_string()))?)
+            Some(small_automaton(&contains)?)
         };
         let globs = if globs.is_empty() {
             None
@@ -273,7 +283,7 @@ impl AllContains {
             .collect();
         needles.sort();
         needles.dedup();
-        let ac = AhoCorasick::new(&needles).map_err(|e| TooBig(e.to_string()))?;
+        let ac = small_automaton(&needles)?;
         let needle = needles
             .iter()
             .max_by_key(|n| n.len())
