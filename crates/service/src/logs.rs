@@ -15,7 +15,7 @@ use mamori_ingest::{
 };
 use mamori_storage::events::{EventQuery, EventRow, insert_events};
 use mamori_storage::sources::tally_source;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::path::Path;
 
 /// Events sealed and indexed per batch: bounds memory and the length of one transaction.
@@ -302,39 +302,56 @@ pub fn row_from_payload(index: u64, payload: &[u8]) -> Option<EventRow> {
 }
 
 /// The source and event of a sealed payload (as [`event_payload`] wrote it, without `raw`);
-/// `None` for a payload that is not one.
+/// `None` for a payload that is not one. Read into borrowed fields (the raw text is skipped, not
+/// copied): live detection and index catch-up read every record this way.
 pub fn event_from_payload(payload: &[u8]) -> Option<(String, LogEvent)> {
-    let v: Value = serde_json::from_slice(payload).ok()?;
-    if v.get("v")?.as_i64()? != 1 {
+    use std::borrow::Cow;
+    #[derive(serde::Deserialize)]
+    struct Stored<'a> {
+        v: u8,
+        #[serde(borrow)]
+        source: Cow<'a, str>,
+        time: Option<i64>,
+        received: i64,
+        #[serde(borrow, default)]
+        host: Option<Cow<'a, str>>,
+        #[serde(borrow, default)]
+        actor: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        action: Cow<'a, str>,
+        #[serde(borrow, default)]
+        object: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        outcome: Cow<'a, str>,
+        #[serde(borrow)]
+        severity: Cow<'a, str>,
+        #[serde(borrow, default)]
+        message: Option<Cow<'a, str>>,
+        #[serde(borrow, default)]
+        fields: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    }
+    let p: Stored<'_> = serde_json::from_slice(payload).ok()?;
+    if p.v != 1 {
         return None;
     }
-    let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     let event = LogEvent {
-        time_ms: v.get("time").and_then(Value::as_i64),
-        received_ms: v.get("received")?.as_i64()?,
-        source_host: text("host").unwrap_or_default(),
-        actor: text("actor"),
-        action: Action::parse(&text("action")?).unwrap_or(Action::Other("unknown".into())),
-        object: text("object"),
-        outcome: Outcome::parse(&text("outcome")?).unwrap_or(Outcome::Unknown),
-        severity: Severity::parse(&text("severity")?).unwrap_or(Severity::Informational),
-        message: text("message").unwrap_or_default(),
-        fields: v
-            .get("fields")
-            .and_then(Value::as_array)
-            .map(|fs| {
-                fs.iter()
-                    .filter_map(|f| {
-                        let k = f.get(0)?.as_str()?;
-                        let v = f.get(1)?.as_str()?;
-                        Some((k.to_string(), v.to_string()))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
+        time_ms: p.time,
+        received_ms: p.received,
+        source_host: p.host.map(Cow::into_owned).unwrap_or_default(),
+        actor: p.actor.map(Cow::into_owned),
+        action: Action::parse(&p.action).unwrap_or(Action::Other("unknown".into())),
+        object: p.object.map(Cow::into_owned),
+        outcome: Outcome::parse(&p.outcome).unwrap_or(Outcome::Unknown),
+        severity: Severity::parse(&p.severity).unwrap_or(Severity::Informational),
+        message: p.message.map(Cow::into_owned).unwrap_or_default(),
+        fields: p
+            .fields
+            .into_iter()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
         raw: String::new(),
     };
-    Some((text("source")?, event))
+    Some((p.source.into_owned(), event))
 }
 
 /// What one ingest did.
@@ -591,6 +608,20 @@ mod tests {
         assert_eq!(back, index_row(42, "ehr.csv", &e));
         assert_eq!(row_from_payload(1, b"not json"), None);
         assert_eq!(row_from_payload(1, br#"{"v":2}"#), None);
+        // The whole event comes back (all but the raw text), escapes and all.
+        let mut e = event(None);
+        e.message = "引用符 \" と改行\nと \\ バックスラッシュ".into();
+        e.fields
+            .push(("Data.0".into(), "C:\\Windows\\System32".into()));
+        let (source, back) = event_from_payload(&event_payload("ehr.csv", &e)).unwrap();
+        assert_eq!(source, "ehr.csv");
+        assert_eq!(
+            back,
+            LogEvent {
+                raw: String::new(),
+                ..e
+            }
+        );
     }
 
     #[test]

@@ -131,9 +131,10 @@ impl Sealer {
     /// The payloads of records `[from, to)`, read under one lock.
     pub fn payloads(&self, from: u64, to: u64) -> ServiceResult<Vec<Vec<u8>>> {
         self.with(|log| {
-            (from..to)
-                .map(|i| log.read(i).map(|r| r.payload).map_err(seal_err))
-                .collect()
+            let mut out = Vec::new();
+            log.read_range(from..to, |_, r| out.push(r.payload))
+                .map_err(seal_err)?;
+            Ok(out)
         })
     }
 
