@@ -175,9 +175,16 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         }
     };
     let state_svc = svc.clone();
+    let detecting = cfg.detect.enabled && svc.events.is_some();
+    let (feed, fed) = if detecting {
+        let (tx, rx) = tokio::sync::mpsc::channel(mamori_service::collect::FED_BATCHES);
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
     let (collector, collector_task) = match svc.events.is_some() {
         true => {
-            let (c, t) = mamori_service::collect::Collector::start(svc.clone());
+            let (c, t) = mamori_service::collect::Collector::start_feeding(svc.clone(), feed);
             (Some(c), Some(t))
         }
         false => (None, None),
@@ -271,7 +278,7 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         .notify
         .is_enabled()
         .then(|| tokio::spawn(notify::run(state_svc.clone(), cfg.notify.clone())));
-    let detector = (cfg.detect.enabled && state_svc.events.is_some()).then(|| {
+    let detector = detecting.then(|| {
         let (extra, failures) = if cfg.detect.rules.is_empty() {
             (None, Vec::new())
         } else {
@@ -287,7 +294,7 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
             tracing::warn!(path = %f.path.display(), error = %f.error, "a detection rule file could not be read");
         }
         let det = mamori_service::detection::Detector::new(extra, cfg.clock_tolerance_ms);
-        tokio::spawn(detect_loop(state_svc.clone(), det))
+        tokio::spawn(detect_loop(state_svc.clone(), det, fed))
     });
     let retention = cfg.seal_retention_days;
     let daily_verification = cfg.seal_daily_verification;
@@ -386,11 +393,20 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs detection rounds: straight on while there is a backlog, else once a second.
-async fn detect_loop(svc: Services, mut det: mamori_service::detection::Detector) {
+/// Runs detection rounds: on each batch the collector hands over as it comes, straight on while
+/// there is a backlog in the sealed log, else once a second.
+async fn detect_loop(
+    svc: Services,
+    mut det: mamori_service::detection::Detector,
+    mut fed: Option<tokio::sync::mpsc::Receiver<mamori_service::collect::Fed>>,
+) {
     let idle = std::time::Duration::from_secs(1);
+    let mut next = None;
     loop {
-        match svc.detect_round(&mut det).await {
+        let batch = next
+            .take()
+            .or_else(|| fed.as_mut().and_then(|rx| rx.try_recv().ok()));
+        match svc.detect_round_fed(&mut det, batch).await {
             Ok(round) => {
                 if round.raised.opened > 0 {
                     tracing::info!(
@@ -399,8 +415,18 @@ async fn detect_loop(svc: Services, mut det: mamori_service::detection::Detector
                         "alerts raised"
                     );
                 }
-                if round.behind == 0 {
-                    tokio::time::sleep(idle).await;
+                if round.scanned == 0 || round.behind == 0 {
+                    // Caught up: wait for the next batch, or look at the log in a second
+                    // (file imports are not handed over).
+                    match fed.as_mut() {
+                        Some(rx) => {
+                            tokio::select! {
+                                b = rx.recv() => next = b,
+                                () = tokio::time::sleep(idle) => {}
+                            }
+                        }
+                        None => tokio::time::sleep(idle).await,
+                    }
                 }
             }
             Err(e) => {
