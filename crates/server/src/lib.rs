@@ -401,12 +401,22 @@ async fn detect_loop(
     mut fed: Option<tokio::sync::mpsc::Receiver<mamori_service::collect::Fed>>,
 ) {
     let idle = std::time::Duration::from_secs(1);
-    let mut next = None;
+    // Batches handed over and not yet scanned; beyond this many, newer ones are dropped and
+    // read from the sealed log when their turn comes.
+    const HELD: usize = 16;
+    let mut pending = std::collections::VecDeque::new();
+    let take = |pending: &mut std::collections::VecDeque<_>, b| {
+        if pending.len() < HELD {
+            pending.push_back(b);
+        }
+    };
     loop {
-        let batch = next
-            .take()
-            .or_else(|| fed.as_mut().and_then(|rx| rx.try_recv().ok()));
-        match svc.detect_round_fed(&mut det, batch).await {
+        if let Some(rx) = fed.as_mut() {
+            while let Ok(b) = rx.try_recv() {
+                take(&mut pending, b);
+            }
+        }
+        match svc.detect_round_fed(&mut det, &mut pending).await {
             Ok(round) => {
                 if round.raised.opened > 0 {
                     tracing::info!(
@@ -415,13 +425,17 @@ async fn detect_loop(
                         "alerts raised"
                     );
                 }
-                if round.scanned == 0 || round.behind == 0 {
+                if round.scanned == 0 || (round.behind == 0 && pending.is_empty()) {
                     // Caught up: wait for the next batch, or look at the log in a second
                     // (file imports are not handed over).
                     match fed.as_mut() {
                         Some(rx) => {
                             tokio::select! {
-                                b = rx.recv() => next = b,
+                                b = rx.recv() => {
+                                    if let Some(b) = b {
+                                        take(&mut pending, b);
+                                    }
+                                }
                                 () = tokio::time::sleep(idle) => {}
                             }
                         }

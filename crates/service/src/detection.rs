@@ -391,17 +391,18 @@ impl Services {
     /// show and moves the position, in one transaction. Also re-reads the placeholders and
     /// checks the sources when their time has come.
     pub async fn detect_round(&self, det: &mut Detector) -> ServiceResult<Round> {
-        self.detect_round_fed(det, None).await
+        self.detect_round_fed(det, &mut std::collections::VecDeque::new())
+            .await
     }
 
-    /// [`Services::detect_round`] with a batch the collector handed over: when it starts at
-    /// the detector's position its events are scanned as they are, without reading them back
-    /// from the sealed log; otherwise (detection is behind, or ahead after a restart) the round
-    /// reads the log as usual and the batch is dropped.
+    /// [`Services::detect_round`] with the batches the collector handed over, oldest first:
+    /// the part of a batch at the detector's position is scanned as it is, without reading it
+    /// back from the sealed log; the log is read only up to the next batch (a gap: file
+    /// imports, batches not handed over); batches already passed are dropped.
     pub async fn detect_round_fed(
         &self,
         det: &mut Detector,
-        fed: Option<Fed>,
+        pending: &mut std::collections::VecDeque<Fed>,
     ) -> ServiceResult<Round> {
         let log = self.events.clone().ok_or(ServiceError::Invalid {
             code: "LOG0020",
@@ -428,10 +429,27 @@ impl Services {
             .and_then(|c| u64::try_from(c).ok())
             .unwrap_or(0)
             .max(first);
-        let fed = fed.filter(|f| f.first == from && !f.events.is_empty());
+        while pending
+            .front()
+            .is_some_and(|f| f.first + f.events.len() as u64 <= from)
+        {
+            pending.pop_front();
+        }
+        let fed = match pending.front() {
+            Some(f) if f.first <= from => pending.pop_front().map(|mut f| {
+                let skip = usize::try_from(from - f.first).unwrap_or(usize::MAX);
+                f.events.drain(..skip.min(f.events.len()));
+                f.first = from;
+                f
+            }),
+            _ => None,
+        };
+        let next_fed = pending.front().map(|f| f.first);
         let to = match &fed {
             Some(f) => from + f.events.len() as u64,
-            None => size.min(from + ROUND_RECORDS),
+            None => size
+                .min(from + ROUND_RECORDS)
+                .min(next_fed.unwrap_or(u64::MAX)),
         };
         if from >= to {
             return Ok(round);

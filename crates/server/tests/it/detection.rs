@@ -395,26 +395,43 @@ async fn a_batch_handed_over_at_the_position_is_scanned_without_reading_the_log(
         .unwrap();
     let cleared = ev(3, "admin", Action::AuditLogCleared, Outcome::Success, None);
     let mut det = Detector::new(None, 60_000);
-    // Not at the position (0): dropped, and the log is read instead.
-    let fed = Fed {
-        first: 1,
-        events: vec![("a.csv".into(), cleared.clone())],
-    };
-    let r = s.svc.detect_round_fed(&mut det, Some(fed)).await.unwrap();
-    assert_eq!(r.scanned, 3);
-    assert!(titles(&s).await.is_empty());
-    // At the position: its events are what is scanned. (What the collector hands over is what
-    // it sealed; this batch says otherwise only to show which one was read.)
+    // A batch ahead of the position (0): the log is read up to it, then the batch itself is
+    // scanned. (What the collector hands over is what it sealed; this batch says otherwise
+    // only to show which one was read.)
     s.svc
         .ingest_events("system", "a.csv", &[quiet(3)], &client, |_| {})
         .await
         .unwrap();
-    let fed = Fed {
+    let mut pending = std::collections::VecDeque::from([Fed {
         first: 3,
+        events: vec![("a.csv".into(), cleared.clone())],
+    }]);
+    let r = s
+        .svc
+        .detect_round_fed(&mut det, &mut pending)
+        .await
+        .unwrap();
+    assert_eq!((r.scanned, r.behind), (3, 1), "the gap, from the log");
+    assert!(titles(&s).await.is_empty());
+    let r = s
+        .svc
+        .detect_round_fed(&mut det, &mut pending)
+        .await
+        .unwrap();
+    assert_eq!((r.scanned, r.behind), (1, 0), "the batch");
+    assert!(pending.is_empty());
+    // A batch already passed is dropped.
+    let mut pending = std::collections::VecDeque::from([Fed {
+        first: 2,
         events: vec![("a.csv".into(), cleared)],
-    };
-    let r = s.svc.detect_round_fed(&mut det, Some(fed)).await.unwrap();
-    assert_eq!((r.scanned, r.behind), (1, 0));
+    }]);
+    let r = s
+        .svc
+        .detect_round_fed(&mut det, &mut pending)
+        .await
+        .unwrap();
+    assert_eq!(r.scanned, 0);
+    assert!(pending.is_empty());
     assert_eq!(
         titles(&s).await,
         vec![("セキュリティログの消去".to_string(), 1)]
