@@ -175,9 +175,16 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         }
     };
     let state_svc = svc.clone();
+    let detecting = cfg.detect.enabled && svc.events.is_some();
+    let (feed, fed) = if detecting {
+        let (tx, rx) = tokio::sync::mpsc::channel(mamori_service::collect::FED_BATCHES);
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
     let (collector, collector_task) = match svc.events.is_some() {
         true => {
-            let (c, t) = mamori_service::collect::Collector::start(svc.clone());
+            let (c, t) = mamori_service::collect::Collector::start_feeding(svc.clone(), feed);
             (Some(c), Some(t))
         }
         false => (None, None),
@@ -271,7 +278,7 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         .notify
         .is_enabled()
         .then(|| tokio::spawn(notify::run(state_svc.clone(), cfg.notify.clone())));
-    let detector = (cfg.detect.enabled && state_svc.events.is_some()).then(|| {
+    let detector = detecting.then(|| {
         let (extra, failures) = if cfg.detect.rules.is_empty() {
             (None, Vec::new())
         } else {
@@ -287,7 +294,7 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
             tracing::warn!(path = %f.path.display(), error = %f.error, "a detection rule file could not be read");
         }
         let det = mamori_service::detection::Detector::new(extra, cfg.clock_tolerance_ms);
-        tokio::spawn(detect_loop(state_svc.clone(), det))
+        tokio::spawn(detect_loop(state_svc.clone(), det, fed))
     });
     let retention = cfg.seal_retention_days;
     let daily_verification = cfg.seal_daily_verification;
@@ -386,11 +393,30 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs detection rounds: straight on while there is a backlog, else once a second.
-async fn detect_loop(svc: Services, mut det: mamori_service::detection::Detector) {
+/// Runs detection rounds: on each batch the collector hands over as it comes, straight on while
+/// there is a backlog in the sealed log, else once a second.
+async fn detect_loop(
+    svc: Services,
+    mut det: mamori_service::detection::Detector,
+    mut fed: Option<tokio::sync::mpsc::Receiver<mamori_service::collect::Fed>>,
+) {
     let idle = std::time::Duration::from_secs(1);
+    // Batches handed over and not yet scanned; beyond this many, newer ones are dropped and
+    // read from the sealed log when their turn comes.
+    const HELD: usize = 16;
+    let mut pending = std::collections::VecDeque::new();
+    let take = |pending: &mut std::collections::VecDeque<_>, b| {
+        if pending.len() < HELD {
+            pending.push_back(b);
+        }
+    };
     loop {
-        match svc.detect_round(&mut det).await {
+        if let Some(rx) = fed.as_mut() {
+            while let Ok(b) = rx.try_recv() {
+                take(&mut pending, b);
+            }
+        }
+        match svc.detect_round_fed(&mut det, &mut pending).await {
             Ok(round) => {
                 if round.raised.opened > 0 {
                     tracing::info!(
@@ -399,8 +425,22 @@ async fn detect_loop(svc: Services, mut det: mamori_service::detection::Detector
                         "alerts raised"
                     );
                 }
-                if round.behind == 0 {
-                    tokio::time::sleep(idle).await;
+                if round.scanned == 0 || (round.behind == 0 && pending.is_empty()) {
+                    // Caught up: wait for the next batch, or look at the log in a second
+                    // (file imports are not handed over).
+                    match fed.as_mut() {
+                        Some(rx) => {
+                            tokio::select! {
+                                b = rx.recv() => {
+                                    if let Some(b) = b {
+                                        take(&mut pending, b);
+                                    }
+                                }
+                                () = tokio::time::sleep(idle) => {}
+                            }
+                        }
+                        None => tokio::time::sleep(idle).await,
+                    }
                 }
             }
             Err(e) => {

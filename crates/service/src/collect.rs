@@ -263,13 +263,22 @@ impl Collector {
     /// Starts the tasks that store batches through `svc`: one seals a batch while the other
     /// indexes the one before, and senders hear back once their batch is indexed.
     pub fn start(svc: Services) -> (Collector, tokio::task::JoinHandle<()>) {
+        Self::start_feeding(svc, None)
+    }
+
+    /// [`Collector::start`], handing every stored batch to `feed` too (live detection) when
+    /// there is room.
+    pub fn start_feeding(
+        svc: Services,
+        feed: Option<mpsc::Sender<Fed>>,
+    ) -> (Collector, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE_JOBS);
         let stats = std::sync::Arc::new(CollectorStats::default());
         let (sealed_tx, sealed_rx) = mpsc::channel(2);
         let sealing = tokio::spawn(seal_stage(svc.clone(), rx, sealed_tx, stats.clone()));
         let index_stats = stats.clone();
         let task = tokio::spawn(async move {
-            index_stage(svc, sealed_rx, index_stats).await;
+            index_stage(svc, sealed_rx, index_stats, feed).await;
             let _ = sealing.await;
         });
         (Collector { tx, stats }, task)
@@ -315,8 +324,23 @@ impl Collector {
 struct Sealed {
     jobs: Vec<Job>,
     events: usize,
+    /// The first sealed record number of the batch.
+    first: u64,
     prepared: Result<PreparedIndex, String>,
 }
+
+/// Events just sealed and indexed, in record order from `first`, handed to live detection so
+/// that it need not read them back from the sealed log.
+#[derive(Debug)]
+pub struct Fed {
+    pub first: u64,
+    /// `(source, event)` of records `first`, `first + 1`, ….
+    pub events: Vec<(String, LogEvent)>,
+}
+
+/// Batches handed to detection that may wait at once; when detection is behind, later batches
+/// are not handed over (detection reads them from the sealed log instead).
+pub const FED_BATCHES: usize = 8;
 
 async fn seal_stage(
     svc: Services,
@@ -338,8 +362,12 @@ async fn seal_stage(
         }
         let items: Vec<&Collected> = jobs.iter().map(|j| &j.item).collect();
         // The rows for the index are made here, while the index stage writes the batch before.
+        let mut first = 0;
         let prepared = match svc.seal_collected(&items).await {
-            Ok(range) => prepare_index(&items, range),
+            Ok(range) => {
+                first = range.start;
+                prepare_index(&items, range)
+            }
             Err(e) => Err(e),
         }
         .map_err(|e| {
@@ -353,6 +381,7 @@ async fn seal_stage(
             .send(Sealed {
                 jobs,
                 events: n,
+                first,
                 prepared,
             })
             .await
@@ -367,6 +396,7 @@ async fn index_stage(
     svc: Services,
     mut rx: mpsc::Receiver<Sealed>,
     stats: std::sync::Arc<CollectorStats>,
+    feed: Option<mpsc::Sender<Fed>>,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
     while let Some(batch) = rx.recv().await {
@@ -390,10 +420,22 @@ async fn index_stage(
                 stats.failures.fetch_add(1, Relaxed);
             }
         }
+        let mut events = Vec::with_capacity(batch.events);
         for j in batch.jobs {
             if let Some(done) = j.done {
                 let _ = done.send(outcome.clone());
             }
+            let source = j.item.source;
+            events.extend(j.item.events.into_iter().map(|e| (source.clone(), e)));
+        }
+        if let (Ok(()), Some(feed)) = (&outcome, &feed)
+            && !events.is_empty()
+        {
+            // Full: detection is behind and reads these from the sealed log later.
+            let _ = feed.try_send(Fed {
+                first: batch.first,
+                events,
+            });
         }
     }
 }

@@ -14,6 +14,7 @@
 
 use crate::alerts::{Detection, Raised};
 use crate::authz::{Cap, perm};
+use crate::collect::Fed;
 use crate::error::{ServiceError, ServiceResult};
 use crate::logs::event_from_payload;
 use crate::{ClientInfo, Services};
@@ -390,6 +391,19 @@ impl Services {
     /// show and moves the position, in one transaction. Also re-reads the placeholders and
     /// checks the sources when their time has come.
     pub async fn detect_round(&self, det: &mut Detector) -> ServiceResult<Round> {
+        self.detect_round_fed(det, &mut std::collections::VecDeque::new())
+            .await
+    }
+
+    /// [`Services::detect_round`] with the batches the collector handed over, oldest first:
+    /// the part of a batch at the detector's position is scanned as it is, without reading it
+    /// back from the sealed log; the log is read only up to the next batch (a gap: file
+    /// imports, batches not handed over); batches already passed are dropped.
+    pub async fn detect_round_fed(
+        &self,
+        det: &mut Detector,
+        pending: &mut std::collections::VecDeque<Fed>,
+    ) -> ServiceResult<Round> {
         let log = self.events.clone().ok_or(ServiceError::Invalid {
             code: "LOG0020",
             field: "events",
@@ -415,7 +429,28 @@ impl Services {
             .and_then(|c| u64::try_from(c).ok())
             .unwrap_or(0)
             .max(first);
-        let to = size.min(from + ROUND_RECORDS);
+        while pending
+            .front()
+            .is_some_and(|f| f.first + f.events.len() as u64 <= from)
+        {
+            pending.pop_front();
+        }
+        let fed = match pending.front() {
+            Some(f) if f.first <= from => pending.pop_front().map(|mut f| {
+                let skip = usize::try_from(from - f.first).unwrap_or(usize::MAX);
+                f.events.drain(..skip.min(f.events.len()));
+                f.first = from;
+                f
+            }),
+            _ => None,
+        };
+        let next_fed = pending.front().map(|f| f.first);
+        let to = match &fed {
+            Some(f) => from + f.events.len() as u64,
+            None => size
+                .min(from + ROUND_RECORDS)
+                .min(next_fed.unwrap_or(u64::MAX)),
+        };
         if from >= to {
             return Ok(round);
         }
@@ -423,17 +458,24 @@ impl Services {
         let mut moved = std::mem::replace(det, Detector::resting());
         let reader = log.clone();
         let (back, detections) = tokio::task::spawn_blocking(move || {
-            let scanned = reader.payloads(from, to).map(|payloads| {
-                let mut out = Vec::new();
-                for (i, p) in (from..to).zip(&payloads) {
-                    // A record that is not an event of this version is skipped, not fatal.
-                    if let Some((source, e)) = event_from_payload(p) {
-                        moved.scan(i, &source, &e, &mut out);
+            let mut out = Vec::new();
+            let scanned = match fed {
+                Some(f) => {
+                    for (i, (source, e)) in (from..).zip(&f.events) {
+                        moved.scan(i, source, e, &mut out);
                     }
+                    Ok(())
                 }
-                out
-            });
-            (moved, scanned)
+                None => reader.payloads(from, to).map(|payloads| {
+                    for (i, p) in (from..to).zip(&payloads) {
+                        // A record that is not an event of this version is skipped, not fatal.
+                        if let Some((source, e)) = event_from_payload(p) {
+                            moved.scan(i, &source, &e, &mut out);
+                        }
+                    }
+                }),
+            };
+            (moved, scanned.map(|()| out))
         })
         .await
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -444,7 +486,7 @@ impl Services {
         set_detect_state(&mut w, CURSOR, i64::try_from(to).unwrap_or(i64::MAX)).await?;
         w.commit().await?;
         round.scanned = to - from;
-        round.behind = size - to;
+        round.behind = size.saturating_sub(to);
         round.raised.opened += raised.opened;
         round.raised.joined += raised.joined;
         Ok(round)

@@ -301,3 +301,139 @@ async fn watched_patients_are_kept_on_their_page_with_clear_refusals() {
     assert!(audit.iter().any(|a| a == "patient.watched"), "{audit:?}");
     assert!(audit.iter().any(|a| a == "patient.unwatched"), "{audit:?}");
 }
+
+#[tokio::test]
+async fn forwarded_events_are_detected_as_they_arrive() {
+    let s = TestServer::start_with(|c| c.detect.enabled = true).await;
+    let admin = s.setup_admin().await;
+    let mut c = s.login(&admin).await;
+    let p = c
+        .post(
+            "/logs/sources",
+            &[("name", "winlogbeat-dc01"), ("label", "DC")],
+        )
+        .await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let i = p.body.find("<strong id=\"token\">").unwrap() + 19;
+    let token = p.body[i..i + p.body[i..].find('<').unwrap()].to_string();
+    let bearer = format!("Bearer {token}");
+    let mut api = s.client();
+    // Batches one after another, as a forwarder sends them; the last holds a cleared log.
+    for n in 0..5 {
+        let mut body = String::new();
+        for k in 0..200 {
+            body.push_str(&format!(
+                r#"{{"@timestamp":"2026-12-01T00:{n:02}:{:02}.000Z","winlog":{{"channel":"Security","event_id":4624,"event_data":{{"TargetUserName":"user{k}"}}}},"host":{{"name":"dc01"}},"message":"logon {n}-{k}"}}"#,
+                k % 60
+            ));
+            body.push('\n');
+        }
+        if n == 4 {
+            body.push_str(r#"{"@timestamp":"2026-12-01T00:05:00.000Z","winlog":{"channel":"Security","event_id":1102,"user_data":{"SubjectUserName":"administrator"}},"host":{"name":"dc01"},"message":"The audit log was cleared."}"#);
+            body.push('\n');
+        }
+        let p = api
+            .post_with_headers(
+                "/api/v1/logs",
+                &[
+                    ("authorization", &bearer),
+                    ("content-type", "application/x-ndjson"),
+                ],
+                body.into_bytes(),
+            )
+            .await;
+        assert_eq!(p.status, 200, "{}", p.body);
+    }
+    let mut found = Vec::new();
+    for _ in 0..100 {
+        found = titles(&s).await;
+        if !found.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(found, vec![("セキュリティログの消去".to_string(), 1)]);
+    let alert = s.svc.store.alerts(None, 10).await.unwrap().remove(0);
+    assert_eq!(alert.host, "dc01");
+    assert_eq!(
+        s.svc.store.alert_event_indexes(alert.id).await.unwrap(),
+        vec![1_000],
+        "the 1,001st record sealed"
+    );
+    // Every record was read exactly once: the position is the log's size.
+    let mut cursor = None;
+    for _ in 0..50 {
+        cursor = s
+            .svc
+            .store
+            .detect_state(mamori_storage::detection::CURSOR)
+            .await
+            .unwrap();
+        if cursor == Some(1_001) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(cursor, Some(1_001));
+}
+
+#[tokio::test]
+async fn a_batch_handed_over_at_the_position_is_scanned_without_reading_the_log() {
+    use mamori_service::collect::Fed;
+    let s = TestServer::start().await;
+    let client = ClientInfo::new("local", "test");
+    let quiet = |m| ev(m, "sato", Action::Logon, Outcome::Success, None);
+    s.svc
+        .ingest_events(
+            "system",
+            "a.csv",
+            &[quiet(0), quiet(1), quiet(2)],
+            &client,
+            |_| {},
+        )
+        .await
+        .unwrap();
+    let cleared = ev(3, "admin", Action::AuditLogCleared, Outcome::Success, None);
+    let mut det = Detector::new(None, 60_000);
+    // A batch ahead of the position (0): the log is read up to it, then the batch itself is
+    // scanned. (What the collector hands over is what it sealed; this batch says otherwise
+    // only to show which one was read.)
+    s.svc
+        .ingest_events("system", "a.csv", &[quiet(3)], &client, |_| {})
+        .await
+        .unwrap();
+    let mut pending = std::collections::VecDeque::from([Fed {
+        first: 3,
+        events: vec![("a.csv".into(), cleared.clone())],
+    }]);
+    let r = s
+        .svc
+        .detect_round_fed(&mut det, &mut pending)
+        .await
+        .unwrap();
+    assert_eq!((r.scanned, r.behind), (3, 1), "the gap, from the log");
+    assert!(titles(&s).await.is_empty());
+    let r = s
+        .svc
+        .detect_round_fed(&mut det, &mut pending)
+        .await
+        .unwrap();
+    assert_eq!((r.scanned, r.behind), (1, 0), "the batch");
+    assert!(pending.is_empty());
+    // A batch already passed is dropped.
+    let mut pending = std::collections::VecDeque::from([Fed {
+        first: 2,
+        events: vec![("a.csv".into(), cleared)],
+    }]);
+    let r = s
+        .svc
+        .detect_round_fed(&mut det, &mut pending)
+        .await
+        .unwrap();
+    assert_eq!(r.scanned, 0);
+    assert!(pending.is_empty());
+    assert_eq!(
+        titles(&s).await,
+        vec![("セキュリティログの消去".to_string(), 1)]
+    );
+}
