@@ -80,20 +80,15 @@ impl Detector {
     /// A detector with the shipped rules and, when given, rules from the configuration.
     pub fn new(extra: Option<RuleSet>, tolerance_ms: i64) -> Detector {
         let medical = medical::rule_set(Placeholders::new());
-        let medical_windows = Correlator::new(&medical);
         Detector {
+            medical_windows: Correlator::new(&medical),
             medical,
-            medical_windows,
             extra: extra.map(|set| {
                 let c = Correlator::new(&set);
                 (set, c)
             }),
-            placeholders: Placeholders::new(),
-            refreshed_ms: None,
-            sources_checked_ms: None,
-            silent: HashSet::new(),
-            drifting: HashSet::new(),
             tolerance_ms,
+            ..Detector::resting()
         }
     }
 

@@ -81,10 +81,9 @@ fn mails(maildir: &std::path::Path) -> Vec<(String, String, String)> {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-async fn webhook() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
-    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-    let keep = got.clone();
-    let app = axum::Router::new().route(
+/// A webhook receiver at `/hook` that keeps what is posted to it.
+fn hook_app(keep: Arc<Mutex<Vec<serde_json::Value>>>) -> axum::Router {
+    axum::Router::new().route(
         "/hook",
         axum::routing::post(move |axum::Json(v): axum::Json<serde_json::Value>| {
             let keep = keep.clone();
@@ -93,7 +92,12 @@ async fn webhook() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
                 "ok"
             }
         }),
-    );
+    )
+}
+
+async fn webhook() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let app = hook_app(got.clone());
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", l.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(l, app).await });
@@ -264,17 +268,7 @@ async fn https_webhook() -> (String, String, Arc<Mutex<Vec<serde_json::Value>>>)
     .await
     .unwrap();
     let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-    let keep = got.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |axum::Json(v): axum::Json<serde_json::Value>| {
-            let keep = keep.clone();
-            async move {
-                keep.lock().unwrap().push(v);
-                "ok"
-            }
-        }),
-    );
+    let app = hook_app(got.clone());
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.set_nonblocking(true).unwrap();
     let url = format!("https://localhost:{}/hook", l.local_addr().unwrap().port());
