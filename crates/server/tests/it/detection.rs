@@ -440,3 +440,50 @@ async fn a_batch_handed_over_at_the_position_is_scanned_without_reading_the_log(
         vec![("セキュリティログの消去".to_string(), 1)]
     );
 }
+
+#[tokio::test]
+async fn configured_sigma_rules_meet_windows_events_by_their_channel() {
+    let s = TestServer::start().await;
+    let client = ClientInfo::new("local", "test");
+    let mut set = mamori_detect::RuleSet::new();
+    let loaded = set.add_yaml(
+        "failed.yml",
+        "title: Failed logon of sato\nid: 00000000-0000-4000-8000-0000000000aa\nlevel: high\n\
+         logsource:\n  product: windows\n  service: security\ndetection:\n  s:\n    EventID: 4625\n\
+         \x20   TargetUserName: sato\n    Computer: dc01\n  condition: s\n",
+    );
+    assert_eq!(loaded.loaded, 1, "{:?}", set.refused());
+    set.finish();
+    let windows = |user: &str, channel: &str| {
+        let mut e = ev(0, user, Action::LogonFailed, Outcome::Failure, None);
+        e.source_host = "dc01".into();
+        e.fields = vec![
+            ("channel".into(), channel.into()),
+            ("event_id".into(), "4625".into()),
+            ("TargetUserName".into(), user.into()),
+        ];
+        e
+    };
+    let events = [
+        windows("sato", "Security"),
+        windows("ito", "Security"),
+        // Same fields on another channel: not a Security rule's event.
+        windows("sato", "Application"),
+    ];
+    s.svc
+        .ingest_events("system", "dc01.evtx", &events, &client, |_| {})
+        .await
+        .unwrap();
+    let mut det = Detector::new(Some(set), 60_000);
+    s.svc.detect_pending(&mut det).await.unwrap();
+    let alerts = s.svc.store.alerts(None, 10).await.unwrap();
+    let mine: Vec<_> = alerts
+        .iter()
+        .filter(|a| a.title == "Failed logon of sato")
+        .collect();
+    assert_eq!(mine.len(), 1, "{alerts:?}");
+    assert_eq!(
+        s.svc.store.alert_event_indexes(mine[0].id).await.unwrap(),
+        vec![0]
+    );
+}
