@@ -39,11 +39,36 @@ pub struct RuleSet {
 }
 
 /// The rules an event of one channel and event id meets, with the `(field map, field)` pairs
-/// their prefilter reads.
+/// their prefilter reads. A rule meets an event of the list under one route, so under one field
+/// map: per map, one bit per rule of the list (`member`) and one per rule evaluated whatever the
+/// prefilter finds (`always`, those without a necessary condition).
 #[derive(Debug, Default)]
 struct List {
-    entries: Vec<Entry>,
+    member: Bits,
+    always: Bits,
+    /// Rule → the route it meets the list's events by.
+    routes: FxHashMap<u32, u32>,
     fields: Vec<(FieldMap, FieldId)>,
+}
+
+/// One bit per rule, per field map.
+#[derive(Debug, Clone, Default)]
+struct Bits([Vec<u64>; FIELD_MAPS]);
+
+impl Bits {
+    fn new(rules: usize) -> Bits {
+        Bits(std::array::from_fn(|_| vec![0; rules.div_ceil(64)]))
+    }
+
+    fn set(&mut self, map: FieldMap, rule: usize) {
+        if let Some(w) = self
+            .0
+            .get_mut(map.index())
+            .and_then(|b| b.get_mut(rule / 64))
+        {
+            *w |= 1 << (rule % 64);
+        }
+    }
 }
 
 /// A channel's rules for any event id, and per event id; each list complete.
@@ -61,9 +86,10 @@ struct Merged {
 /// a necessary condition is taken from its condition: "field F contains one of these
 /// substrings" (alternatives: any one of them must hold). Every such substring of a field is in
 /// one Aho-Corasick automaton for the field, run once over the event's value; a rule none of
-/// whose substrings is there is not evaluated. Rules without such a condition (a `not` at the
-/// top, numbers, regexes, keywords …) are always evaluated. It changes no result, only how
-/// many rules are looked at.
+/// whose substrings is there is not evaluated. Keyword lists count as the field [`KEYWORDS`]:
+/// its automaton runs over each of the event's values. Rules without such a condition (a `not`
+/// at the top, numbers, regexes …) are always evaluated. It changes no result, only how many
+/// rules are looked at.
 #[derive(Debug, Default)]
 struct Prefilter {
     /// Per field: the automaton over every needle of that field.
@@ -73,6 +99,9 @@ struct Prefilter {
     /// Per field and needle id: the rules that needle lets through.
     needle_rules: FxHashMap<FieldId, Vec<Vec<u32>>>,
 }
+
+/// The prefilter's name for "any value of the event" (keyword lists): no interned field has it.
+const KEYWORDS: FieldId = FieldId::MAX;
 
 /// `(field, needle ids)`: one of these needles is in that field.
 type Alternatives = Vec<(FieldId, Vec<u32>)>;
@@ -116,9 +145,11 @@ fn selection_need(sel: &compile::Selection) -> Option<Need> {
         // One predicate of the conjunction must hold: take the best one.
         let mut best: Option<Need> = None;
         for p in conj {
-            if let Target::Field(f) = p.target
-                && let Some(needles) = matcher_need(&p.matcher)
-            {
+            let f = match p.target {
+                Target::Field(f) => f,
+                Target::Keywords => KEYWORDS,
+            };
+            if let Some(needles) = matcher_need(&p.matcher) {
                 best = better(best, Some(needles.into_iter().map(|n| (f, n)).collect()));
             }
         }
@@ -164,9 +195,29 @@ impl Prefilter {
             });
             per_rule.push(need);
         }
+        // Keyword values are searched joined by NUL: a needle holding one could match across
+        // two values, so such keyword lists are always evaluated.
+        if needles
+            .get(&KEYWORDS)
+            .is_some_and(|(list, _)| list.iter().any(|n| n.contains('\0')))
+        {
+            needles.remove(&KEYWORDS);
+            for r in per_rule.iter_mut() {
+                if r.as_ref()
+                    .is_some_and(|alts| alts.iter().any(|(g, _)| *g == KEYWORDS))
+                {
+                    *r = None;
+                }
+            }
+        }
         let mut fields = FxHashMap::default();
         for (f, (list, _)) in needles {
-            match aho_corasick::AhoCorasick::new(&list) {
+            // Keyword needles are folded; values are searched as they are when ASCII (no
+            // lower-casing per value), so that automaton ignores ASCII case.
+            let built = aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(f == KEYWORDS)
+                .build(&list);
+            match built {
                 Ok(ac) => {
                     fields.insert(f, ac);
                 }
@@ -203,9 +254,14 @@ impl Prefilter {
         }
     }
 
-    /// The list for these entries: which fields the prefilter reads for them.
+    /// The list for these entries (one per rule): their bits, and which fields the prefilter
+    /// reads for them.
     fn list(&self, entries: Vec<Entry>, rules: &[Rule]) -> List {
-        let mut fields: Vec<(FieldMap, FieldId)> = Vec::new();
+        let mut list = List {
+            member: Bits::new(rules.len()),
+            always: Bits::new(rules.len()),
+            ..List::default()
+        };
         for &(r, route) in &entries {
             let Some(map) = rules
                 .get(r)
@@ -214,39 +270,23 @@ impl Prefilter {
             else {
                 continue;
             };
-            for (f, _) in self.rules.get(r).into_iter().flatten().flatten() {
-                if !fields.contains(&(map, *f)) {
-                    fields.push((map, *f));
+            list.member.set(map, r);
+            list.routes.insert(
+                u32::try_from(r).unwrap_or(u32::MAX),
+                u32::try_from(route).unwrap_or(u32::MAX),
+            );
+            match self.rules.get(r) {
+                Some(Some(alts)) => {
+                    for (f, _) in alts {
+                        if !list.fields.contains(&(map, *f)) {
+                            list.fields.push((map, *f));
+                        }
+                    }
                 }
+                _ => list.always.set(map, r),
             }
         }
-        List { entries, fields }
-    }
-}
-
-/// One bit per rule, per field map: the rules the prefilter let through for this event.
-struct Unlocked([Vec<u64>; FIELD_MAPS]);
-
-impl Unlocked {
-    fn new(rules: usize) -> Unlocked {
-        Unlocked(std::array::from_fn(|_| vec![0; rules.div_ceil(64)]))
-    }
-
-    fn set(&mut self, map: FieldMap, rule: u32) {
-        if let Some(w) = self
-            .0
-            .get_mut(map.index())
-            .and_then(|b| b.get_mut(rule as usize / 64))
-        {
-            *w |= 1 << (rule % 64);
-        }
-    }
-
-    fn get(&self, map: FieldMap, rule: usize) -> bool {
-        self.0
-            .get(map.index())
-            .and_then(|b| b.get(rule / 64))
-            .is_some_and(|w| w & (1 << (rule % 64)) != 0)
+        list
     }
 }
 
@@ -391,6 +431,9 @@ impl RuleSet {
     #[doc(hidden)]
     pub fn disable_prefilter(&mut self) {
         self.prefilter = Prefilter::default();
+        if self.merged.is_some() {
+            self.merged = Some(self.merge());
+        }
     }
 
     /// Call once every file is added: ties correlation rules to the rules they name (by `name`
@@ -486,16 +529,40 @@ impl RuleSet {
 
     /// Every rule the event matches, in load order.
     pub fn scan<'r>(&'r self, event: &dyn Event) -> Vec<Detection<'r>> {
-        let text = |f: &str| {
-            let mut t = Vec::new();
-            if let Some(v) = event.get(f) {
-                v.texts(&mut t);
+        let first = |v: FieldValue<'_>| -> Option<String> {
+            match v {
+                FieldValue::Text(t) => Some(t.into_owned()),
+                other => {
+                    let mut t = Vec::new();
+                    other.texts(&mut t);
+                    t.into_iter().next().map(Cow::into_owned)
+                }
             }
-            t.into_iter().next().map(Cow::into_owned)
         };
-        let channel = text("Channel").unwrap_or_default().to_lowercase();
-        let event_id = text("EventID").and_then(|t| t.trim().parse::<u32>().ok());
-        self.scan_routed(event, &channel, event_id)
+        let event_id = match event.get("EventID") {
+            Some(FieldValue::Text(t)) => t.trim().parse::<u32>().ok(),
+            Some(other) => first(other).and_then(|t| t.trim().parse::<u32>().ok()),
+            None => None,
+        };
+        match event.get("Channel") {
+            // The usual case, folded without allocating: an ASCII channel name.
+            Some(FieldValue::Text(t)) if t.is_ascii() && t.len() <= 128 => {
+                let mut buf = [0u8; 128];
+                let folded = buf.get_mut(..t.len()).map(|b| {
+                    b.copy_from_slice(t.as_bytes());
+                    b.make_ascii_lowercase();
+                    &*b
+                });
+                let channel = folded
+                    .and_then(|b| std::str::from_utf8(b).ok())
+                    .unwrap_or("");
+                self.scan_routed(event, channel, event_id)
+            }
+            other => {
+                let channel = other.and_then(first).unwrap_or_default().to_lowercase();
+                self.scan_routed(event, &channel, event_id)
+            }
+        }
     }
 
     /// Every rule the event matches when it is routed as `channel` (lower case) and
@@ -524,22 +591,41 @@ impl RuleSet {
             }
         };
         let mut ctx = Ctx::new(event, &self.fields);
-        let mut unlocked = Unlocked::new(self.rules.len());
+        // The rules to evaluate: those always evaluated, plus those the prefilter lets through,
+        // of this list only; walked in load order.
+        let mut picked = list.always.clone();
         for &(map, f) in &list.fields {
-            ctx.unlock(map, f, &self.prefilter, &mut unlocked);
+            ctx.unlock(map, f, &self.prefilter, &mut picked);
         }
         let mut out = Vec::new();
-        for &(r, route) in &list.entries {
+        let words = list.member.0.iter().map(Vec::len).max().unwrap_or(0);
+        let word = |b: &Bits, map: usize, w: usize| {
+            b.0.get(map).and_then(|v| v.get(w)).copied().unwrap_or(0)
+        };
+        let candidates = (0..words).flat_map(|w| {
+            let native = word(&picked, 0, w) & word(&list.member, 0, w);
+            let mapped = word(&picked, 1, w) & word(&list.member, 1, w);
+            let mut both = native | mapped;
+            std::iter::from_fn(move || {
+                (both != 0).then(|| {
+                    let bit = both.trailing_zeros();
+                    both &= both - 1;
+                    w * 64 + bit as usize
+                })
+            })
+        });
+        for r in candidates {
             let Some(rule) = self.rules.get(r) else {
                 continue;
             };
-            let Some(route) = rule.routes.get(route) else {
+            let Some(route) = u32::try_from(r)
+                .ok()
+                .and_then(|r| list.routes.get(&r))
+                .and_then(|route| rule.routes.get(*route as usize))
+            else {
                 continue;
             };
             let map = route.field_map;
-            if matches!(self.prefilter.rules.get(r), Some(Some(_))) && !unlocked.get(map, r) {
-                continue;
-            }
             if !ctx.route_holds(route) {
                 continue;
             }
@@ -569,6 +655,14 @@ struct Slot<'e> {
 }
 
 fn fold(raw: Cow<'_, str>) -> (Cow<'_, str>, Cow<'_, str>) {
+    // ASCII text (nearly every Windows value) folds byte by byte, the same result faster.
+    if raw.is_ascii() {
+        if raw.bytes().any(|b| b.is_ascii_uppercase()) {
+            let lower = Cow::Owned(raw.to_ascii_lowercase());
+            return (raw, lower);
+        }
+        return (raw.clone(), raw);
+    }
     if raw.chars().any(char::is_uppercase) {
         let lower = Cow::Owned(raw.to_lowercase());
         (raw, lower)
@@ -601,6 +695,8 @@ struct Ctx<'e, 's> {
     names: &'s Interner,
     slots: [FxHashMap<FieldId, Slot<'e>>; FIELD_MAPS],
     keywords: Option<Slot<'e>>,
+    /// Every value of the event as it is (read once for keywords).
+    raw: Option<Vec<Cow<'e, str>>>,
 }
 
 fn number(s: &str) -> Option<f64> {
@@ -618,25 +714,46 @@ impl<'e, 's> Ctx<'e, 's> {
             names,
             slots: Default::default(),
             keywords: None,
+            raw: None,
         }
     }
 
     /// Runs the prefilter automaton of field `f` over its values (read under `map`) and lets
     /// through every rule one of the needles found stands for.
-    fn unlock(&mut self, map: FieldMap, f: FieldId, pf: &Prefilter, unlocked: &mut Unlocked) {
+    fn unlock(&mut self, map: FieldMap, f: FieldId, pf: &Prefilter, unlocked: &mut Bits) {
         let (Some(ac), Some(rules)) = (pf.fields.get(&f), pf.needle_rules.get(&f)) else {
             return;
         };
+        let mut found = |text: &str| {
+            for m in ac.find_overlapping_iter(text) {
+                for r in rules.get(m.pattern().as_usize()).into_iter().flatten() {
+                    unlocked.set(map, *r as usize);
+                }
+            }
+        };
+        if f == KEYWORDS {
+            // An ASCII value folds to its ASCII lower case, which the automaton's ASCII case
+            // blindness stands for; any other value is folded as the rules see it. The values
+            // are searched in one pass, joined by NUL, which no keyword needle holds (see
+            // `Prefilter::build`), so no match spans two values.
+            let mut text = String::new();
+            for v in self.raw_values() {
+                if v.is_ascii() {
+                    text.push_str(v);
+                } else {
+                    text.push_str(&fold(Cow::Borrowed(v.as_ref())).1);
+                }
+                text.push('\0');
+            }
+            found(&text);
+            return;
+        }
         self.load(map, f);
         let Some(slot) = self.slot(map, f) else {
             return;
         };
         for (_, lower) in &slot.values {
-            for m in ac.find_overlapping_iter(lower.as_ref()) {
-                for r in rules.get(m.pattern().as_usize()).into_iter().flatten() {
-                    unlocked.set(map, *r);
-                }
-            }
+            found(lower);
         }
     }
 
@@ -652,18 +769,18 @@ impl<'e, 's> Ctx<'e, 's> {
         self.slots.get(map.index())?.get(&id)
     }
 
+    fn raw_values(&mut self) -> &[Cow<'e, str>] {
+        let event = self.event;
+        self.raw.get_or_insert_with(|| event.values())
+    }
+
     fn load_keywords(&mut self) {
         if self.keywords.is_none() {
-            let mut values = Vec::new();
-            self.event
-                .for_each_value(&mut |v| values.push(fold(Cow::Owned(v.to_string()))));
+            let values = self.raw_values().iter().cloned().map(fold).collect();
             self.keywords = Some(Slot {
                 present: true,
                 null: false,
-                values: values
-                    .into_iter()
-                    .map(|(a, b)| (Cow::Owned(a.into_owned()), Cow::Owned(b.into_owned())))
-                    .collect(),
+                values,
             });
         }
     }

@@ -33,18 +33,54 @@ pub trait Event {
     fn get(&self, field: &str) -> Option<FieldValue<'_>>;
     /// Calls `f` with every value of the event (keyword searches look at all of them).
     fn for_each_value(&self, f: &mut dyn FnMut(&str));
+    /// Every value of the event, as [`Event::for_each_value`] gives them; an event that holds
+    /// them as text lends them instead of copying.
+    fn values(&self) -> Vec<Cow<'_, str>> {
+        let mut out = Vec::new();
+        self.for_each_value(&mut |v| out.push(Cow::Owned(v.to_string())));
+        out
+    }
 }
 
-/// A Windows event record as JSON: `{"Event": {"System": …, "EventData": …, "UserData": …}}`,
-/// attributes under `#attributes` and an element's text under `#text` when it also has
-/// attributes (the `evtx` crate's layout with `separate_json_attributes(false)`).
-#[derive(Debug, Clone, Copy)]
-pub struct JsonEvent<'a> {
-    event: &'a Value,
+/// A record's tree as both readers hold it (a parsed `serde_json::Value`, or the flat nodes of
+/// [`crate::RecordEvent`]): every question about a Windows record is answered once, here, over
+/// this.
+pub(crate) trait Tree {
+    type Node: Copy;
+    /// The `Event` element (or the root when there is none).
+    fn event(&self) -> Self::Node;
+    /// An object's member by key; `None` for anything else.
+    fn child(&self, n: Self::Node, key: &str) -> Option<Self::Node>;
+    fn shape(&self, n: Self::Node) -> Shape<'_>;
+    /// An object's members with their keys, or a list's items (with an empty key), in order.
+    fn members(&self, n: Self::Node, f: &mut dyn FnMut(&str, Self::Node));
+    /// Every value under `System`, `EventData` and `UserData` ([`values_of`]); a reader may
+    /// walk its own storage instead.
+    fn values(&self) -> Vec<Cow<'_, str>>
+    where
+        Self: Sized,
+    {
+        values_of(self)
+    }
+    /// The node a Sigma field name stands for ([`lookup`]); a reader may answer from an index.
+    fn field(&self, name: &str) -> Option<Self::Node>
+    where
+        Self: Sized,
+    {
+        lookup(self, name)
+    }
+}
+
+/// What a node holds, numbers and booleans already as their text.
+pub(crate) enum Shape<'t> {
+    Null,
+    Text(Cow<'t, str>),
+    Array,
+    Object,
 }
 
 /// Fields read from `System` first (the rest come from `EventData`, then `UserData`).
-const SYSTEM_FIELDS: &[&str] = &[
+pub(crate) const SYSTEM_FIELDS: &[&str] = &[
     "EventID",
     "Channel",
     "Computer",
@@ -56,6 +92,188 @@ const SYSTEM_FIELDS: &[&str] = &[
     "Version",
 ];
 
+pub(crate) fn path<T: Tree>(t: &T, from: T::Node, parts: &[&str]) -> Option<T::Node> {
+    parts.iter().try_fold(from, |at, p| t.child(at, p))
+}
+
+/// An element's text: the node itself, or its `#text` when it also has attributes.
+pub(crate) fn element_text<T: Tree>(t: &T, n: T::Node) -> T::Node {
+    t.child(n, "#text").unwrap_or(n)
+}
+
+pub(crate) fn text_of<T: Tree>(t: &T, n: T::Node) -> Option<Cow<'_, str>> {
+    match t.shape(n) {
+        Shape::Text(s) => Some(s),
+        _ => None,
+    }
+}
+
+pub(crate) fn number_of<T: Tree, N: TryFrom<u64>>(t: &T, n: T::Node) -> Option<N> {
+    let n: u64 = text_of(t, element_text(t, n))?.trim().parse().ok()?;
+    N::try_from(n).ok()
+}
+
+pub(crate) fn system<T: Tree>(t: &T) -> Option<T::Node> {
+    t.child(t.event(), "System")
+}
+
+pub(crate) fn lookup<T: Tree>(t: &T, field: &str) -> Option<T::Node> {
+    let event = t.event();
+    let system = system(t);
+    if field == "Provider_Name" {
+        return path(t, system?, &["Provider", "#attributes", "Name"]);
+    }
+    if SYSTEM_FIELDS.contains(&field)
+        && let Some(v) = system.and_then(|s| t.child(s, field))
+    {
+        return Some(v);
+    }
+    if let Some(v) = t.child(event, "EventData").and_then(|d| t.child(d, field)) {
+        return Some(v);
+    }
+    if let Some(user) = t.child(event, "UserData")
+        && matches!(t.shape(user), Shape::Object)
+    {
+        let mut found = None;
+        t.members(user, &mut |_, wrapper| {
+            if found.is_none() {
+                found = t.child(wrapper, field);
+            }
+        });
+        if found.is_some() {
+            return found;
+        }
+    }
+    if let Some(v) = system.and_then(|s| t.child(s, field)) {
+        return Some(v);
+    }
+    // A dotted path from the record: `Event.System.Security.#attributes.UserID` or
+    // `System.Security.#attributes.UserID`.
+    if field.contains('.') {
+        let rest = field.strip_prefix("Event.").unwrap_or(field);
+        return rest.split('.').try_fold(event, |at, p| t.child(at, p));
+    }
+    None
+}
+
+pub(crate) fn to_field<T: Tree>(t: &T, n: T::Node) -> Option<FieldValue<'_>> {
+    let n = element_text(t, n);
+    match t.shape(n) {
+        Shape::Null => Some(FieldValue::Null),
+        Shape::Text(s) => Some(FieldValue::Text(s)),
+        Shape::Array => {
+            let mut items = Vec::new();
+            t.members(n, &mut |_, i| items.extend(to_field(t, i)));
+            Some(FieldValue::List(items))
+        }
+        // An element with attributes only: present, without text.
+        Shape::Object => Some(FieldValue::Null),
+    }
+}
+
+pub(crate) fn leaves<'t, T: Tree>(t: &'t T, n: T::Node, out: &mut Vec<Cow<'t, str>>) {
+    match t.shape(n) {
+        Shape::Text(s) => out.push(s),
+        Shape::Array => t.members(n, &mut |_, i| leaves(t, i, out)),
+        Shape::Object => t.members(n, &mut |k, v| {
+            if k != "xmlns" {
+                leaves(t, v, out);
+            }
+        }),
+        Shape::Null => {}
+    }
+}
+
+/// The record-level facts every reader of a Windows record gives.
+pub trait WindowsRecord {
+    /// `System.Channel`.
+    fn channel(&self) -> Option<Cow<'_, str>>;
+    /// `System.Computer`.
+    fn computer(&self) -> Option<Cow<'_, str>>;
+    /// `System.EventID` (its `#text` when it has `Qualifiers`).
+    fn event_id(&self) -> Option<u32>;
+    /// `System.EventRecordID`.
+    fn record_id(&self) -> Option<u64>;
+    /// `System.TimeCreated.#attributes.SystemTime`, as written (RFC 3339, UTC).
+    fn time(&self) -> Option<Cow<'_, str>>;
+}
+
+pub(crate) fn channel_of<T: Tree>(t: &T) -> Option<Cow<'_, str>> {
+    text_of(t, t.child(system(t)?, "Channel")?)
+}
+
+pub(crate) fn computer_of<T: Tree>(t: &T) -> Option<Cow<'_, str>> {
+    text_of(t, t.child(system(t)?, "Computer")?)
+}
+
+pub(crate) fn time_of<T: Tree>(t: &T) -> Option<Cow<'_, str>> {
+    text_of(
+        t,
+        path(t, system(t)?, &["TimeCreated", "#attributes", "SystemTime"])?,
+    )
+}
+
+pub(crate) fn values_of<T: Tree>(t: &T) -> Vec<Cow<'_, str>> {
+    let event = t.event();
+    let mut out = Vec::with_capacity(64);
+    for part in ["System", "EventData", "UserData"] {
+        if let Some(v) = t.child(event, part) {
+            leaves(t, v, &mut out);
+        }
+    }
+    out
+}
+
+/// `Event` and `WindowsRecord` for a [`Tree`].
+macro_rules! windows_event {
+    ($ty:ty) => {
+        impl $crate::event::WindowsRecord for $ty {
+            fn channel(&self) -> Option<Cow<'_, str>> {
+                $crate::event::channel_of(self)
+            }
+            fn computer(&self) -> Option<Cow<'_, str>> {
+                $crate::event::computer_of(self)
+            }
+            fn event_id(&self) -> Option<u32> {
+                let s = $crate::event::system(self)?;
+                $crate::event::number_of(self, $crate::event::Tree::child(self, s, "EventID")?)
+            }
+            fn record_id(&self) -> Option<u64> {
+                let s = $crate::event::system(self)?;
+                $crate::event::number_of(
+                    self,
+                    $crate::event::Tree::child(self, s, "EventRecordID")?,
+                )
+            }
+            fn time(&self) -> Option<Cow<'_, str>> {
+                $crate::event::time_of(self)
+            }
+        }
+
+        impl $crate::event::Event for $ty {
+            fn get(&self, field: &str) -> Option<$crate::event::FieldValue<'_>> {
+                $crate::event::Tree::field(self, field)
+                    .and_then(|n| $crate::event::to_field(self, n))
+            }
+            fn for_each_value(&self, f: &mut dyn FnMut(&str)) {
+                $crate::event::Tree::values(self).iter().for_each(|v| f(v))
+            }
+            fn values(&self) -> Vec<Cow<'_, str>> {
+                $crate::event::Tree::values(self)
+            }
+        }
+    };
+}
+pub(crate) use windows_event;
+
+/// A Windows event record as JSON: `{"Event": {"System": …, "EventData": …, "UserData": …}}`,
+/// attributes under `#attributes` and an element's text under `#text` when it also has
+/// attributes (the `evtx` crate's layout with `separate_json_attributes(false)`).
+#[derive(Debug, Clone, Copy)]
+pub struct JsonEvent<'a> {
+    event: &'a Value,
+}
+
 impl<'a> JsonEvent<'a> {
     /// Wraps a record; `value` may be the whole record or its `Event` element.
     pub fn new(value: &'a Value) -> JsonEvent<'a> {
@@ -63,139 +281,40 @@ impl<'a> JsonEvent<'a> {
             event: value.get("Event").unwrap_or(value),
         }
     }
+}
 
-    fn system(&self) -> Option<&'a Value> {
-        self.event.get("System")
+impl<'a> Tree for JsonEvent<'a> {
+    type Node = &'a Value;
+
+    fn event(&self) -> &'a Value {
+        self.event
     }
 
-    /// `System.Channel`.
-    pub fn channel(&self) -> Option<&'a str> {
-        self.system()?.get("Channel")?.as_str()
+    fn child(&self, n: &'a Value, key: &str) -> Option<&'a Value> {
+        n.as_object()?.get(key)
     }
 
-    /// `System.Computer`.
-    pub fn computer(&self) -> Option<&'a str> {
-        self.system()?.get("Computer")?.as_str()
+    fn shape(&self, n: &'a Value) -> Shape<'_> {
+        match n {
+            Value::Null => Shape::Null,
+            Value::String(s) => Shape::Text(Cow::Borrowed(s)),
+            Value::Number(n) => Shape::Text(Cow::Owned(n.to_string())),
+            Value::Bool(b) => Shape::Text(Cow::Borrowed(if *b { "true" } else { "false" })),
+            Value::Array(_) => Shape::Array,
+            Value::Object(_) => Shape::Object,
+        }
     }
 
-    /// `System.EventID` (its `#text` when it has `Qualifiers`).
-    pub fn event_id(&self) -> Option<u32> {
-        number(element_text(self.system()?.get("EventID")?))
-    }
-
-    /// `System.EventRecordID`.
-    pub fn record_id(&self) -> Option<u64> {
-        number(element_text(self.system()?.get("EventRecordID")?))
-    }
-
-    /// `System.TimeCreated.#attributes.SystemTime`, as written (RFC 3339, UTC).
-    pub fn time(&self) -> Option<&'a str> {
-        self.system()?
-            .get("TimeCreated")?
-            .get("#attributes")?
-            .get("SystemTime")?
-            .as_str()
-    }
-
-    fn lookup(&self, field: &str) -> Option<&'a Value> {
-        let system = self.system();
-        if field == "Provider_Name" {
-            return system?.get("Provider")?.get("#attributes")?.get("Name");
+    fn members(&self, n: &'a Value, f: &mut dyn FnMut(&str, &'a Value)) {
+        match n {
+            Value::Object(map) => map.iter().for_each(|(k, v)| f(k, v)),
+            Value::Array(items) => items.iter().for_each(|v| f("", v)),
+            _ => {}
         }
-        if SYSTEM_FIELDS.contains(&field)
-            && let Some(v) = system.and_then(|s| s.get(field))
-        {
-            return Some(v);
-        }
-        if let Some(v) = self.event.get("EventData").and_then(|d| d.get(field)) {
-            return Some(v);
-        }
-        if let Some(Value::Object(user)) = self.event.get("UserData") {
-            for wrapper in user.values() {
-                if let Some(v) = wrapper.get(field) {
-                    return Some(v);
-                }
-            }
-        }
-        if let Some(v) = system.and_then(|s| s.get(field)) {
-            return Some(v);
-        }
-        // A dotted path from the record: `Event.System.Security.#attributes.UserID` or
-        // `System.Security.#attributes.UserID`.
-        if field.contains('.') {
-            let path = field.strip_prefix("Event.").unwrap_or(field);
-            let mut at = self.event;
-            for part in path.split('.') {
-                at = at.get(part)?;
-            }
-            return Some(at);
-        }
-        None
     }
 }
 
-/// An element's text: the value itself, or its `#text` when it also has attributes.
-fn element_text(v: &Value) -> &Value {
-    v.get("#text").unwrap_or(v)
-}
-
-fn number<T: TryFrom<u64>>(v: &Value) -> Option<T> {
-    let n = match v {
-        Value::Number(n) => n.as_u64()?,
-        Value::String(s) => s.trim().parse().ok()?,
-        _ => return None,
-    };
-    T::try_from(n).ok()
-}
-
-fn to_field(v: &Value) -> Option<FieldValue<'_>> {
-    match element_text(v) {
-        Value::Null => Some(FieldValue::Null),
-        Value::String(s) => Some(FieldValue::Text(Cow::Borrowed(s))),
-        Value::Number(n) => Some(FieldValue::Text(Cow::Owned(n.to_string()))),
-        Value::Bool(b) => Some(FieldValue::Text(Cow::Borrowed(if *b {
-            "true"
-        } else {
-            "false"
-        }))),
-        Value::Array(items) => Some(FieldValue::List(
-            items.iter().filter_map(to_field).collect(),
-        )),
-        // An element with attributes only: present, without text.
-        Value::Object(_) => Some(FieldValue::Null),
-    }
-}
-
-fn each_leaf(v: &Value, f: &mut dyn FnMut(&str)) {
-    match v {
-        Value::String(s) => f(s),
-        Value::Number(n) => f(&n.to_string()),
-        Value::Bool(b) => f(if *b { "true" } else { "false" }),
-        Value::Array(items) => items.iter().for_each(|i| each_leaf(i, f)),
-        Value::Object(map) => {
-            for (k, v) in map {
-                if k != "xmlns" {
-                    each_leaf(v, f);
-                }
-            }
-        }
-        Value::Null => {}
-    }
-}
-
-impl Event for JsonEvent<'_> {
-    fn get(&self, field: &str) -> Option<FieldValue<'_>> {
-        self.lookup(field).and_then(to_field)
-    }
-
-    fn for_each_value(&self, f: &mut dyn FnMut(&str)) {
-        for part in ["System", "EventData", "UserData"] {
-            if let Some(v) = self.event.get(part) {
-                each_leaf(v, f);
-            }
-        }
-    }
-}
+windows_event!(JsonEvent<'_>);
 
 #[cfg(test)]
 mod tests {

@@ -16,12 +16,14 @@ pub mod event;
 pub mod logsource;
 pub mod medical;
 mod pattern;
+mod record;
 mod rule;
 
 pub use compile::Placeholders;
 pub use correlation::{Correlation, CorrelationHit, CorrelationKind, Correlator};
 pub use engine::{AddOutcome, Detection, RuleSet};
-pub use event::{Event, FieldValue, JsonEvent};
+pub use event::{Event, FieldValue, JsonEvent, WindowsRecord};
+pub use record::{RecordError, RecordEvent};
 pub use rule::{Refused, Rule};
 
 /// Why a rule was not loaded. [`RefuseReason::code`] is stable (support desks quote it);

@@ -4,7 +4,7 @@
 
 use aho_corasick::AhoCorasick;
 use regex::Regex;
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 
 /// One piece of a Sigma string.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,11 +184,18 @@ pub(crate) fn fold(s: &str) -> String {
 /// than a DFA and searches nearly as fast on these short lists (the prefilter already keeps
 /// most rules from being searched at all). Loading thousands of rules is what it saves.
 fn small_automaton(needles: &[String]) -> Result<AhoCorasick, TooBig> {
+    let kind = if needles.len() <= DFA_NEEDLES {
+        aho_corasick::AhoCorasickKind::DFA
+    } else {
+        aho_corasick::AhoCorasickKind::ContiguousNFA
+    };
     AhoCorasick::builder()
-        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+        .kind(Some(kind))
         .build(needles)
         .map_err(|e| TooBig(e.to_string()))
 }
+
+const DFA_NEEDLES: usize = 8;
 
 /// Many Sigma strings of one field, any of which may match.
 #[derive(Debug)]
@@ -197,7 +204,7 @@ pub(crate) struct StringSet {
     /// A substring of the folded value that every pattern needs (one per pattern), when each
     /// has one: the rule prefilter reads these.
     pub(crate) needles: Option<Vec<String>>,
-    exact: HashSet<String>,
+    exact: FxHashSet<String>,
     prefixes: Vec<String>,
     suffixes: Vec<String>,
     contains: Option<AhoCorasick>,
@@ -211,7 +218,7 @@ pub(crate) struct TooBig(pub(crate) String);
 impl StringSet {
     pub(crate) fn new(patterns: &[SigmaString], cased: bool) -> Result<StringSet, TooBig> {
         let norm = |s: String| if cased { s } else { fold(&s) };
-        let mut exact = HashSet::new();
+        let mut exact = FxHashSet::default();
         let mut prefixes = Vec::new();
         let mut suffixes = Vec::new();
         let mut contains = Vec::new();

@@ -80,11 +80,10 @@ pub fn read_evtx(
 ) -> Result<EvtxOutcome, LogFileError> {
     let mut events = Vec::new();
     let mut skipped = 0;
-    let (bad_records, examples) = walk(bytes, limits, false, &mut |r| {
-        let Rendered::Text(json) = r else {
-            return Ok(());
-        };
-        match serde_json::from_str::<Value>(&json) {
+    let (bad_records, examples) = walk(
+        bytes,
+        limits,
+        &mut |json| match serde_json::from_str::<Value>(&json) {
             Ok(_) if events.len() >= limits.max_events => {
                 skipped += 1;
                 Ok(())
@@ -94,8 +93,8 @@ pub fn read_evtx(
                 Ok(())
             }
             Err(e) => Err(format!("record JSON: {e}")),
-        }
-    })?;
+        },
+    )?;
     Ok(EvtxOutcome {
         events,
         bad_records,
@@ -116,19 +115,18 @@ pub struct EvtxCount {
 }
 
 /// Reads a `.evtx` file as [`read_evtx`] does, but hands each readable record to `each` as the
-/// JSON value [`normalise`] reads (rendered straight to a value, no text in between), without
-/// building events: for matching rules over a file (`mamori detect scan`).
+/// JSON text the parser rendered, without building events: for matching rules over a file
+/// (`mamori detect scan`, which reads the text with `mamori_detect::RecordEvent`). A record
+/// `each` refuses (with its reason) counts as unreadable.
 pub fn read_evtx_records(
     bytes: &[u8],
     limits: &EvtxLimits,
-    mut each: impl FnMut(Value),
+    mut each: impl FnMut(&str) -> Result<(), String>,
 ) -> Result<EvtxCount, LogFileError> {
     let mut records = 0;
-    let (bad_records, examples) = walk(bytes, limits, true, &mut |r| {
-        if let Rendered::Value(v) = r {
-            records += 1;
-            each(v);
-        }
+    let (bad_records, examples) = walk(bytes, limits, &mut |json| {
+        each(&json)?;
+        records += 1;
         Ok(())
     })?;
     Ok(EvtxCount {
@@ -136,12 +134,6 @@ pub fn read_evtx_records(
         bad_records,
         examples,
     })
-}
-
-/// A record as the parser rendered it.
-enum Rendered {
-    Text(String),
-    Value(Value),
 }
 
 /// Counts of unreadable records and their first examples.
@@ -161,13 +153,12 @@ impl Bad {
     }
 }
 
-/// Every readable record of the file to `sink` (as text or as a value); a record the sink
-/// refuses counts as unreadable with its reason. Returns the unreadable count and examples.
+/// Every readable record of the file to `sink` as JSON text; a record the sink refuses counts as
+/// unreadable with its reason. Returns the unreadable count and examples.
 fn walk(
     bytes: &[u8],
     limits: &EvtxLimits,
-    as_value: bool,
-    sink: &mut dyn FnMut(Rendered) -> Result<(), String>,
+    sink: &mut dyn FnMut(String) -> Result<(), String>,
 ) -> Result<(usize, Vec<String>), LogFileError> {
     if bytes.len() > limits.max_input_bytes {
         return Err(LogFileError::TooLarge {
@@ -185,33 +176,18 @@ fn walk(
         .map_err(|_| LogFileError::NotEvtx)?
         .with_configuration(settings.clone());
     let mut bad = Bad::default();
-    let mut give = |r: Rendered, bad: &mut Bad| {
+    let mut give = |r: String, bad: &mut Bad| {
         if let Err(e) = sink(r) {
             bad.add(1, || e);
         }
     };
-    if as_value {
-        for record in parser.records_json_value() {
-            match record {
-                Ok(r) => give(Rendered::Value(r.data), &mut bad),
-                Err(e) => bad.add(1, || describe(&e)),
-            }
-        }
-    } else {
-        for record in parser.records_json() {
-            match record {
-                Ok(r) => give(Rendered::Text(r.data), &mut bad),
-                Err(e) => bad.add(1, || describe(&e)),
-            }
+    for record in parser.records_json() {
+        match record {
+            Ok(r) => give(r.data, &mut bad),
+            Err(e) => bad.add(1, || describe(&e)),
         }
     }
-    read_cut_chunk(
-        bytes,
-        settings,
-        as_value,
-        &mut |r, bad| give(r, bad),
-        &mut bad,
-    );
+    read_cut_chunk(bytes, settings, &mut |r, bad| give(r, bad), &mut bad);
     Ok((bad.count, bad.examples))
 }
 
@@ -219,8 +195,7 @@ fn walk(
 fn read_cut_chunk(
     bytes: &[u8],
     settings: ParserSettings,
-    as_value: bool,
-    give: &mut dyn FnMut(Rendered, &mut Bad),
+    give: &mut dyn FnMut(String, &mut Bad),
     out: &mut Bad,
 ) {
     let Some(chunk_area) = bytes.len().checked_sub(FILE_HEADER_BYTES) else {
@@ -266,12 +241,7 @@ fn read_cut_chunk(
                 if end > cut as u64 {
                     break;
                 }
-                let rendered = if as_value {
-                    record.into_json_value().map(|r| Rendered::Value(r.data))
-                } else {
-                    record.into_json().map(|r| Rendered::Text(r.data))
-                };
-                match rendered {
+                match record.into_json().map(|r| r.data) {
                     Ok(r) => {
                         read += 1;
                         give(r, out);

@@ -1026,7 +1026,7 @@ fn rfc3339_ms(t: &str) -> Option<i64> {
 
 /// `mamori detect scan`: load the rules, read each .evtx file, print every detection.
 fn detect_scan(rule_paths: Vec<PathBuf>, paths: Vec<PathBuf>, json: bool) -> Result<bool> {
-    use mamori_detect::JsonEvent;
+    use mamori_detect::{RecordEvent, WindowsRecord};
     use std::io::IsTerminal;
     if rule_paths.is_empty() {
         bail!("{}", coded("DET0020", ""));
@@ -1108,7 +1108,7 @@ fn detect_scan(rule_paths: Vec<PathBuf>, paths: Vec<PathBuf>, json: bool) -> Res
         let mut done = 0usize;
         let outcome = mamori_ingest::read_evtx_records(&bytes, &Default::default(), |record| {
             if failed.is_some() {
-                return;
+                return Ok(());
             }
             if progress && done.is_multiple_of(1000) {
                 eprint!(
@@ -1120,9 +1120,9 @@ fn detect_scan(rule_paths: Vec<PathBuf>, paths: Vec<PathBuf>, json: bool) -> Res
                 );
             }
             done += 1;
-            let ev = JsonEvent::new(&record);
+            let ev = RecordEvent::parse(record.as_bytes()).map_err(|e| e.to_string())?;
             let found = set.scan(&ev);
-            let at = ev.time().and_then(rfc3339_ms).unwrap_or(0);
+            let at = ev.time().as_deref().and_then(rfc3339_ms).unwrap_or(0);
             let hits = correlator.feed(&set, &ev, at, &found);
             let write = || -> std::io::Result<()> {
                 for d in found.into_iter().filter(|d| !d.silent) {
@@ -1166,10 +1166,10 @@ fn detect_scan(rule_paths: Vec<PathBuf>, paths: Vec<PathBuf>, json: bool) -> Res
                         writeln!(
                             out,
                             "{}  {:<13} {}  {} {} #{}  {} [{}]  {}",
-                            ev.time().unwrap_or("-"),
+                            ev.time().as_deref().unwrap_or("-"),
                             d.rule.level,
-                            ev.computer().unwrap_or("-"),
-                            ev.channel().unwrap_or("-"),
+                            ev.computer().as_deref().unwrap_or("-"),
+                            ev.channel().as_deref().unwrap_or("-"),
                             ev.event_id()
                                 .map_or_else(|| "-".to_string(), |i| i.to_string()),
                             ev.record_id()
@@ -1225,6 +1225,7 @@ fn detect_scan(rule_paths: Vec<PathBuf>, paths: Vec<PathBuf>, json: bool) -> Res
             if let Err(e) = write() {
                 failed = Some(e);
             }
+            Ok(())
         });
         if let Some(e) = failed {
             return Err(e.into());

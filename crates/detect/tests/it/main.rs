@@ -65,6 +65,14 @@ pub fn windows_rules(sigma: &Path) -> mamori_detect::RuleSet {
 
 /// The records of an `.evtx` file as JSON, laid out as `ingest::evtx` reads them.
 pub fn evtx_records(path: &Path) -> Vec<serde_json::Value> {
+    evtx_texts(path)
+        .iter()
+        .map(|t| serde_json::from_str(t).unwrap())
+        .collect()
+}
+
+/// The records of an `.evtx` file as the JSON text `ingest::evtx` hands to the offline scan.
+pub fn evtx_texts(path: &Path) -> Vec<String> {
     let settings = evtx::ParserSettings::new()
         .indent(false)
         .separate_json_attributes(false);
@@ -72,7 +80,7 @@ pub fn evtx_records(path: &Path) -> Vec<serde_json::Value> {
         .unwrap()
         .with_configuration(settings);
     parser
-        .records_json_value()
+        .records_json()
         .filter_map(Result::ok)
         .map(|r| r.data)
         .collect()

@@ -2,8 +2,8 @@
 //! it must fire (and how often, when `match_count` is given). The rules come from
 //! `sigma/rules/windows`, all loaded into one set as in production.
 
-use crate::{evtx_records, files, sigma_dir, windows_rules};
-use mamori_detect::JsonEvent;
+use crate::{evtx_records, evtx_texts, files, sigma_dir, windows_rules};
+use mamori_detect::{JsonEvent, RecordEvent};
 use std::collections::HashMap;
 
 /// `rule_metadata[0].id` and `regression_tests_info[0].match_count` of an info.yml.
@@ -101,10 +101,12 @@ fn every_regression_pair_fires_its_rule() {
     assert!(count_differs.is_empty(), "{count_differs:#?}");
 }
 
-/// The prefilter only skips rules that cannot match: with and without it, every regression
-/// file and every shared sample log gives the same detections.
+/// The prefilter only skips rules that cannot match, and the flat record reader answers as the
+/// parsed value does: with the prefilter over `RecordEvent` (as `mamori detect scan` runs) and
+/// without it over `JsonEvent`, every regression file and every shared sample log gives the
+/// same detections with the same fields.
 #[test]
-fn the_prefilter_changes_no_result() {
+fn the_prefilter_and_the_record_reader_change_no_result() {
     let Some(sigma) = sigma_dir() else { return };
     let fast = windows_rules(&sigma);
     let mut slow = windows_rules(&sigma);
@@ -114,14 +116,24 @@ fn the_prefilter_changes_no_result() {
     files(&sigma.join("../evtx"), ".evtx", &mut paths);
     assert!(paths.len() > 50, "{}", paths.len());
     let (mut events, mut hits) = (0, 0);
+    let found = |set: &mamori_detect::RuleSet, e: &dyn mamori_detect::Event| {
+        set.scan(e)
+            .iter()
+            .map(|d| (d.rule.id.clone(), d.fields.clone()))
+            .collect::<Vec<_>>()
+    };
     for p in &paths {
-        for record in evtx_records(p) {
-            let e = JsonEvent::new(&record);
-            let ids = |set: &mamori_detect::RuleSet| -> Vec<String> {
-                set.scan(&e).iter().map(|d| d.rule.id.clone()).collect()
-            };
-            let want = ids(&slow);
-            assert_eq!(ids(&fast), want, "{}", p.display());
+        for text in evtx_texts(p) {
+            let record: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let want = found(&slow, &JsonEvent::new(&record));
+            let flat = RecordEvent::parse(text.as_bytes()).unwrap();
+            assert_eq!(found(&fast, &flat), want, "{}", p.display());
+            assert_eq!(
+                found(&fast, &JsonEvent::new(&record)),
+                want,
+                "{}",
+                p.display()
+            );
             events += 1;
             hits += want.len();
         }
