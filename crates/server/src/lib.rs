@@ -189,7 +189,29 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         }
         false => (None, None),
     };
+    // Rules from the configuration are loaded once, before the pages that report on them.
+    let (extra, failures) = if detecting && !cfg.detect.rules.is_empty() {
+        let (set, failures) = rules::load(&cfg.detect.rules);
+        tracing::info!(
+            loaded = set.rules().len() + set.correlations().len(),
+            refused = set.refused().len(),
+            "detection rules from the configuration"
+        );
+        (Some(set), failures)
+    } else {
+        (None, Vec::new())
+    };
+    for f in &failures {
+        tracing::warn!(path = %f.path.display(), error = %f.error, "a detection rule file could not be read");
+    }
+    let detect_rules = Arc::new(rules::RulesReport::new(
+        detecting,
+        &cfg.detect.rules,
+        extra.as_ref(),
+        &failures,
+    ));
     let state = AppState {
+        detect_rules,
         collector: collector.clone(),
         svc,
         secure,
@@ -279,20 +301,6 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         .is_enabled()
         .then(|| tokio::spawn(notify::run(state_svc.clone(), cfg.notify.clone())));
     let detector = detecting.then(|| {
-        let (extra, failures) = if cfg.detect.rules.is_empty() {
-            (None, Vec::new())
-        } else {
-            let (set, failures) = rules::load(&cfg.detect.rules);
-            tracing::info!(
-                loaded = set.rules().len() + set.correlations().len(),
-                refused = set.refused().len(),
-                "detection rules from the configuration"
-            );
-            (Some(set), failures)
-        };
-        for f in failures {
-            tracing::warn!(path = %f.path.display(), error = %f.error, "a detection rule file could not be read");
-        }
         let det = mamori_service::detection::Detector::new(extra, cfg.clock_tolerance_ms);
         tokio::spawn(detect_loop(state_svc.clone(), det, fed))
     });

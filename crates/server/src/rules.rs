@@ -66,3 +66,50 @@ pub fn load(paths: &[PathBuf]) -> (RuleSet, Vec<ReadFailure>) {
     set.finish();
     (set, failures)
 }
+
+/// What the server loaded as detection rules, for the rules page (`/alerts/rules`): the IT
+/// team sees there which configured Sigma rules run, which were refused and why.
+#[derive(Debug, Clone, Default)]
+pub struct RulesReport {
+    /// Live detection runs (`[detect] enabled` and the sealed event log open).
+    pub enabled: bool,
+    /// `[detect] rules`, as configured.
+    pub folders: Vec<PathBuf>,
+    /// Rules and correlations loaded from those folders.
+    pub loaded: usize,
+    /// Loaded rules per Sigma level as written (`high` …).
+    pub by_level: Vec<(String, usize)>,
+    pub refused: Vec<mamori_detect::Refused>,
+    pub unreadable: Vec<ReadFailure>,
+}
+
+impl RulesReport {
+    pub fn new(
+        enabled: bool,
+        folders: &[PathBuf],
+        set: Option<&RuleSet>,
+        unreadable: &[ReadFailure],
+    ) -> RulesReport {
+        let mut by_level: Vec<(String, usize)> = Vec::new();
+        let levels = set.into_iter().flat_map(|s| {
+            s.rules()
+                .iter()
+                .map(|r| r.level.as_str())
+                .chain(s.correlations().iter().map(|c| c.level.as_str()))
+        });
+        for level in levels {
+            match by_level.iter_mut().find(|(l, _)| l == level) {
+                Some((_, n)) => *n += 1,
+                None => by_level.push((level.to_string(), 1)),
+            }
+        }
+        RulesReport {
+            enabled,
+            folders: folders.to_vec(),
+            loaded: set.map_or(0, |s| s.rules().len() + s.correlations().len()),
+            by_level,
+            refused: set.map(|s| s.refused().to_vec()).unwrap_or_default(),
+            unreadable: unreadable.to_vec(),
+        }
+    }
+}

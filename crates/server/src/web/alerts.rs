@@ -371,6 +371,140 @@ async fn watched_page(
     })
 }
 
+/// One rule as a line of the rules page.
+pub struct RuleLine {
+    pub title: String,
+    pub level: String,
+    pub level_tone: &'static str,
+    pub description: String,
+    pub id: String,
+}
+
+/// A configured rule that was not loaded: where, which, and why (in the reader's language,
+/// with the engine's own detail).
+pub struct RefusedLine {
+    pub origin: String,
+    pub rule: String,
+    pub code: &'static str,
+    pub reason: String,
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "detect_rules.html")]
+pub struct RulesPage {
+    pub l: Layout,
+    pub enabled: bool,
+    pub shipped: Vec<RuleLine>,
+    pub folders: Vec<String>,
+    pub loaded: usize,
+    pub chart: String,
+    pub refused: Vec<RefusedLine>,
+    /// (path, error): files or folders that could not be read.
+    pub unreadable: Vec<(String, String)>,
+}
+
+fn level_of(lang: Lang, level: &str) -> (String, &'static str) {
+    match AlertLevel::parse(level) {
+        Some(l) => (
+            tr(lang, &format!("alert_level.{}", l.as_str())).to_string(),
+            tone(l).class().trim_start_matches("tone-"),
+        ),
+        None => (level.to_string(), "neutral"),
+    }
+}
+
+/// `/alerts/rules`: the rules live detection runs. The shipped rules for medical settings,
+/// then the Sigma rules the configuration adds, with every refused rule and its reason.
+pub async fn rules(State(state): State<AppState>, p: Page<perm::ViewLogs>) -> PageResult {
+    let lang = p.lang;
+    let fac = crate::web::pages::facility_name(&state)
+        .await
+        .map_err(|e| WebError::from_service(&e, lang))?;
+    let medical = mamori_detect::medical::rule_set(mamori_detect::Placeholders::default());
+    let shipped = medical
+        .rules()
+        .iter()
+        .map(|r| {
+            let (level, level_tone) = level_of(lang, &r.level);
+            RuleLine {
+                title: r.title.clone(),
+                level,
+                level_tone,
+                description: r.description.clone(),
+                id: r.id.clone(),
+            }
+        })
+        .chain(medical.correlations().iter().map(|c| {
+            let (level, level_tone) = level_of(lang, &c.level);
+            RuleLine {
+                title: c.title.clone(),
+                level,
+                level_tone,
+                description: c.description.clone(),
+                id: c.id.clone(),
+            }
+        }))
+        .collect();
+    let report = &state.detect_rules;
+    let bars: Vec<Bar> = AlertLevel::ALL
+        .iter()
+        .rev()
+        .map(|l| Bar {
+            label: tr(lang, &format!("alert_level.{}", l.as_str())).to_string(),
+            value: report
+                .by_level
+                .iter()
+                .filter(|(name, _)| AlertLevel::parse(name) == Some(*l))
+                .map(|(_, n)| *n as u64)
+                .sum(),
+            tone: tone(*l),
+        })
+        .collect();
+    let chart = if report.loaded == 0 {
+        String::new()
+    } else {
+        svg::bar_chart(tr(lang, "detect_rules.chart"), &bars, "")
+    };
+    let refused = report
+        .refused
+        .iter()
+        .map(|r| RefusedLine {
+            origin: r.origin.clone(),
+            rule: r.title.clone().or_else(|| r.id.clone()).unwrap_or_default(),
+            code: r.reason.code(),
+            reason: tr(lang, &format!("error.{}", r.reason.code())).to_string(),
+            detail: r.reason.to_string(),
+        })
+        .collect();
+    let page = RulesPage {
+        l: Layout::new(lang, &p.view, &fac, "detect_rules.title", "/logs"),
+        enabled: report.enabled,
+        shipped,
+        folders: report
+            .folders
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect(),
+        loaded: report.loaded,
+        chart,
+        refused,
+        unreadable: report
+            .unreadable
+            .iter()
+            .map(|f| {
+                let error = if f.error.is_empty() {
+                    tr(lang, "detect_rules.no_files").to_string()
+                } else {
+                    f.error.clone()
+                };
+                (f.path.display().to_string(), error)
+            })
+            .collect(),
+    };
+    Ok(render(&page))
+}
+
 /// `/alerts/watched`: the patients whose records raise an alert when opened.
 pub async fn watched(
     State(state): State<AppState>,

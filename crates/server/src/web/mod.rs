@@ -32,6 +32,8 @@ pub struct AppState {
     pub font_file: Option<std::path::PathBuf>,
     /// Stores events sent over HTTPS (JSON lines) when the sealed event log is open.
     pub collector: Option<mamori_service::collect::Collector>,
+    /// What detection rules the server loaded (the rules page).
+    pub detect_rules: std::sync::Arc<crate::rules::RulesReport>,
 }
 
 impl AppState {

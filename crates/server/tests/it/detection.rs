@@ -487,3 +487,63 @@ async fn configured_sigma_rules_meet_windows_events_by_their_channel() {
         vec![0]
     );
 }
+
+/// The rules page lists the shipped rules, what the configuration added (by level), each rule
+/// that was refused with its reason in Japanese, and a folder without rule files.
+#[tokio::test]
+async fn the_rules_page_shows_loaded_and_refused_rules() {
+    let s = TestServer::start_with(|c| {
+        c.detect.enabled = true;
+        let dir = c.data_dir.join("sigma");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("good.yml"),
+            "title: Failed logon of sato\nid: 00000000-0000-4000-8000-0000000000aa\nlevel: high\n\
+             logsource:\n  product: windows\n  service: security\ndetection:\n  s:\n    EventID: 4625\n\
+             \x20 condition: s\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("bad.yml"),
+            "title: Broken rule\nid: 00000000-0000-4000-8000-0000000000bb\nlevel: low\n\
+             logsource:\n  product: windows\n  service: security\ndetection:\n  s:\n    EventID|nosuch: 1\n\
+             \x20 condition: s\n",
+        )
+        .unwrap();
+        c.detect.rules = vec![dir, c.data_dir.join("no-rules-here")];
+    })
+    .await;
+    let admin = s.setup_admin().await;
+    let mut c = s.login(&admin).await;
+    let p = c.get("/alerts").await;
+    assert!(p.has("href=\"/alerts/rules\""), "{}", p.body);
+    let p = c.get("/alerts/rules").await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    // Live detection runs; the shipped rules are listed with their Japanese titles.
+    assert!(p.has("動作中"), "{}", p.body);
+    assert!(p.has("セキュリティログの消去"), "{}", p.body);
+    // One rule loaded (a chart of levels), one refused with its reason, one folder empty.
+    assert!(p.has("読み込んだルール（重大度別）"), "{}", p.body);
+    assert!(p.has("Broken rule") && p.has("DET0008"), "{}", p.body);
+    assert!(p.has("nosuch"), "the engine's detail: {}", p.body);
+    assert!(
+        p.has("no-rules-here") && p.has("ルールファイル（.yml）がありません"),
+        "{}",
+        p.body
+    );
+}
+
+/// Without `[detect] enabled`, the rules page says detection is stopped.
+#[tokio::test]
+async fn the_rules_page_says_when_detection_is_stopped() {
+    let (s, admin) = TestServer::with_admin().await;
+    let mut c = s.login(&admin).await;
+    let p = c.get("/alerts/rules").await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(
+        p.has("停止中") && p.has("アラートは上がりません"),
+        "{}",
+        p.body
+    );
+    assert!(p.has("追加ルールはありません"), "{}", p.body);
+}
