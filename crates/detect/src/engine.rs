@@ -529,40 +529,10 @@ impl RuleSet {
 
     /// Every rule the event matches, in load order.
     pub fn scan<'r>(&'r self, event: &dyn Event) -> Vec<Detection<'r>> {
-        let first = |v: FieldValue<'_>| -> Option<String> {
-            match v {
-                FieldValue::Text(t) => Some(t.into_owned()),
-                other => {
-                    let mut t = Vec::new();
-                    other.texts(&mut t);
-                    t.into_iter().next().map(Cow::into_owned)
-                }
-            }
-        };
-        let event_id = match event.get("EventID") {
-            Some(FieldValue::Text(t)) => t.trim().parse::<u32>().ok(),
-            Some(other) => first(other).and_then(|t| t.trim().parse::<u32>().ok()),
-            None => None,
-        };
-        match event.get("Channel") {
-            // The usual case, folded without allocating: an ASCII channel name.
-            Some(FieldValue::Text(t)) if t.is_ascii() && t.len() <= 128 => {
-                let mut buf = [0u8; 128];
-                let folded = buf.get_mut(..t.len()).map(|b| {
-                    b.copy_from_slice(t.as_bytes());
-                    b.make_ascii_lowercase();
-                    &*b
-                });
-                let channel = folded
-                    .and_then(|b| std::str::from_utf8(b).ok())
-                    .unwrap_or("");
-                self.scan_routed(event, channel, event_id)
-            }
-            other => {
-                let channel = other.and_then(first).unwrap_or_default().to_lowercase();
-                self.scan_routed(event, &channel, event_id)
-            }
-        }
+        let text = |f: &str| event.get(f).and_then(first_text);
+        let channel = fold(text("Channel").unwrap_or_default()).1;
+        let event_id = text("EventID").and_then(|t| t.trim().parse::<u32>().ok());
+        self.scan_routed(event, &channel, event_id)
     }
 
     /// Every rule the event matches when it is routed as `channel` (lower case) and
@@ -603,9 +573,9 @@ impl RuleSet {
             b.0.get(map).and_then(|v| v.get(w)).copied().unwrap_or(0)
         };
         let candidates = (0..words).flat_map(|w| {
-            let native = word(&picked, 0, w) & word(&list.member, 0, w);
-            let mapped = word(&picked, 1, w) & word(&list.member, 1, w);
-            let mut both = native | mapped;
+            let mut both = (0..FIELD_MAPS).fold(0, |acc, m| {
+                acc | (word(&picked, m, w) & word(&list.member, m, w))
+            });
             std::iter::from_fn(move || {
                 (both != 0).then(|| {
                     let bit = both.trailing_zeros();
@@ -652,6 +622,18 @@ struct Slot<'e> {
     present: bool,
     null: bool,
     values: Vec<(Cow<'e, str>, Cow<'e, str>)>,
+}
+
+/// A field's first text (its only one, usually), borrowed where the event holds it.
+fn first_text(v: FieldValue<'_>) -> Option<Cow<'_, str>> {
+    match v {
+        FieldValue::Text(t) => Some(t),
+        other => {
+            let mut t = Vec::new();
+            other.texts(&mut t);
+            t.into_iter().next()
+        }
+    }
 }
 
 fn fold(raw: Cow<'_, str>) -> (Cow<'_, str>, Cow<'_, str>) {

@@ -198,12 +198,9 @@ pub trait WindowsRecord {
     fn time(&self) -> Option<Cow<'_, str>>;
 }
 
-pub(crate) fn channel_of<T: Tree>(t: &T) -> Option<Cow<'_, str>> {
-    text_of(t, t.child(system(t)?, "Channel")?)
-}
-
-pub(crate) fn computer_of<T: Tree>(t: &T) -> Option<Cow<'_, str>> {
-    text_of(t, t.child(system(t)?, "Computer")?)
+/// A member of `System` by name.
+pub(crate) fn system_member<T: Tree>(t: &T, key: &str) -> Option<T::Node> {
+    t.child(system(t)?, key)
 }
 
 pub(crate) fn time_of<T: Tree>(t: &T) -> Option<Cow<'_, str>> {
@@ -229,21 +226,16 @@ macro_rules! windows_event {
     ($ty:ty) => {
         impl $crate::event::WindowsRecord for $ty {
             fn channel(&self) -> Option<Cow<'_, str>> {
-                $crate::event::channel_of(self)
+                $crate::event::text_of(self, $crate::event::system_member(self, "Channel")?)
             }
             fn computer(&self) -> Option<Cow<'_, str>> {
-                $crate::event::computer_of(self)
+                $crate::event::text_of(self, $crate::event::system_member(self, "Computer")?)
             }
             fn event_id(&self) -> Option<u32> {
-                let s = $crate::event::system(self)?;
-                $crate::event::number_of(self, $crate::event::Tree::child(self, s, "EventID")?)
+                $crate::event::number_of(self, $crate::event::system_member(self, "EventID")?)
             }
             fn record_id(&self) -> Option<u64> {
-                let s = $crate::event::system(self)?;
-                $crate::event::number_of(
-                    self,
-                    $crate::event::Tree::child(self, s, "EventRecordID")?,
-                )
+                $crate::event::number_of(self, $crate::event::system_member(self, "EventRecordID")?)
             }
             fn time(&self) -> Option<Cow<'_, str>> {
                 $crate::event::time_of(self)

@@ -82,15 +82,7 @@ impl<'a> RecordEvent<'a> {
 
     /// The direct members of a container, in order.
     fn members_of(&self, n: u32) -> impl Iterator<Item = u32> + '_ {
-        let end = self.end(n);
-        let mut at = n + 1;
-        std::iter::from_fn(move || {
-            (at < end).then(|| {
-                let this = at;
-                at = self.end(at);
-                this
-            })
-        })
+        members_in(&self.nodes, n)
     }
 
     fn key(&self, n: u32) -> &str {
@@ -186,11 +178,8 @@ impl Tree for RecordEvent<'_> {
                     at = self.end(at);
                     continue;
                 }
-                match &node.kind {
-                    Kind::Text(t) => out.push(Cow::Borrowed(t.as_ref())),
-                    Kind::Bool(b) => out.push(Cow::Borrowed(if *b { "true" } else { "false" })),
-                    Kind::Number(n) => out.push(Cow::Owned(n.to_string())),
-                    Kind::Null | Kind::Object { .. } | Kind::Array { .. } => {}
+                if let Shape::Text(t) = self.shape(at) {
+                    out.push(t);
                 }
                 at += 1;
             }
@@ -292,29 +281,62 @@ fn end_in(nodes: &[Node<'_>], n: u32) -> u32 {
     }
 }
 
+/// The direct members of the container at `n`, in order.
+fn members_in<'n>(nodes: &'n [Node<'_>], n: u32) -> impl Iterator<Item = u32> + 'n {
+    let end = end_in(nodes, n);
+    let mut at = n + 1;
+    std::iter::from_fn(move || {
+        (at < end).then(|| {
+            let this = at;
+            at = end_in(nodes, at);
+            this
+        })
+    })
+}
+
 /// The nodes read so far.
 struct Nodes<'a> {
     list: Vec<Node<'a>>,
     dups: bool,
 }
 
-impl Nodes<'_> {
+impl<'a> Nodes<'a> {
     /// Whether the object at `at` (complete) repeats a key. Quadratic in its members, which
     /// are few in a Windows record; a very wide object is taken as repeating, which only
     /// costs the slower lookups.
     fn repeats_a_key(&self, at: u32) -> bool {
-        let end = end_in(&self.list, at);
-        let mut keys: Vec<&str> = Vec::new();
-        let mut m = at + 1;
-        while m < end {
-            let key = self.list.get(m as usize).map_or("", |n| n.key.as_ref());
-            if keys.len() >= 64 || keys.contains(&key) {
-                return true;
-            }
-            keys.push(key);
-            m = end_in(&self.list, m);
+        let key = |m: u32| self.list.get(m as usize).map_or("", |n| n.key.as_ref());
+        members_in(&self.list, at).enumerate().any(|(i, m)| {
+            i >= 64
+                || members_in(&self.list, at)
+                    .take_while(|e| *e < m)
+                    .any(|e| key(e) == key(m))
+        })
+    }
+
+    /// Pushes a container keyed `key`, lets `fill` push its members, then marks where it
+    /// ends. Returns its node.
+    fn container<E>(
+        &mut self,
+        key: Cow<'a, str>,
+        object: bool,
+        fill: impl FnOnce(&mut Self) -> Result<(), E>,
+    ) -> Result<u32, E> {
+        let at = self.list.len();
+        self.list.push(Node {
+            key,
+            kind: Kind::Null,
+        });
+        fill(self)?;
+        let end = end_of(self.list.len());
+        if let Some(n) = self.list.get_mut(at) {
+            n.kind = if object {
+                Kind::Object { end }
+            } else {
+                Kind::Array { end }
+            };
         }
-        false
+        Ok(end_of(at))
     }
 }
 
@@ -398,45 +420,29 @@ impl<'de> Visitor<'de> for Seed<'_, 'de> {
 
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
         let nodes = self.nodes;
-        let at = nodes.list.len();
-        nodes.list.push(Node {
-            key: self.key,
-            kind: Kind::Object { end: 0 },
-        });
-        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            map.next_value_seed(Seed {
-                nodes: &mut *nodes,
-                key,
-            })?;
-        }
-        let end = end_of(nodes.list.len());
-        if let Some(n) = nodes.list.get_mut(at) {
-            n.kind = Kind::Object { end };
-        }
-        if !nodes.dups && nodes.repeats_a_key(end_of(at)) {
+        let at = nodes.container(self.key, true, |nodes| {
+            while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                map.next_value_seed(Seed { nodes, key })?;
+            }
+            Ok(())
+        })?;
+        if !nodes.dups && nodes.repeats_a_key(at) {
             nodes.dups = true;
         }
         Ok(())
     }
 
     fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
-        let nodes = self.nodes;
-        let at = nodes.list.len();
-        nodes.list.push(Node {
-            key: self.key,
-            kind: Kind::Array { end: 0 },
-        });
-        while seq
-            .next_element_seed(Seed {
-                nodes: &mut *nodes,
-                key: Cow::Borrowed(""),
-            })?
-            .is_some()
-        {}
-        let end = end_of(nodes.list.len());
-        if let Some(n) = nodes.list.get_mut(at) {
-            n.kind = Kind::Array { end };
-        }
+        self.nodes.container(self.key, false, |nodes| {
+            while seq
+                .next_element_seed(Seed {
+                    nodes,
+                    key: Cow::Borrowed(""),
+                })?
+                .is_some()
+            {}
+            Ok(())
+        })?;
         Ok(())
     }
 }

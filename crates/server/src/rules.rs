@@ -75,8 +75,6 @@ pub struct RulesReport {
     pub enabled: bool,
     /// `[detect] rules`, as configured.
     pub folders: Vec<PathBuf>,
-    /// Rules and correlations loaded from those folders.
-    pub loaded: usize,
     /// Loaded rules per Sigma level as written (`high` …).
     pub by_level: Vec<(String, usize)>,
     pub refused: Vec<mamori_detect::Refused>,
@@ -106,10 +104,14 @@ impl RulesReport {
         RulesReport {
             enabled,
             folders: folders.to_vec(),
-            loaded: set.map_or(0, |s| s.rules().len() + s.correlations().len()),
             by_level,
             refused: set.map(|s| s.refused().to_vec()).unwrap_or_default(),
             unreadable: unreadable.to_vec(),
         }
+    }
+
+    /// Rules and correlations loaded from those folders.
+    pub fn loaded(&self) -> usize {
+        self.by_level.iter().map(|(_, n)| n).sum()
     }
 }

@@ -422,29 +422,26 @@ pub async fn rules(State(state): State<AppState>, p: Page<perm::ViewLogs>) -> Pa
         .await
         .map_err(|e| WebError::from_service(&e, lang))?;
     let medical = mamori_detect::medical::rule_set(mamori_detect::Placeholders::default());
+    let line = |title: &str, level: &str, description: &str, id: &str| {
+        let (level, level_tone) = level_of(lang, level);
+        RuleLine {
+            title: title.to_string(),
+            level,
+            level_tone,
+            description: description.to_string(),
+            id: id.to_string(),
+        }
+    };
     let shipped = medical
         .rules()
         .iter()
-        .map(|r| {
-            let (level, level_tone) = level_of(lang, &r.level);
-            RuleLine {
-                title: r.title.clone(),
-                level,
-                level_tone,
-                description: r.description.clone(),
-                id: r.id.clone(),
-            }
-        })
-        .chain(medical.correlations().iter().map(|c| {
-            let (level, level_tone) = level_of(lang, &c.level);
-            RuleLine {
-                title: c.title.clone(),
-                level,
-                level_tone,
-                description: c.description.clone(),
-                id: c.id.clone(),
-            }
-        }))
+        .map(|r| line(&r.title, &r.level, &r.description, &r.id))
+        .chain(
+            medical
+                .correlations()
+                .iter()
+                .map(|c| line(&c.title, &c.level, &c.description, &c.id)),
+        )
         .collect();
     let report = &state.detect_rules;
     let bars: Vec<Bar> = AlertLevel::ALL
@@ -461,7 +458,7 @@ pub async fn rules(State(state): State<AppState>, p: Page<perm::ViewLogs>) -> Pa
             tone: tone(*l),
         })
         .collect();
-    let chart = if report.loaded == 0 {
+    let chart = if report.loaded() == 0 {
         String::new()
     } else {
         svg::bar_chart(tr(lang, "detect_rules.chart"), &bars, "")
@@ -486,7 +483,7 @@ pub async fn rules(State(state): State<AppState>, p: Page<perm::ViewLogs>) -> Pa
             .iter()
             .map(|f| f.display().to_string())
             .collect(),
-        loaded: report.loaded,
+        loaded: report.loaded(),
         chart,
         refused,
         unreadable: report

@@ -546,4 +546,14 @@ async fn the_rules_page_says_when_detection_is_stopped() {
         p.body
     );
     assert!(p.has("追加ルールはありません"), "{}", p.body);
+
+    // Folders configured while detection is off: named, and said not to be loaded (not
+    // "every rule loaded").
+    let s = TestServer::start_with(|c| c.detect.rules = vec![c.data_dir.join("sigma")]).await;
+    let admin = s.setup_admin().await;
+    let mut c = s.login(&admin).await;
+    let p = c.get("/alerts/rules").await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(p.has("停止中のため") && p.has("sigma"), "{}", p.body);
+    assert!(!p.has("すべてのルールを読み込みました"), "{}", p.body);
 }
