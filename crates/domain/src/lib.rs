@@ -11,6 +11,7 @@ pub mod event;
 pub mod facility;
 pub mod findings;
 pub mod ids;
+pub mod incident;
 pub mod ledger;
 pub mod lockout;
 pub mod password;

@@ -37,6 +37,8 @@ pub enum Permission {
     ViewVendors,
     ViewBackups,
     ViewIncidents,
+    /// Open incidents, link alerts to them, write their timeline, contain and close them.
+    HandleIncidents,
     ViewAudit,
     ViewSettings,
     ManageSettings,
@@ -118,10 +120,11 @@ impl Role {
 }
 
 /// Permissions that change facility state (as opposed to reading it).
-pub const WRITE_PERMISSIONS: [Permission; 8] = [
+pub const WRITE_PERMISSIONS: [Permission; 9] = [
     Permission::EditLedger,
     Permission::ManageLogs,
     Permission::HandleAlerts,
+    Permission::HandleIncidents,
     Permission::AnswerChecklist,
     Permission::ReviewLogs,
     Permission::ManageSettings,
@@ -148,6 +151,19 @@ mod tests {
         assert!(Role::Auditor.permits(Permission::ViewAudit));
         assert!(!Role::Auditor.permits(Permission::ManageLogs));
         assert!(Role::SecurityOfficer.permits(Permission::ManageLogs));
+    }
+
+    #[test]
+    fn incidents_are_handled_by_administrators_and_security_officers() {
+        for r in Role::ALL {
+            assert_eq!(
+                r.permits(Permission::HandleIncidents),
+                matches!(r, Role::Admin | Role::SecurityOfficer),
+                "{r:?}"
+            );
+        }
+        assert!(Role::Staff.permits(Permission::ViewIncidents));
+        assert!(!Role::Staff.can_write());
     }
 
     #[test]

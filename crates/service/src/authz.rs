@@ -116,6 +116,7 @@ pub mod perm {
         ViewVendors,
         ViewBackups,
         ViewIncidents,
+        HandleIncidents,
         ViewAudit,
         ViewSettings,
         ManageSettings,
