@@ -21,6 +21,7 @@ pub mod files;
 pub mod findings;
 pub mod hashing;
 pub mod import;
+pub mod incidents;
 pub mod ledger;
 pub mod logs;
 pub mod sealing;

@@ -29,12 +29,15 @@ pub struct AlertRow {
     pub closed_ms: Option<i64>,
     pub closed_by: Option<String>,
     pub raised_ms: i64,
+    /// The incident it belongs to (migration 0015), once linked.
+    pub incident_id: Option<i64>,
 }
 
-const COLUMNS: &str = "id, rule_id, title, level, status, group_key, host, actor, first_at, \
-                       last_at, count, owner, note, closed_at, closed_by, raised_at";
+pub(crate) const COLUMNS: &str = "id, rule_id, title, level, status, group_key, host, actor, \
+                                  first_at, last_at, count, owner, note, closed_at, closed_by, \
+                                  raised_at, incident_id";
 
-fn decode(r: &AnyRow) -> Result<AlertRow> {
+pub(crate) fn decode(r: &AnyRow) -> Result<AlertRow> {
     Ok(AlertRow {
         id: r.try_get(0)?,
         rule_id: r.try_get(1)?,
@@ -52,6 +55,7 @@ fn decode(r: &AnyRow) -> Result<AlertRow> {
         closed_ms: r.try_get(13)?,
         closed_by: r.try_get(14)?,
         raised_ms: r.try_get(15)?,
+        incident_id: r.try_get(16)?,
     })
 }
 

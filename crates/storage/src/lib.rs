@@ -13,6 +13,7 @@ pub mod csv_profiles;
 pub mod detection;
 pub mod events;
 pub mod facility;
+pub mod incidents;
 pub mod ledger;
 mod migrate;
 pub mod registry;

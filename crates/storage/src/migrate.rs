@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (12, "log_events_rowid", include_str!("../migrations/0012_log_events_rowid.sql")),
     (13, "alerts", include_str!("../migrations/0013_alerts.sql")),
     (14, "detection", include_str!("../migrations/0014_detection.sql")),
+    (15, "incidents", include_str!("../migrations/0015_incidents.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

@@ -42,7 +42,7 @@ pub struct AlertLine {
     pub owner: String,
 }
 
-fn line(lang: Lang, a: &AlertRow) -> AlertLine {
+pub(crate) fn line(lang: Lang, a: &AlertRow) -> AlertLine {
     let level = AlertLevel::parse(&a.level).unwrap_or(AlertLevel::Medium);
     let status = AlertStatus::parse(&a.status).unwrap_or(AlertStatus::New);
     AlertLine {
@@ -68,7 +68,7 @@ fn line(lang: Lang, a: &AlertRow) -> AlertLine {
     }
 }
 
-fn tone(level: AlertLevel) -> Tone {
+pub(crate) fn tone(level: AlertLevel) -> Tone {
     match level {
         AlertLevel::Critical | AlertLevel::High => Tone::Bad,
         AlertLevel::Medium => Tone::Warn,
@@ -179,9 +179,20 @@ pub struct AlertPage {
     pub form_note: String,
     /// (message, code) of a refused close.
     pub error: Option<(String, String)>,
+    /// The incident the alert belongs to: (href, title, status, status tone), for those who
+    /// may view incidents.
+    pub incident: Option<(String, String, String, &'static str)>,
+    /// Whether the viewer may open an incident from the alert or link it to one.
+    pub can_link: bool,
+    /// The open incidents it can be linked to: (id, "#id title").
+    pub open_incidents: Vec<(i64, String)>,
+    /// The incident chosen in the link form.
+    pub link_choice: String,
+    /// (message, code) of a refused open or link.
+    pub link_error: Option<(String, String)>,
 }
 
-async fn alert_page(
+pub(crate) async fn alert_page(
     state: &AppState,
     p: &Page<perm::ViewLogs>,
     id: i64,
@@ -196,6 +207,29 @@ async fn alert_page(
         .map_err(svc_err)?;
     let a = line(lang, &d.alert);
     let is_open = AlertStatus::parse(&d.alert.status).is_some_and(AlertStatus::is_open);
+    let role = p.view.actor.user.role;
+    let can_link =
+        role.permits(Permission::HandleAlerts) && role.permits(Permission::HandleIncidents);
+    let (incident, open_incidents) = match p.view.actor.can::<perm::ViewIncidents>() {
+        Ok(cap) => match d.alert.incident_id {
+            Some(iid) => {
+                let i = state.svc.incident(&cap, iid).await.map_err(svc_err)?;
+                let line = crate::web::incidents::line(lang, &i);
+                let incident = (line.href, line.title, line.status, line.status_tone);
+                (Some(incident), Vec::new())
+            }
+            None if can_link => {
+                let open = state.svc.open_incidents(&cap).await.map_err(svc_err)?;
+                let choices = open
+                    .iter()
+                    .map(|i| (i.id, format!("#{} {}", i.id, i.title)))
+                    .collect();
+                (None, choices)
+            }
+            None => (None, Vec::new()),
+        },
+        Err(_) => (None, Vec::new()),
+    };
     Ok(AlertPage {
         l: Layout::new(lang, &p.view, &fac, "alerts.one", "/logs"),
         can_handle: p.view.actor.user.role.permits(Permission::HandleAlerts),
@@ -244,6 +278,11 @@ async fn alert_page(
         a,
         form_note,
         error,
+        incident,
+        can_link,
+        open_incidents,
+        link_choice: String::new(),
+        link_error: None,
     })
 }
 

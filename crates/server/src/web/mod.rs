@@ -5,6 +5,7 @@ pub mod checklist;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod incidents;
 pub mod ledger;
 pub mod ledger_overview;
 pub mod log_profiles;

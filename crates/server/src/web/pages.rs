@@ -1462,7 +1462,7 @@ pub async fn accounts(State(state): State<AppState>, p: Page<perm::ViewAccounts>
     }))
 }
 
-fn vendor_lines(
+pub(crate) fn vendor_lines(
     lang: Lang,
     vendors: &[mamori_domain::ledger::Vendor],
     systems: &[mamori_domain::ledger::InfoSystem],
@@ -1505,7 +1505,7 @@ pub async fn vendors(State(state): State<AppState>, p: Page<perm::ViewVendors>) 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Checklist, logs, backups, incidents
+// Checklist, logs, backups
 
 #[derive(Deserialize)]
 pub struct LogsQuery {
@@ -1780,22 +1780,6 @@ pub struct DataDir(pub String);
 /// The TLS certificate fingerprint, shown on the settings page.
 #[derive(Debug, Clone)]
 pub struct CertFingerprint(pub String);
-
-pub async fn incidents(State(state): State<AppState>, p: Page<perm::ViewIncidents>) -> PageResult {
-    let lang = p.lang;
-    let contacts = match p.view.actor.can::<perm::ViewVendors>() {
-        Ok(cap) => {
-            let (v, s) = state.svc.vendors(&cap).await.map_err(svc_err(lang))?;
-            vendor_lines(lang, &v, &s)
-        }
-        Err(_) => Vec::new(),
-    };
-    let fac = facility_name(&state).await.map_err(svc_err(lang))?;
-    Ok(render(&IncidentsPage {
-        l: Layout::new(lang, &p.view, &fac, "incidents.title", "/incidents"),
-        contacts,
-    }))
-}
 
 // ---------------------------------------------------------------------------------------------
 // Settings and users

@@ -4,7 +4,8 @@
 use crate::web::AppState;
 use crate::web::extract::resolve_session;
 use crate::web::{
-    alerts, checklist, events, ledger, ledger_overview, log_profiles, pages, sources, vendor_forms,
+    alerts, checklist, events, incidents, ledger, ledger_overview, log_profiles, pages, sources,
+    vendor_forms,
 };
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -145,12 +146,16 @@ pub const ROUTES: &[RouteSpec] = &[
     r("POST", "/vendor-portal/systems/{system}/items/{key}", "/vendor-portal/systems/999999/items/vendor.manager", Needs(P::VendorPortal)),
     r("GET", "/backups", "/backups", Needs(P::ViewBackups)),
     r("GET", "/incidents", "/incidents", Needs(P::ViewIncidents)),
+    r("POST", "/incidents", "/incidents", Needs(P::HandleIncidents)),
+    r("GET", "/incidents/{id}", "/incidents/999999", Needs(P::ViewIncidents)),
+    r("POST", "/incidents/{id}", "/incidents/999999", Needs(P::HandleIncidents)),
     r("GET", "/alerts", "/alerts", Needs(P::ViewLogs)),
     r("GET", "/alerts/rules", "/alerts/rules", Needs(P::ViewLogs)),
     r("GET", "/alerts/watched", "/alerts/watched", Needs(P::ViewLogs)),
     r("POST", "/alerts/watched", "/alerts/watched", Needs(P::HandleAlerts)),
     r("GET", "/alerts/{id}", "/alerts/999999", Needs(P::ViewLogs)),
     r("POST", "/alerts/{id}", "/alerts/999999", Needs(P::HandleAlerts)),
+    r("POST", "/alerts/{id}/incident", "/alerts/999999/incident", Needs(P::HandleIncidents)),
     r("GET", "/settings", "/settings", Needs(P::ViewSettings)),
     r(
         "POST",
@@ -308,13 +313,17 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
             post(vendor_forms::portal_answer)
         }
         ("GET", "/backups") => get(pages::backups),
-        ("GET", "/incidents") => get(pages::incidents),
+        ("GET", "/incidents") => get(incidents::list),
+        ("POST", "/incidents") => post(incidents::create),
+        ("GET", "/incidents/{id}") => get(incidents::detail),
+        ("POST", "/incidents/{id}") => post(incidents::act),
         ("GET", "/alerts") => get(alerts::list),
         ("GET", "/alerts/rules") => get(alerts::rules),
         ("GET", "/alerts/watched") => get(alerts::watched),
         ("POST", "/alerts/watched") => post(alerts::watch),
         ("GET", "/alerts/{id}") => get(alerts::detail),
         ("POST", "/alerts/{id}") => post(alerts::act),
+        ("POST", "/alerts/{id}/incident") => post(incidents::from_alert),
         ("GET", "/settings") => get(pages::settings),
         ("POST", "/settings/facility") => post(pages::settings_submit),
         ("POST", "/settings/users") => post(pages::user_create),

@@ -540,13 +540,6 @@ pub struct BackupsPage {
     pub data_dir: String,
 }
 
-#[derive(Template)]
-#[template(path = "incidents.html")]
-pub struct IncidentsPage {
-    pub l: Layout,
-    pub contacts: Vec<VendorLine>,
-}
-
 /// A user row on the settings page.
 #[derive(Debug, Clone)]
 pub struct UserLine {

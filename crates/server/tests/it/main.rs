@@ -19,6 +19,7 @@ mod detection;
 mod documents;
 mod durability;
 mod import;
+mod incidents;
 mod ledger;
 mod logs;
 mod notify;
