@@ -1872,6 +1872,42 @@ pub fn ehr_access_log(f: &DemoFacility, today: Date, seed: u64) -> String {
     out
 }
 
+// ---------------------------------------------------------------------------------------------
+// The incident record
+
+/// An incident the demo records for an alert of one rule: the summary, the notes of the
+/// timeline and the note with which it is contained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoIncident {
+    /// The detection rule whose alert the incident is opened from.
+    pub rule_id: &'static str,
+    pub notes: [&'static str; 2],
+    pub contained: &'static str,
+}
+
+/// The incidents the demo may record, in order of preference: the first whose rule raised an
+/// alert is opened from that alert (the week's log holds both).
+pub const DEMO_INCIDENTS: [DemoIncident; 2] = [
+    DemoIncident {
+        // 退職者または無効化されたアカウントの使用
+        rule_id: "fc5bd409-72b8-471b-bf24-afb61d4ce282",
+        notes: [
+            "勤務表と入退館記録を確認: 当該時刻に退職者本人の来院記録はない。アカウントの使い回しの疑い。",
+            "電子カルテ保守事業者に連絡し、当該アカウントを無効化した（台帳のアカウントも無効に変更）。",
+        ],
+        contained: "アカウント無効化済み。参照された患者記録 P-000150 について、誰が閲覧したかを病棟で調査中。",
+    },
+    DemoIncident {
+        // 非常時用アカウントの使用
+        rule_id: "7b0c7469-89e8-4627-9df9-bf4526ad5e19",
+        notes: [
+            "当直医に確認: 急変対応中に個人アカウントでログインできず、非常時用アカウントを使用した。",
+            "非常時用アカウントのパスワードを変更し、封筒を再封印した。使用記録簿に記入済み。",
+        ],
+        contained: "正当な使用と確認。個人アカウントのログイン不具合を保守事業者に調査依頼中。",
+    },
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

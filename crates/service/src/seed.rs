@@ -186,6 +186,59 @@ impl Services {
     }
 }
 
+impl Services {
+    /// Records the demo's incident: from the first alert raised by a rule of
+    /// [`crate::demo::DEMO_INCIDENTS`], by the sample security officer (`anzen`), with two
+    /// notes and the incident contained — each step through the use case, so each is audited
+    /// as it would be from the page. Call it after detection has raised the week's alerts.
+    /// Returns the incident's id, or `None` when an incident is already recorded, no such
+    /// alert was raised or the demo has none of its users.
+    pub async fn seed_demo_incident(&self) -> ServiceResult<Option<i64>> {
+        if !self.store.open_incidents().await?.is_empty()
+            || !self.store.closed_incidents(1).await?.is_empty()
+        {
+            return Ok(None);
+        }
+        let Some(user) = self.store.user_by_login(SAMPLE_USERS[0].0).await? else {
+            return Ok(None);
+        };
+        let alerts = self.store.alerts(None, 10_000).await?;
+        let found = crate::demo::DEMO_INCIDENTS.iter().find_map(|d| {
+            alerts
+                .iter()
+                .filter(|a| a.rule_id == d.rule_id && a.incident_id.is_none())
+                .min_by_key(|a| a.id)
+                .map(|a| (d, a.id))
+        });
+        let Some((demo, alert_id)) = found else {
+            return Ok(None);
+        };
+        let actor = crate::Actor {
+            user,
+            session_hash: String::new(),
+            source: "local".to_string(),
+        };
+        let client = ClientInfo::new("local", "mamori demo");
+        let cap = actor.can::<crate::perm::HandleIncidents>()?;
+        let alerts_cap = actor.can::<crate::perm::HandleAlerts>()?;
+        let id = self
+            .open_incident_from_alert(&cap, &alerts_cap, &client, alert_id)
+            .await?;
+        for note in demo.notes {
+            self.add_incident_note(&cap, &client, id, note).await?;
+        }
+        self.change_incident_status(
+            &cap,
+            &client,
+            id,
+            mamori_domain::incident::IncidentStatus::Contained,
+            demo.contained,
+        )
+        .await?;
+        Ok(Some(id))
+    }
+}
+
 /// The source name the demo's EHR access log is filed under.
 pub const DEMO_ACCESS_LOG: &str = "電子カルテ_アクセスログ.csv";
 

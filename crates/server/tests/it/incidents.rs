@@ -1,12 +1,12 @@
 //! Incident records on either database: an incident opened from an alert is linked both ways,
 //! its timeline grows with notes, status changes and more alerts, closing needs a note and is
-//! final, and those who may only view cannot change anything.
+//! final, those who may only view cannot change anything, and the demo records one.
 
 use mamori_domain::alert::AlertLevel;
 use mamori_domain::role::Role;
 use mamori_service::alerts::Detection;
 use mamori_storage::events::{EventRow, insert_events};
-use mamori_testkit::TestServer;
+use mamori_testkit::{PASSWORD, TestServer};
 
 fn detection(actor: &str, at_ms: i64, seal_index: i64) -> Detection {
     Detection {
@@ -428,4 +428,35 @@ async fn a_blank_incident_is_checked_and_staff_may_only_read() {
     let p = c.post(&href, &[("action", "delete")]).await;
     assert_eq!(p.status, 400);
     assert!(p.has("INC0013"), "{}", p.body);
+}
+
+/// The demo records an incident from an alert the week's log raises: linked, with notes,
+/// contained.
+#[tokio::test]
+async fn the_demo_records_an_incident_from_one_of_its_alerts() {
+    let s = TestServer::start().await;
+    let demo = mamori_service::demo::demo_facility(s.svc.clock.today(), 20_251_001);
+    s.svc.seed_demo(&demo, PASSWORD).await.unwrap();
+    s.svc.seed_demo_access_log(&demo, 20_251_001).await.unwrap();
+    let mut det = mamori_service::detection::Detector::new(None, 60_000);
+    s.svc.detect_pending(&mut det).await.unwrap();
+    let id = s
+        .svc
+        .seed_demo_incident()
+        .await
+        .unwrap()
+        .expect("an incident");
+    let d = s.svc.store.incident(id).await.unwrap().unwrap();
+    assert_eq!(d.status, "contained");
+    assert_eq!(d.alerts, 1);
+    let timeline = s.svc.store.incident_timeline(id).await.unwrap();
+    let kinds: Vec<&str> = timeline.iter().map(|t| t.kind.as_str()).collect();
+    assert_eq!(kinds, ["opened", "alert_linked", "note", "note", "status"]);
+    assert!(
+        timeline
+            .iter()
+            .all(|t| t.author == "安全管理責任者（事務長）")
+    );
+    // Once: a second call records nothing.
+    assert_eq!(s.svc.seed_demo_incident().await.unwrap(), None);
 }
