@@ -145,6 +145,7 @@ async fn acknowledged_writes_survive_kill_9() {
     let mut secret = None;
     let mut client: Option<Client> = None;
     let mut acknowledged: Vec<String> = Vec::new();
+    let mut incidents: Vec<String> = Vec::new();
     for round in 0..4u64 {
         let port = free_port();
         let mut child = spawn(&data, port);
@@ -158,7 +159,8 @@ async fn acknowledged_writes_survive_kill_9() {
             }
             None => client.insert(admin_client(port, &mut secret).await),
         };
-        // Create users until the process is killed at a pseudo-random moment.
+        // Create users and incident records until the process is killed at a pseudo-random
+        // moment.
         let kill_after = Duration::from_millis(150 + (round * 137) % 400);
         let start = Instant::now();
         let mut i = 0;
@@ -176,7 +178,14 @@ async fn acknowledged_writes_survive_kill_9() {
                 )
                 .await;
             if p.status == 303 {
-                acknowledged.push(login);
+                acknowledged.push(login.clone());
+            }
+            let title = format!("耐久テスト {login}");
+            let p = c
+                .post("/incidents", &[("title", &title), ("severity", "high")])
+                .await;
+            if p.status == 303 {
+                incidents.push(title);
             }
             i += 1;
         }
@@ -184,6 +193,7 @@ async fn acknowledged_writes_survive_kill_9() {
         child.wait().unwrap();
     }
     assert!(!acknowledged.is_empty());
+    assert!(!incidents.is_empty());
     // Every acknowledged user is there after the last kill, and the audit trail is intact.
     let store = mamori_storage::Store::open_data_dir(&data).await.unwrap();
     let users: Vec<String> = store
@@ -195,6 +205,19 @@ async fn acknowledged_writes_survive_kill_9() {
         .collect();
     for login in &acknowledged {
         assert!(users.contains(login), "acknowledged user {login} lost");
+    }
+    let recorded: Vec<String> = store
+        .open_incidents()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.title)
+        .collect();
+    for title in &incidents {
+        assert!(
+            recorded.contains(title),
+            "acknowledged incident {title} lost"
+        );
     }
     let check = store.verify_audit_trail().await.unwrap();
     assert_eq!(check.broken, None);
@@ -210,8 +233,9 @@ async fn acknowledged_writes_survive_kill_9() {
         String::from_utf8_lossy(&out.stdout)
     );
     eprintln!(
-        "kill -9: {} acknowledged users over 4 kills all present",
-        acknowledged.len()
+        "kill -9: {} acknowledged users and {} incidents over 4 kills all present",
+        acknowledged.len(),
+        incidents.len()
     );
 }
 
