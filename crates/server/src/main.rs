@@ -599,6 +599,8 @@ async fn demo(store: StoreArgs, listen: ListenArgs) -> Result<()> {
             eprintln!(
                 "検知ルールでアラート {opened} 件を発生させました / {opened} alerts raised by the detection rules"
             );
+            // One of them already taken up as an incident, as a facility would have.
+            svc.seed_demo_incident().await?;
         }
         mamori_server::tls::write_private(
             &login_file,
@@ -1089,7 +1091,14 @@ fn detect_scan(rule_paths: Vec<PathBuf>, paths: Vec<PathBuf>, json: bool) -> Res
         }
     }
     let progress = std::io::stderr().is_terminal();
-    let mut out = std::io::stdout().lock();
+    // Lines go out as they come on a terminal; into a file or a pipe, in blocks (thousands of
+    // detections would otherwise cost a write each).
+    let stdout = std::io::stdout();
+    let mut out: Box<dyn Write> = if stdout.is_terminal() {
+        Box::new(stdout.lock())
+    } else {
+        Box::new(std::io::BufWriter::with_capacity(1 << 16, stdout.lock()))
+    };
     let mut correlator = mamori_detect::Correlator::new(&set);
     let mut correlations = 0usize;
     let (mut events, mut bad_records, mut detections, mut bad_files) =
