@@ -7,6 +7,7 @@
 pub mod alert;
 pub mod audit;
 pub mod checklist;
+pub mod directory;
 pub mod event;
 pub mod facility;
 pub mod findings;

@@ -60,7 +60,125 @@ pub struct RawConfig {
     pub notify: RawNotify,
     #[serde(default)]
     pub detect: RawDetect,
+    #[serde(default)]
+    pub directory: RawDirectory,
     pub log: Option<String>,
+}
+
+/// `[directory]`: a scheduled import of accounts from Active Directory / LDAP (the same as
+/// `mamori accounts sync ldap`).
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawDirectory {
+    /// `ldaps://dc01.clinic.local:636`; the sync runs only when this is set.
+    pub url: Option<String>,
+    pub bind_dn: Option<String>,
+    /// File holding the bind password (first line), read at every sync.
+    pub password_file: Option<PathBuf>,
+    pub base: Option<String>,
+    /// The ledger system the accounts belong to: its name or id.
+    pub system: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub starttls: Option<bool>,
+    /// Groups whose members are admins (default: Domain Admins, Administrators, Enterprise Admins).
+    pub admin_groups: Option<Vec<String>>,
+    /// Minutes between syncs (default 60, 5 to 10080); one also runs at start.
+    pub every_minutes: Option<u32>,
+}
+
+/// The scheduled directory sync, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryConfig {
+    pub url: String,
+    pub bind_dn: String,
+    pub password_file: PathBuf,
+    pub base: String,
+    pub system: String,
+    pub ca_file: Option<PathBuf>,
+    pub starttls: bool,
+    pub admin_groups: Vec<String>,
+    pub every: std::time::Duration,
+}
+
+impl RawDirectory {
+    fn validate(self) -> Result<Option<DirectoryConfig>, ConfigError> {
+        let Some(url) = self
+            .url
+            .map(|u| u.trim().to_string())
+            .filter(|u| !u.is_empty())
+        else {
+            return Ok(None);
+        };
+        let lower = url.to_ascii_lowercase();
+        if !(lower.starts_with("ldap://") || lower.starts_with("ldaps://")) {
+            return Err(ConfigError::Invalid {
+                key: "directory.url",
+                message: format!("`{url}` is not an ldap:// or ldaps:// URL"),
+            });
+        }
+        let need = |v: Option<String>, key: &'static str| {
+            v.map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .ok_or(ConfigError::Invalid {
+                    key,
+                    message: "is needed when directory.url is set".into(),
+                })
+        };
+        let bind_dn = need(self.bind_dn, "directory.bind_dn")?;
+        let base = need(self.base, "directory.base")?;
+        let system = need(self.system, "directory.system")?;
+        let password_file = self.password_file.ok_or(ConfigError::Invalid {
+            key: "directory.password_file",
+            message: "is needed when directory.url is set".into(),
+        })?;
+        match std::fs::read_to_string(&password_file) {
+            Ok(t) if t.lines().next().is_some_and(|l| !l.is_empty()) => {}
+            Ok(_) => {
+                return Err(ConfigError::Invalid {
+                    key: "directory.password_file",
+                    message: format!("{} is empty", password_file.display()),
+                });
+            }
+            Err(e) => {
+                return Err(ConfigError::Invalid {
+                    key: "directory.password_file",
+                    message: format!("{}: {e}", password_file.display()),
+                });
+            }
+        }
+        if let Some(ca) = self.ca_file.as_ref().filter(|p| !p.exists()) {
+            return Err(ConfigError::Invalid {
+                key: "directory.ca_file",
+                message: format!("{} does not exist", ca.display()),
+            });
+        }
+        let minutes = self.every_minutes.unwrap_or(60);
+        if !(5..=10_080).contains(&minutes) {
+            return Err(ConfigError::Invalid {
+                key: "directory.every_minutes",
+                message: format!("{minutes} must be between 5 and 10080"),
+            });
+        }
+        Ok(Some(DirectoryConfig {
+            url,
+            bind_dn,
+            password_file,
+            base,
+            system,
+            ca_file: self.ca_file,
+            starttls: self.starttls.unwrap_or(false),
+            admin_groups: self
+                .admin_groups
+                .filter(|g| !g.is_empty())
+                .unwrap_or_else(|| {
+                    crate::directory::ADMIN_GROUPS
+                        .iter()
+                        .map(|g| g.to_string())
+                        .collect()
+                }),
+            every: std::time::Duration::from_secs(u64::from(minutes) * 60),
+        }))
+    }
 }
 
 /// `[detect]`: live detection over collected events.
@@ -240,6 +358,8 @@ pub struct Config {
     pub notify: crate::notify::NotifyConfig,
     /// Live detection.
     pub detect: DetectConfig,
+    /// The scheduled directory sync, when `[directory] url` is set.
+    pub directory: Option<DirectoryConfig>,
     pub log: String,
 }
 
@@ -302,7 +422,8 @@ impl RawConfig {
             let Some(rest) = k.strip_prefix("MAMORI_") else {
                 continue;
             };
-            if rest.starts_with("TEST_") || rest == "CONFIG" {
+            // MAMORI_LDAP_PASSWORD: the bind password of `mamori accounts sync ldap`.
+            if rest.starts_with("TEST_") || rest == "CONFIG" || rest == "LDAP_PASSWORD" {
                 continue;
             }
             let path: Vec<String> = rest.split("__").map(|p| p.to_lowercase()).collect();
@@ -420,6 +541,23 @@ impl RawConfig {
             detect: RawDetect {
                 enabled: other.detect.enabled.or(self.detect.enabled),
                 rules: other.detect.rules.or(self.detect.rules),
+            },
+            directory: RawDirectory {
+                url: other.directory.url.or(self.directory.url),
+                bind_dn: other.directory.bind_dn.or(self.directory.bind_dn),
+                password_file: other
+                    .directory
+                    .password_file
+                    .or(self.directory.password_file),
+                base: other.directory.base.or(self.directory.base),
+                system: other.directory.system.or(self.directory.system),
+                ca_file: other.directory.ca_file.or(self.directory.ca_file),
+                starttls: other.directory.starttls.or(self.directory.starttls),
+                admin_groups: other.directory.admin_groups.or(self.directory.admin_groups),
+                every_minutes: other
+                    .directory
+                    .every_minutes
+                    .or(self.directory.every_minutes),
             },
             log: other.log.or(self.log),
         }
@@ -562,8 +700,10 @@ impl RawConfig {
             enabled: self.detect.enabled.unwrap_or(true),
             rules,
         };
+        let directory = self.directory.validate()?;
         Ok(Config {
             detect,
+            directory,
             listen,
             data_dir,
             syslog,
@@ -885,6 +1025,7 @@ mod tests {
             "the error names the variable: {e}"
         );
         assert!(RawConfig::from_env(env(&[("MAMORI_TEST_POSTGRES", "x")])).is_ok());
+        assert!(RawConfig::from_env(env(&[("MAMORI_LDAP_PASSWORD", "x")])).is_ok());
     }
 
     #[test]
@@ -981,6 +1122,48 @@ mod tests {
             ),
         ] {
             let raw: RawConfig = toml::from_str(&format!("[notify]\n{toml_text}\n")).unwrap();
+            let e = raw.validate(Path::new("/d")).unwrap_err();
+            assert!(e.to_string().contains(key), "{toml_text}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_directory_sync_is_checked_and_names_its_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pass = tmp.path().join("ldap.pass");
+        std::fs::write(&pass, "secret\n").unwrap();
+        let empty = tmp.path().join("empty.pass");
+        std::fs::write(&empty, "").unwrap();
+        let full = |extra: &str| {
+            format!(
+                "url = \"ldaps://dc01:636\"\nbind_dn = \"CN=r,DC=c\"\nbase = \"DC=c\"\nsystem = \"AD\"\npassword_file = \"{}\"\n{extra}",
+                pass.display()
+            )
+        };
+        let raw: RawConfig = toml::from_str(&format!("[directory]\n{}", full(""))).unwrap();
+        let d = raw.validate(Path::new("/d")).unwrap().directory.unwrap();
+        assert_eq!(d.every, std::time::Duration::from_secs(3600));
+        assert_eq!(d.admin_groups.len(), 3);
+        let raw: RawConfig = toml::from_str("").unwrap();
+        assert_eq!(raw.validate(Path::new("/d")).unwrap().directory, None);
+        for (toml_text, key) in [
+            ("url = \"dc01:636\"".to_string(), "directory.url"),
+            ("url = \"ldap://dc01\"".to_string(), "directory.bind_dn"),
+            (
+                "url = \"ldap://dc01\"\nbind_dn = \"x\"\nbase = \"y\"\nsystem = \"z\"".to_string(),
+                "directory.password_file",
+            ),
+            (
+                full("").replace(&pass.display().to_string(), &empty.display().to_string()),
+                "directory.password_file",
+            ),
+            (full("every_minutes = 1"), "directory.every_minutes"),
+            (
+                full("ca_file = \"/nonexistent/ca.pem\""),
+                "directory.ca_file",
+            ),
+        ] {
+            let raw: RawConfig = toml::from_str(&format!("[directory]\n{toml_text}\n")).unwrap();
             let e = raw.validate(Path::new("/d")).unwrap_err();
             assert!(e.to_string().contains(key), "{toml_text}: {e}");
         }

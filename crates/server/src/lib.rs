@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod collect;
 pub mod config;
+pub mod directory;
 pub mod fonts;
 pub mod notify;
 pub mod ntp;
@@ -70,6 +71,7 @@ pub struct Server {
     ntp: Option<tokio::task::JoinHandle<()>>,
     notifier: Option<tokio::task::JoinHandle<()>>,
     detector: Option<tokio::task::JoinHandle<()>>,
+    directory: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -93,6 +95,10 @@ impl Server {
         // Detection writes its alerts and its position in one transaction: stopping it
         // anywhere loses nothing.
         if let Some(t) = self.detector {
+            t.abort();
+        }
+        // A sync commits in one transaction: stopping it anywhere applies all of it or none.
+        if let Some(t) = self.directory {
             t.abort();
         }
         // Stop receiving, let open streams store what they read, then let the collector
@@ -300,6 +306,10 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         .notify
         .is_enabled()
         .then(|| tokio::spawn(notify::run(state_svc.clone(), cfg.notify.clone())));
+    let directory = cfg
+        .directory
+        .clone()
+        .map(|d| tokio::spawn(directory::run(state_svc.clone(), d)));
     let detector = detecting.then(|| {
         let det = mamori_service::detection::Detector::new(extra, cfg.clock_tolerance_ms);
         tokio::spawn(detect_loop(state_svc.clone(), det, fed))
@@ -356,6 +366,7 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         ntp,
         notifier,
         detector,
+        directory,
     })
 }
 

@@ -148,6 +148,76 @@ enum Command {
         #[command(subcommand)]
         cmd: DetectCmd,
     },
+    /// Accounts of the facility's systems: import from the directory (Active Directory / LDAP).
+    Accounts {
+        #[command(subcommand)]
+        cmd: AccountsCmd,
+    },
+}
+
+const ACCOUNTS_SYNC_HELP: &str = "\
+Examples:
+  mamori accounts sync ldap --url ldaps://dc01.clinic.local:636 --ca-file clinic-ca.pem \\
+      --bind-dn 'CN=mamori-reader,OU=Service,DC=clinic,DC=local' --password-file reader.pass \\
+      --base 'DC=clinic,DC=local' --system '院内ネットワーク（Active Directory）' --dry-run
+
+Reads every user and group under --base (paging past the server's size limit) and the domain's
+password policy, then updates the accounts of --system (a system registered in the ledger):
+new accounts are added and linked to the roster by staff number (employeeNumber/employeeID),
+enabled/disabled, admin rights (members of Domain Admins, Administrators, Enterprise Admins or
+--admin-group, nested groups included) and last logon follow the directory, and accounts gone
+from the directory are disabled. The kind, two-factor and notes set in the ledger are kept.
+All or nothing: an unreachable server, a refused bind, a TLS error or a search cut short
+changes nothing. The password is read from --password-file (first line) or MAMORI_LDAP_PASSWORD,
+never from the command line.";
+
+#[derive(Subcommand)]
+enum AccountsCmd {
+    /// Update a system's accounts from a directory.
+    Sync {
+        #[command(subcommand)]
+        source: SyncSource,
+    },
+}
+
+#[derive(Subcommand)]
+enum SyncSource {
+    /// Active Directory or another LDAP server.
+    #[command(after_help = ACCOUNTS_SYNC_HELP)]
+    Ldap {
+        /// ldaps://host:636, or ldap://host:389 (with --starttls to encrypt).
+        #[arg(long)]
+        url: String,
+        /// The DN to bind as (a read-only service account).
+        #[arg(long)]
+        bind_dn: String,
+        /// File holding the bind password (first line). Else MAMORI_LDAP_PASSWORD.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+        /// Where users and groups are searched (e.g. DC=clinic,DC=local).
+        #[arg(long)]
+        base: String,
+        /// The ledger system these accounts belong to: its name or id.
+        #[arg(long)]
+        system: String,
+        /// PEM file of the CA that signed the directory's certificate.
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<PathBuf>,
+        /// Encrypt an ldap:// connection with StartTLS.
+        #[arg(long)]
+        starttls: bool,
+        /// A group whose members are admins (repeatable; replaces the default AD groups).
+        #[arg(long = "admin-group", value_name = "NAME")]
+        admin_groups: Vec<String>,
+        /// Seconds to wait for the server at each step.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+        /// Only show what would change.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 const DETECT_SCAN_HELP: &str = "\
@@ -1278,6 +1348,159 @@ fn detect_scan(rule_paths: Vec<PathBuf>, paths: Vec<PathBuf>, json: bool) -> Res
     Ok(bad_files == 0 && read_failures == 0)
 }
 
+/// `mamori accounts sync ldap`: read the directory, then apply it to one system, all or nothing.
+async fn accounts_sync(source: SyncSource) -> Result<bool> {
+    use mamori_domain::ledger::InfoSystem;
+    let SyncSource::Ldap {
+        url,
+        bind_dn,
+        password_file,
+        base,
+        system,
+        ca_file,
+        starttls,
+        admin_groups,
+        timeout,
+        dry_run,
+        store,
+    } = source;
+    let password = match &password_file {
+        Some(f) => std::fs::read_to_string(f)
+            .map_err(|e| flag_error("DIR0009", "--password-file", &e.to_string(), &e.to_string()))?
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string(),
+        None => std::env::var("MAMORI_LDAP_PASSWORD").unwrap_or_default(),
+    };
+    if password.is_empty() {
+        bail!("{}", coded("DIR0009", ""));
+    }
+    let cfg = load_config(&store, &ListenArgs::default(), &default_data_dir())?;
+    init_tracing("warn");
+    let svc = open(&cfg).await?;
+    let systems = svc.store.records::<InfoSystem>().await?;
+    let target = systems
+        .iter()
+        .find(|s| s.name == system || s.id.0.to_string() == system)
+        .map(|s| s.id);
+    let Some(system_id) = target else {
+        let names: Vec<&str> = systems.iter().map(|s| s.name.as_str()).collect();
+        svc.store.close().await;
+        bail!(
+            "{}",
+            coded(
+                "DIR0012",
+                &format!("--system {system}; {}", names.join(", "))
+            )
+        );
+    };
+    let src = mamori_server::directory::LdapSource {
+        url,
+        bind_dn,
+        password,
+        base,
+        ca_file,
+        starttls,
+        timeout: std::time::Duration::from_secs(timeout.max(1)),
+    };
+    eprintln!("読み込み中 / reading {}…", src.url);
+    let started = std::time::Instant::now();
+    let mut progress = |n: usize| eprint!("\r{n} 件 / entries…");
+    let snapshot = match mamori_server::directory::read(&src, &mut progress).await {
+        Ok(s) => s,
+        Err(e) => {
+            svc.store.close().await;
+            bail!("{}", coded(e.code(), &e.to_string()));
+        }
+    };
+    eprintln!(
+        "\rユーザー {} 件、グループ {} 件を読み込み（{:.1} 秒） / {} users, {} groups read ({:.1} s)",
+        snapshot.users.len(),
+        snapshot.groups.len(),
+        started.elapsed().as_secs_f64(),
+        snapshot.users.len(),
+        snapshot.groups.len(),
+        started.elapsed().as_secs_f64(),
+    );
+    let opts = mamori_service::directory::SyncOptions {
+        dry_run,
+        admin_groups: if admin_groups.is_empty() {
+            mamori_server::directory::ADMIN_GROUPS
+                .iter()
+                .map(|g| g.to_string())
+                .collect()
+        } else {
+            admin_groups
+        },
+    };
+    let actor = mamori_service::Actor::local(&os_user());
+    let cap = actor.can::<mamori_service::perm::EditLedger>()?;
+    let client = ClientInfo::new("local", "mamori accounts sync");
+    let result = svc
+        .sync_directory(&cap, system_id, &snapshot, &opts, &client)
+        .await;
+    svc.store.close().await;
+    let r = match result {
+        Ok(r) => r,
+        Err(mamori_service::ServiceError::Invalid { code, .. }) => bail!("{}", coded(code, "")),
+        Err(e) => return Err(e.into()),
+    };
+    println!(
+        "{}: 追加 added {}  変更 changed {}  無効化 disabled {}  変更なし unchanged {}  管理者 admins {}",
+        r.system,
+        r.added.len(),
+        r.changed.len(),
+        r.disabled.len(),
+        r.unchanged,
+        r.admins
+    );
+    let list = |label: &str, v: &[String]| {
+        if !v.is_empty() {
+            let shown: Vec<&str> = v.iter().take(20).map(String::as_str).collect();
+            let more = v.len().saturating_sub(20);
+            let more = if more > 0 {
+                format!(" … +{more}")
+            } else {
+                String::new()
+            };
+            println!("  {label} ({}): {}{more}", v.len(), shown.join(", "));
+        }
+    };
+    list("追加 added", &r.added);
+    for (login, ch) in r.changed.iter().take(20) {
+        let fields: Vec<String> = ch
+            .iter()
+            .map(|(f, b, a)| format!("{f}: {b} → {a}"))
+            .collect();
+        println!("  変更 changed {login}: {}", fields.join(", "));
+    }
+    list("無効化 disabled (not in the directory)", &r.disabled);
+    list("職員名簿と未連携 not linked to the roster", &r.unlinked);
+    for (login, name) in &r.candidates {
+        println!("  名前が一致 same name as {name}: {login} (確認してください / please confirm)");
+    }
+    list("パスワード無期限 password never expires", &r.never_expires);
+    list("ロック中 locked out", &r.locked_out);
+    if !r.policy.is_empty() {
+        let fields: Vec<String> = r
+            .policy
+            .iter()
+            .map(|(f, b, a)| format!("{f}: {b} → {a}"))
+            .collect();
+        println!(
+            "  パスワードポリシー password policy: {}",
+            fields.join(", ")
+        );
+    }
+    if r.committed {
+        println!("反映しました / applied.");
+    } else {
+        println!("--dry-run: 何も変更していません / nothing was changed.");
+    }
+    Ok(true)
+}
+
 /// `mamori log search`: the index, read while the server runs or not.
 async fn log_search(
     mut q: mamori_storage::events::EventQuery,
@@ -1788,6 +2011,9 @@ fn main() -> std::process::ExitCode {
             Command::Detect {
                 cmd: DetectCmd::Scan { rules, paths, json },
             } => detect_scan(rules, paths, json),
+            Command::Accounts {
+                cmd: AccountsCmd::Sync { source },
+            } => accounts_sync(source).await,
             Command::Log {
                 cmd:
                     LogCmd::Export {

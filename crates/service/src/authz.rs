@@ -45,6 +45,19 @@ impl Actor {
         }
     }
 
+    /// mamori's own scheduled work (e.g. the directory sync), acting with an administrator's
+    /// rights; it appears in the audit trail as `system:{task}`.
+    pub fn system(task: &str) -> Actor {
+        let mut a = Actor::local(task);
+        a.user.login_id = format!(
+            "system:{}",
+            a.user.login_id.trim_start_matches("local-cli:")
+        );
+        a.user.display_name = "mamori".to_string();
+        a.source = "system".to_string();
+        a
+    }
+
     pub fn role(&self) -> Role {
         self.user.role
     }

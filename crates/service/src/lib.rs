@@ -16,6 +16,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod demo_logs;
 pub mod detection;
+pub mod directory;
 pub mod error;
 pub mod files;
 pub mod findings;

@@ -163,6 +163,7 @@ impl TestServer {
                 enabled: false,
                 rules: Vec::new(),
             },
+            directory: None,
             log: "warn".into(),
         }
     }

@@ -862,3 +862,55 @@ fn detect_scan_reports_detections_bad_rules_and_damaged_files() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.lines().any(|l| l.contains(id)), "{stdout}");
 }
+
+#[test]
+fn the_directory_sync_needs_a_password_and_a_known_system() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let args = [
+        "accounts",
+        "sync",
+        "ldap",
+        "--url",
+        "ldap://127.0.0.1:9",
+        "--bind-dn",
+        "cn=reader,dc=clinic,dc=example",
+        "--base",
+        "dc=clinic,dc=example",
+        "--system",
+        "院内ドメイン",
+    ];
+    // No password: refused before anything is opened (an empty one would bind anonymously).
+    let o = Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(&data)
+        .env_remove("MAMORI_LDAP_PASSWORD")
+        .env_remove("MAMORI_DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("DIR0009"), "{}", text(&o));
+    assert!(!data.exists(), "nothing is created");
+    let empty = tmp.path().join("empty.pass");
+    std::fs::write(&empty, "\n").unwrap();
+    let mut with_file = args.to_vec();
+    with_file.extend(["--password-file", empty.to_str().unwrap()]);
+    let o = mamori(&with_file, &data);
+    assert!(text(&o).contains("DIR0009"), "{}", text(&o));
+
+    // The password from the environment (not configuration), and a system the ledger lacks.
+    let o = Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(&data)
+        .env("MAMORI_LDAP_PASSWORD", "secret")
+        .env_remove("MAMORI_DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("DIR0012"), "{}", text(&o));
+    assert!(text(&o).contains("--system 院内ドメイン"), "{}", text(&o));
+}

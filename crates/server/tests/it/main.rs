@@ -16,6 +16,7 @@ mod cli;
 mod collect;
 mod csv_profiles;
 mod detection;
+mod directory;
 mod documents;
 mod durability;
 mod import;
