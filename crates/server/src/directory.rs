@@ -376,6 +376,7 @@ pub async fn find_system(
 pub async fn sync_once(
     svc: &mamori_service::Services,
     cfg: &crate::config::DirectoryConfig,
+    via: &'static str,
 ) -> Result<mamori_service::directory::SyncReport, SyncFailure> {
     let password = std::fs::read_to_string(&cfg.password_file)
         .ok()
@@ -408,6 +409,7 @@ pub async fn sync_once(
     let opts = mamori_service::directory::SyncOptions {
         dry_run: false,
         admin_groups: cfg.admin_groups.clone(),
+        via,
     };
     let client = mamori_service::ClientInfo::new("system", "directory sync");
     svc.sync_directory(&cap, system, &snapshot, &opts, &client)
@@ -424,31 +426,42 @@ pub async fn sync_once(
         })
 }
 
-/// The scheduled sync: one at start, then every `cfg.every`. A failure is written to the audit
-/// trail (`accounts.directory_sync_failed`) and the next turn tries again.
+/// A sync started by `via`, with a failure recorded (the sync record and the audit trail,
+/// `accounts.directory_sync_failed`).
+pub async fn sync_and_record(
+    svc: &mamori_service::Services,
+    cfg: &crate::config::DirectoryConfig,
+    via: &'static str,
+) -> Result<mamori_service::directory::SyncReport, SyncFailure> {
+    let result = sync_once(svc, cfg, via).await;
+    if let Err(f) = &result {
+        tracing::warn!(code = f.code, detail = %f.detail, "directory sync failed");
+        if let Err(e) = svc
+            .record_directory_failure(&cfg.system, via, f.code, &f.detail)
+            .await
+        {
+            tracing::error!(error = %e, "recording a failed directory sync failed");
+        }
+    }
+    result
+}
+
+/// The scheduled sync: one at start, then every `cfg.every`; after a failure the next turn
+/// tries again.
 pub async fn run(svc: mamori_service::Services, cfg: crate::config::DirectoryConfig) {
     let mut tick = tokio::time::interval(cfg.every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match sync_once(&svc, &cfg).await {
-            Ok(r) => tracing::info!(
+        if let Ok(r) = sync_and_record(&svc, &cfg, "scheduled").await {
+            tracing::info!(
                 system = %r.system,
                 users = r.users,
                 added = r.added.len(),
                 changed = r.changed.len(),
                 disabled = r.disabled.len(),
                 "directory sync"
-            ),
-            Err(f) => {
-                tracing::warn!(code = f.code, detail = %f.detail, "directory sync failed");
-                if let Err(e) = svc
-                    .record_directory_failure(&cfg.system, f.code, &f.detail)
-                    .await
-                {
-                    tracing::error!(error = %e, "recording a failed directory sync failed");
-                }
-            }
+            );
         }
     }
 }

@@ -217,6 +217,7 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         &failures,
     ));
     let state = AppState {
+        directory: cfg.directory.clone().map(Arc::new),
         detect_rules,
         collector: collector.clone(),
         svc,

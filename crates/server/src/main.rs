@@ -1410,7 +1410,12 @@ async fn accounts_sync(source: SyncSource) -> Result<bool> {
     let snapshot = match mamori_server::directory::read(&src, &mut progress).await {
         Ok(s) => s,
         Err(e) => {
+            // On record beside the syncs that worked (the directory page, the audit trail).
+            let recorded = svc
+                .record_directory_failure(&system, "cli", e.code(), &e.to_string())
+                .await;
             svc.store.close().await;
+            recorded?;
             bail!("{}", coded(e.code(), &e.to_string()));
         }
     };
@@ -1433,6 +1438,7 @@ async fn accounts_sync(source: SyncSource) -> Result<bool> {
         } else {
             admin_groups
         },
+        via: "cli",
     };
     let actor = mamori_service::Actor::local(&os_user());
     let cap = actor.can::<mamori_service::perm::EditLedger>()?;

@@ -11,6 +11,7 @@ use mamori_domain::SystemId;
 use mamori_domain::directory::{Snapshot, administrators, plan};
 use mamori_domain::ledger::{Account, FieldChange, InfoSystem, Person};
 use mamori_domain::registry::{Record, changes, creation};
+use mamori_storage::directory::{DirectorySyncRow, record_sync};
 use mamori_storage::{ledger, registry as store_registry};
 use serde_json::json;
 
@@ -21,6 +22,8 @@ pub struct SyncOptions {
     pub dry_run: bool,
     /// Groups whose members (through nested groups too) are admins.
     pub admin_groups: Vec<String>,
+    /// How the sync was started, as recorded: `scheduled`, `manual` (the page) or `cli`.
+    pub via: &'static str,
 }
 
 /// What a sync did (or, on a dry run, would do).
@@ -49,22 +52,47 @@ pub struct SyncReport {
 }
 
 impl Services {
+    /// The last `limit` directory syncs, newest first (the directory page).
+    pub async fn directory_syncs(
+        &self,
+        _cap: &Cap<perm::ViewAccounts>,
+        limit: i64,
+    ) -> ServiceResult<Vec<DirectorySyncRow>> {
+        Ok(self.store.directory_syncs(limit).await?)
+    }
+
     /// Records a scheduled sync that could not run (the directory unreachable, the password
     /// refused …): one audit event, so the failure is on record beside the successes.
     pub async fn record_directory_failure(
         &self,
         system: &str,
+        via: &str,
         code: &str,
         detail: &str,
     ) -> ServiceResult<()> {
         let mut w = self.store.write().await?;
+        record_sync(
+            &mut w,
+            &DirectorySyncRow {
+                at_ms: self.now_ms(),
+                system: system.to_string(),
+                via: via.to_string(),
+                code: code.to_string(),
+                detail: detail.to_string(),
+                users: 0,
+                added: 0,
+                changed: 0,
+                disabled: 0,
+            },
+        )
+        .await?;
         self.audit(
             &mut w,
             "system",
             "system",
             "accounts.directory_sync_failed",
             &format!("directory:{system}"),
-            json!({ "code": code, "detail": detail }),
+            json!({ "code": code, "detail": detail, "via": via }),
         )
         .await?;
         w.commit().await?;
@@ -195,6 +223,22 @@ impl Services {
             )
             .await?;
         }
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        record_sync(
+            &mut w,
+            &DirectorySyncRow {
+                at_ms: now,
+                system: report.system.clone(),
+                via: opts.via.to_string(),
+                code: String::new(),
+                detail: String::new(),
+                users: count(report.users),
+                added: count(report.added.len()),
+                changed: count(report.changed.len()),
+                disabled: count(report.disabled.len()),
+            },
+        )
+        .await?;
         self.audit(
             &mut w,
             &actor,

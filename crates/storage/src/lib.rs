@@ -11,6 +11,7 @@ pub mod audit;
 pub mod checklist;
 pub mod csv_profiles;
 pub mod detection;
+pub mod directory;
 pub mod events;
 pub mod facility;
 pub mod incidents;

@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (13, "alerts", include_str!("../migrations/0013_alerts.sql")),
     (14, "detection", include_str!("../migrations/0014_detection.sql")),
     (15, "incidents", include_str!("../migrations/0015_incidents.sql")),
+    (16, "directory_syncs", include_str!("../migrations/0016_directory_syncs.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod checklist;
+pub mod directory;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub collector: Option<mamori_service::collect::Collector>,
     /// What detection rules the server loaded (the rules page).
     pub detect_rules: std::sync::Arc<crate::rules::RulesReport>,
+    /// The scheduled directory sync (`[directory]`), for its page and 「今すぐ同期」.
+    pub directory: Option<std::sync::Arc<crate::config::DirectoryConfig>>,
 }
 
 impl AppState {

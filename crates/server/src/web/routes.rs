@@ -4,8 +4,8 @@
 use crate::web::AppState;
 use crate::web::extract::resolve_session;
 use crate::web::{
-    alerts, checklist, events, incidents, ledger, ledger_overview, log_profiles, pages, sources,
-    vendor_forms,
+    alerts, checklist, directory, events, incidents, ledger, ledger_overview, log_profiles, pages,
+    sources, vendor_forms,
 };
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -110,6 +110,8 @@ pub const ROUTES: &[RouteSpec] = &[
     r("POST", "/ledger/{kind}/{id}/files", "/ledger/vendor_documents/999999/files", Needs(P::EditLedger)),
     r("GET", "/ledger/{kind}/{id}/files/{file}", "/ledger/vendor_documents/1/files/1", Needs(P::ViewLedger)),
     r("GET", "/accounts", "/accounts", Needs(P::ViewAccounts)),
+    r("GET", "/accounts/directory", "/accounts/directory", Needs(P::ViewAccounts)),
+    r("POST", "/accounts/directory", "/accounts/directory", Needs(P::EditLedger)),
     r("GET", "/checklist", "/checklist", Needs(P::ViewChecklist)),
     r("GET", "/checklist/items/{key}", "/checklist/items/systems.ledger", Needs(P::ViewChecklist)),
     r("POST", "/checklist/items/{key}", "/checklist/items/systems.ledger", Needs(P::AnswerChecklist)),
@@ -264,6 +266,8 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ),
         ("GET", "/ledger/{kind}/{id}/files/{file}") => get(ledger::download_file),
         ("GET", "/accounts") => get(pages::accounts),
+        ("GET", "/accounts/directory") => get(directory::page),
+        ("POST", "/accounts/directory") => post(directory::sync_now),
         ("GET", "/checklist") => get(checklist::page),
         ("GET", "/checklist/items/{key}") => get(checklist::item),
         ("POST", "/checklist/items/{key}") => post(checklist::answer),

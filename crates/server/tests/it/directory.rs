@@ -138,6 +138,7 @@ fn admins() -> SyncOptions {
     SyncOptions {
         dry_run: false,
         admin_groups: ADMIN_GROUPS.iter().map(|g| g.to_string()).collect(),
+        via: "cli",
     }
 }
 
@@ -387,7 +388,7 @@ async fn the_scheduled_sync_records_failures_and_applies_the_directory() {
     let system = mamori_storage::registry::insert(&mut w, &ad).await.unwrap();
     w.commit().await.unwrap();
     let mut cfg = directory_config(s.dir.path());
-    let r = mamori_server::directory::sync_once(&s.svc, &cfg)
+    let r = mamori_server::directory::sync_and_record(&s.svc, &cfg, "manual")
         .await
         .unwrap();
     assert!(r.committed);
@@ -414,15 +415,97 @@ async fn the_scheduled_sync_records_failures_and_applies_the_directory() {
 
     // A password that no longer works: refused, nothing changed.
     std::fs::write(&cfg.password_file, "changed-on-the-server\n").unwrap();
-    let f = mamori_server::directory::sync_once(&s.svc, &cfg)
+    let f = mamori_server::directory::sync_and_record(&s.svc, &cfg, "manual")
         .await
         .unwrap_err();
     assert_eq!(f.code, "DIR0003");
     cfg.password_file = cfg.password_file.with_extension("missing");
-    let f = mamori_server::directory::sync_once(&s.svc, &cfg)
+    let f = mamori_server::directory::sync_and_record(&s.svc, &cfg, "manual")
         .await
         .unwrap_err();
     assert_eq!(f.code, "DIR0009");
     assert_eq!(accounts_of(&s, system).await, synced);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_directory_page_shows_the_syncs_and_syncs_now() {
+    if ldap_url().is_none() {
+        return;
+    }
+    let s = TestServer::start_with(scheduled).await;
+    let admin = s.setup_admin().await;
+    let mut c = s.login(&admin).await;
+    // The turn at start failed (no such system yet): the page says so, in Japanese, with the code.
+    let mut page = c.get("/accounts/directory").await;
+    for _ in 0..100 {
+        if page.body.contains("DIR0012") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        page = c.get("/accounts/directory").await;
+    }
+    assert_eq!(page.status, 200);
+    assert!(page.has("直近の同期は失敗しました"), "{}", page.body);
+    assert!(
+        page.has("台帳に該当する情報システムがありません"),
+        "{}",
+        page.body
+    );
+    assert!(page.has("定期"));
+    assert!(page.has("dc=clinic,dc=example"));
+    assert!(page.has("今すぐ同期"));
+    assert!(c.get("/accounts").await.has("/accounts/directory"));
+
+    let mut w = s.svc.store.write().await.unwrap();
+    let mut ad = InfoSystem::blank(SystemCategory::Other, DeliveryModel::OnPremises);
+    ad.name = "院内ドメイン".into();
+    let system = mamori_storage::registry::insert(&mut w, &ad).await.unwrap();
+    w.commit().await.unwrap();
+    let p = c.post("/accounts/directory", &[]).await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let page = c.get(p.location.as_deref().unwrap()).await;
+    assert!(page.has("ディレクトリと同期しました"), "{}", page.body);
+    assert!(page.has("画面から"));
+    assert!(page.has("反映"));
+    assert!(!page.has("直近の同期は失敗しました"));
+    let n = accounts_of(&s, system).await.len();
+    assert!(n > 500);
+    assert!(page.has(&format!(">{n}<")), "the count of users is shown");
+    let rows = s.svc.store.directory_syncs(10).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (rows[0].via.as_str(), rows[0].code.as_str()),
+        ("manual", "")
+    );
+    assert_eq!(rows[1].code, "DIR0012");
+
+    // An auditor sees the page but cannot start a sync; staff do not see accounts at all.
+    let auditor = s
+        .add_user("kansa", mamori_domain::role::Role::Auditor)
+        .await;
+    let mut a = s.login(&auditor).await;
+    let page = a.get("/accounts/directory").await;
+    assert_eq!(page.status, 200);
+    assert!(!page.has("今すぐ同期"));
+    assert_eq!(a.post("/accounts/directory", &[]).await.status, 403);
+    let staff = s
+        .add_user("shokuin", mamori_domain::role::Role::Staff)
+        .await;
+    let mut st = s.login(&staff).await;
+    assert_eq!(st.get("/accounts/directory").await.status, 403);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_configured_directory_the_page_explains_and_refuses_to_sync() {
+    let (s, admin) = TestServer::with_admin().await;
+    let mut c = s.login(&admin).await;
+    let page = c.get("/accounts/directory").await;
+    assert_eq!(page.status, 200);
+    assert!(page.has("定期同期は設定されていません"), "{}", page.body);
+    assert!(page.has("同期の記録はまだありません"));
+    assert!(!page.has("今すぐ同期"));
+    assert_eq!(c.post("/accounts/directory", &[]).await.status, 404);
     s.stop().await;
 }
