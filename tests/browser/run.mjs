@@ -420,6 +420,8 @@ async function flow(page, { base, loginId, password, totpKey }) {
     ['access-log profiles /logs/profiles', '/logs/profiles', '14f-log-profiles.png'],
     ['a new access-log profile /logs/profiles/new', '/logs/profiles/new', '14g-log-profile-new.png'],
     ['alerts /alerts', '/alerts', '14h-alerts.png'],
+    ['incident /incidents/1 (the demo\'s, from an alert)', '/incidents/1', '14i-incident.png'],
+    ['directory sync /accounts/directory', '/accounts/directory', '14j-directory.png'],
     ['logs with the sealed log', '/logs', '14-logs-seal.png'],
   ]) {
     const resp = await page.goto(new URL(url, base).href);
