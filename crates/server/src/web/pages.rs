@@ -1375,6 +1375,9 @@ pub async fn dashboard(
 // ---------------------------------------------------------------------------------------------
 // Ledger, accounts, vendors
 
+/// Accounts listed on `/accounts` (those with findings come first).
+const ACCOUNTS_SHOWN: usize = 300;
+
 pub async fn accounts(State(state): State<AppState>, p: Page<perm::ViewAccounts>) -> PageResult {
     let lang = p.lang;
     let v = state
@@ -1450,9 +1453,14 @@ pub async fn accounts(State(state): State<AppState>, p: Page<perm::ViewAccounts>
             tone: Tone::Warn,
         },
     ];
+    // Findings first, then a bounded list: a directory brings thousands of accounts, which the
+    // ledger's account list pages and searches.
+    let total = rows.len();
+    rows.truncate(ACCOUNTS_SHOWN);
     let fac = facility_name(&state).await.map_err(svc_err(lang))?;
     Ok(render(&AccountsPage {
         l: Layout::new(lang, &p.view, &fac, "accounts.title", "/accounts"),
+        total,
         leavers: v.leavers.len(),
         dormant: dormant.len(),
         dormant_days: v.dormant_days,

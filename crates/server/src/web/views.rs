@@ -402,7 +402,9 @@ pub struct AccountLine {
 #[template(path = "accounts.html")]
 pub struct AccountsPage {
     pub l: Layout,
+    /// The first accounts, findings first; `total` in all.
     pub rows: Vec<AccountLine>,
+    pub total: usize,
     pub leavers: usize,
     pub dormant: usize,
     pub dormant_days: u32,

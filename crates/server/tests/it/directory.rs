@@ -472,6 +472,17 @@ async fn the_directory_page_shows_the_syncs_and_syncs_now() {
     let n = accounts_of(&s, system).await.len();
     assert!(n > 500);
     assert!(page.has(&format!(">{n}<")), "the count of users is shown");
+    // アカウント lists findings first and stays short; the ledger pages through the rest.
+    let accounts = c.get("/accounts").await;
+    assert_eq!(accounts.status, 200);
+    assert!(
+        accounts.has(&format!(
+            "指摘のあるものから 300 件を表示しています（全 {n} 件）"
+        )),
+        "{}",
+        &accounts.body[..2000.min(accounts.body.len())]
+    );
+    assert!(accounts.body.matches("/ledger/accounts/").count() <= 300);
     let rows = s.svc.store.directory_syncs(10).await.unwrap();
     assert_eq!(rows.len(), 2);
     assert_eq!(
