@@ -368,7 +368,7 @@ async fn the_scheduled_sync_records_failures_and_applies_the_directory() {
     let s = TestServer::start_with(scheduled).await;
     // The first turn runs at start, before the system is in the ledger: refused, on record.
     let mut failed = None;
-    for _ in 0..100 {
+    for _ in 0..300 {
         failed = audit_actions(&s)
             .await
             .into_iter()
@@ -438,7 +438,7 @@ async fn the_directory_page_shows_the_syncs_and_syncs_now() {
     let mut c = s.login(&admin).await;
     // The turn at start failed (no such system yet): the page says so, in Japanese, with the code.
     let mut page = c.get("/accounts/directory").await;
-    for _ in 0..100 {
+    for _ in 0..300 {
         if page.body.contains("DIR0012") {
             break;
         }
