@@ -436,19 +436,11 @@ pub async fn sync_and_record(
     let result = sync_once(svc, cfg, via).await;
     if let Err(f) = &result {
         tracing::warn!(code = f.code, detail = %f.detail, "directory sync failed");
-        // The audit trail takes one writer at a time: a write that loses a race with another
-        // (a login at the same moment on PostgreSQL) is tried again rather than lost.
-        for attempt in 1..=5u64 {
-            match svc
-                .record_directory_failure(&cfg.system, via, f.code, &f.detail)
-                .await
-            {
-                Ok(()) => break,
-                Err(e) if attempt == 5 => {
-                    tracing::error!(error = %e, "recording a failed directory sync failed");
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(50 * attempt)).await,
-            }
+        if let Err(e) = svc
+            .record_directory_failure(&cfg.system, via, f.code, &f.detail)
+            .await
+        {
+            tracing::error!(error = %e, "recording a failed directory sync failed");
         }
     }
     result

@@ -1051,6 +1051,18 @@ async fn log_ingest(
 /// Files under `path` (or `path` itself) whose extension is one of `exts`, sorted; unreadable
 /// folders are skipped.
 /// `CODE message` in Japanese and English from the catalog, with a detail appended.
+/// A field's name as people read it ("パスワード最小文字数 Password minimum length"), from its
+/// catalog section; the key itself when the catalog has none.
+fn field_label(section: &str, field: &str) -> String {
+    use mamori_catalog::{Lang, messages::has, tr};
+    let key = format!("{section}.{field}");
+    if has(&key) {
+        format!("{} {}", tr(Lang::Ja, &key), tr(Lang::En, &key))
+    } else {
+        field.to_string()
+    }
+}
+
 fn coded(code: &str, detail: &str) -> String {
     use mamori_catalog::{Lang, tr};
     let key = format!("error.{code}");
@@ -1350,7 +1362,6 @@ fn detect_scan(rule_paths: Vec<PathBuf>, paths: Vec<PathBuf>, json: bool) -> Res
 
 /// `mamori accounts sync ldap`: read the directory, then apply it to one system, all or nothing.
 async fn accounts_sync(source: SyncSource) -> Result<bool> {
-    use mamori_domain::ledger::InfoSystem;
     let SyncSource::Ldap {
         url,
         bind_dn,
@@ -1379,21 +1390,12 @@ async fn accounts_sync(source: SyncSource) -> Result<bool> {
     let cfg = load_config(&store, &ListenArgs::default(), &default_data_dir())?;
     init_tracing("warn");
     let svc = open(&cfg).await?;
-    let systems = svc.store.records::<InfoSystem>().await?;
-    let target = systems
-        .iter()
-        .find(|s| s.name == system || s.id.0.to_string() == system)
-        .map(|s| s.id);
-    let Some(system_id) = target else {
-        let names: Vec<&str> = systems.iter().map(|s| s.name.as_str()).collect();
-        svc.store.close().await;
-        bail!(
-            "{}",
-            coded(
-                "DIR0012",
-                &format!("--system {system}; {}", names.join(", "))
-            )
-        );
+    let system_id = match mamori_server::directory::find_system(&svc, &system).await {
+        Ok(id) => id,
+        Err(f) => {
+            svc.store.close().await;
+            bail!("{}", coded(f.code, &format!("--system {}", f.detail)));
+        }
     };
     let src = mamori_server::directory::LdapSource {
         url,
@@ -1446,12 +1448,22 @@ async fn accounts_sync(source: SyncSource) -> Result<bool> {
     let result = svc
         .sync_directory(&cap, system_id, &snapshot, &opts, &client)
         .await;
-    svc.store.close().await;
     let r = match result {
         Ok(r) => r,
-        Err(mamori_service::ServiceError::Invalid { code, .. }) => bail!("{}", coded(code, "")),
-        Err(e) => return Err(e.into()),
+        Err(mamori_service::ServiceError::Invalid { code, .. }) => {
+            // A refused snapshot (duplicate logins, too many entries) is on record like an
+            // unreadable directory.
+            let recorded = svc.record_directory_failure(&system, "cli", code, "").await;
+            svc.store.close().await;
+            recorded?;
+            bail!("{}", coded(code, ""));
+        }
+        Err(e) => {
+            svc.store.close().await;
+            return Err(e.into());
+        }
     };
+    svc.store.close().await;
     println!(
         "{}: 追加 added {}  変更 changed {}  無効化 disabled {}  変更なし unchanged {}  管理者 admins {}",
         r.system,
@@ -1477,7 +1489,7 @@ async fn accounts_sync(source: SyncSource) -> Result<bool> {
     for (login, ch) in r.changed.iter().take(20) {
         let fields: Vec<String> = ch
             .iter()
-            .map(|(f, b, a)| format!("{f}: {b} → {a}"))
+            .map(|(f, b, a)| format!("{}: {b} → {a}", field_label("account_field", f)))
             .collect();
         println!("  変更 changed {login}: {}", fields.join(", "));
     }
@@ -1492,7 +1504,7 @@ async fn accounts_sync(source: SyncSource) -> Result<bool> {
         let fields: Vec<String> = r
             .policy
             .iter()
-            .map(|(f, b, a)| format!("{f}: {b} → {a}"))
+            .map(|(f, b, a)| format!("{}: {b} → {a}", field_label("system_field", f)))
             .collect();
         println!(
             "  パスワードポリシー password policy: {}",

@@ -18,28 +18,32 @@ pub struct NewAuditEvent<'a> {
 }
 
 /// Appends an event to the chain inside `tx`; returns its sequence number.
+/// Makes the audit head row (seq 0, the genesis hash) if it is not there. Called once when the
+/// store opens; safe when several processes open the same database at once.
+pub(crate) async fn ensure_head(pool: &sqlx::AnyPool) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, $1) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(GENESIS.to_vec())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 pub async fn append(tx: &mut Tx, backend: Backend, ev: &NewAuditEvent<'_>) -> Result<i64> {
     let head_sql = match backend {
         Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
         Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
     };
     let head = sqlx::query(head_sql).fetch_optional(&mut **tx).await?;
-    let (prev_seq, prev_hash) = match head {
-        Some(r) => {
-            let h: Vec<u8> = r.try_get(1)?;
-            let h: [u8; 32] = h
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("audit head hash".into()))?;
-            (r.try_get::<i64, _>(0)?, h)
-        }
-        None => {
-            sqlx::query("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, $1)")
-                .bind(GENESIS.to_vec())
-                .execute(&mut **tx)
-                .await?;
-            (0, GENESIS)
-        }
-    };
+    // The head row is made when the store opens (`ensure_head`), so two first writers never
+    // race to create it: on PostgreSQL both lock the same row and take turns.
+    let head = head.ok_or_else(|| StoreError::Corrupt("audit head missing".into()))?;
+    let h: Vec<u8> = head.try_get(1)?;
+    let prev_hash: [u8; 32] = h
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("audit head hash".into()))?;
+    let prev_seq: i64 = head.try_get(0)?;
     let rec = AuditRecord {
         seq: prev_seq + 1,
         at_ms: ev.at_ms,

@@ -213,6 +213,7 @@ impl Store {
             writer: Arc::new(Mutex::new(())),
         };
         migrate::run(&store).await?;
+        audit::ensure_head(&store.pool).await?;
         Ok(store)
     }
 

@@ -914,3 +914,76 @@ fn the_directory_sync_needs_a_password_and_a_known_system() {
     assert!(text(&o).contains("DIR0012"), "{}", text(&o));
     assert!(text(&o).contains("--system 院内ドメイン"), "{}", text(&o));
 }
+
+#[tokio::test]
+async fn a_directory_the_cli_cannot_read_is_on_record() {
+    use mamori_domain::ledger::InfoSystem;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let system = {
+        let store = mamori_storage::Store::open_data_dir(&data).await.unwrap();
+        let clock = std::sync::Arc::new(mamori_service::ManualClock::new(mamori_testkit::T0_MS));
+        let hasher =
+            mamori_service::PasswordHasher::new(mamori_service::Argon2Params::FOR_TESTS, 1)
+                .unwrap();
+        let svc = mamori_service::Services::new(store, clock.clone(), hasher);
+        let today = mamori_service::Clock::today(&*clock);
+        svc.seed_demo(
+            &mamori_service::demo::demo_facility(today, 7),
+            mamori_testkit::PASSWORD,
+        )
+        .await
+        .unwrap();
+        let name = svc.store.records::<InfoSystem>().await.unwrap()[0]
+            .name
+            .clone();
+        svc.store.close().await;
+        name
+    };
+    let pass = tmp.path().join("ldap.pass");
+    std::fs::write(&pass, "secret\n").unwrap();
+    let dir = data.clone();
+    let sys = system.clone();
+    let o = tokio::task::spawn_blocking(move || {
+        mamori(
+            &[
+                "accounts",
+                "sync",
+                "ldap",
+                "--url",
+                "ldap://127.0.0.1:9",
+                "--bind-dn",
+                "cn=reader,dc=clinic,dc=example",
+                "--base",
+                "dc=clinic,dc=example",
+                "--system",
+                &sys,
+                "--password-file",
+                pass.to_str().unwrap(),
+                "--timeout",
+                "2",
+            ],
+            &dir,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("DIR0001"), "{}", text(&o));
+
+    // The failure is listed on the directory page's record and in the audit trail.
+    let store = mamori_storage::Store::open_data_dir(&data).await.unwrap();
+    let rows = store.directory_syncs(10).await.unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].via, "cli");
+    assert_eq!(rows[0].code, "DIR0001");
+    assert_eq!(rows[0].system, system);
+    let trail = store.audit_events(50, 0).await.unwrap();
+    assert!(
+        trail
+            .iter()
+            .any(|e| e.action == "accounts.directory_sync_failed" && e.detail.contains("DIR0001")),
+        "the failure is in the audit trail"
+    );
+    store.close().await;
+}
