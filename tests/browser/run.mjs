@@ -422,17 +422,33 @@ async function flow(page, { base, loginId, password, totpKey }) {
     ['alerts /alerts', '/alerts', '14h-alerts.png'],
     ['incident /incidents/1 (the demo\'s, from an alert)', '/incidents/1', '14i-incident.png'],
     ['directory sync /accounts/directory', '/accounts/directory', '14j-directory.png'],
+    ['account reviews /accounts/reviews', '/accounts/reviews', '14k-account-reviews.png'],
+    ['a closed account review /accounts/reviews/1', '/accounts/reviews/1', '14l-account-review.png'],
+    ['break-glass accounts /accounts/break-glass', '/accounts/break-glass', '14m-break-glass.png'],
     ['logs with the sealed log', '/logs', '14-logs-seal.png'],
   ]) {
     const resp = await page.goto(new URL(url, base).href);
     const h1 = await h1Visible(page);
     await page.screenshot({ path: path.join(SHOTS, file), fullPage: true }).catch(() => {});
-    const raw = (await page.content()).match(/\b[a-z_]+_(field|hint|finding)\.[a-z_0-9]+|\bregistry\.[a-z_]+/g);
+    const raw = (await page.content()).match(/\b[a-z_]+_(field|hint|finding)\.[a-z_0-9]+|\bregistry\.[a-z_]+|\b(account_reviews|break_glass|review_decision)\.[a-z_]+/g);
     check(name, resp && resp.status() < 400 && h1 !== null && !raw,
       `status ${resp && resp.status()}, h1 ${h1}, untranslated ${raw && raw.slice(0, 5)}`, `h1 「${h1}」`);
   }
   check('the logs page shows the sealed log and its key fingerprint',
     (await page.content()).includes('公開鍵の指紋'));
+  // The demo's account review in progress: tick every account with the header box, keep them.
+  {
+    await page.goto(new URL('/accounts/reviews/2', base).href);
+    const pendingBefore = await page.locator('input[name=account]').count();
+    await page.locator('input[data-check-all]').check();
+    const ticked = await page.locator('input[name=account]:checked').count();
+    await page.locator('button[name=decision][value=keep]').click();
+    await page.waitForLoadState('load');
+    const html = await page.content();
+    check('an account review takes a bulk decision from the tick-all box',
+      pendingBefore > 0 && ticked === pendingBefore && html.includes('選んだアカウントを「継続」にしました'),
+      `boxes ${pendingBefore}, ticked ${ticked}`);
+  }
   {
     await page.goto(new URL('/logs/sources', base).href);
     const html = await page.content();

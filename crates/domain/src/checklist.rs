@@ -218,10 +218,23 @@ pub struct Snapshot {
     pub documents: Vec<FacilityDocument>,
     /// The day each registry was last signed off (棚卸).
     pub reviews: Vec<(RegistryKind, Date)>,
+    /// Closed account review campaigns (アカウント棚卸).
+    pub account_reviews: Vec<AccountReviewDone>,
     /// Records in mamori's own sealed audit trail, when the sealed log is open.
     pub sealed_records: Option<u64>,
     /// What mamori collects of other systems' logs.
     pub collection: LogCollection,
+}
+
+/// A closed account review campaign, as 2-⑤ sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountReviewDone {
+    pub id: i64,
+    pub title: String,
+    pub closed_on: Date,
+    pub keep: usize,
+    pub revoke: usize,
+    pub pending: usize,
 }
 
 /// Log collection as the 2-⑪ probe sees it.
@@ -684,6 +697,25 @@ fn access_rights(s: &Snapshot) -> Evidence {
                 .records(listed(no_admin)),
         );
     }
+    let unapproved = findings::unapproved_administrators(&s.accounts);
+    if unapproved.is_empty() {
+        if admins > 0 {
+            facts.push(Fact::new("admins_approved", Tone::Good).count(admins));
+        }
+    } else {
+        let by: HashMap<i64, &Account> = s.accounts.iter().map(|a| (a.id.0, a)).collect();
+        facts.push(
+            Fact::new("admins_unapproved", Tone::Warn)
+                .count(unapproved.len())
+                .records(listed(
+                    unapproved
+                        .iter()
+                        .filter_map(|id| by.get(&id.0))
+                        .map(|a| rec(*a, account_label(s, a)))
+                        .collect(),
+                )),
+        );
+    }
     let ownerless = findings::ownerless_accounts(&s.accounts);
     if !ownerless.is_empty() {
         let by: HashMap<i64, &Account> = s.accounts.iter().map(|a| (a.id.0, a)).collect();
@@ -766,7 +798,7 @@ fn unneeded_accounts(s: &Snapshot, t: &Thresholds, today: Date) -> Evidence {
         );
     }
     // The first dormant-to-be account: when the evidence stops holding without a new login.
-    let until = s
+    let mut until = s
         .accounts
         .iter()
         .filter(|a| a.enabled)
@@ -774,6 +806,25 @@ fn unneeded_accounts(s: &Snapshot, t: &Thresholds, today: Date) -> Evidence {
         .map(|d| plus_days(d, t.dormant_account_days))
         .filter(|d| *d >= today)
         .min();
+    // The periodic account review (棚卸): the newest closed campaign.
+    match s.account_reviews.iter().max_by_key(|r| (r.closed_on, r.id)) {
+        Some(r) if plus_days(r.closed_on, t.review_cycle_days) >= today => {
+            until = earliest(until, Some(plus_days(r.closed_on, t.review_cycle_days)));
+            facts.push(
+                Fact::new("account_review_done", Tone::Good)
+                    .arg("date", day_text(Some(r.closed_on)))
+                    .arg("title", &r.title)
+                    .arg("keep", r.keep)
+                    .arg("revoke", r.revoke),
+            );
+        }
+        Some(r) => facts.push(
+            Fact::new("account_review_overdue", Tone::Warn)
+                .arg("date", day_text(Some(r.closed_on)))
+                .arg("days", t.review_cycle_days),
+        ),
+        None => facts.push(Fact::new("account_review_never", Tone::Warn)),
+    }
     evidence(topic, facts, until, &[Source::Ledger])
 }
 

@@ -206,9 +206,10 @@ fn name_key(s: &str) -> String {
 
 /// The plan of a sync of `snapshot` into `system`, whose current accounts are `existing`.
 ///
-/// The directory owns whether an account is enabled, whether it is an admin and when it last
-/// logged on. The ledger keeps what people set: the kind (shared, vendor …), two-factor, notes,
-/// and a person link made by hand. A new account links to the person with its staff number.
+/// The directory owns whether an account is enabled, whether it is an admin, when it last
+/// logged on, and its password's state (last set, never expires, locked out). The ledger keeps
+/// what people set: the kind (shared, vendor …), two-factor, the admin approval, notes, and a
+/// person link made by hand. A new account links to the person with its staff number.
 pub fn plan(
     snapshot: &Snapshot,
     system: SystemId,
@@ -254,12 +255,16 @@ pub fn plan(
         let enabled = u.enabled();
         let is_admin = admins.contains(&dn_key(&u.dn));
         let last_login_on = u.last_logon_ms.and_then(day);
+        let pw_last_set_on = u.pwd_last_set_ms.and_then(day);
         match current.get(&key) {
             Some(old) => {
                 let mut new = (*old).clone();
                 new.enabled = enabled;
                 new.is_admin = is_admin;
                 new.last_login_on = last_login_on.or(old.last_login_on);
+                new.pw_last_set_on = pw_last_set_on.or(old.pw_last_set_on);
+                new.pw_never_expires = u.password_never_expires();
+                new.locked_out = u.locked_out();
                 if new.person_id.is_none() {
                     new.person_id = person;
                 }
@@ -297,6 +302,11 @@ pub fn plan(
                     two_factor: false,
                     created_on: Some(today),
                     disabled_on: (!enabled).then_some(today),
+                    pw_last_set_on,
+                    pw_never_expires: u.password_never_expires(),
+                    locked_out: u.locked_out(),
+                    admin_approved_by: None,
+                    admin_approved_on: None,
                     notes: String::new(),
                 });
             }
@@ -435,6 +445,11 @@ mod tests {
             two_factor: true,
             created_on: None,
             disabled_on: None,
+            pw_last_set_on: None,
+            pw_never_expires: false,
+            locked_out: false,
+            admin_approved_by: None,
+            admin_approved_on: None,
             notes: "by hand".into(),
         }
     }

@@ -151,6 +151,78 @@ pub fn administrators(accounts: &[Account]) -> Vec<AccountId> {
         .collect()
 }
 
+/// Enabled administrator accounts whose rights nobody is recorded as having approved (2-④).
+pub fn unapproved_administrators(accounts: &[Account]) -> Vec<AccountId> {
+    accounts
+        .iter()
+        .filter(|a| a.enabled && a.is_admin && a.admin_approved_by.is_none())
+        .map(|a| a.id)
+        .collect()
+}
+
+/// Enabled accounts whose password never expires.
+pub fn never_expiring_passwords(accounts: &[Account]) -> Vec<AccountId> {
+    accounts
+        .iter()
+        .filter(|a| a.enabled && a.pw_never_expires)
+        .map(|a| a.id)
+        .collect()
+}
+
+/// Enabled accounts locked out after failed logins (someone guessing, or a user who needs help).
+pub fn locked_out_accounts(accounts: &[Account]) -> Vec<AccountId> {
+    accounts
+        .iter()
+        .filter(|a| a.enabled && a.locked_out)
+        .map(|a| a.id)
+        .collect()
+}
+
+/// An enabled account whose password is older than its system allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StalePassword {
+    pub account_id: AccountId,
+    pub last_set_on: Date,
+    pub age_days: i64,
+    pub max_age_days: i64,
+}
+
+/// Enabled accounts whose password was last set longer ago than their system's maximum age,
+/// oldest first. Accounts exempt from expiry, and systems without a maximum age, are left to
+/// [`never_expiring_passwords`] and the policy verdict.
+pub fn stale_passwords(
+    accounts: &[Account],
+    systems: &[InfoSystem],
+    today: Date,
+) -> Vec<StalePassword> {
+    let max_age: HashMap<SystemId, i64> = systems
+        .iter()
+        .filter(|s| s.status != SystemStatus::Retired)
+        .filter_map(|s| Some((s.id, s.password.max_age_days.filter(|d| *d > 0)?)))
+        .collect();
+    let mut out: Vec<StalePassword> = accounts
+        .iter()
+        .filter(|a| a.enabled && !a.pw_never_expires)
+        .filter_map(|a| {
+            let max = *max_age.get(&a.system_id)?;
+            let set = a.pw_last_set_on?;
+            let age = (today - set).whole_days();
+            (age > max).then_some(StalePassword {
+                account_id: a.id,
+                last_set_on: set,
+                age_days: age,
+                max_age_days: max,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.age_days
+            .cmp(&a.age_days)
+            .then(a.account_id.cmp(&b.account_id))
+    });
+    out
+}
+
 /// Enabled personal accounts with no owner recorded.
 pub fn ownerless_accounts(accounts: &[Account]) -> Vec<AccountId> {
     accounts
@@ -279,6 +351,11 @@ mod tests {
             two_factor: false,
             created_on: None,
             disabled_on: None,
+            pw_last_set_on: None,
+            pw_never_expires: false,
+            locked_out: false,
+            admin_approved_by: None,
+            admin_approved_on: None,
             notes: String::new(),
         }
     }
@@ -456,5 +533,66 @@ mod tests {
         assert_eq!(shared_accounts(&all), vec![AccountId(1)]);
         assert_eq!(administrators(&all), vec![AccountId(2)]);
         assert_eq!(ownerless_accounts(&all), vec![AccountId(2)]);
+    }
+
+    #[test]
+    fn password_state_and_admin_approval_are_findings() {
+        use crate::ledger::{DeliveryModel, SystemCategory};
+        let today = date!(2026 - 12 - 01);
+        let mut approved = account(1, 1, true, None);
+        approved.is_admin = true;
+        approved.admin_approved_by = Some(PersonId(9));
+        let mut unapproved = account(2, 2, true, None);
+        unapproved.is_admin = true;
+        let mut gone_admin = account(3, 3, false, None);
+        gone_admin.is_admin = true;
+        let mut never = account(4, 4, true, None);
+        never.pw_never_expires = true;
+        never.pw_last_set_on = Some(date!(2019 - 01 - 01));
+        let mut locked = account(5, 5, true, None);
+        locked.locked_out = true;
+        let mut old = account(6, 6, true, None);
+        old.pw_last_set_on = Some(date!(2026 - 06 - 01));
+        let mut fresh = account(7, 7, true, None);
+        fresh.pw_last_set_on = Some(date!(2026 - 11 - 01));
+        let mut unknown = account(8, 8, true, None);
+        unknown.pw_last_set_on = None;
+        let mut other_system = account(9, 9, true, None);
+        other_system.system_id = SystemId(2);
+        other_system.pw_last_set_on = Some(date!(2020 - 01 - 01));
+        let all = [
+            approved,
+            unapproved,
+            gone_admin,
+            never,
+            locked,
+            old,
+            fresh,
+            unknown,
+            other_system,
+        ];
+        assert_eq!(unapproved_administrators(&all), vec![AccountId(2)]);
+        assert_eq!(never_expiring_passwords(&all), vec![AccountId(4)]);
+        assert_eq!(locked_out_accounts(&all), vec![AccountId(5)]);
+
+        let mut rotated = InfoSystem::blank(SystemCategory::Ehr, DeliveryModel::OnPremises);
+        rotated.id = SystemId(1);
+        rotated.password.max_age_days = Some(90);
+        // System 2 has no maximum age: its old password is the policy's finding, not the account's.
+        let mut unrotated = InfoSystem::blank(SystemCategory::Receipt, DeliveryModel::OnPremises);
+        unrotated.id = SystemId(2);
+        let stale = stale_passwords(&all, &[rotated.clone(), unrotated], today);
+        assert_eq!(
+            stale,
+            vec![StalePassword {
+                account_id: AccountId(6),
+                last_set_on: date!(2026 - 06 - 01),
+                age_days: 183,
+                max_age_days: 90,
+            }]
+        );
+        // A retired system's accounts are not judged.
+        rotated.status = SystemStatus::Retired;
+        assert!(stale_passwords(&all, &[rotated], today).is_empty());
     }
 }

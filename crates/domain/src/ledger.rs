@@ -769,7 +769,41 @@ pub struct Account {
     pub two_factor: bool,
     pub created_on: Option<Date>,
     pub disabled_on: Option<Date>,
+    /// When the password was last set (the directory's `pwdLastSet`, or entered).
+    pub pw_last_set_on: Option<Date>,
+    /// The password is exempt from expiry (AD's DONT_EXPIRE_PASSWORD).
+    pub pw_never_expires: bool,
+    /// Locked out after failed logins, as of the last sync.
+    pub locked_out: bool,
+    /// Who approved the administrator rights (2-④), and when.
+    pub admin_approved_by: Option<PersonId>,
+    pub admin_approved_on: Option<Date>,
     pub notes: String,
+}
+
+impl Account {
+    /// A new enabled personal account with nothing else known.
+    pub fn new(system_id: SystemId, login_id: &str) -> Account {
+        Account {
+            id: AccountId(0),
+            system_id,
+            login_id: login_id.to_string(),
+            person_id: None,
+            kind: AccountKind::Personal,
+            is_admin: false,
+            enabled: true,
+            last_login_on: None,
+            two_factor: false,
+            created_on: None,
+            disabled_on: None,
+            pw_last_set_on: None,
+            pw_never_expires: false,
+            locked_out: false,
+            admin_approved_by: None,
+            admin_approved_on: None,
+            notes: String::new(),
+        }
+    }
 }
 
 impl Record for Account {
@@ -788,6 +822,11 @@ impl Record for Account {
         Field::new("two_factor", YES_NO).list(),
         Field::new("created_on", FieldKind::Date),
         Field::new("disabled_on", FieldKind::Date),
+        Field::new("pw_last_set_on", FieldKind::Date),
+        Field::new("pw_never_expires", YES_NO),
+        Field::new("locked_out", YES_NO),
+        Field::reference("admin_approved_by", "admin_approved_by", RegistryKind::Person),
+        Field::new("admin_approved_on", FieldKind::Date),
         Field::new("notes", FieldKind::Note),
     ];
 
@@ -809,6 +848,11 @@ impl Record for Account {
             flag_text(self.two_factor),
             day_text(self.created_on),
             day_text(self.disabled_on),
+            day_text(self.pw_last_set_on),
+            flag_text(self.pw_never_expires),
+            flag_text(self.locked_out),
+            id_text(self.admin_approved_by.map(|p| p.0)),
+            day_text(self.admin_approved_on),
             self.notes.clone(),
         ]
     }
@@ -825,13 +869,27 @@ impl Record for Account {
             two_factor: v.flag("two_factor"),
             created_on: v.date("created_on"),
             disabled_on: v.date("disabled_on"),
+            pw_last_set_on: v.date("pw_last_set_on"),
+            pw_never_expires: v.flag("pw_never_expires"),
+            locked_out: v.flag("locked_out"),
+            admin_approved_by: v.id("admin_approved_by").map(PersonId),
+            admin_approved_on: v.date("admin_approved_on"),
             notes: v.text("notes"),
         }
     }
     fn validate(&self) -> Vec<FieldError> {
-        ended_before(self.created_on, self.disabled_on, "disabled_on")
-            .into_iter()
-            .collect()
+        let mut out: Vec<FieldError> =
+            ended_before(self.created_on, self.disabled_on, "disabled_on")
+                .into_iter()
+                .collect();
+        // An approval names who approved: a date alone proves nothing.
+        if self.admin_approved_on.is_some() && self.admin_approved_by.is_none() {
+            out.push(FieldError {
+                field: "admin_approved_by",
+                code: "LED0035",
+            });
+        }
+        out
     }
     fn is_retired(&self, _today: Date) -> bool {
         !self.enabled
@@ -1342,6 +1400,11 @@ mod tests {
             two_factor: false,
             created_on: None,
             disabled_on: None,
+            pw_last_set_on: d(2025, 4, 1),
+            pw_never_expires: true,
+            locked_out: false,
+            admin_approved_by: Some(PersonId(9)),
+            admin_approved_on: d(2025, 4, 2),
             notes: String::new(),
         });
         let mut v = Vendor::named("株式会社メディネクスト");

@@ -4,8 +4,10 @@
 //! values, results go out as values. Everything a user sees is a code here (`as_str`), which the
 //! message catalog turns into Japanese or English.
 
+pub mod account_review;
 pub mod alert;
 pub mod audit;
+pub mod break_glass;
 pub mod checklist;
 pub mod directory;
 pub mod event;

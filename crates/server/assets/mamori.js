@@ -61,3 +61,24 @@
     });
   });
 })();
+
+// Tables with a column of checkboxes: a header box ticks them all (data-check-all="name"), and a
+// button ticks those the server suggests (data-check-suggested="name" ticks [data-suggest-revoke]).
+(function () {
+  "use strict";
+  function boxes(name) {
+    return document.querySelectorAll("input[type=checkbox][name='" + name + "']");
+  }
+  document.querySelectorAll("[data-check-all]").forEach(function (all) {
+    all.addEventListener("change", function () {
+      boxes(all.dataset.checkAll).forEach(function (b) { b.checked = all.checked; });
+    });
+  });
+  document.querySelectorAll("[data-check-suggested]").forEach(function (btn) {
+    btn.addEventListener("click", function () {
+      boxes(btn.dataset.checkSuggested).forEach(function (b) {
+        b.checked = b.hasAttribute("data-suggest-revoke");
+      });
+    });
+  });
+})();

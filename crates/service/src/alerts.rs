@@ -80,6 +80,9 @@ impl Services {
                 seal_index: d.seal_index,
             };
             let (id, opened) = record_detection(w, &new).await?;
+            if d.rule_id == crate::break_glass::DETECTED_RULE_ID {
+                self.record_detected_use(w, d, id, opened).await?;
+            }
             if opened {
                 out.opened += 1;
                 self.audit(

@@ -391,6 +391,7 @@ impl Services {
             vendor_documents: s.records::<VendorDocument>().await?,
             documents: s.records::<FacilityDocument>().await?,
             reviews,
+            account_reviews: self.account_reviews_done().await?,
             sealed_records,
         })
     }
@@ -873,6 +874,7 @@ mod tests {
             vendor_documents: demo.vendor_documents,
             documents: demo.documents,
             reviews: vec![(RegistryKind::Asset, date!(2024 - 01 - 01))],
+            account_reviews: Vec::new(),
             sealed_records: Some(3),
             collection: Default::default(),
         };

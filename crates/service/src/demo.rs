@@ -1289,6 +1289,11 @@ fn accounts(
                 two_factor: spec.two_factor == TwoFactor::All,
                 created_on: Some(draft.joined_on),
                 disabled_on: None,
+                pw_last_set_on: None,
+                pw_never_expires: false,
+                locked_out: false,
+                admin_approved_by: None,
+                admin_approved_on: None,
                 notes: String::new(),
             });
         }
@@ -1314,6 +1319,11 @@ fn accounts(
                 two_factor: false,
                 created_on: None,
                 disabled_on: None,
+                pw_last_set_on: None,
+                pw_never_expires: false,
+                locked_out: false,
+                admin_approved_by: None,
+                admin_approved_on: None,
                 notes: String::new(),
             });
         }
@@ -1332,6 +1342,11 @@ fn accounts(
             two_factor: false,
             created_on: None,
             disabled_on: None,
+            pw_last_set_on: None,
+            pw_never_expires: false,
+            locked_out: false,
+            admin_approved_by: None,
+            admin_approved_on: None,
             notes: "事業者保守用".to_owned(),
         });
     }
@@ -1339,7 +1354,43 @@ fn accounts(
     for (account, id) in out.iter_mut().zip(1..) {
         account.id = AccountId(id);
     }
+    password_state_and_approvals(&mut out, persons, today);
     out
+}
+
+/// What the directory and the approvals add to the accounts: passwords set within the last
+/// few months (a couple long ago), the vendors' and the break-glass account's exempt from expiry,
+/// one account locked out, and every administrator right approved by the director (院長) except
+/// the groupware reseller's account, which nobody remembers granting.
+fn password_state_and_approvals(accounts: &mut [Account], persons: &[Person], today: Date) {
+    let director = persons.first().map(|p| p.id);
+    for a in accounts.iter_mut() {
+        let n = a.id.0;
+        if a.enabled {
+            let ago = if n % 29 == 0 {
+                150 + n % 50
+            } else {
+                (n * 37) % 80
+            };
+            a.pw_last_set_on = Some(days_ago(today, ago));
+        }
+        a.pw_never_expires = matches!(
+            a.kind,
+            AccountKind::VendorMaintenance | AccountKind::Emergency
+        );
+        if a.is_admin
+            && !(a.system_id == SystemId(S_GROUPWARE) && a.kind == AccountKind::VendorMaintenance)
+        {
+            a.admin_approved_by = director;
+            a.admin_approved_on = Some(a.created_on.unwrap_or_else(|| days_ago(today, 400)));
+        }
+    }
+    if let Some(a) = accounts
+        .iter_mut()
+        .find(|a| a.enabled && a.kind == AccountKind::Personal && a.id.0 >= 17)
+    {
+        a.locked_out = true;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -375,14 +375,126 @@ impl Services {
                 .collect(),
         );
         push(
+            "unapproved_administrators",
+            Severity::Warn,
+            "2-④",
+            findings::unapproved_administrators(&accounts)
+                .iter()
+                .filter_map(|id| account_by.get(&id.0))
+                .map(|a| link(*a, account_label(a), owner(a)))
+                .collect(),
+        );
+        push(
+            "stale_passwords",
+            Severity::Warn,
+            "2-⑦",
+            findings::stale_passwords(&accounts, &systems, today)
+                .iter()
+                .filter_map(|f| account_by.get(&f.account_id.0).map(|a| (a, f)))
+                .map(|(a, f)| {
+                    link(
+                        *a,
+                        account_label(a),
+                        fill(
+                            &t("ledger_finding.pw_age"),
+                            &[
+                                ("date", &day_text(Some(f.last_set_on))),
+                                ("days", &f.age_days.to_string()),
+                                ("max", &f.max_age_days.to_string()),
+                            ],
+                        ),
+                    )
+                })
+                .collect(),
+        );
+        push(
+            "locked_out_accounts",
+            Severity::Warn,
+            "2-⑦",
+            findings::locked_out_accounts(&accounts)
+                .iter()
+                .filter_map(|id| account_by.get(&id.0))
+                .map(|a| link(*a, account_label(a), owner(a)))
+                .collect(),
+        );
+        push(
+            "never_expiring_passwords",
+            Severity::Review,
+            "2-⑦",
+            findings::never_expiring_passwords(&accounts)
+                .iter()
+                .filter_map(|id| account_by.get(&id.0))
+                .map(|a| {
+                    link(
+                        *a,
+                        account_label(a),
+                        match a.pw_last_set_on {
+                            Some(d) => fill(
+                                &t("ledger_finding.pw_set_on"),
+                                &[("date", &day_text(Some(d)))],
+                            ),
+                            None => owner(a),
+                        },
+                    )
+                })
+                .collect(),
+        );
+        push(
             "administrators",
             Severity::Review,
             "2-④",
             findings::administrators(&accounts)
                 .iter()
                 .filter_map(|id| account_by.get(&id.0))
-                .map(|a| link(*a, account_label(a), owner(a)))
+                .map(|a| {
+                    let approval = match a.admin_approved_by {
+                        Some(p) => fill(
+                            &t("ledger_finding.approved_by"),
+                            &[
+                                ("name", person_name.get(&p.0).copied().unwrap_or("?")),
+                                ("date", &day_text(a.admin_approved_on)),
+                            ],
+                        ),
+                        None => t("ledger_finding.not_approved"),
+                    };
+                    link(*a, account_label(a), format!("{}　{approval}", owner(a)))
+                })
                 .collect(),
+        );
+        // Break-glass accounts used and not sealed again, or whose custody nobody recorded.
+        let custody: HashMap<i64, i64> = s
+            .break_glass_custody()
+            .await?
+            .into_iter()
+            .map(|c| (c.account_id, c.sealed_ms))
+            .collect();
+        let last_use: HashMap<i64, i64> = s.break_glass_last_uses().await?.into_iter().collect();
+        let mut used = Vec::new();
+        let mut unregistered = Vec::new();
+        for a in accounts
+            .iter()
+            .filter(|a| a.enabled && a.kind == mamori_domain::ledger::AccountKind::Emergency)
+        {
+            let item = FindingItem {
+                href: format!("/accounts/break-glass#glass-{}", a.id.0),
+                label: account_label(a),
+                detail: String::new(),
+            };
+            match mamori_domain::break_glass::state(
+                custody.get(&a.id.0).copied(),
+                last_use.get(&a.id.0).copied(),
+            ) {
+                mamori_domain::break_glass::State::UsedSinceSealed => used.push(item),
+                mamori_domain::break_glass::State::Unregistered => unregistered.push(item),
+                mamori_domain::break_glass::State::Sealed => {}
+            }
+        }
+        push("break_glass_used", Severity::Bad, "2-④", used);
+        push(
+            "break_glass_unregistered",
+            Severity::Warn,
+            "2-④",
+            unregistered,
         );
         groups.sort_by_key(|g| g.severity);
         Ok(groups)

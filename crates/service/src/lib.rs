@@ -5,9 +5,11 @@
 //! change and its record commit together or not at all. Time comes from [`Clock`]; nothing here
 //! reads the wall clock.
 
+pub mod account_reviews;
 pub mod alerts;
 pub mod auth;
 pub mod authz;
+pub mod break_glass;
 pub mod checklist;
 pub mod clock;
 pub mod collect;

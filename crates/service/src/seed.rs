@@ -5,6 +5,7 @@ use crate::demo::DemoFacility;
 use crate::error::{ServiceError, ServiceResult};
 use crate::{ClientInfo, Services};
 use mamori_domain::facility::FacilityKind;
+use mamori_domain::ledger::Account;
 use mamori_domain::role::Role;
 use mamori_domain::{AccountId, PersonId, SystemId, UserId, VendorId};
 use mamori_storage::users::{self, NewUser};
@@ -86,13 +87,20 @@ impl Services {
             registry::insert(&mut w, &a2).await?;
         }
         let mut accounts: Vec<AccountId> = Vec::new();
+        let mut stored_accounts: Vec<Account> = Vec::new();
         for a in &demo.accounts {
             let mut a2 = a.clone();
             a2.system_id = *system_ids
                 .get(&a.system_id)
                 .ok_or_else(|| ServiceError::Internal(format!("demo system {}", a.system_id)))?;
             a2.person_id = a.person_id.and_then(|p| person_ids.get(&p).copied());
-            accounts.push(AccountId(registry::insert(&mut w, &a2).await?));
+            a2.admin_approved_by = a
+                .admin_approved_by
+                .and_then(|p| person_ids.get(&p).copied());
+            let id = AccountId(registry::insert(&mut w, &a2).await?);
+            a2.id = id;
+            accounts.push(id);
+            stored_accounts.push(a2);
         }
         for c in &demo.contacts {
             let mut c2 = c.clone();
@@ -134,6 +142,34 @@ impl Services {
                 note: "年次棚卸（全機器の設置場所と状態を確認）".to_string(),
                 records: i64::try_from(demo.assets.len()).unwrap_or(0),
             },
+        )
+        .await?;
+        // The break-glass account's envelope: sealed when the EHR went in, two holders.
+        for a in stored_accounts
+            .iter()
+            .filter(|a| a.kind == mamori_domain::ledger::AccountKind::Emergency)
+        {
+            mamori_storage::break_glass::upsert_custody(
+                &mut w,
+                &mamori_storage::break_glass::CustodyRow {
+                    account_id: a.id.0,
+                    holders: "院長\n事務長".to_string(),
+                    location: "事務長室の金庫（封筒に封印・割印）".to_string(),
+                    notes: "使用時は当直責任者が開封し、使用記録簿に記入する。".to_string(),
+                    sealed_ms: now - 200 * 86_400_000,
+                    sealed_by: "安全管理責任者（事務長）".to_string(),
+                },
+                true,
+            )
+            .await?;
+        }
+        self.seed_demo_account_reviews(
+            &mut w,
+            demo,
+            &system_ids,
+            &person_ids,
+            &stored_accounts,
+            now,
         )
         .await?;
         let first_vendor = demo

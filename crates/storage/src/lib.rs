@@ -6,8 +6,10 @@
 //! when it returns. Writers are serialised in-process on SQLite (one writer at a time is what
 //! SQLite allows anyway) so read-then-write transactions never fail with `SQLITE_BUSY`.
 
+pub mod account_reviews;
 pub mod alerts;
 pub mod audit;
+pub mod break_glass;
 pub mod checklist;
 pub mod csv_profiles;
 pub mod detection;

@@ -27,6 +27,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (14, "detection", include_str!("../migrations/0014_detection.sql")),
     (15, "incidents", include_str!("../migrations/0015_incidents.sql")),
     (16, "directory_syncs", include_str!("../migrations/0016_directory_syncs.sql")),
+    (17, "account_hygiene", include_str!("../migrations/0017_account_hygiene.sql")),
+    (18, "account_reviews", include_str!("../migrations/0018_account_reviews.sql")),
+    (19, "break_glass", include_str!("../migrations/0019_break_glass.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {
@@ -120,6 +123,22 @@ mod tests {
             statements(sql),
             vec!["CREATE TABLE a (x TEXT \n)", "CREATE INDEX i ON a (x)"]
         );
+    }
+
+    #[test]
+    fn every_file_in_the_folder_is_a_listed_migration_in_order() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let listed: Vec<String> = MIGRATIONS
+            .iter()
+            .map(|(v, name, _)| format!("{v:04}_{name}.sql"))
+            .collect();
+        assert_eq!(files, listed, "a migration file is not in MIGRATIONS");
     }
 
     #[test]

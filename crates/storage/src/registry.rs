@@ -136,6 +136,26 @@ pub async fn update<R: Record>(tx: &mut Tx, r: &R) -> Result<bool> {
     Ok(done.rows_affected() == 1)
 }
 
+/// One record read inside `tx`, locked on PostgreSQL until the transaction ends (SQLite's
+/// writer lock already serialises writers), for a change decided on what it holds now.
+pub async fn record_for_update<R: Record>(
+    tx: &mut Tx,
+    backend: crate::Backend,
+    id: i64,
+) -> Result<Option<R>> {
+    let lock = match backend {
+        crate::Backend::Postgres => " FOR UPDATE",
+        crate::Backend::Sqlite => "",
+    };
+    let sql = format!(
+        "SELECT id, {} FROM {} WHERE id = $1{lock}",
+        columns::<R>(),
+        table::<R>()
+    );
+    let r = sqlx::query(&sql).bind(id).fetch_optional(&mut **tx).await?;
+    r.as_ref().map(decode::<R>).transpose()
+}
+
 /// Filters of a registry list. Empty means "any".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {

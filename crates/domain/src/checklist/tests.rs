@@ -51,6 +51,11 @@ fn account(id: i64, person: i64, admin: bool) -> Account {
         two_factor: true,
         created_on: None,
         disabled_on: None,
+        pw_last_set_on: None,
+        pw_never_expires: false,
+        locked_out: false,
+        admin_approved_by: admin.then_some(PersonId(1)),
+        admin_approved_on: admin.then_some(date!(2025 - 04 - 01)),
         notes: String::new(),
     }
 }
@@ -155,6 +160,14 @@ fn good() -> Snapshot {
             doc(9, DocKind::LogReview, date!(2025 - 09 - 01)),
         ],
         reviews: vec![(RegistryKind::Asset, date!(2025 - 04 - 15))],
+        account_reviews: vec![AccountReviewDone {
+            id: 1,
+            title: "令和7年度 アカウント棚卸".into(),
+            closed_on: date!(2025 - 05 - 01),
+            keep: 2,
+            revoke: 1,
+            pending: 0,
+        }],
         sealed_records: Some(120),
         collection: LogCollection::default(),
     }
@@ -294,8 +307,25 @@ fn access_rights_need_a_matrix_and_named_admins() {
     s.documents.retain(|d| d.kind != DocKind::AccessMatrix);
     assert_eq!(
         check("systems.access_rights", &s),
-        (Verdict::Fail, vec!["access_matrix_missing"])
+        (
+            Verdict::Fail,
+            vec!["access_matrix_missing", "admins_approved"]
+        )
     );
+    // An administrator nobody is recorded as approving is named.
+    let mut s = good();
+    for a in &mut s.accounts {
+        a.admin_approved_by = None;
+    }
+    let e = run("systems.access_rights", &s);
+    assert_eq!(e.verdict, Verdict::Unknown);
+    let f = e
+        .facts
+        .iter()
+        .find(|f| f.code == "admins_unapproved")
+        .expect("fact");
+    assert_eq!(f.tone, Tone::Warn);
+    assert_eq!(f.records[0].label, "電子カルテ / u1");
     let mut s = good();
     for a in &mut s.accounts {
         a.is_admin = false;
@@ -343,13 +373,63 @@ fn leavers_and_dormant_accounts_fail_2_5() {
         check("systems.unneeded_accounts", &s),
         (
             Verdict::Fail,
-            vec!["no_leaver_accounts", "dormant_accounts"]
+            vec![
+                "no_leaver_accounts",
+                "dormant_accounts",
+                "account_review_done"
+            ]
         )
     );
     // The evidence holds until the first account would turn dormant.
     assert_eq!(
         run("systems.unneeded_accounts", &good()).valid_until,
         Some(date!(2025 - 12 - 29))
+    );
+}
+
+#[test]
+fn an_account_review_within_the_cycle_is_evidence_for_2_5() {
+    let e = run("systems.unneeded_accounts", &good());
+    let f = e
+        .facts
+        .iter()
+        .find(|f| f.code == "account_review_done")
+        .expect("fact");
+    assert_eq!(
+        f.args,
+        vec![
+            ("date", "2025-05-01".into()),
+            ("title", "令和7年度 アカウント棚卸".into()),
+            ("keep", "2".into()),
+            ("revoke", "1".into())
+        ]
+    );
+    assert_eq!(e.verdict, Verdict::Pass);
+    // Older than the cycle: a warning, and the verdict is no longer a pass.
+    let mut s = good();
+    s.account_reviews[0].closed_on = date!(2024 - 09 - 30);
+    assert_eq!(
+        check("systems.unneeded_accounts", &s),
+        (
+            Verdict::Unknown,
+            vec!["no_leaver_accounts", "account_review_overdue"]
+        )
+    );
+    // The newest campaign counts.
+    s.account_reviews.push(AccountReviewDone {
+        id: 2,
+        closed_on: date!(2025 - 09 - 01),
+        ..s.account_reviews[0].clone()
+    });
+    assert_eq!(run("systems.unneeded_accounts", &s).verdict, Verdict::Pass);
+    let mut s = good();
+    s.account_reviews.clear();
+    assert_eq!(
+        check("systems.unneeded_accounts", &s),
+        (
+            Verdict::Unknown,
+            vec!["no_leaver_accounts", "account_review_never"]
+        )
     );
 }
 

@@ -1,6 +1,8 @@
 //! The web edge: routes, extractors, pages and the JSON API. The only module that knows HTTP.
 
+pub mod account_reviews;
 pub mod alerts;
+pub mod break_glass;
 pub mod checklist;
 pub mod directory;
 pub mod error;

@@ -1413,12 +1413,17 @@ pub async fn accounts(State(state): State<AppState>, p: Page<perm::ViewAccounts>
             two_factor: a.two_factor,
             leaver_days: leaver.get(&a.id).copied(),
             dormant: dormant.contains(&a.id),
+            unapproved: a.enabled && a.is_admin && a.admin_approved_by.is_none(),
+            locked_out: a.enabled && a.locked_out,
+            never_expires: a.enabled && a.pw_never_expires,
         })
         .collect();
+    let unapproved = rows.iter().filter(|r| r.unapproved).count();
     rows.sort_by_key(|r| {
         (
             r.leaver_days.is_none(),
             !r.dormant,
+            !(r.unapproved || r.locked_out),
             r.system.clone(),
             r.login_id.clone(),
         )
@@ -1442,6 +1447,11 @@ pub async fn accounts(State(state): State<AppState>, p: Page<perm::ViewAccounts>
                 .filter(|a| a.enabled && a.is_admin)
                 .count() as u64,
             tone: Tone::Neutral,
+        },
+        Bar {
+            label: tr(lang, "accounts.unapproved").to_string(),
+            value: unapproved as u64,
+            tone: Tone::Warn,
         },
         Bar {
             label: tr(lang, "accounts.shared").to_string(),

@@ -4,8 +4,8 @@
 use crate::web::AppState;
 use crate::web::extract::resolve_session;
 use crate::web::{
-    alerts, checklist, directory, events, incidents, ledger, ledger_overview, log_profiles, pages,
-    sources, vendor_forms,
+    account_reviews, alerts, break_glass, checklist, directory, events, incidents, ledger,
+    ledger_overview, log_profiles, pages, sources, vendor_forms,
 };
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -112,6 +112,14 @@ pub const ROUTES: &[RouteSpec] = &[
     r("GET", "/accounts", "/accounts", Needs(P::ViewAccounts)),
     r("GET", "/accounts/directory", "/accounts/directory", Needs(P::ViewAccounts)),
     r("POST", "/accounts/directory", "/accounts/directory", Needs(P::EditLedger)),
+    r("GET", "/accounts/break-glass", "/accounts/break-glass", Needs(P::ViewAccounts)),
+    r("POST", "/accounts/break-glass/{id}", "/accounts/break-glass/999999", Needs(P::EditLedger)),
+    r("GET", "/accounts/reviews", "/accounts/reviews", Needs(P::ViewAccounts)),
+    r("POST", "/accounts/reviews", "/accounts/reviews", Needs(P::EditLedger)),
+    r("GET", "/accounts/reviews/{id}", "/accounts/reviews/1", Needs(P::ViewAccounts)),
+    r("POST", "/accounts/reviews/{id}/decide", "/accounts/reviews/999999/decide", Needs(P::EditLedger)),
+    r("POST", "/accounts/reviews/{id}/close", "/accounts/reviews/999999/close", Needs(P::EditLedger)),
+    r("GET", "/accounts/reviews/{id}/report.csv", "/accounts/reviews/1/report.csv", Needs(P::ViewAccounts)),
     r("GET", "/checklist", "/checklist", Needs(P::ViewChecklist)),
     r("GET", "/checklist/items/{key}", "/checklist/items/systems.ledger", Needs(P::ViewChecklist)),
     r("POST", "/checklist/items/{key}", "/checklist/items/systems.ledger", Needs(P::AnswerChecklist)),
@@ -268,6 +276,14 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("GET", "/accounts") => get(pages::accounts),
         ("GET", "/accounts/directory") => get(directory::page),
         ("POST", "/accounts/directory") => post(directory::sync_now),
+        ("GET", "/accounts/break-glass") => get(break_glass::show),
+        ("POST", "/accounts/break-glass/{id}") => post(break_glass::act),
+        ("GET", "/accounts/reviews") => get(account_reviews::list),
+        ("POST", "/accounts/reviews") => post(account_reviews::create),
+        ("GET", "/accounts/reviews/{id}") => get(account_reviews::detail),
+        ("POST", "/accounts/reviews/{id}/decide") => post(account_reviews::decide),
+        ("POST", "/accounts/reviews/{id}/close") => post(account_reviews::close),
+        ("GET", "/accounts/reviews/{id}/report.csv") => get(account_reviews::report),
         ("GET", "/checklist") => get(checklist::page),
         ("GET", "/checklist/items/{key}") => get(checklist::item),
         ("POST", "/checklist/items/{key}") => post(checklist::answer),

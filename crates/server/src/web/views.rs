@@ -396,6 +396,10 @@ pub struct AccountLine {
     pub two_factor: bool,
     pub leaver_days: Option<i64>,
     pub dormant: bool,
+    /// An enabled administrator with no approval recorded (2-④).
+    pub unapproved: bool,
+    pub locked_out: bool,
+    pub never_expires: bool,
 }
 
 #[derive(Template)]

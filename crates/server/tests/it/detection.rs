@@ -99,6 +99,11 @@ async fn the_shipped_rules_raise_alerts_once_from_the_sealed_log() {
             two_factor: false,
             created_on: None,
             disabled_on: None,
+            pw_last_set_on: None,
+            pw_never_expires: false,
+            locked_out: false,
+            admin_approved_by: None,
+            admin_approved_on: None,
             notes: String::new(),
         },
     )

@@ -83,6 +83,11 @@ fn account(system: i64, login: &str, kind: AccountKind) -> Account {
         two_factor: true,
         created_on: None,
         disabled_on: None,
+        pw_last_set_on: None,
+        pw_never_expires: false,
+        locked_out: false,
+        admin_approved_by: None,
+        admin_approved_on: None,
         notes: "受付の共用端末で使用".into(),
     }
 }

@@ -8,9 +8,11 @@
     clippy::indexing_slicing
 )]
 
+mod account_reviews;
 mod alerts;
 mod audit;
 mod auth;
+mod break_glass;
 mod checklist;
 mod cli;
 mod collect;
