@@ -425,12 +425,14 @@ async function flow(page, { base, loginId, password, totpKey }) {
     ['account reviews /accounts/reviews', '/accounts/reviews', '14k-account-reviews.png'],
     ['a closed account review /accounts/reviews/1', '/accounts/reviews/1', '14l-account-review.png'],
     ['break-glass accounts /accounts/break-glass', '/accounts/break-glass', '14m-break-glass.png'],
+    ['account list import /accounts/import', '/accounts/import', '14n-account-import.png'],
+    ['matches to confirm /accounts/matches', '/accounts/matches', '14o-account-matches.png'],
     ['logs with the sealed log', '/logs', '14-logs-seal.png'],
   ]) {
     const resp = await page.goto(new URL(url, base).href);
     const h1 = await h1Visible(page);
     await page.screenshot({ path: path.join(SHOTS, file), fullPage: true }).catch(() => {});
-    const raw = (await page.content()).match(/\b[a-z_]+_(field|hint|finding)\.[a-z_0-9]+|\bregistry\.[a-z_]+|\b(account_reviews|break_glass|review_decision)\.[a-z_]+/g);
+    const raw = (await page.content()).match(/\b[a-z_]+_(field|hint|finding)\.[a-z_0-9]+|\bregistry\.[a-z_]+|\b(account_reviews|account_import|account_matches|break_glass|review_decision)\.[a-z_]+/g);
     check(name, resp && resp.status() < 400 && h1 !== null && !raw,
       `status ${resp && resp.status()}, h1 ${h1}, untranslated ${raw && raw.slice(0, 5)}`, `h1 「${h1}」`);
   }

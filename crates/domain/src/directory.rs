@@ -6,8 +6,10 @@
 //! membership, often through nested groups. Everything here is pure: the server reads the
 //! directory, the service applies the [`SyncPlan`] in one transaction.
 
-use crate::ledger::{Account, AccountKind, PasswordPolicy, Person};
-use crate::{AccountId, PersonId, SystemId};
+use crate::SystemId;
+pub use crate::account_source::{SnapshotError, SyncPlan};
+use crate::account_source::{SourceAccount, plan_accounts};
+use crate::ledger::{Account, PasswordPolicy, Person};
 use std::collections::{HashMap, HashSet};
 use time::{Date, OffsetDateTime, UtcOffset};
 
@@ -114,30 +116,6 @@ pub struct Snapshot {
     pub policy: Option<DomainPolicy>,
 }
 
-/// Why a snapshot cannot be applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SnapshotError {
-    /// Two entries have the same login (ignoring case).
-    DuplicateLogin(String),
-    /// The login does not fit the ledger's login field.
-    LoginTooLong(String),
-}
-
-impl SnapshotError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            SnapshotError::DuplicateLogin(_) => "DIR0010",
-            SnapshotError::LoginTooLong(_) => "DIR0011",
-        }
-    }
-    /// The entry it is about.
-    pub fn subject(&self) -> &str {
-        match self {
-            SnapshotError::DuplicateLogin(s) | SnapshotError::LoginTooLong(s) => s,
-        }
-    }
-}
-
 /// A DN as LDAP compares it: case and the spaces around `,` and `=` do not count.
 pub fn dn_key(dn: &str) -> String {
     dn.split(',')
@@ -183,33 +161,13 @@ pub fn administrators(snapshot: &Snapshot, admin_groups: &[String]) -> HashSet<S
     out
 }
 
-/// What a sync does to the accounts of one system.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SyncPlan {
-    pub add: Vec<Account>,
-    /// (before, after) of accounts whose directory-owned fields changed.
-    pub change: Vec<(Account, Account)>,
-    /// (before, after) of enabled accounts no longer in the directory: disabled as of today.
-    pub disable: Vec<(Account, Account)>,
-    pub unchanged: usize,
-    /// Logins linked to nobody on the roster (no or unknown staff number).
-    pub unlinked: Vec<String>,
-    /// Logins whose display name is exactly one roster person's name but whose staff number
-    /// did not link them: a person to confirm, never linked automatically.
-    pub candidates: Vec<(String, PersonId)>,
-}
-
-/// Name as compared for candidates: no spaces of any width.
-fn name_key(s: &str) -> String {
-    s.chars().filter(|c| !c.is_whitespace()).collect()
-}
-
 /// The plan of a sync of `snapshot` into `system`, whose current accounts are `existing`.
 ///
 /// The directory owns whether an account is enabled, whether it is an admin, when it last
 /// logged on, and its password's state (last set, never expires, locked out). The ledger keeps
 /// what people set: the kind (shared, vendor …), two-factor, the admin approval, notes, and a
-/// person link made by hand. A new account links to the person with its staff number.
+/// person link made by hand. A new account links to the person with its staff number; enabled
+/// accounts gone from the directory are disabled today.
 pub fn plan(
     snapshot: &Snapshot,
     system: SystemId,
@@ -219,115 +177,35 @@ pub fn plan(
     today: Date,
     offset: UtcOffset,
 ) -> Result<SyncPlan, SnapshotError> {
-    let by_staff: HashMap<&str, PersonId> = persons
-        .iter()
-        .map(|p| (p.staff_no.trim(), p.id))
-        .filter(|(s, _)| !s.is_empty())
-        .collect();
-    let mut by_name: HashMap<String, Vec<PersonId>> = HashMap::new();
-    for p in persons {
-        by_name.entry(name_key(&p.name)).or_default().push(p.id);
-    }
-    let current: HashMap<String, &Account> = existing
-        .iter()
-        .filter(|a| a.system_id == system)
-        .map(|a| (a.login_id.to_lowercase(), a))
-        .collect();
     let day = |ms: i64| {
         OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
             .ok()
             .map(|t| t.to_offset(offset).date())
     };
-    let mut out = SyncPlan::default();
-    let mut seen: HashSet<String> = HashSet::new();
-    for u in &snapshot.users {
-        let key = u.login.to_lowercase();
-        if !seen.insert(key.clone()) {
-            return Err(SnapshotError::DuplicateLogin(u.login.clone()));
-        }
-        if u.login.chars().count() > 100 {
-            return Err(SnapshotError::LoginTooLong(u.login.clone()));
-        }
-        let person = u
-            .staff_no
-            .as_deref()
-            .and_then(|s| by_staff.get(s.trim()).copied());
-        let enabled = u.enabled();
-        let is_admin = admins.contains(&dn_key(&u.dn));
-        let last_login_on = u.last_logon_ms.and_then(day);
-        let pw_last_set_on = u.pwd_last_set_ms.and_then(day);
-        match current.get(&key) {
-            Some(old) => {
-                let mut new = (*old).clone();
-                new.enabled = enabled;
-                new.is_admin = is_admin;
-                new.last_login_on = last_login_on.or(old.last_login_on);
-                new.pw_last_set_on = pw_last_set_on.or(old.pw_last_set_on);
-                new.pw_never_expires = u.password_never_expires();
-                new.locked_out = u.locked_out();
-                if new.person_id.is_none() {
-                    new.person_id = person;
-                }
-                new.disabled_on = match (old.enabled, enabled) {
-                    (true, false) => Some(today),
-                    (_, true) => None,
-                    (false, false) => old.disabled_on,
-                };
-                if new.person_id.is_none() {
-                    out.unlinked.push(u.login.clone());
-                }
-                if new == **old {
-                    out.unchanged += 1;
-                } else {
-                    out.change.push(((*old).clone(), new));
-                }
-            }
-            None => {
-                if person.is_none() {
-                    out.unlinked.push(u.login.clone());
-                    if let Some([only]) = by_name.get(&name_key(&u.display_name)).map(Vec::as_slice)
-                    {
-                        out.candidates.push((u.login.clone(), *only));
-                    }
-                }
-                out.add.push(Account {
-                    id: AccountId(0),
-                    system_id: system,
-                    login_id: u.login.clone(),
-                    person_id: person,
-                    kind: AccountKind::Personal,
-                    is_admin,
-                    enabled,
-                    last_login_on,
-                    two_factor: false,
-                    created_on: Some(today),
-                    disabled_on: (!enabled).then_some(today),
-                    pw_last_set_on,
-                    pw_never_expires: u.password_never_expires(),
-                    locked_out: u.locked_out(),
-                    admin_approved_by: None,
-                    admin_approved_on: None,
-                    notes: String::new(),
-                });
-            }
-        }
-    }
-    for (key, old) in &current {
-        if !seen.contains(key) && old.enabled {
-            let mut new = (*old).clone();
-            new.enabled = false;
-            new.disabled_on = Some(today);
-            out.disable.push(((*old).clone(), new));
-        }
-    }
-    out.disable.sort_by(|a, b| a.0.login_id.cmp(&b.0.login_id));
-    Ok(out)
+    let source: Vec<SourceAccount> = snapshot
+        .users
+        .iter()
+        .map(|u| SourceAccount {
+            login: u.login.clone(),
+            name: u.display_name.clone(),
+            kana: String::new(),
+            staff_no: u.staff_no.clone(),
+            enabled: u.enabled(),
+            is_admin: Some(admins.contains(&dn_key(&u.dn))),
+            last_login_on: u.last_logon_ms.and_then(day),
+            pw_last_set_on: u.pwd_last_set_ms.and_then(day),
+            pw_never_expires: Some(u.password_never_expires()),
+            locked_out: Some(u.locked_out()),
+        })
+        .collect();
+    plan_accounts(&source, system, existing, persons, today, true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::JobType;
+    use crate::ledger::{AccountKind, JobType};
+    use crate::{AccountId, PersonId};
     use time::macros::{date, offset};
 
     const JST: UtcOffset = offset!(+9);

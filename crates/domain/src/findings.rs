@@ -223,6 +223,72 @@ pub fn stale_passwords(
     out
 }
 
+/// Enabled accounts without two-factor on systems that require it: every account where the
+/// system has it for all users, administrators where it has it for some (2-⑩). Break-glass
+/// accounts are left to their custody.
+pub fn accounts_without_two_factor(accounts: &[Account], systems: &[InfoSystem]) -> Vec<AccountId> {
+    let required: HashMap<SystemId, TwoFactor> = systems
+        .iter()
+        .filter(|s| s.status != SystemStatus::Retired)
+        .map(|s| (s.id, s.two_factor))
+        .collect();
+    accounts
+        .iter()
+        .filter(|a| a.enabled && !a.two_factor && a.kind != AccountKind::Emergency)
+        .filter(|a| match required.get(&a.system_id) {
+            Some(TwoFactor::All) => true,
+            Some(TwoFactor::Partial) => a.is_admin,
+            _ => false,
+        })
+        .map(|a| a.id)
+        .collect()
+}
+
+/// A vendor maintenance account whose vendor's staff changed after its password was last set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendorStaffChange {
+    pub account_id: AccountId,
+    /// The latest change of the vendor's staff.
+    pub changed_on: Date,
+    /// When the password was last set, if known.
+    pub pw_last_set_on: Option<Date>,
+}
+
+/// Enabled vendor maintenance accounts on a system of a vendor whose staff changed (a contact
+/// of the vendor left, or was replaced) after the day the password was last set: whoever
+/// left may still know it. `staff_changes` are (vendor, day of a change).
+pub fn vendor_accounts_after_staff_change(
+    accounts: &[Account],
+    systems: &[InfoSystem],
+    staff_changes: &[(crate::VendorId, Date)],
+) -> Vec<VendorStaffChange> {
+    let vendor_of: HashMap<SystemId, crate::VendorId> = systems
+        .iter()
+        .filter(|s| s.status != SystemStatus::Retired)
+        .filter_map(|s| Some((s.id, s.vendor_id?)))
+        .collect();
+    let mut latest: HashMap<crate::VendorId, Date> = HashMap::new();
+    for (v, d) in staff_changes {
+        let e = latest.entry(*v).or_insert(*d);
+        if *d > *e {
+            *e = *d;
+        }
+    }
+    accounts
+        .iter()
+        .filter(|a| a.enabled && a.kind == AccountKind::VendorMaintenance)
+        .filter_map(|a| {
+            let changed = *latest.get(vendor_of.get(&a.system_id)?)?;
+            let stale = a.pw_last_set_on.is_none_or(|set| set < changed);
+            stale.then_some(VendorStaffChange {
+                account_id: a.id,
+                changed_on: changed,
+                pw_last_set_on: a.pw_last_set_on,
+            })
+        })
+        .collect()
+}
+
 /// Enabled personal accounts with no owner recorded.
 pub fn ownerless_accounts(accounts: &[Account]) -> Vec<AccountId> {
     accounts
@@ -594,5 +660,77 @@ mod tests {
         // A retired system's accounts are not judged.
         rotated.status = SystemStatus::Retired;
         assert!(stale_passwords(&all, &[rotated], today).is_empty());
+    }
+
+    #[test]
+    fn accounts_without_two_factor_where_the_system_requires_it() {
+        use crate::ledger::{DeliveryModel, SystemCategory};
+        let mk = |id, tf| {
+            let mut s = InfoSystem::blank(SystemCategory::Ehr, DeliveryModel::OnPremises);
+            s.id = SystemId(id);
+            s.two_factor = tf;
+            s
+        };
+        let systems = [
+            mk(1, TwoFactor::All),
+            mk(2, TwoFactor::Partial),
+            mk(3, TwoFactor::None),
+        ];
+        let on = |id, system, admin, tf| {
+            let mut a = account(id, id, true, None);
+            a.system_id = SystemId(system);
+            a.is_admin = admin;
+            a.two_factor = tf;
+            a
+        };
+        let mut glass = on(7, 1, true, false);
+        glass.kind = AccountKind::Emergency;
+        let all = [
+            on(1, 1, false, false),
+            on(2, 1, false, true),
+            on(3, 2, false, false),
+            on(4, 2, true, false),
+            on(5, 3, true, false),
+            glass,
+        ];
+        assert_eq!(
+            accounts_without_two_factor(&all, &systems),
+            vec![AccountId(1), AccountId(4)]
+        );
+    }
+
+    #[test]
+    fn vendor_accounts_are_found_after_the_vendors_staff_changed() {
+        use crate::VendorId;
+        use crate::ledger::{DeliveryModel, SystemCategory};
+        let mut ehr = InfoSystem::blank(SystemCategory::Ehr, DeliveryModel::OnPremises);
+        ehr.id = SystemId(1);
+        ehr.vendor_id = Some(VendorId(5));
+        let mut other = InfoSystem::blank(SystemCategory::Receipt, DeliveryModel::OnPremises);
+        other.id = SystemId(2);
+        other.vendor_id = Some(VendorId(6));
+        let vendor = |id, system, set: Option<Date>| {
+            let mut a = account(id, id, true, None);
+            a.person_id = None;
+            a.kind = AccountKind::VendorMaintenance;
+            a.system_id = SystemId(system);
+            a.pw_last_set_on = set;
+            a
+        };
+        let accounts = [
+            vendor(1, 1, Some(date!(2026 - 03 - 01))),
+            vendor(2, 1, Some(date!(2026 - 10 - 01))),
+            vendor(3, 1, None),
+            vendor(4, 2, Some(date!(2020 - 01 - 01))),
+            account(5, 5, true, None),
+        ];
+        let changes = [
+            (VendorId(5), date!(2026 - 02 - 01)),
+            (VendorId(5), date!(2026 - 09 - 15)),
+        ];
+        let found = vendor_accounts_after_staff_change(&accounts, &[ehr, other], &changes);
+        let ids: Vec<i64> = found.iter().map(|f| f.account_id.0).collect();
+        assert_eq!(ids, vec![1, 3], "set before the latest change, or unknown");
+        assert_eq!(found[0].changed_on, date!(2026 - 09 - 15));
     }
 }

@@ -4,7 +4,9 @@
 //! values, results go out as values. Everything a user sees is a code here (`as_str`), which the
 //! message catalog turns into Japanese or English.
 
+pub mod account_import;
 pub mod account_review;
+pub mod account_source;
 pub mod alert;
 pub mod audit;
 pub mod break_glass;

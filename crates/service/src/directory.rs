@@ -14,6 +14,7 @@ use mamori_domain::registry::{Record, changes, creation};
 use mamori_storage::directory::{DirectorySyncRow, record_sync};
 use mamori_storage::{ledger, registry as store_registry};
 use serde_json::json;
+use std::collections::HashMap;
 
 /// How to apply a snapshot.
 #[derive(Debug, Clone, Default)]
@@ -223,6 +224,20 @@ impl Services {
             )
             .await?;
         }
+        let names: HashMap<String, String> = snapshot
+            .users
+            .iter()
+            .map(|u| (u.login.clone(), u.display_name.clone()))
+            .collect();
+        crate::account_import::queue_candidates(
+            &mut w,
+            system_id,
+            &p.candidates,
+            &names,
+            "directory",
+            now,
+        )
+        .await?;
         let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         record_sync(
             &mut w,

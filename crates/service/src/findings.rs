@@ -375,6 +375,71 @@ impl Services {
                 .collect(),
         );
         push(
+            "accounts_without_two_factor",
+            Severity::Warn,
+            "2-⑩",
+            findings::accounts_without_two_factor(&accounts, &systems)
+                .iter()
+                .filter_map(|id| account_by.get(&id.0))
+                .map(|a| {
+                    let s = system_by.get(&a.system_id.0);
+                    link(
+                        *a,
+                        account_label(a),
+                        s.map(|s| {
+                            tr(
+                                lang,
+                                &format!("two_factor_status.{}", s.two_factor.as_str()),
+                            )
+                            .to_string()
+                        })
+                        .unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        );
+        // The vendors' staff changes: a contact of the vendor made inactive, or renamed.
+        let mut staff_changes = Vec::new();
+        for c in contacts.iter().filter(|c| c.vendor_id.is_some()) {
+            for h in s.history(Contact::KIND.as_str(), c.id).await? {
+                let changed = crate::ledger::decode_changes(&h.changes)
+                    .iter()
+                    .any(|(f, b, a)| {
+                        (f == "active" && b == "1" && a == "0") || (f == "name" && !b.is_empty())
+                    });
+                if changed && let Some(v) = c.vendor_id {
+                    staff_changes.push((v, crate::clock::to_jst(h.at_ms).date()));
+                }
+            }
+        }
+        push(
+            "vendor_staff_changed",
+            Severity::Warn,
+            "2-②",
+            findings::vendor_accounts_after_staff_change(&accounts, &systems, &staff_changes)
+                .iter()
+                .filter_map(|f| account_by.get(&f.account_id.0).map(|a| (a, f)))
+                .map(|(a, f)| {
+                    link(
+                        *a,
+                        account_label(a),
+                        fill(
+                            &t("ledger_finding.staff_changed"),
+                            &[
+                                ("date", &day_text(Some(f.changed_on))),
+                                (
+                                    "set",
+                                    &f.pw_last_set_on
+                                        .map(|d| day_text(Some(d)))
+                                        .unwrap_or_else(|| t("ledger_finding.unknown")),
+                                ),
+                            ],
+                        ),
+                    )
+                })
+                .collect(),
+        );
+        push(
             "unapproved_administrators",
             Severity::Warn,
             "2-④",

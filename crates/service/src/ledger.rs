@@ -305,7 +305,7 @@ pub(crate) fn changes_json(changes: &[FieldChange]) -> String {
     .to_string()
 }
 
-fn decode_changes(s: &str) -> Vec<(String, String, String)> {
+pub(crate) fn decode_changes(s: &str) -> Vec<(String, String, String)> {
     let v: serde_json::Value = serde_json::from_str(s).unwrap_or(serde_json::Value::Null);
     v.as_array()
         .map(|a| {

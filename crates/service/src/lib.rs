@@ -5,6 +5,7 @@
 //! change and its record commit together or not at all. Time comes from [`Clock`]; nothing here
 //! reads the wall clock.
 
+pub mod account_import;
 pub mod account_reviews;
 pub mod alerts;
 pub mod auth;

@@ -6,6 +6,7 @@
 //! when it returns. Writers are serialised in-process on SQLite (one writer at a time is what
 //! SQLite allows anyway) so read-then-write transactions never fail with `SQLITE_BUSY`.
 
+pub mod account_import;
 pub mod account_reviews;
 pub mod alerts;
 pub mod audit;

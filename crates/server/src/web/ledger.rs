@@ -1285,11 +1285,11 @@ pub async fn export(
 /// An uploaded file waiting for confirmation, bound to the session that uploaded it.
 #[derive(Debug, Clone)]
 pub struct Staged {
-    session: String,
-    kind: RegistryKind,
-    file_name: String,
-    bytes: Vec<u8>,
-    at: std::time::Instant,
+    pub(crate) session: String,
+    pub(crate) kind: RegistryKind,
+    pub(crate) file_name: String,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) at: std::time::Instant,
 }
 
 /// Uploaded files between preview and commit (kept 30 minutes, in memory).
@@ -1297,7 +1297,7 @@ pub struct Staged {
 pub struct ImportStaging(std::sync::Arc<std::sync::Mutex<HashMap<String, Staged>>>);
 
 impl ImportStaging {
-    fn put(&self, s: Staged) -> String {
+    pub(crate) fn put(&self, s: Staged) -> String {
         let token = mamori_service::auth::random_token();
         if let Ok(mut m) = self.0.lock() {
             m.retain(|_, v| v.at.elapsed() < std::time::Duration::from_secs(1800));
@@ -1306,14 +1306,31 @@ impl ImportStaging {
         token
     }
 
-    fn take(&self, token: &str, session: &str, kind: RegistryKind) -> Option<Staged> {
+    pub(crate) fn take(&self, token: &str, session: &str, kind: RegistryKind) -> Option<Staged> {
         let mut m = self.0.lock().ok()?;
-        let ok = m.get(token).is_some_and(|s| {
-            s.session == session
-                && s.kind == kind
-                && s.at.elapsed() < std::time::Duration::from_secs(1800)
-        });
+        let ok = m.get(token).is_some_and(|s| s.fits(session, kind));
         if ok { m.remove(token) } else { None }
+    }
+
+    /// Stages `s` again under its old token (a commit that was refused).
+    pub(crate) fn put_back(&self, token: &str, s: Staged) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(token.to_string(), s);
+        }
+    }
+
+    /// The staged file, left in place (for another preview of it).
+    pub(crate) fn peek(&self, token: &str, session: &str, kind: RegistryKind) -> Option<Staged> {
+        let m = self.0.lock().ok()?;
+        m.get(token).filter(|s| s.fits(session, kind)).cloned()
+    }
+}
+
+impl Staged {
+    fn fits(&self, session: &str, kind: RegistryKind) -> bool {
+        self.session == session
+            && self.kind == kind
+            && self.at.elapsed() < std::time::Duration::from_secs(1800)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The web edge: routes, extractors, pages and the JSON API. The only module that knows HTTP.
 
+pub mod account_import;
 pub mod account_reviews;
 pub mod alerts;
 pub mod break_glass;

@@ -4,8 +4,8 @@
 use crate::web::AppState;
 use crate::web::extract::resolve_session;
 use crate::web::{
-    account_reviews, alerts, break_glass, checklist, directory, events, incidents, ledger,
-    ledger_overview, log_profiles, pages, sources, vendor_forms,
+    account_import, account_reviews, alerts, break_glass, checklist, directory, events, incidents,
+    ledger, ledger_overview, log_profiles, pages, sources, vendor_forms,
 };
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -112,6 +112,11 @@ pub const ROUTES: &[RouteSpec] = &[
     r("GET", "/accounts", "/accounts", Needs(P::ViewAccounts)),
     r("GET", "/accounts/directory", "/accounts/directory", Needs(P::ViewAccounts)),
     r("POST", "/accounts/directory", "/accounts/directory", Needs(P::EditLedger)),
+    r("GET", "/accounts/import", "/accounts/import", Needs(P::EditLedger)),
+    r("POST", "/accounts/import", "/accounts/import", Needs(P::EditLedger)),
+    r("POST", "/accounts/import/map", "/accounts/import/map", Needs(P::EditLedger)),
+    r("GET", "/accounts/matches", "/accounts/matches", Needs(P::ViewAccounts)),
+    r("POST", "/accounts/matches/{id}", "/accounts/matches/999999", Needs(P::EditLedger)),
     r("GET", "/accounts/break-glass", "/accounts/break-glass", Needs(P::ViewAccounts)),
     r("POST", "/accounts/break-glass/{id}", "/accounts/break-glass/999999", Needs(P::EditLedger)),
     r("GET", "/accounts/reviews", "/accounts/reviews", Needs(P::ViewAccounts)),
@@ -276,6 +281,13 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("GET", "/accounts") => get(pages::accounts),
         ("GET", "/accounts/directory") => get(directory::page),
         ("POST", "/accounts/directory") => post(directory::sync_now),
+        ("GET", "/accounts/import") => get(account_import::form),
+        ("POST", "/accounts/import") => {
+            post(account_import::upload).layer(DefaultBodyLimit::max(account_import::UPLOAD_BYTES))
+        }
+        ("POST", "/accounts/import/map") => post(account_import::remap),
+        ("GET", "/accounts/matches") => get(account_import::matches),
+        ("POST", "/accounts/matches/{id}") => post(account_import::decide),
         ("GET", "/accounts/break-glass") => get(break_glass::show),
         ("POST", "/accounts/break-glass/{id}") => post(break_glass::act),
         ("GET", "/accounts/reviews") => get(account_reviews::list),

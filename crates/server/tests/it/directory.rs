@@ -225,6 +225,17 @@ async fn a_directory_sync_fills_the_accounts_of_a_system() {
     );
     assert!(!get("sato.hanako").enabled);
     assert_eq!(who(&get("ito.jiro")), None, "a name alone links nobody");
+    // … it waits in the queue for a person to confirm, with the directory's name.
+    let queued = s.svc.store.account_matches("pending").await.unwrap();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(
+        (queued[0].login_id.as_str(), queued[0].source.as_str()),
+        ("ito.jiro", "directory")
+    );
+    // The password's state is stored as the directory says.
+    assert!(get("suzuki.ichiro").pw_never_expires);
+    assert!(get("takahashi.yuki").locked_out);
+    assert!(!get("yamada.taro").locked_out);
     // What people set by hand stays; the directory owns enabled, admin and last logon.
     let shared = get("uketsuke");
     assert_eq!(shared.kind, AccountKind::Shared);

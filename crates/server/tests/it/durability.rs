@@ -141,11 +141,27 @@ async fn acknowledged_writes_survive_kill_9() {
     }
     let dir = tempfile::tempdir().unwrap();
     let data = set_up(dir.path());
+    // One account in the ledger, so that account reviews have something to cover.
+    {
+        use mamori_domain::ledger::{Account, DeliveryModel, InfoSystem, SystemCategory};
+        let store = mamori_storage::Store::open_data_dir(&data).await.unwrap();
+        let mut w = store.write().await.unwrap();
+        let mut ehr = InfoSystem::blank(SystemCategory::Ehr, DeliveryModel::OnPremises);
+        ehr.name = "電子カルテ".into();
+        let ehr = mamori_storage::registry::insert(&mut w, &ehr)
+            .await
+            .unwrap();
+        let a = Account::new(mamori_domain::SystemId(ehr), "yamada");
+        mamori_storage::registry::insert(&mut w, &a).await.unwrap();
+        w.commit().await.unwrap();
+        store.close().await;
+    }
 
     let mut secret = None;
     let mut client: Option<Client> = None;
     let mut acknowledged: Vec<String> = Vec::new();
     let mut incidents: Vec<String> = Vec::new();
+    let mut reviews: Vec<String> = Vec::new();
     for round in 0..4u64 {
         let port = free_port();
         let mut child = spawn(&data, port);
@@ -187,6 +203,11 @@ async fn acknowledged_writes_survive_kill_9() {
             if p.status == 303 {
                 incidents.push(title);
             }
+            let title = format!("棚卸 {login}");
+            let p = c.post("/accounts/reviews", &[("title", &title)]).await;
+            if p.status == 303 {
+                reviews.push(title);
+            }
             i += 1;
         }
         child.kill().unwrap(); // SIGKILL
@@ -219,6 +240,17 @@ async fn acknowledged_writes_survive_kill_9() {
             "acknowledged incident {title} lost"
         );
     }
+    let opened: Vec<String> = store
+        .account_reviews()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.title)
+        .collect();
+    for title in &reviews {
+        assert!(opened.contains(title), "acknowledged review {title} lost");
+    }
+    assert!(!reviews.is_empty());
     let check = store.verify_audit_trail().await.unwrap();
     assert_eq!(check.broken, None);
     store.close().await;
@@ -233,9 +265,10 @@ async fn acknowledged_writes_survive_kill_9() {
         String::from_utf8_lossy(&out.stdout)
     );
     eprintln!(
-        "kill -9: {} acknowledged users and {} incidents over 4 kills all present",
+        "kill -9: {} acknowledged users, {} incidents and {} account reviews over 4 kills all present",
         acknowledged.len(),
-        incidents.len()
+        incidents.len(),
+        reviews.len()
     );
 }
 

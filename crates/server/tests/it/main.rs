@@ -8,6 +8,8 @@
     clippy::indexing_slicing
 )]
 
+mod account_findings;
+mod account_import;
 mod account_reviews;
 mod alerts;
 mod audit;
