@@ -381,7 +381,7 @@ pub fn probe(
         "systems.access_rights" => access_rights(s),
         "systems.unneeded_accounts" => unneeded_accounts(s, t, today),
         "systems.security_patches" => security_patches(s, t, today),
-        "operation.password_rule" => password_rule(s),
+        "operation.password_rule" => password_rule(s, today),
         "operation.password_no_reuse" => password_no_reuse(s),
         "operation.removable_media" => removable_media(s),
         "operation.two_factor" => two_factor(s, t),
@@ -933,8 +933,9 @@ fn security_patches(s: &Snapshot, t: &Thresholds, today: Date) -> Evidence {
     evidence(topic, facts, earliest(until, eol_next), &[Source::Ledger])
 }
 
-/// 2-⑦: every system's password rules meet the guideline.
-fn password_rule(s: &Snapshot) -> Evidence {
+/// 2-⑦: every system's password rules meet the guideline, and the accounts show them kept
+/// (no password older than its system allows).
+fn password_rule(s: &Snapshot, today: Date) -> Evidence {
     let topic = "operation.password_rule";
     let systems: Vec<&InfoSystem> = s.systems.iter().filter(|x| active_system(x)).collect();
     if systems.is_empty() {
@@ -972,6 +973,21 @@ fn password_rule(s: &Snapshot) -> Evidence {
             Fact::new("password_rules_unknown", Tone::Warn)
                 .count(unknown.len())
                 .records(listed(unknown)),
+        );
+    }
+    let stale = findings::stale_passwords(&s.accounts, &s.systems, today);
+    if !stale.is_empty() {
+        let by: HashMap<i64, &Account> = s.accounts.iter().map(|a| (a.id.0, a)).collect();
+        facts.push(
+            Fact::new("passwords_stale", Tone::Warn)
+                .count(stale.len())
+                .records(listed(
+                    stale
+                        .iter()
+                        .filter_map(|f| by.get(&f.account_id.0))
+                        .map(|a| rec(*a, account_label(s, a)))
+                        .collect(),
+                )),
         );
     }
     evidence(topic, facts, None, &[Source::Ledger])
@@ -1093,6 +1109,21 @@ fn two_factor(s: &Snapshot, t: &Thresholds) -> Evidence {
             })
             .collect()
     };
+    let missing = findings::accounts_without_two_factor(&s.accounts, &s.systems);
+    if !missing.is_empty() {
+        let by: HashMap<i64, &Account> = s.accounts.iter().map(|a| (a.id.0, a)).collect();
+        facts.push(
+            Fact::new("accounts_without_two_factor", Tone::Warn)
+                .count(missing.len())
+                .records(listed(
+                    missing
+                        .iter()
+                        .filter_map(|id| by.get(&id.0))
+                        .map(|a| rec(*a, account_label(s, a)))
+                        .collect(),
+                )),
+        );
+    }
     for (code, tone, gap) in [
         ("two_factor_no_plan", Tone::Bad, TwoFactorGap::NoPlan),
         ("two_factor_late", Tone::Bad, TwoFactorGap::PlanTooLate),

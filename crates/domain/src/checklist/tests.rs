@@ -811,3 +811,31 @@ fn flags_show_contradictions_upgrades_and_expiry() {
         vec![]
     );
 }
+
+#[test]
+fn accounts_show_whether_password_and_two_factor_rules_are_kept() {
+    // A password older than the system allows: the rule is configured but not kept.
+    let mut s = good();
+    s.systems[0].password.max_age_days = Some(60);
+    s.accounts[0].pw_last_set_on = Some(date!(2025 - 01 - 10));
+    let e = run("operation.password_rule", &s);
+    let f = e
+        .facts
+        .iter()
+        .find(|f| f.code == "passwords_stale")
+        .expect("fact");
+    assert_eq!(f.tone, Tone::Warn);
+    assert_eq!(f.records[0].label, "電子カルテ / u1");
+    // An account without two-factor on a system that has it for everyone.
+    let mut s = good();
+    s.accounts[1].two_factor = false;
+    let e = run("operation.two_factor", &s);
+    let f = e
+        .facts
+        .iter()
+        .find(|f| f.code == "accounts_without_two_factor")
+        .expect("fact");
+    assert_eq!(f.args, vec![("count", "1".to_string())]);
+    assert_eq!(f.records[0].label, "電子カルテ / u2");
+    assert_ne!(e.verdict, Verdict::Pass);
+}
