@@ -148,6 +148,12 @@ impl Layout {
         self
     }
 
+    /// Whether the viewer may change the ledger (and the accounts).
+    pub fn can_edit_ledger(&self) -> bool {
+        self.role
+            .permits(mamori_domain::role::Permission::EditLedger)
+    }
+
     /// Message in the page's language.
     pub fn t<'a>(&self, key: &'a str) -> &'a str {
         tr(self.lang, key)
