@@ -36,6 +36,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("testkit", &["domain", "service", "storage", "server"]),
+    // The agent talks to the server only over the wire: `client`/`proto`, never server crates.
+    ("agent", &["proto"]),
 ];
 
 /// External crates a crate must never use (the invariants that are absences).
@@ -53,6 +55,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         &["axum", "axum-server", "reqwest", "askama", "serde_json"],
     ),
     ("reports", &["sqlx", "tokio", "axum"]),
+    ("agent", &["sqlx", "axum", "askama"]),
     (
         "seal",
         &[

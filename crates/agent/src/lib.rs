@@ -1,0 +1,7 @@
+//! mamori-agent: the endpoint agent. It talks to the server only through `client`/`proto` and
+//! never links server-side crates.
+//!
+//! So far: [`spool`], the durable, bounded queue on disk that holds events and inventory until
+//! the server acknowledges them.
+
+pub mod spool;
