@@ -4,6 +4,13 @@
 //! reported is there afterwards, intact, in order, exactly once, and nothing acknowledged comes
 //! back.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use mamori_agent::spool::{Kind, Limits, Spool};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The agent's footprint on this machine, against tools that do part of the same work:
+#
+#   bash bench/agent.sh            # AGENT_RUNS=5, AGENT_SPOOL_EVENTS=100000
+#
+# - full inventory (target #9: ≤ 3 s) against `dpkg-query -W`, which lists the packages only;
+# - the spool: appending device events in synced batches of 100, then reading and acknowledging
+#   them all, against `dd` writing the same bytes with a sync per 100 records' worth.
+#
+# Prints a Markdown table (median wall time of AGENT_RUNS runs, peak RSS). Needs GNU time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS=${AGENT_RUNS:-5}
+EVENTS=${AGENT_SPOOL_EVENTS:-100000}
+command -v /usr/bin/time >/dev/null || { echo "needs GNU time (/usr/bin/time)" >&2; exit 2; }
+
+cargo build --release -q -p mamori-agent --example agent_bench >&2
+BIN=target/release/examples/agent_bench
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+# median wall seconds and max RSS (MiB) of RUNS runs of a command; last stdout line kept.
+measure() {
+  local walls=() rss=0 out=""
+  for _ in $(seq "$RUNS"); do
+    rm -rf "$TMP/spool"
+    out=$(/usr/bin/time -f '%e %M' -o "$TMP/t" "$@" 2>/dev/null | tail -1 || true)
+    read -r w m < "$TMP/t"
+    walls+=("$w")
+    (( m > rss )) && rss=$m
+  done
+  local med
+  med=$(printf '%s\n' "${walls[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  echo "$med|$((rss / 1024))|$out"
+}
+
+cores=$(nproc)
+echo "Machine: $cores cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(. /etc/os-release; echo "$PRETTY_NAME"). Median of $RUNS runs."
+echo
+echo "| step | wall (s) | peak RSS (MiB) | result |"
+echo "|---|---|---|---|"
+if command -v dpkg-query >/dev/null; then
+  IFS='|' read -r w r o < <(measure sh -c 'dpkg-query -W | wc -l')
+  echo "| baseline: dpkg-query -W (packages only) | $w | $r | $o packages |"
+fi
+IFS='|' read -r w r o < <(measure "$BIN" inventory)
+echo "| mamori-agent full inventory | $w | $r | $o |"
+bytes=$((EVENTS * 190))
+IFS='|' read -r w r o < <(measure sh -c "dd if=/dev/zero of=$TMP/dd bs=19000 count=$((EVENTS / 100)) oflag=dsync 2>/dev/null; echo $bytes bytes")
+echo "| baseline: dd, same bytes, a sync per 100 records | $w | $r | $o |"
+IFS='|' read -r w r o < <(measure "$BIN" spool "$TMP/spool" "$EVENTS")
+echo "| mamori-agent spool: append (synced per 100), read, ack | $w | $r | $o |"
+echo
+echo "Targets (issue #9): full inventory ≤ 3 s. Idle RSS, CPU over an hour and decision latency need the running agent (not built yet)."

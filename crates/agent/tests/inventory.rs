@@ -1,0 +1,154 @@
+//! The Linux inventory, read from a recorded tree shaped like a clinic's reception PC (Ubuntu,
+//! an encrypted NVMe disk, a USB stick and a keyboard plugged in), and from this machine.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use mamori_agent::inventory::{Root, collect, collect_local};
+use std::path::{Path, PathBuf};
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// The recorded tree, with a lastlog (a sparse 292-byte record per uid) where uketsuke (uid
+/// 1000) last logged in at 2025-12-02 04:33:20 UTC.
+fn pc_root() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("pc");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pc-root"),
+        &root,
+    );
+    let mut lastlog = vec![0u8; 292 * 1002];
+    lastlog[292 * 1000..292 * 1000 + 4].copy_from_slice(&1_764_650_000u32.to_le_bytes());
+    std::fs::create_dir_all(root.join("var/log")).unwrap();
+    std::fs::write(root.join("var/log/lastlog"), lastlog).unwrap();
+    (dir, root)
+}
+
+#[test]
+fn a_reception_pc_is_inventoried_from_its_files() {
+    let (_dir, root) = pc_root();
+    let inv = collect(&Root::new(&root)).unwrap();
+    assert_eq!(inv.hostname, "uketsuke-pc01");
+    assert_eq!(
+        (
+            inv.os.id.as_str(),
+            inv.os.name.as_str(),
+            inv.os.version.as_str()
+        ),
+        ("ubuntu", "Ubuntu 24.04.1 LTS", "24.04")
+    );
+    assert_eq!(inv.os.kernel, "6.8.0-49-generic");
+    assert_eq!(inv.hardware.vendor, "LENOVO");
+    assert_eq!(inv.hardware.serial, "PF4ABC12");
+    assert_eq!(inv.hardware.cpu_threads, 4);
+    assert!(inv.hardware.cpu_model.contains("i5-1335U"));
+    assert_eq!(inv.hardware.memory_bytes, 16_115_640 * 1024);
+
+    // The NVMe disk is encrypted (LUKS on its third partition); the USB stick is removable and
+    // not; loop devices and the dm mapping itself are not disks.
+    let names: Vec<&str> = inv.disks.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["nvme0n1", "sda"]);
+    assert!(inv.disks[0].encrypted && !inv.disks[0].removable);
+    assert_eq!(inv.disks[0].size_bytes, 1_000_215_216 * 512);
+    assert!(!inv.disks[1].encrypted && inv.disks[1].removable);
+
+    // Installed packages only (teamviewer left config files only).
+    let pkgs: Vec<&str> = inv.packages.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(pkgs, ["cups", "libreoffice-calc", "openssh-server"]);
+    assert_eq!(
+        inv.enabled_services,
+        ["cups.service", "remote-support.service", "ssh.service"]
+    );
+
+    // Listening: ssh on all addresses, cups on loopback, a remote-support port; mDNS on UDP;
+    // the established ssh session is not listening.
+    let listening: Vec<String> = inv
+        .listening
+        .iter()
+        .map(|l| format!("{}/{}:{}", l.proto, l.address, l.port))
+        .collect();
+    assert_eq!(
+        listening,
+        [
+            "tcp/0.0.0.0:22",
+            "tcp/0.0.0.0:5900",
+            "tcp/127.0.0.1:631",
+            "udp/0.0.0.0:5353"
+        ]
+    );
+
+    // Accounts that can log in, and when uketsuke last did.
+    let login: Vec<&str> = inv
+        .local_accounts
+        .iter()
+        .filter(|a| a.can_log_in)
+        .map(|a| a.name.as_str())
+        .collect();
+    assert_eq!(login, ["root", "uketsuke", "hoshu"]);
+    let uketsuke = inv
+        .local_accounts
+        .iter()
+        .find(|a| a.name == "uketsuke")
+        .unwrap();
+    assert_eq!(uketsuke.last_login_ms, Some(1_764_650_000_000));
+
+    // USB devices: the stick (mass storage, from its interface) and the keyboard (HID); the
+    // root hub is not a device.
+    assert_eq!(inv.usb_devices.len(), 2);
+    let stick = &inv.usb_devices[0];
+    assert_eq!(
+        (
+            stick.vendor_id.as_str(),
+            stick.product_id.as_str(),
+            stick.class.as_str()
+        ),
+        ("0781", "5583", "08")
+    );
+    assert_eq!(stick.serial, "4C530001231122109384");
+    assert_eq!(inv.usb_devices[1].class, "03");
+
+    // It goes on the wire as JSON and comes back the same.
+    let json = serde_json::to_string(&inv).unwrap();
+    let back: mamori_agent::inventory::Inventory = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, inv);
+}
+
+#[test]
+fn a_tree_without_dmi_usb_or_dpkg_gives_empty_fields_not_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+    std::fs::write(dir.path().join("etc/hostname"), "vm01\n").unwrap();
+    let inv = collect(&Root::new(dir.path())).unwrap();
+    assert_eq!(inv.hostname, "vm01");
+    assert!(inv.packages.is_empty() && inv.usb_devices.is_empty() && inv.disks.is_empty());
+    assert_eq!(inv.hardware.vendor, "");
+}
+
+#[test]
+fn this_machine_is_inventoried() {
+    let inv = collect_local().unwrap();
+    assert!(!inv.hostname.is_empty());
+    assert!(!inv.os.kernel.is_empty());
+    assert!(inv.hardware.cpu_threads >= 1);
+    assert!(inv.hardware.memory_bytes > 0);
+    if Path::new("/var/lib/dpkg/status").exists() {
+        assert!(inv.packages.len() > 10, "{} packages", inv.packages.len());
+    }
+    assert!(inv.local_accounts.iter().any(|a| a.uid == 0));
+}
