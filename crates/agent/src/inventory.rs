@@ -418,6 +418,8 @@ pub fn collect(root: &Root) -> Result<Inventory, InventoryError> {
         &root.text("etc/passwd")?.unwrap_or_default(),
         root.bytes("var/log/lastlog").as_deref(),
     );
+    // Every list in the order of its key, so that a rebuilt inventory equals a collected one.
+    inv.local_accounts.sort_by(|a, b| a.name.cmp(&b.name));
     for port in root.dir("sys/bus/usb/devices") {
         // Devices are `1-1`, `1-1.2`; interfaces (`1-1:1.0`) and root hubs (`usb1`) are not.
         if port.contains(':') || port.starts_with("usb") {
@@ -502,5 +504,144 @@ Package: bash\nStatus: install ok installed\nArchitecture: amd64\nVersion: 5.2.1
         let names: Vec<&str> = p.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["bash", "openssh-server"]);
         assert_eq!(p[1].version, "1:9.2p1-2+deb12u3");
+    }
+}
+
+/// What changed in one list between two inventories, matched by key: what is new, what is
+/// gone, and what is there in both but different (the new value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListDiff<T> {
+    pub added: Vec<T>,
+    pub removed: Vec<T>,
+    pub changed: Vec<T>,
+}
+
+impl<T> Default for ListDiff<T> {
+    fn default() -> Self {
+        ListDiff {
+            added: Vec::new(),
+            removed: Vec::new(),
+            changed: Vec::new(),
+        }
+    }
+}
+
+impl<T> ListDiff<T> {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
+}
+
+fn list_diff<T: Clone + PartialEq, K: Ord>(
+    old: &[T],
+    new: &[T],
+    key: impl Fn(&T) -> K,
+) -> ListDiff<T> {
+    let before: BTreeMap<K, &T> = old.iter().map(|x| (key(x), x)).collect();
+    let after: BTreeMap<K, &T> = new.iter().map(|x| (key(x), x)).collect();
+    let mut d = ListDiff::default();
+    for (k, n) in &after {
+        match before.get(k) {
+            None => d.added.push((*n).clone()),
+            Some(o) if o != n => d.changed.push((*n).clone()),
+            Some(_) => {}
+        }
+    }
+    for (k, o) in &before {
+        if !after.contains_key(k) {
+            d.removed.push((*o).clone());
+        }
+    }
+    d
+}
+
+/// The changes from one inventory to the next, what the agent uploads between daily full
+/// snapshots. The machine's scalar parts (hostname, OS, hardware) are sent whole when any of
+/// them changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryDiff {
+    pub hostname: Option<String>,
+    pub os: Option<Os>,
+    pub hardware: Option<Hardware>,
+    pub disks: ListDiff<Disk>,
+    pub packages: ListDiff<Package>,
+    pub enabled_services: ListDiff<String>,
+    pub listening: ListDiff<Listening>,
+    pub local_accounts: ListDiff<LocalAccount>,
+    pub usb_devices: ListDiff<UsbDevice>,
+}
+
+impl InventoryDiff {
+    /// Nothing changed: nothing to upload.
+    pub fn is_empty(&self) -> bool {
+        self.hostname.is_none()
+            && self.os.is_none()
+            && self.hardware.is_none()
+            && self.disks.is_empty()
+            && self.packages.is_empty()
+            && self.enabled_services.is_empty()
+            && self.listening.is_empty()
+            && self.local_accounts.is_empty()
+            && self.usb_devices.is_empty()
+    }
+}
+
+/// The changes from `old` to `new`. Packages are keyed by name and architecture (an upgrade is a
+/// change), accounts by name, disks by name, USB devices by port and serial.
+pub fn diff(old: &Inventory, new: &Inventory) -> InventoryDiff {
+    InventoryDiff {
+        hostname: (old.hostname != new.hostname).then(|| new.hostname.clone()),
+        os: (old.os != new.os).then(|| new.os.clone()),
+        hardware: (old.hardware != new.hardware).then(|| new.hardware.clone()),
+        disks: list_diff(&old.disks, &new.disks, |d| d.name.clone()),
+        packages: list_diff(&old.packages, &new.packages, |p| {
+            (p.name.clone(), p.arch.clone())
+        }),
+        enabled_services: list_diff(&old.enabled_services, &new.enabled_services, |s| s.clone()),
+        listening: list_diff(&old.listening, &new.listening, |l| l.clone()),
+        local_accounts: list_diff(&old.local_accounts, &new.local_accounts, |a| a.name.clone()),
+        usb_devices: list_diff(&old.usb_devices, &new.usb_devices, |u| {
+            (
+                u.port.clone(),
+                u.vendor_id.clone(),
+                u.product_id.clone(),
+                u.serial.clone(),
+            )
+        }),
+    }
+}
+
+/// `base` with `d` applied: what the server rebuilds from the last full snapshot and the diffs
+/// since.
+pub fn apply(base: &Inventory, d: &InventoryDiff) -> Inventory {
+    fn merge<T: Clone, K: Ord>(list: &[T], d: &ListDiff<T>, key: impl Fn(&T) -> K) -> Vec<T> {
+        let mut m: BTreeMap<K, T> = list.iter().map(|x| (key(x), x.clone())).collect();
+        for r in &d.removed {
+            m.remove(&key(r));
+        }
+        for x in d.added.iter().chain(d.changed.iter()) {
+            m.insert(key(x), x.clone());
+        }
+        m.into_values().collect()
+    }
+    Inventory {
+        hostname: d.hostname.clone().unwrap_or_else(|| base.hostname.clone()),
+        os: d.os.clone().unwrap_or_else(|| base.os.clone()),
+        hardware: d.hardware.clone().unwrap_or_else(|| base.hardware.clone()),
+        disks: merge(&base.disks, &d.disks, |x| x.name.clone()),
+        packages: merge(&base.packages, &d.packages, |p| {
+            (p.name.clone(), p.arch.clone())
+        }),
+        enabled_services: merge(&base.enabled_services, &d.enabled_services, |s| s.clone()),
+        listening: merge(&base.listening, &d.listening, |l| l.clone()),
+        local_accounts: merge(&base.local_accounts, &d.local_accounts, |a| a.name.clone()),
+        usb_devices: merge(&base.usb_devices, &d.usb_devices, |u| {
+            (
+                u.port.clone(),
+                u.vendor_id.clone(),
+                u.product_id.clone(),
+                u.serial.clone(),
+            )
+        }),
     }
 }

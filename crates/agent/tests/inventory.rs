@@ -100,7 +100,7 @@ fn a_reception_pc_is_inventoried_from_its_files() {
         .filter(|a| a.can_log_in)
         .map(|a| a.name.as_str())
         .collect();
-    assert_eq!(login, ["root", "uketsuke", "hoshu"]);
+    assert_eq!(login, ["hoshu", "root", "uketsuke"]);
     let uketsuke = inv
         .local_accounts
         .iter()
@@ -151,4 +151,53 @@ fn this_machine_is_inventoried() {
         assert!(inv.packages.len() > 10, "{} packages", inv.packages.len());
     }
     assert!(inv.local_accounts.iter().any(|a| a.uid == 0));
+}
+
+#[test]
+fn a_diff_carries_what_changed_and_rebuilds_the_new_inventory() {
+    let (_dir, root) = pc_root();
+    let old = collect(&Root::new(&root)).unwrap();
+    // A day later: the USB stick is gone, cups upgraded, teamviewer installed and listening,
+    // uketsuke logged in again.
+    let mut new = old.clone();
+    new.usb_devices.retain(|u| u.class != "08");
+    new.packages
+        .iter_mut()
+        .find(|p| p.name == "cups")
+        .unwrap()
+        .version = "2.4.7-1.2ubuntu7.4".into();
+    new.packages.push(mamori_agent::inventory::Package {
+        name: "teamviewer".into(),
+        version: "15.59.3".into(),
+        arch: "amd64".into(),
+    });
+    new.packages.sort();
+    new.listening.push(mamori_agent::inventory::Listening {
+        proto: "tcp".into(),
+        address: "0.0.0.0".into(),
+        port: 5938,
+    });
+    new.listening.sort();
+    new.local_accounts
+        .iter_mut()
+        .find(|a| a.name == "uketsuke")
+        .unwrap()
+        .last_login_ms = Some(1_764_736_400_000);
+
+    let d = mamori_agent::inventory::diff(&old, &new);
+    assert_eq!(d.hostname, None);
+    assert_eq!(d.os, None);
+    assert_eq!(d.usb_devices.removed.len(), 1);
+    assert_eq!(d.packages.added[0].name, "teamviewer");
+    assert_eq!(d.packages.changed[0].name, "cups");
+    assert_eq!(d.listening.added[0].port, 5938);
+    assert_eq!(d.local_accounts.changed[0].name, "uketsuke");
+    assert!(d.enabled_services.is_empty() && d.disks.is_empty());
+    // Much smaller than the full snapshot, and it rebuilds it exactly.
+    let full = serde_json::to_vec(&new).unwrap().len();
+    let small = serde_json::to_vec(&d).unwrap().len();
+    assert!(small * 2 < full, "diff {small} bytes, full {full}");
+    assert_eq!(mamori_agent::inventory::apply(&old, &d), new);
+    // Nothing changed: nothing to send.
+    assert!(mamori_agent::inventory::diff(&new, &new).is_empty());
 }
