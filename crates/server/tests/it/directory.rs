@@ -310,6 +310,16 @@ async fn a_directory_that_cannot_be_read_changes_nothing() {
     tls.ca_file = Some(ldap_dir().join("ca.pem"));
     let snapshot = read(&tls, &mut quiet).await.unwrap();
     assert!(snapshot.users.len() > 500);
+    // StartTLS on the plain port: refused with a CA that did not sign the server's certificate,
+    // read with the facility's.
+    let mut start = source(&ldap_url().unwrap_or_default());
+    start.starttls = true;
+    start.ca_file = Some(other_ca.path().to_path_buf());
+    let e = read(&start, &mut quiet).await.unwrap_err();
+    assert!(matches!(e, DirectoryError::Tls(_)), "{e}");
+    start.ca_file = Some(ldap_dir().join("ca.pem"));
+    let over_starttls = read(&start, &mut quiet).await.unwrap();
+    assert_eq!(over_starttls.users.len(), snapshot.users.len());
 
     // Two entries with one login refuse the whole snapshot.
     let mut twice = snapshot.clone();
