@@ -4,19 +4,18 @@
 
 use crate::authz::{Cap, perm};
 use crate::error::{ServiceError, ServiceResult};
-use crate::ledger::changes_json;
 use crate::{ClientInfo, Services};
 use mamori_domain::account_import::{ColumnMap, RowIssue, read_accounts};
 use mamori_domain::account_source::{SnapshotError, plan_accounts};
 use mamori_domain::ledger::{Account, FieldChange, InfoSystem, Person};
-use mamori_domain::registry::{Record, changes, creation};
+use mamori_domain::registry::changes;
 use mamori_domain::{PersonId, SystemId};
 use mamori_ingest::Table;
 use mamori_storage::account_import::{
     MatchRow, ProfileRow, account_id_by_login, decide_match, match_for_change, queue_match,
     upsert_profile,
 };
-use mamori_storage::{Tx, ledger, registry as store_registry};
+use mamori_storage::{Tx, registry as store_registry};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -206,32 +205,7 @@ impl Services {
         let now = self.now_ms();
         let actor = cap.actor().label();
         let mut w = self.store.write().await?;
-        for a in &p.add {
-            let id = store_registry::insert(&mut w, a).await?;
-            ledger::insert_history(
-                &mut w,
-                Account::KIND.as_str(),
-                id,
-                now,
-                &actor,
-                "account_import",
-                &changes_json(&creation(a)),
-            )
-            .await?;
-        }
-        for (before, after) in p.change.iter().chain(p.disable.iter()) {
-            store_registry::update(&mut w, after).await?;
-            ledger::insert_history(
-                &mut w,
-                Account::KIND.as_str(),
-                after.id.0,
-                now,
-                &actor,
-                "account_import",
-                &changes_json(&changes(before, after)),
-            )
-            .await?;
-        }
+        crate::ledger::apply_account_plan(&mut w, &p, now, &actor, "account_import").await?;
         let names: HashMap<String, String> = list
             .iter()
             .map(|s| (s.login.clone(), s.name.clone()))
@@ -331,15 +305,13 @@ impl Services {
                 None => {
                     let mut after = before.clone();
                     after.person_id = Some(PersonId(person_id));
-                    store_registry::update(&mut w, &after).await?;
-                    ledger::insert_history(
+                    crate::ledger::replace_with_history(
                         &mut w,
-                        Account::KIND.as_str(),
-                        account_id,
+                        &before,
+                        &after,
                         now,
                         &actor,
                         "account_match",
-                        &changes_json(&changes(&before, &after)),
                     )
                     .await?;
                 }

@@ -5,21 +5,20 @@
 
 use crate::authz::{Cap, perm};
 use crate::error::{ServiceError, ServiceResult};
-use crate::ledger::changes_json;
 use crate::{ClientInfo, Services};
 use mamori_domain::account_review::{
     self, Decision, Hint, Progress, ReviewError, Scope, check_close, check_decide, check_open,
 };
 use mamori_domain::checklist::AccountReviewDone;
 use mamori_domain::ledger::{Account, InfoSystem, Person};
-use mamori_domain::registry::{Record, changes, day_text};
+use mamori_domain::registry::{Record, day_text};
 use mamori_domain::wareki::parse_date_ja;
 use mamori_domain::{PersonId, SystemId};
 use mamori_storage::account_reviews::{
     ItemRow, NewReview, ReviewRow, closed_for_change, decide, insert_item, insert_review,
     items_among,
 };
-use mamori_storage::{ledger, registry as store_registry};
+use mamori_storage::registry as store_registry;
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -280,15 +279,13 @@ impl Services {
             {
                 let mut after = before.clone();
                 after.retire(today);
-                store_registry::update(&mut w, &after).await?;
-                ledger::insert_history(
+                crate::ledger::replace_with_history(
                     &mut w,
-                    Account::KIND.as_str(),
-                    *account_id,
+                    &before,
+                    &after,
                     now,
                     &actor,
                     "account_review",
-                    &changes_json(&changes(&before, &after)),
                 )
                 .await?;
                 disabled.push(after.login_id);

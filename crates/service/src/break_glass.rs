@@ -7,17 +7,15 @@
 use crate::alerts::Detection;
 use crate::authz::{Cap, perm};
 use crate::error::{ServiceError, ServiceResult};
-use crate::ledger::changes_json;
 use crate::{ClientInfo, Services};
 use mamori_domain::alert::AlertLevel;
 use mamori_domain::break_glass::{self, BreakGlassError, State};
 use mamori_domain::ledger::{Account, AccountKind, InfoSystem};
 use mamori_domain::period::parse_moment;
-use mamori_domain::registry::{Record, changes};
 use mamori_storage::break_glass::{
     CustodyRow, UseRow, insert_use, registered_by_login, reseal, upsert_custody,
 };
-use mamori_storage::{ledger, registry as store_registry};
+use mamori_storage::registry as store_registry;
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -305,19 +303,15 @@ impl Services {
         {
             let mut after = before.clone();
             after.pw_last_set_on = Some(today);
-            if after != before {
-                store_registry::update(&mut w, &after).await?;
-                ledger::insert_history(
-                    &mut w,
-                    Account::KIND.as_str(),
-                    account_id,
-                    now,
-                    &actor,
-                    "break_glass_reseal",
-                    &changes_json(&changes(&before, &after)),
-                )
-                .await?;
-            }
+            crate::ledger::replace_with_history(
+                &mut w,
+                &before,
+                &after,
+                now,
+                &actor,
+                "break_glass_reseal",
+            )
+            .await?;
         }
         self.audit(
             &mut w,

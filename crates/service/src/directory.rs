@@ -5,14 +5,12 @@
 use crate::authz::{Cap, perm};
 use crate::clock::JST;
 use crate::error::{ServiceError, ServiceResult};
-use crate::ledger::changes_json;
 use crate::{ClientInfo, Services};
 use mamori_domain::SystemId;
 use mamori_domain::directory::{Snapshot, administrators, plan};
 use mamori_domain::ledger::{Account, FieldChange, InfoSystem, Person};
-use mamori_domain::registry::{Record, changes, creation};
+use mamori_domain::registry::changes;
 use mamori_storage::directory::{DirectorySyncRow, record_sync};
-use mamori_storage::{ledger, registry as store_registry};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -185,44 +183,10 @@ impl Services {
         let now = self.now_ms();
         let actor = cap.actor().label();
         let mut w = self.store.write().await?;
-        for a in &p.add {
-            let id = store_registry::insert(&mut w, a).await?;
-            ledger::insert_history(
-                &mut w,
-                Account::KIND.as_str(),
-                id,
-                now,
-                &actor,
-                "directory_sync",
-                &changes_json(&creation(a)),
-            )
-            .await?;
-        }
-        for (before, after) in p.change.iter().chain(p.disable.iter()) {
-            store_registry::update(&mut w, after).await?;
-            ledger::insert_history(
-                &mut w,
-                Account::KIND.as_str(),
-                after.id.0,
-                now,
-                &actor,
-                "directory_sync",
-                &changes_json(&changes(before, after)),
-            )
-            .await?;
-        }
+        crate::ledger::apply_account_plan(&mut w, &p, now, &actor, "directory_sync").await?;
         if let Some(s) = new_system.as_ref().filter(|_| !report.policy.is_empty()) {
-            store_registry::update(&mut w, s).await?;
-            ledger::insert_history(
-                &mut w,
-                InfoSystem::KIND.as_str(),
-                system_id.0,
-                now,
-                &actor,
-                "directory_sync",
-                &changes_json(&report.policy),
-            )
-            .await?;
+            crate::ledger::replace_with_history(&mut w, &system, s, now, &actor, "directory_sync")
+                .await?;
         }
         let names: HashMap<String, String> = snapshot
             .users

@@ -295,6 +295,73 @@ pub struct HistoryEntry {
     pub changes: Vec<(String, String, String)>,
 }
 
+/// Inserts `r` inside `w` with its history row (`source`: how it came, e.g. `directory_sync`).
+pub(crate) async fn insert_with_history<R: Record>(
+    w: &mut mamori_storage::Tx,
+    r: &R,
+    at_ms: i64,
+    actor: &str,
+    source: &str,
+) -> ServiceResult<i64> {
+    let id = store_registry::insert(w, r).await?;
+    ledger::insert_history(
+        w,
+        R::KIND.as_str(),
+        id,
+        at_ms,
+        actor,
+        source,
+        &changes_json(&mamori_domain::registry::creation(r)),
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Writes `after` over `before` inside `w` with its history row; nothing when they are equal.
+/// Returns whether anything changed.
+pub(crate) async fn replace_with_history<R: Record + PartialEq>(
+    w: &mut mamori_storage::Tx,
+    before: &R,
+    after: &R,
+    at_ms: i64,
+    actor: &str,
+    source: &str,
+) -> ServiceResult<bool> {
+    if before == after {
+        return Ok(false);
+    }
+    store_registry::update(w, after).await?;
+    ledger::insert_history(
+        w,
+        R::KIND.as_str(),
+        after.id(),
+        at_ms,
+        actor,
+        source,
+        &changes_json(&mamori_domain::registry::changes(before, after)),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Applies a plan of a list of one system's accounts (a directory sync, an imported list):
+/// the accounts added, changed and disabled, each with its history row.
+pub(crate) async fn apply_account_plan(
+    w: &mut mamori_storage::Tx,
+    plan: &mamori_domain::account_source::SyncPlan,
+    at_ms: i64,
+    actor: &str,
+    source: &str,
+) -> ServiceResult<()> {
+    for a in &plan.add {
+        insert_with_history(w, a, at_ms, actor, source).await?;
+    }
+    for (before, after) in plan.change.iter().chain(plan.disable.iter()) {
+        replace_with_history(w, before, after, at_ms, actor, source).await?;
+    }
+    Ok(())
+}
+
 pub(crate) fn changes_json(changes: &[FieldChange]) -> String {
     serde_json::Value::Array(
         changes
