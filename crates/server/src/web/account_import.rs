@@ -5,7 +5,7 @@
 use crate::web::AppState;
 use crate::web::error::WebError;
 use crate::web::extract::{Client, CsrfForm, CsrfUpload, Page};
-use crate::web::ledger::{ImportStaging, Staged};
+use crate::web::ledger::{ImportStaging, Staged, StagedFor};
 use crate::web::views::{Layout, fmt_ms, render};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -274,7 +274,7 @@ pub async fn upload(
     };
     let staged = Staged {
         session: p.view.actor.session_hash.clone(),
-        kind: RegistryKind::Account,
+        kind: StagedFor::AccountList,
         file_name,
         bytes,
         at: std::time::Instant::now(),
@@ -349,9 +349,9 @@ pub async fn remap(
     let commit = f.action == "commit";
     let session = p.view.actor.session_hash.clone();
     let staged = if commit {
-        staging.take(&f.token, &session, RegistryKind::Account)
+        staging.take(&f.token, &session, StagedFor::AccountList)
     } else {
-        staging.peek(&f.token, &session, RegistryKind::Account)
+        staging.peek(&f.token, &session, StagedFor::AccountList)
     };
     let Some(staged) = staged else {
         return Err(WebError::new(StatusCode::CONFLICT, "IMP0204", lang));

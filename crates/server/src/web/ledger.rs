@@ -1282,11 +1282,19 @@ pub async fn export(
     }
 }
 
+/// What a staged file is waiting for: a registry import, or a system's account list. A token
+/// staged for one is refused by the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StagedFor {
+    Registry(RegistryKind),
+    AccountList,
+}
+
 /// An uploaded file waiting for confirmation, bound to the session that uploaded it.
 #[derive(Debug, Clone)]
 pub struct Staged {
     pub(crate) session: String,
-    pub(crate) kind: RegistryKind,
+    pub(crate) kind: StagedFor,
     pub(crate) file_name: String,
     pub(crate) bytes: Vec<u8>,
     pub(crate) at: std::time::Instant,
@@ -1306,7 +1314,7 @@ impl ImportStaging {
         token
     }
 
-    pub(crate) fn take(&self, token: &str, session: &str, kind: RegistryKind) -> Option<Staged> {
+    pub(crate) fn take(&self, token: &str, session: &str, kind: StagedFor) -> Option<Staged> {
         let mut m = self.0.lock().ok()?;
         let ok = m.get(token).is_some_and(|s| s.fits(session, kind));
         if ok { m.remove(token) } else { None }
@@ -1320,14 +1328,14 @@ impl ImportStaging {
     }
 
     /// The staged file, left in place (for another preview of it).
-    pub(crate) fn peek(&self, token: &str, session: &str, kind: RegistryKind) -> Option<Staged> {
+    pub(crate) fn peek(&self, token: &str, session: &str, kind: StagedFor) -> Option<Staged> {
         let m = self.0.lock().ok()?;
         m.get(token).filter(|s| s.fits(session, kind)).cloned()
     }
 }
 
 impl Staged {
-    fn fits(&self, session: &str, kind: RegistryKind) -> bool {
+    fn fits(&self, session: &str, kind: StagedFor) -> bool {
         self.session == session
             && self.kind == kind
             && self.at.elapsed() < std::time::Duration::from_secs(1800)
@@ -1517,7 +1525,7 @@ pub async fn import_preview(
             let token = if ok {
                 staging.put(Staged {
                     session: p.view.actor.session_hash.clone(),
-                    kind,
+                    kind: StagedFor::Registry(kind),
                     file_name: file_name.clone(),
                     bytes,
                     at: std::time::Instant::now(),
@@ -1554,7 +1562,11 @@ pub async fn import_commit(
     let lang = p.lang;
     let kind = parse_kind(&kind, lang)?;
     let f = form.into_inner();
-    let Some(staged) = staging.take(&f.token, &p.view.actor.session_hash, kind) else {
+    let Some(staged) = staging.take(
+        &f.token,
+        &p.view.actor.session_hash,
+        StagedFor::Registry(kind),
+    ) else {
         return Err(WebError::new(StatusCode::CONFLICT, "IMP0204", lang));
     };
     let opts = mamori_service::import::ImportOptions {

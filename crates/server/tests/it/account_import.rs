@@ -147,6 +147,13 @@ async fn an_account_list_is_mapped_previewed_and_imported() {
     assert_eq!(audit_count(&s).await, before, "a preview writes nothing");
     assert_eq!(accounts(&s, rc).await.len(), 1);
 
+    // The staged list is not a ledger import: that form refuses its token.
+    let p = c
+        .post("/ledger/accounts/import/commit", &[("token", tok.as_str())])
+        .await;
+    assert_eq!(p.status, 409, "{}", p.body);
+    assert_eq!(accounts(&s, rc).await.len(), 1);
+
     // Commit: one transaction, one audit event.
     let fields = mapping(&tok, &rc_s, "commit", "システム管理者");
     let as_ref: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
