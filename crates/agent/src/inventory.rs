@@ -103,6 +103,10 @@ pub struct Inventory {
     pub listening: Vec<Listening>,
     pub local_accounts: Vec<LocalAccount>,
     pub usb_devices: Vec<UsbDevice>,
+    /// The clock against the facility's time server, when one is set (checked with each
+    /// inventory by the agent, not read from files).
+    #[serde(default)]
+    pub clock: Option<crate::clock::ClockCheck>,
 }
 
 /// A file that exists but could not be read.
@@ -569,10 +573,14 @@ pub struct InventoryDiff {
     pub listening: ListDiff<Listening>,
     pub local_accounts: ListDiff<LocalAccount>,
     pub usb_devices: ListDiff<UsbDevice>,
+    /// The latest clock check, when it differs.
+    #[serde(default)]
+    pub clock: Option<crate::clock::ClockCheck>,
 }
 
 impl InventoryDiff {
-    /// Nothing changed: nothing to upload.
+    /// Nothing changed: nothing to upload. A new clock reading alone does not count: it moves a
+    /// little every time and travels with the next diff or the daily full snapshot.
     pub fn is_empty(&self) -> bool {
         self.hostname.is_none()
             && self.os.is_none()
@@ -608,6 +616,11 @@ pub fn diff(old: &Inventory, new: &Inventory) -> InventoryDiff {
                 u.serial.clone(),
             )
         }),
+        clock: if old.clock == new.clock {
+            None
+        } else {
+            new.clock.clone()
+        },
     }
 }
 
@@ -643,5 +656,6 @@ pub fn apply(base: &Inventory, d: &InventoryDiff) -> Inventory {
                 u.serial.clone(),
             )
         }),
+        clock: d.clock.clone().or_else(|| base.clock.clone()),
     }
 }

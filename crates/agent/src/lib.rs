@@ -1,9 +1,11 @@
 //! mamori-agent: the endpoint agent. It talks to the server only through `client`/`proto` and
 //! never links server-side crates.
 //!
-//! So far: [`inventory`], what a Linux machine is made of, read from its files; and [`spool`],
+//! So far: [`inventory`], what a Linux machine is made of, read from its files; [`clock`], its
+//! clock against the facility's time server; and [`spool`],
 //! the durable, bounded queue on disk that holds events and inventory until the server
 //! acknowledges them.
 
+pub mod clock;
 pub mod inventory;
 pub mod spool;
