@@ -51,5 +51,9 @@ IFS='|' read -r w r o < <(measure sh -c "dd if=/dev/zero of=$TMP/dd bs=19000 cou
 echo "| baseline: dd, same bytes, a sync per 100 records | $w | $r | $o |"
 IFS='|' read -r w r o < <(measure "$BIN" spool "$TMP/spool" "$EVENTS")
 echo "| mamori-agent spool: append (synced per 100), read, ack | $w | $r | $o |"
+IFS='|' read -r w r o < <(measure sh -c "rm -rf $TMP/lo; mkdir -p $TMP/lo; $BIN log-only $TMP/lo 1000")
+echo "| baseline: the durable log alone (one synced spool append per device) | $w | $r | $o |"
+IFS='|' read -r w r o < <(measure sh -c "rm -rf $TMP/usb; mkdir -p $TMP/usb; $BIN usb $TMP/usb 1000")
+echo "| mamori-agent USB decision: uevent → sysfs read → policy → durable log → authorized | $w | $r | $o |"
 echo
-echo "Targets (issue #9): full inventory ≤ 3 s. Idle RSS, CPU over an hour and decision latency need the running agent (not built yet)."
+echo "Targets (issue #9): full inventory ≤ 3 s; decision latency p99 ≤ 100 ms. Idle RSS and CPU over an hour need the running agent (not built yet)."

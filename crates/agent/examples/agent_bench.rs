@@ -3,11 +3,53 @@
 //! - `agent_bench inventory`: one full inventory of this machine; prints what it found.
 //! - `agent_bench spool DIR N`: appends N device events in batches of 100 (each batch synced),
 //!   reads them back and acknowledges them; prints the counts.
+//! - `agent_bench usb DIR N`: N devices plugged into a recorded sysfs tree under DIR, each
+//!   uevent read, decided, logged durably to a spool and authorised; prints p50/p99 of the time
+//!   from the uevent to the written authorisation.
+//! - `agent_bench log-only DIR N`: the floor of the same path, the durable log alone.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use mamori_agent::inventory::collect_local;
 use mamori_agent::spool::{Kind, Limits, Spool};
+use mamori_agent::usb::{Context, DecisionRecord, Policy, Sysfs, handle};
+use std::time::Instant;
+
+fn percentiles(mut v: Vec<f64>) -> String {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| {
+        v.get(((v.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    format!(
+        "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    )
+}
+
+/// A sysfs tree with `n` USB sticks and keyboards plugged in, not yet authorised.
+fn plug(dir: &std::path::Path, n: usize) {
+    let d = dir.join("bus/usb/devices");
+    let put = |rel: String, v: &str| {
+        let p = d.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, v).unwrap();
+    };
+    put("usb1/authorized_default".into(), "1");
+    for i in 0..n {
+        let port = format!("1-{}", i + 1);
+        let class = if i % 2 == 0 { "08" } else { "03" };
+        put(format!("{port}/idVendor"), "0781");
+        put(format!("{port}/idProduct"), "5583");
+        put(format!("{port}/serial"), &format!("{i:020}"));
+        put(format!("{port}/authorized"), "0");
+        put(format!("{port}/{port}:1.0/bInterfaceClass"), class);
+        put(format!("{port}/{port}:1.0/bInterfaceSubClass"), "06");
+    }
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -53,8 +95,46 @@ fn main() {
             }
             println!("{n} appended, {read} read and acknowledged");
         }
+        Some(mode @ ("usb" | "log-only")) => {
+            let dir = std::path::PathBuf::from(args.get(2).expect("DIR"));
+            let n: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1_000);
+            plug(&dir, n);
+            let sys = Sysfs::new(&dir);
+            sys.block_new_devices().expect("fail closed");
+            let (mut spool, _) = Spool::open(&dir.join("spool"), Limits::default()).expect("spool");
+            let policy = Policy::fail_closed();
+            let ctx = Context {
+                user: Some("uketsuke".into()),
+                groups: vec!["reception".into()],
+                now_ms: 0,
+            };
+            let mut times = Vec::with_capacity(n);
+            for i in 0..n {
+                let port = format!("1-{}", i + 1);
+                let msg = format!(
+                    "add@/devices/pci0000:00/0000:00:14.0/usb1/{port}\0ACTION=add\0DEVPATH=/devices/pci0000:00/0000:00:14.0/usb1/{port}\0SUBSYSTEM=usb\0DEVTYPE=usb_device\0SEQNUM={i}\0"
+                );
+                let started = Instant::now();
+                if mode == "usb" {
+                    let mut log = |r: &DecisionRecord| -> Result<(), String> {
+                        let json = serde_json::to_vec(r).map_err(|e| e.to_string())?;
+                        spool
+                            .append(Kind::Event, r.at_ms, &json)
+                            .map(|_| ())
+                            .map_err(|e| e.to_string())
+                    };
+                    handle(&sys, msg.as_bytes(), &policy, &ctx, &mut log).expect("handled");
+                } else {
+                    spool
+                        .append(Kind::Event, 0, msg.as_bytes())
+                        .expect("logged");
+                }
+                times.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+            println!("{n} devices: {}", percentiles(times));
+        }
         _ => {
-            eprintln!("usage: agent_bench inventory | agent_bench spool DIR N");
+            eprintln!("usage: agent_bench inventory | spool DIR N | usb DIR N | log-only DIR N");
             std::process::exit(2);
         }
     }

@@ -2,10 +2,12 @@
 //! never links server-side crates.
 //!
 //! So far: [`inventory`], what a Linux machine is made of, read from its files; [`clock`], its
-//! clock against the facility's time server; and [`spool`],
+//! clock against the facility's time server; [`usb`], removable-media control through the
+//! kernel's USB authorisation; and [`spool`],
 //! the durable, bounded queue on disk that holds events and inventory until the server
 //! acknowledges them.
 
 pub mod clock;
 pub mod inventory;
 pub mod spool;
+pub mod usb;

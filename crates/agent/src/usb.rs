@@ -1,0 +1,506 @@
+//! Removable-media control on Linux through the kernel's USB authorisation, as USBGuard does:
+//! new devices start unauthorised (`authorized_default` = 0 on every root hub, written at start
+//! — fail closed), and each one the kernel announces (a `uevent`) is read from sysfs,
+//! classified, decided by the policy, logged, and only then authorised (`authorized` = 1).
+//!
+//! Keyboards and mice are never locked out. A device that also has a storage or phone
+//! interface (a "keyboard" that is a USB stick) is judged by that interface.
+
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// What a device is, for the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceClass {
+    /// USB sticks, card readers, external disks.
+    MassStorage,
+    /// CD/DVD drives.
+    Optical,
+    /// Phones and cameras (MTP, PTP).
+    Phone,
+    Bluetooth,
+    /// Keyboards, mice: always allowed.
+    Hid,
+    Hub,
+    Other,
+}
+
+/// What happens to a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Deny,
+    /// Usable for reading only (storage); for devices that cannot be made read-only, deny.
+    ReadOnly,
+    Allow,
+}
+
+/// One interface of a device: (class, subclass, protocol) in hex, and its name if it has one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interface {
+    pub class: String,
+    pub subclass: String,
+    pub protocol: String,
+    pub name: String,
+}
+
+/// A USB device as sysfs shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    /// Bus path (`1-2`).
+    pub port: String,
+    pub vendor_id: String,
+    pub product_id: String,
+    pub serial: String,
+    pub manufacturer: String,
+    pub product: String,
+    pub device_class: String,
+    pub interfaces: Vec<Interface>,
+}
+
+/// The class of a device: the riskiest of its interfaces.
+pub fn classify(d: &Device) -> DeviceClass {
+    let of = |i: &Interface| match (i.class.as_str(), i.subclass.as_str()) {
+        ("08", "02") => DeviceClass::Optical,
+        ("08", _) => DeviceClass::MassStorage,
+        ("06", _) => DeviceClass::Phone,
+        ("ff", _) if i.name.to_ascii_uppercase().contains("MTP") => DeviceClass::Phone,
+        ("e0", "01") => DeviceClass::Bluetooth,
+        ("03", _) => DeviceClass::Hid,
+        ("09", _) => DeviceClass::Hub,
+        _ => DeviceClass::Other,
+    };
+    let rank = |c: DeviceClass| match c {
+        DeviceClass::MassStorage => 0,
+        DeviceClass::Phone => 1,
+        DeviceClass::Optical => 2,
+        DeviceClass::Bluetooth => 3,
+        DeviceClass::Other => 4,
+        DeviceClass::Hub => 5,
+        DeviceClass::Hid => 6,
+    };
+    let mut classes: Vec<DeviceClass> = d.interfaces.iter().map(of).collect();
+    if classes.is_empty() {
+        classes.push(if d.device_class == "09" {
+            DeviceClass::Hub
+        } else {
+            DeviceClass::Other
+        });
+    }
+    classes
+        .into_iter()
+        .min_by_key(|c| rank(*c))
+        .unwrap_or(DeviceClass::Other)
+}
+
+/// An exception: one device (vendor:product, and serial when given) allowed for some users or PC
+/// groups, until a time if it is temporary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exception {
+    pub vendor_id: String,
+    pub product_id: String,
+    /// Empty: any serial.
+    #[serde(default)]
+    pub serial: String,
+    pub mode: Mode,
+    /// Login users it is for; empty: anyone.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// PC groups it is for; empty: every PC.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Unix ms after which it no longer applies.
+    #[serde(default)]
+    pub expires_ms: Option<i64>,
+    /// Why it was granted (shown in the log).
+    #[serde(default)]
+    pub note: String,
+}
+
+/// The removable-media policy of one PC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    pub mass_storage: Mode,
+    pub optical: Mode,
+    pub phone: Mode,
+    pub bluetooth: Mode,
+    pub other: Mode,
+    #[serde(default)]
+    pub exceptions: Vec<Exception>,
+}
+
+impl Policy {
+    /// What applies before any policy is read, or when it cannot be: deny everything (but
+    /// keyboards, mice and hubs).
+    pub fn fail_closed() -> Policy {
+        Policy {
+            mass_storage: Mode::Deny,
+            optical: Mode::Deny,
+            phone: Mode::Deny,
+            bluetooth: Mode::Deny,
+            other: Mode::Deny,
+            exceptions: Vec::new(),
+        }
+    }
+}
+
+/// Who and where, at the time of the decision.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Context {
+    /// The user logged in at the console, if any.
+    pub user: Option<String>,
+    /// The PC's groups.
+    pub groups: Vec<String>,
+    pub now_ms: i64,
+}
+
+/// A decision and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub mode: Mode,
+    pub class: DeviceClass,
+    /// Which rule decided: `class:mass_storage`, `exception:0781:5583:…`, `hid`, `hub`.
+    pub rule: String,
+}
+
+/// Decides what happens to `d` under `policy` in `ctx`.
+pub fn decide(policy: &Policy, d: &Device, ctx: &Context) -> Decision {
+    let class = classify(d);
+    match class {
+        DeviceClass::Hid => {
+            return Decision {
+                mode: Mode::Allow,
+                class,
+                rule: "hid".into(),
+            };
+        }
+        DeviceClass::Hub => {
+            return Decision {
+                mode: Mode::Allow,
+                class,
+                rule: "hub".into(),
+            };
+        }
+        _ => {}
+    }
+    let read_only_ok = matches!(class, DeviceClass::MassStorage | DeviceClass::Optical);
+    let fit = |m: Mode| match m {
+        Mode::ReadOnly if !read_only_ok => Mode::Deny,
+        m => m,
+    };
+    let hit = policy.exceptions.iter().find(|e| {
+        e.vendor_id.eq_ignore_ascii_case(&d.vendor_id)
+            && e.product_id.eq_ignore_ascii_case(&d.product_id)
+            && (e.serial.is_empty() || e.serial == d.serial)
+            && e.expires_ms.is_none_or(|t| ctx.now_ms < t)
+            && (e.users.is_empty()
+                || ctx
+                    .user
+                    .as_ref()
+                    .is_some_and(|u| e.users.iter().any(|x| x == u)))
+            && (e.groups.is_empty() || e.groups.iter().any(|g| ctx.groups.contains(g)))
+    });
+    if let Some(e) = hit {
+        return Decision {
+            mode: fit(e.mode),
+            class,
+            rule: format!("exception:{}:{}:{}", e.vendor_id, e.product_id, e.serial),
+        };
+    }
+    let (mode, name) = match class {
+        DeviceClass::MassStorage => (policy.mass_storage, "mass_storage"),
+        DeviceClass::Optical => (policy.optical, "optical"),
+        DeviceClass::Phone => (policy.phone, "phone"),
+        DeviceClass::Bluetooth => (policy.bluetooth, "bluetooth"),
+        _ => (policy.other, "other"),
+    };
+    Decision {
+        mode: fit(mode),
+        class,
+        rule: format!("class:{name}"),
+    }
+}
+
+/// A kernel uevent (the netlink message `ACTION@DEVPATH\0KEY=value\0…`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UEvent {
+    pub action: String,
+    pub devpath: String,
+    pub subsystem: String,
+    pub devtype: String,
+}
+
+/// Reads a uevent message; `None` when it is not one.
+pub fn parse_uevent(msg: &[u8]) -> Option<UEvent> {
+    let mut parts = msg.split(|b| *b == 0).filter(|p| !p.is_empty());
+    let head = std::str::from_utf8(parts.next()?).ok()?;
+    let (action, devpath) = head.split_once('@')?;
+    let mut ev = UEvent {
+        action: action.to_string(),
+        devpath: devpath.to_string(),
+        ..Default::default()
+    };
+    for p in parts {
+        let Ok(kv) = std::str::from_utf8(p) else {
+            continue;
+        };
+        match kv.split_once('=') {
+            Some(("SUBSYSTEM", v)) => ev.subsystem = v.to_string(),
+            Some(("DEVTYPE", v)) => ev.devtype = v.to_string(),
+            Some(("ACTION", v)) => ev.action = v.to_string(),
+            _ => {}
+        }
+    }
+    Some(ev)
+}
+
+/// Why the control could not act.
+#[derive(Debug, thiserror::Error)]
+pub enum UsbError {
+    #[error("usb: {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("usb: the decision could not be logged, the device stays blocked: {0}")]
+    NotLogged(String),
+}
+
+/// The sysfs the control reads and writes: `/sys` on a machine, a recorded tree in tests.
+#[derive(Debug, Clone)]
+pub struct Sysfs(PathBuf);
+
+impl Sysfs {
+    pub fn new(root: impl Into<PathBuf>) -> Sysfs {
+        Sysfs(root.into())
+    }
+
+    fn usb(&self) -> PathBuf {
+        self.0.join("bus/usb/devices")
+    }
+
+    fn read(p: &Path) -> String {
+        fs::read_to_string(p)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    }
+
+    fn write(p: &Path, v: &str) -> Result<(), UsbError> {
+        fs::write(p, v).map_err(|source| UsbError::Io {
+            path: p.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Fail closed: no new device is authorised until the agent decides (every root hub's
+    /// `authorized_default` set to 0). Returns the hubs set.
+    pub fn block_new_devices(&self) -> Result<Vec<String>, UsbError> {
+        let mut hubs = Vec::new();
+        for e in fs::read_dir(self.usb()).map_err(|source| UsbError::Io {
+            path: self.usb(),
+            source,
+        })? {
+            let Ok(e) = e else { continue };
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("usb") {
+                Self::write(&e.path().join("authorized_default"), "0")?;
+                hubs.push(name);
+            }
+        }
+        hubs.sort();
+        Ok(hubs)
+    }
+
+    /// The device at bus path `port`.
+    pub fn device(&self, port: &str) -> Device {
+        let base = self.usb().join(port);
+        let get = |f: &str| Self::read(&base.join(f));
+        let mut interfaces: Vec<(String, Interface)> = fs::read_dir(&base)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter_map(|e| {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        name.starts_with(&format!("{port}:")).then(|| {
+                            let p = e.path();
+                            (
+                                name,
+                                Interface {
+                                    class: Self::read(&p.join("bInterfaceClass")),
+                                    subclass: Self::read(&p.join("bInterfaceSubClass")),
+                                    protocol: Self::read(&p.join("bInterfaceProtocol")),
+                                    name: Self::read(&p.join("interface")),
+                                },
+                            )
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        interfaces.sort_by(|a, b| a.0.cmp(&b.0));
+        Device {
+            port: port.to_string(),
+            vendor_id: get("idVendor"),
+            product_id: get("idProduct"),
+            serial: get("serial"),
+            manufacturer: get("manufacturer"),
+            product: get("product"),
+            device_class: get("bDeviceClass"),
+            interfaces: interfaces.into_iter().map(|(_, i)| i).collect(),
+        }
+    }
+
+    fn authorize(&self, port: &str, yes: bool) -> Result<(), UsbError> {
+        Self::write(
+            &self.usb().join(port).join("authorized"),
+            if yes { "1" } else { "0" },
+        )
+    }
+}
+
+/// What the agent did with one device: the record logged before the device was usable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    pub device: Device,
+    pub decision: Decision,
+    pub user: Option<String>,
+    pub at_ms: i64,
+}
+
+/// Handles one uevent: for a USB device added, reads it, decides, logs the decision through
+/// `log` (which must make it durable), then authorises it — or leaves it blocked when the
+/// policy says so or the log failed. Other events are ignored (`None`).
+pub fn handle(
+    sysfs: &Sysfs,
+    msg: &[u8],
+    policy: &Policy,
+    ctx: &Context,
+    log: &mut dyn FnMut(&DecisionRecord) -> Result<(), String>,
+) -> Result<Option<DecisionRecord>, UsbError> {
+    let Some(ev) = parse_uevent(msg) else {
+        return Ok(None);
+    };
+    if ev.action != "add" || ev.subsystem != "usb" || ev.devtype != "usb_device" {
+        return Ok(None);
+    }
+    let Some(port) = ev.devpath.rsplit('/').next().filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let device = sysfs.device(port);
+    let decision = decide(policy, &device, ctx);
+    let record = DecisionRecord {
+        device,
+        decision,
+        user: ctx.user.clone(),
+        at_ms: ctx.now_ms,
+    };
+    log(&record).map_err(UsbError::NotLogged)?;
+    // Read-only storage is authorised at the USB level; its block device is made read-only
+    // when it appears (not yet built: until then read-only is enforced as deny).
+    let usable = record.decision.mode == Mode::Allow;
+    sysfs.authorize(port, usable)?;
+    Ok(Some(record))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dev(classes: &[(&str, &str, &str)]) -> Device {
+        Device {
+            port: "1-2".into(),
+            vendor_id: "0781".into(),
+            product_id: "5583".into(),
+            serial: "4C53".into(),
+            interfaces: classes
+                .iter()
+                .map(|(c, s, n)| Interface {
+                    class: c.to_string(),
+                    subclass: s.to_string(),
+                    protocol: String::new(),
+                    name: n.to_string(),
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn devices_are_classified_by_their_riskiest_interface() {
+        assert_eq!(
+            classify(&dev(&[("08", "06", "")])),
+            DeviceClass::MassStorage
+        );
+        assert_eq!(classify(&dev(&[("08", "02", "")])), DeviceClass::Optical);
+        assert_eq!(classify(&dev(&[("06", "01", "")])), DeviceClass::Phone);
+        assert_eq!(classify(&dev(&[("ff", "ff", "MTP")])), DeviceClass::Phone);
+        assert_eq!(classify(&dev(&[("e0", "01", "")])), DeviceClass::Bluetooth);
+        assert_eq!(classify(&dev(&[("03", "01", "")])), DeviceClass::Hid);
+        // A "keyboard" with a storage interface is storage.
+        assert_eq!(
+            classify(&dev(&[("03", "01", ""), ("08", "06", "")])),
+            DeviceClass::MassStorage
+        );
+    }
+
+    #[test]
+    fn the_policy_decides_with_exceptions_by_device_user_group_and_time() {
+        let mut p = Policy::fail_closed();
+        p.mass_storage = Mode::ReadOnly;
+        p.exceptions.push(Exception {
+            vendor_id: "0781".into(),
+            product_id: "5583".into(),
+            serial: "4C53".into(),
+            mode: Mode::Allow,
+            users: vec!["yamada".into()],
+            groups: vec![],
+            expires_ms: Some(1_000),
+            note: "検査データの持ち出し（承認済み）".into(),
+        });
+        let stick = dev(&[("08", "06", "")]);
+        let ctx = |user: Option<&str>, now| Context {
+            user: user.map(Into::into),
+            groups: vec!["reception".into()],
+            now_ms: now,
+        };
+        let d = decide(&p, &stick, &ctx(Some("yamada"), 500));
+        assert_eq!(d.mode, Mode::Allow);
+        assert!(d.rule.starts_with("exception:0781:5583:4C53"));
+        // Another user, or after expiry: the class rule.
+        assert_eq!(
+            decide(&p, &stick, &ctx(Some("sato"), 500)).mode,
+            Mode::ReadOnly
+        );
+        assert_eq!(
+            decide(&p, &stick, &ctx(Some("yamada"), 1_000)).rule,
+            "class:mass_storage"
+        );
+        // A phone cannot be read-only: denied.
+        p.phone = Mode::ReadOnly;
+        assert_eq!(
+            decide(&p, &dev(&[("06", "01", "")]), &ctx(None, 0)).mode,
+            Mode::Deny
+        );
+        // Keyboards are never locked out, even fail-closed.
+        let kb = decide(
+            &Policy::fail_closed(),
+            &dev(&[("03", "01", "")]),
+            &ctx(None, 0),
+        );
+        assert_eq!((kb.mode, kb.rule.as_str()), (Mode::Allow, "hid"));
+    }
+
+    #[test]
+    fn uevents_are_read_from_the_kernels_messages() {
+        let msg = b"add@/devices/pci0000:00/0000:00:14.0/usb1/1-2\0ACTION=add\0DEVPATH=/devices/pci0000:00/0000:00:14.0/usb1/1-2\0SUBSYSTEM=usb\0MAJOR=189\0MINOR=2\0DEVNAME=bus/usb/001/003\0DEVTYPE=usb_device\0PRODUCT=781/5583/100\0TYPE=0/0/0\0BUSNUM=001\0DEVNUM=003\0SEQNUM=4821\0";
+        let ev = parse_uevent(msg).unwrap();
+        assert_eq!(ev.action, "add");
+        assert_eq!(ev.subsystem, "usb");
+        assert_eq!(ev.devtype, "usb_device");
+        assert!(ev.devpath.ends_with("/usb1/1-2"));
+        assert_eq!(parse_uevent(b"garbage"), None);
+    }
+}
