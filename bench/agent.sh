@@ -3,7 +3,8 @@
 #
 #   bash bench/agent.sh            # AGENT_RUNS=5, AGENT_SPOOL_EVENTS=100000
 #
-# - full inventory (target #9: ≤ 3 s) against `dpkg-query -W`, which lists the packages only;
+# - full inventory (target #9: ≤ 3 s) against `dpkg-query -W`, which lists the packages only,
+#   and `apt-get -s upgrade`, which finds the pending upgrades (its security ones are counted);
 # - the spool: appending device events in synced batches of 100, then reading and acknowledging
 #   them all, against `dd` writing the same bytes with a sync per 100 records' worth.
 #
@@ -43,6 +44,10 @@ echo "|---|---|---|---|"
 if command -v dpkg-query >/dev/null; then
   IFS='|' read -r w r o < <(measure sh -c 'dpkg-query -W | wc -l')
   echo "| baseline: dpkg-query -W (packages only) | $w | $r | $o packages |"
+fi
+if command -v apt-get >/dev/null; then
+  IFS='|' read -r w r o < <(measure sh -c 'apt-get -s upgrade 2>/dev/null | grep "^Inst" | grep -ic security')
+  echo "| baseline: apt-get -s upgrade (security upgrades only) | $w | $r | $o security upgrades |"
 fi
 IFS='|' read -r w r o < <(measure "$BIN" inventory)
 echo "| mamori-agent full inventory | $w | $r | $o |"

@@ -57,8 +57,12 @@ fn main() {
         Some("inventory") => {
             let inv = collect_local().expect("inventory");
             println!(
-                "{} packages, {} services, {} listening, {} accounts, {} disks, {} usb",
+                "{} packages ({} security updates pending), {} services, {} listening, {} accounts, {} disks, {} usb",
                 inv.packages.len(),
+                inv.pending_security_updates
+                    .as_ref()
+                    .map(|p| p.len().to_string())
+                    .unwrap_or_else(|| "?".into()),
                 inv.enabled_services.len(),
                 inv.listening.len(),
                 inv.local_accounts.len(),

@@ -103,6 +103,10 @@ pub struct Inventory {
     pub listening: Vec<Listening>,
     pub local_accounts: Vec<LocalAccount>,
     pub usb_devices: Vec<UsbDevice>,
+    /// Installed packages with a newer version in the security archive; `None` when the
+    /// machine has no security index to compare with (unknown, not up to date).
+    #[serde(default)]
+    pub pending_security_updates: Option<Vec<crate::updates::PendingUpdate>>,
     /// The clock against the facility's time server, when one is set (checked with each
     /// inventory by the agent, not read from files).
     #[serde(default)]
@@ -191,8 +195,17 @@ pub fn os_release(text: &str) -> BTreeMap<String, String> {
 
 /// Installed packages of a dpkg `status` file (only those whose status ends in `installed`).
 pub fn dpkg_packages(status: &str) -> Vec<Package> {
+    stanzas(status, true)
+}
+
+/// Every package of an apt package index (`…_Packages`).
+pub fn index_packages(index: &str) -> Vec<Package> {
+    stanzas(index, false)
+}
+
+fn stanzas(text: &str, installed_only: bool) -> Vec<Package> {
     let mut out = Vec::new();
-    for para in status.split("\n\n") {
+    for para in text.split("\n\n") {
         let mut name = "";
         let mut version = "";
         let mut arch = "";
@@ -208,7 +221,7 @@ pub fn dpkg_packages(status: &str) -> Vec<Package> {
                 installed = v.trim().ends_with(" installed");
             }
         }
-        if installed && !name.is_empty() {
+        if (installed || !installed_only) && !name.is_empty() {
             out.push(Package {
                 name: name.to_string(),
                 version: version.to_string(),
@@ -391,6 +404,8 @@ pub fn collect(root: &Root) -> Result<Inventory, InventoryError> {
         });
     }
     inv.packages = dpkg_packages(&root.text("var/lib/dpkg/status")?.unwrap_or_default());
+    inv.pending_security_updates =
+        crate::updates::pending_security_updates(&inv.packages, &root.path("var/lib/apt/lists"));
     let mut services: Vec<String> = Vec::new();
     for wants in root
         .dir("etc/systemd/system")
@@ -573,6 +588,9 @@ pub struct InventoryDiff {
     pub listening: ListDiff<Listening>,
     pub local_accounts: ListDiff<LocalAccount>,
     pub usb_devices: ListDiff<UsbDevice>,
+    /// The pending security updates, whole, when they differ.
+    #[serde(default)]
+    pub pending_security_updates: Option<Option<Vec<crate::updates::PendingUpdate>>>,
     /// The latest clock check, when it differs.
     #[serde(default)]
     pub clock: Option<crate::clock::ClockCheck>,
@@ -591,6 +609,7 @@ impl InventoryDiff {
             && self.listening.is_empty()
             && self.local_accounts.is_empty()
             && self.usb_devices.is_empty()
+            && self.pending_security_updates.is_none()
     }
 }
 
@@ -616,6 +635,8 @@ pub fn diff(old: &Inventory, new: &Inventory) -> InventoryDiff {
                 u.serial.clone(),
             )
         }),
+        pending_security_updates: (old.pending_security_updates != new.pending_security_updates)
+            .then(|| new.pending_security_updates.clone()),
         clock: if old.clock == new.clock {
             None
         } else {
@@ -656,6 +677,10 @@ pub fn apply(base: &Inventory, d: &InventoryDiff) -> Inventory {
                 u.serial.clone(),
             )
         }),
+        pending_security_updates: d
+            .pending_security_updates
+            .clone()
+            .unwrap_or_else(|| base.pending_security_updates.clone()),
         clock: d.clock.clone().or_else(|| base.clock.clone()),
     }
 }

@@ -10,4 +10,5 @@
 pub mod clock;
 pub mod inventory;
 pub mod spool;
+pub mod updates;
 pub mod usb;

@@ -123,6 +123,23 @@ fn a_reception_pc_is_inventoried_from_its_files() {
     assert_eq!(stick.serial, "4C530001231122109384");
     assert_eq!(inv.usb_devices[1].class, "03");
 
+    // The security archive has a newer openssh-server; cups and LibreOffice are current, and
+    // openssh-client is not installed.
+    let pending = inv.pending_security_updates.as_ref().expect("an index");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        (
+            pending[0].name.as_str(),
+            pending[0].installed.as_str(),
+            pending[0].available.as_str()
+        ),
+        (
+            "openssh-server",
+            "1:9.6p1-3ubuntu13.5",
+            "1:9.6p1-3ubuntu13.10"
+        )
+    );
+
     // It goes on the wire as JSON and comes back the same.
     let json = serde_json::to_string(&inv).unwrap();
     let back: mamori_agent::inventory::Inventory = serde_json::from_str(&json).unwrap();
@@ -137,6 +154,10 @@ fn a_tree_without_dmi_usb_or_dpkg_gives_empty_fields_not_errors() {
     let inv = collect(&Root::new(dir.path())).unwrap();
     assert_eq!(inv.hostname, "vm01");
     assert!(inv.packages.is_empty() && inv.usb_devices.is_empty() && inv.disks.is_empty());
+    assert_eq!(
+        inv.pending_security_updates, None,
+        "unknown, not up to date"
+    );
     assert_eq!(inv.hardware.vendor, "");
 }
 
@@ -149,6 +170,10 @@ fn this_machine_is_inventoried() {
     assert!(inv.hardware.memory_bytes > 0);
     if Path::new("/var/lib/dpkg/status").exists() {
         assert!(inv.packages.len() > 10, "{} packages", inv.packages.len());
+    }
+    // Where apt keeps a security index (plain, LZ4 or gzip), it is read.
+    if !mamori_agent::updates::security_indexes(Path::new("/var/lib/apt/lists")).is_empty() {
+        assert!(inv.pending_security_updates.is_some());
     }
     assert!(inv.local_accounts.iter().any(|a| a.uid == 0));
 }
