@@ -111,6 +111,7 @@ fn main() {
                 user: Some("uketsuke".into()),
                 groups: vec!["reception".into()],
                 now_ms: 0,
+                unlocked_until_ms: None,
             };
             let mut times = Vec::with_capacity(n);
             for i in 0..n {

@@ -10,5 +10,6 @@
 pub mod clock;
 pub mod inventory;
 pub mod spool;
+pub mod unlock;
 pub mod updates;
 pub mod usb;

@@ -155,6 +155,8 @@ pub struct Context {
     /// The PC's groups.
     pub groups: Vec<String>,
     pub now_ms: i64,
+    /// An emergency unlock (see `unlock`) in force until this time: storage is allowed.
+    pub unlocked_until_ms: Option<i64>,
 }
 
 /// A decision and why.
@@ -187,6 +189,13 @@ pub fn decide(policy: &Policy, d: &Device, ctx: &Context) -> Decision {
         _ => {}
     }
     let read_only_ok = matches!(class, DeviceClass::MassStorage | DeviceClass::Optical);
+    if read_only_ok && ctx.unlocked_until_ms.is_some_and(|t| ctx.now_ms < t) {
+        return Decision {
+            mode: Mode::Allow,
+            class,
+            rule: "unlock".into(),
+        };
+    }
     let fit = |m: Mode| match m {
         Mode::ReadOnly if !read_only_ok => Mode::Deny,
         m => m,
@@ -465,6 +474,7 @@ mod tests {
             user: user.map(Into::into),
             groups: vec!["reception".into()],
             now_ms: now,
+            unlocked_until_ms: None,
         };
         let d = decide(&p, &stick, &ctx(Some("yamada"), 500));
         assert_eq!(d.mode, Mode::Allow);
@@ -482,6 +492,27 @@ mod tests {
         p.phone = Mode::ReadOnly;
         assert_eq!(
             decide(&p, &dev(&[("06", "01", "")]), &ctx(None, 0)).mode,
+            Mode::Deny
+        );
+        // An emergency unlock allows storage until it ends; phones stay as the policy says.
+        let unlocked = Context {
+            unlocked_until_ms: Some(2_000),
+            ..ctx(None, 1_500)
+        };
+        assert_eq!(
+            decide(&Policy::fail_closed(), &stick, &unlocked).rule,
+            "unlock"
+        );
+        assert_eq!(
+            decide(&Policy::fail_closed(), &dev(&[("06", "01", "")]), &unlocked).mode,
+            Mode::Deny
+        );
+        let over = Context {
+            now_ms: 2_000,
+            ..unlocked
+        };
+        assert_eq!(
+            decide(&Policy::fail_closed(), &stick, &over).mode,
             Mode::Deny
         );
         // Keyboards are never locked out, even fail-closed.

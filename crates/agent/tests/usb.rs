@@ -87,6 +87,7 @@ fn devices_are_decided_logged_then_authorised() {
         user: Some("uketsuke".into()),
         groups: vec!["reception".into()],
         now_ms: 1_764_650_000_000,
+        unlocked_until_ms: None,
     };
     let mut logged: Vec<DecisionRecord> = Vec::new();
     let mut log = |r: &DecisionRecord| -> Result<(), String> {
