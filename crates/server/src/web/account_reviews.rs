@@ -5,6 +5,7 @@
 use crate::web::AppState;
 use crate::web::error::WebError;
 use crate::web::extract::{Client, CsrfForm, Page};
+use crate::web::form::FormError;
 use crate::web::views::{Layout, fmt_ms, render};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -22,24 +23,6 @@ use serde::Deserialize;
 use std::collections::{BTreeSet, HashMap};
 
 type PageResult = Result<Response, WebError>;
-
-/// A refused form: the field, the message in the reader's language and the code.
-#[derive(Debug, Clone)]
-pub struct FormError {
-    pub field: String,
-    pub message: String,
-    pub code: &'static str,
-}
-
-impl FormError {
-    fn new(lang: Lang, code: &'static str, field: &str) -> FormError {
-        FormError {
-            field: field.to_string(),
-            message: tr(lang, &format!("error.{code}")).to_string(),
-            code,
-        }
-    }
-}
 
 /// One campaign as a list line.
 #[derive(Debug, Clone)]
@@ -118,10 +101,7 @@ pub struct ReviewsPage {
 impl ReviewsPage {
     /// The error of `field`, if any: (message, code).
     pub fn err(&self, field: &str) -> Option<(String, &'static str)> {
-        self.error
-            .as_ref()
-            .filter(|e| e.field == field)
-            .map(|e| (e.message.clone(), e.code))
+        FormError::at(&self.error, "", field)
     }
 }
 
@@ -218,7 +198,7 @@ pub async fn create(
             Ok(Redirect::to(&format!("/accounts/reviews/{id}?ok=review_opened")).into_response())
         }
         Err(ServiceError::Invalid { code, field }) => {
-            let error = FormError::new(lang, code, field);
+            let error = FormError::new(lang, "", code, field);
             let page = list_page(&state, &view, f, Some(error)).await?;
             Ok((StatusCode::BAD_REQUEST, render(&page)).into_response())
         }
@@ -328,10 +308,7 @@ pub struct ReviewPage {
 impl ReviewPage {
     /// The error of `field`, if any: (message, code).
     pub fn err(&self, field: &str) -> Option<(String, &'static str)> {
-        self.error
-            .as_ref()
-            .filter(|e| e.field == field)
-            .map(|e| (e.message.clone(), e.code))
+        FormError::at(&self.error, "", field)
     }
 }
 
@@ -468,7 +445,7 @@ pub async fn decide(
         ))
         .into_response()),
         Err(ServiceError::Invalid { code, field }) => {
-            let error = FormError::new(lang, code, field);
+            let error = FormError::new(lang, "", code, field);
             let page = detail_page(
                 &state,
                 &view,
@@ -511,7 +488,7 @@ pub async fn close(
             Ok(Redirect::to(&format!("/accounts/reviews/{id}?ok=review_closed")).into_response())
         }
         Err(ServiceError::Invalid { code, field }) => {
-            let error = FormError::new(lang, code, field);
+            let error = FormError::new(lang, "", code, field);
             let page =
                 detail_page(&state, &view, id, false, Some(error), String::new(), f.note).await?;
             Ok((StatusCode::BAD_REQUEST, render(&page)).into_response())

@@ -4,6 +4,7 @@
 use crate::web::AppState;
 use crate::web::error::WebError;
 use crate::web::extract::{Client, CsrfForm, Page};
+use crate::web::form::FormError;
 use crate::web::views::{Layout, fmt_ms, render};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -18,15 +19,6 @@ use serde::Deserialize;
 use std::collections::HashMap;
 
 type PageResult = Result<Response, WebError>;
-
-/// A refused form: the account it was for, the field, the message and the code.
-#[derive(Debug, Clone)]
-pub struct FormError {
-    pub account_id: i64,
-    pub field: String,
-    pub message: String,
-    pub code: &'static str,
-}
 
 /// One emergency account as the page shows it.
 #[derive(Debug, Clone)]
@@ -103,15 +95,15 @@ pub struct GlassPage {
 impl GlassPage {
     /// The error of `field` of the forms of account `id`, if any: (message, code).
     pub fn err(&self, id: &i64, field: &str) -> Option<(String, &'static str)> {
-        self.error
-            .as_ref()
-            .filter(|e| e.account_id == *id && e.field == field)
-            .map(|e| (e.message.clone(), e.code))
+        FormError::at(&self.error, &id.to_string(), field)
     }
 
     /// What was typed into `field` of account `id`'s form when it was refused; else `default`.
     pub fn typed(&self, id: &i64, field: &str, default: &str) -> String {
-        let refused = self.error.as_ref().is_some_and(|e| e.account_id == *id);
+        let refused = self
+            .error
+            .as_ref()
+            .is_some_and(|e| e.form == id.to_string());
         if !refused {
             return default.to_string();
         }
@@ -246,12 +238,7 @@ pub async fn act(
         ))
         .into_response()),
         Err(ServiceError::Invalid { code, field }) => {
-            let error = FormError {
-                account_id,
-                field: field.to_string(),
-                message: tr(lang, &format!("error.{code}")).to_string(),
-                code,
-            };
+            let error = FormError::new(lang, &account_id.to_string(), code, field);
             let pg = page(&state, &view, Some(error), f).await?;
             Ok((StatusCode::BAD_REQUEST, render(&pg)).into_response())
         }

@@ -7,6 +7,7 @@ use crate::web::AppState;
 use crate::web::alerts::AlertLine;
 use crate::web::error::WebError;
 use crate::web::extract::{Client, CsrfForm, Page};
+pub use crate::web::form::FormError;
 use crate::web::views::{Layout, VendorLine, fmt_ms, render};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -23,27 +24,6 @@ use serde::Deserialize;
 use std::collections::HashMap;
 
 type PageResult = Result<Response, WebError>;
-
-/// A refused form: which form (`open`, `note`, `status`, `close`), the field, the message in
-/// the reader's language and the code.
-#[derive(Debug, Clone)]
-pub struct FormError {
-    pub form: String,
-    pub field: String,
-    pub message: String,
-    pub code: &'static str,
-}
-
-impl FormError {
-    fn new(lang: Lang, form: &str, code: &'static str, field: &str) -> FormError {
-        FormError {
-            form: form.to_string(),
-            field: field.to_string(),
-            message: tr(lang, &format!("error.{code}")).to_string(),
-            code,
-        }
-    }
-}
 
 /// One incident as a list line.
 #[derive(Debug, Clone)]
@@ -140,10 +120,7 @@ pub struct IncidentsPage {
 impl IncidentsPage {
     /// The error of `field` of the form, if any: (message, code).
     pub fn err(&self, field: &str) -> Option<(String, &'static str)> {
-        self.error
-            .as_ref()
-            .filter(|e| e.field == field)
-            .map(|e| (e.message.clone(), e.code))
+        FormError::at(&self.error, "open", field)
     }
 }
 
@@ -309,10 +286,7 @@ pub struct IncidentPage {
 impl IncidentPage {
     /// The error of `field` of form `form`, if any: (message, code).
     pub fn err(&self, form: &str, field: &str) -> Option<(String, &'static str)> {
-        self.error
-            .as_ref()
-            .filter(|e| e.form == form && e.field == field)
-            .map(|e| (e.message.clone(), e.code))
+        FormError::at(&self.error, form, field)
     }
 
     /// An error not tied to a field of a shown form (a closed incident, a broken request).

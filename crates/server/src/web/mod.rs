@@ -9,6 +9,7 @@ pub mod directory;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod form;
 pub mod incidents;
 pub mod ledger;
 pub mod ledger_overview;
