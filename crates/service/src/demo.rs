@@ -1277,24 +1277,15 @@ fn accounts(
                 S_RECEIPT => role.receipt_admin,
                 _ => false,
             };
+            let login_id = logins.unique(base);
             out.push(Account {
-                id: AccountId(0),
-                system_id: SystemId(system),
-                login_id: logins.unique(base),
                 person_id: Some(person.id),
-                kind: AccountKind::Personal,
                 is_admin,
                 enabled,
                 last_login_on,
                 two_factor: spec.two_factor == TwoFactor::All,
                 created_on: Some(draft.joined_on),
-                disabled_on: None,
-                pw_last_set_on: None,
-                pw_never_expires: false,
-                locked_out: false,
-                admin_approved_by: None,
-                admin_approved_on: None,
-                notes: String::new(),
+                ..Account::new(SystemId(system), &login_id)
             });
         }
 
@@ -1307,47 +1298,24 @@ fn accounts(
             _ => None,
         };
         if let Some((login, kind, ago)) = shared {
+            let login_id = logins.unique(login.to_owned());
             out.push(Account {
-                id: AccountId(0),
-                system_id: SystemId(system),
-                login_id: logins.unique(login.to_owned()),
-                person_id: None,
                 kind,
                 is_admin: kind == AccountKind::Emergency,
-                enabled: true,
                 last_login_on: ago.map(|ago| days_ago(today, ago)),
-                two_factor: false,
-                created_on: None,
-                disabled_on: None,
-                pw_last_set_on: None,
-                pw_never_expires: false,
-                locked_out: false,
-                admin_approved_by: None,
-                admin_approved_on: None,
-                notes: String::new(),
+                ..Account::new(SystemId(system), &login_id)
             });
         }
 
         // The vendor's maintenance account.
+        let login_id = logins.unique(spec.maintenance_login.to_owned());
         out.push(Account {
-            id: AccountId(0),
-            system_id: SystemId(system),
-            login_id: logins.unique(spec.maintenance_login.to_owned()),
-            person_id: None,
             kind: AccountKind::VendorMaintenance,
             is_admin: true,
-            enabled: true,
             // The groupware reseller's support account was never used.
             last_login_on: (system != S_GROUPWARE).then(|| days_ago(today, rng.range(7, 120))),
-            two_factor: false,
-            created_on: None,
-            disabled_on: None,
-            pw_last_set_on: None,
-            pw_never_expires: false,
-            locked_out: false,
-            admin_approved_by: None,
-            admin_approved_on: None,
             notes: "事業者保守用".to_owned(),
+            ..Account::new(SystemId(system), &login_id)
         });
     }
 
