@@ -6,8 +6,8 @@
 //! and closing.
 
 use crate::findings;
-use crate::ledger::{Account, AccountKind, Person};
-use crate::{PersonId, SystemId};
+use crate::ledger::{Account, Person};
+use crate::{AccountId, PersonId, SystemId};
 use std::collections::HashMap;
 use time::Date;
 
@@ -118,25 +118,37 @@ impl Hint {
     }
 }
 
-/// The hints for `account` on `today`, most serious first.
-pub fn hints(account: &Account, persons: &[Person], today: Date, dormant_days: i64) -> Vec<Hint> {
-    let one = std::slice::from_ref(account);
-    let mut out = Vec::new();
-    if !findings::leavers_with_enabled_accounts(persons, one, today).is_empty() {
-        out.push(Hint::Leaver);
-    }
-    if !findings::dormant_accounts(one, today, dormant_days).is_empty() {
-        out.push(Hint::Dormant);
-    }
-    if !findings::ownerless_accounts(one).is_empty() {
-        out.push(Hint::Ownerless);
-    }
-    if account.enabled && account.kind == AccountKind::Shared {
-        out.push(Hint::Shared);
-    }
-    if !findings::unapproved_administrators(one).is_empty() {
-        out.push(Hint::UnapprovedAdmin);
-    }
+/// The hints for each of `accounts` on `today`, most serious first (accounts without any are
+/// left out). One pass of each finding over all of them: a campaign covers thousands.
+pub fn hints(
+    accounts: &[Account],
+    persons: &[Person],
+    today: Date,
+    dormant_days: i64,
+) -> HashMap<AccountId, Vec<Hint>> {
+    let mut out: HashMap<AccountId, Vec<Hint>> = HashMap::new();
+    let mut add = |ids: Vec<AccountId>, h: Hint| {
+        for id in ids {
+            out.entry(id).or_default().push(h);
+        }
+    };
+    add(
+        findings::leavers_with_enabled_accounts(persons, accounts, today)
+            .into_iter()
+            .map(|l| l.account_id)
+            .collect(),
+        Hint::Leaver,
+    );
+    add(
+        findings::dormant_accounts(accounts, today, dormant_days),
+        Hint::Dormant,
+    );
+    add(findings::ownerless_accounts(accounts), Hint::Ownerless);
+    add(findings::shared_accounts(accounts), Hint::Shared);
+    add(
+        findings::unapproved_administrators(accounts),
+        Hint::UnapprovedAdmin,
+    );
     out
 }
 
@@ -280,8 +292,7 @@ pub fn check_close(closed: bool, progress: Progress, note: &str) -> Result<(), R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::JobType;
-    use crate::{AccountId, PersonId};
+    use crate::ledger::{AccountKind, JobType};
     use time::macros::date;
 
     fn person(id: i64, dept: &str, left: Option<Date>) -> Person {
@@ -365,7 +376,11 @@ mod tests {
         let mut admin = account(5, 1, "kanri", Some(2));
         admin.is_admin = true;
         let fine = account(6, 1, "f", Some(2));
-        let h = |a: &Account| hints(a, &persons, today, 90);
+        let h = |a: &Account| {
+            hints(std::slice::from_ref(a), &persons, today, 90)
+                .remove(&a.id)
+                .unwrap_or_default()
+        };
         assert_eq!(h(&leaver), vec![Hint::Leaver]);
         assert_eq!(h(&dormant), vec![Hint::Dormant]);
         assert_eq!(h(&ownerless), vec![Hint::Ownerless]);

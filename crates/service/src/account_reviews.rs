@@ -51,39 +51,47 @@ impl ReviewDetail {
     }
 }
 
-/// What the reviewer sees of `a`, kept with the campaign as it is today.
-pub(crate) fn review_item(
-    a: &Account,
+/// What the reviewer sees of each of `accounts`, kept with the campaign as it is on `today`.
+pub(crate) fn review_items(
+    accounts: &[Account],
     system_name: &HashMap<SystemId, &str>,
-    person_by: &HashMap<PersonId, &Person>,
     persons: &[Person],
     today: time::Date,
     dormant_days: i64,
-) -> ItemRow {
-    let owner = a.person_id.and_then(|p| person_by.get(&p));
-    let hints: Vec<&str> = account_review::hints(a, persons, today, dormant_days)
-        .into_iter()
-        .map(Hint::as_str)
-        .collect();
-    ItemRow {
-        account_id: a.id.0,
-        system: system_name
-            .get(&a.system_id)
-            .copied()
-            .unwrap_or("?")
-            .to_string(),
-        login_id: a.login_id.clone(),
-        owner: owner.map(|p| p.name.clone()).unwrap_or_default(),
-        department: owner.map(|p| p.department.clone()).unwrap_or_default(),
-        kind: a.kind.as_str().to_string(),
-        is_admin: a.is_admin,
-        last_login_on: a.last_login_on.map(|d| day_text(Some(d))),
-        hints: hints.join(","),
-        decision: Decision::Pending.as_str().to_string(),
-        decided_ms: None,
-        decided_by: None,
-        comment: String::new(),
-    }
+) -> Vec<ItemRow> {
+    let person_by: HashMap<PersonId, &Person> = persons.iter().map(|p| (p.id, p)).collect();
+    let mut hints = account_review::hints(accounts, persons, today, dormant_days);
+    accounts
+        .iter()
+        .map(|a| {
+            let owner = a.person_id.and_then(|p| person_by.get(&p));
+            let hints: Vec<&str> = hints
+                .remove(&a.id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(Hint::as_str)
+                .collect();
+            ItemRow {
+                account_id: a.id.0,
+                system: system_name
+                    .get(&a.system_id)
+                    .copied()
+                    .unwrap_or("?")
+                    .to_string(),
+                login_id: a.login_id.clone(),
+                owner: owner.map(|p| p.name.clone()).unwrap_or_default(),
+                department: owner.map(|p| p.department.clone()).unwrap_or_default(),
+                kind: a.kind.as_str().to_string(),
+                is_admin: a.is_admin,
+                last_login_on: a.last_login_on.map(|d| day_text(Some(d))),
+                hints: hints.join(","),
+                decision: Decision::Pending.as_str().to_string(),
+                decided_ms: None,
+                decided_by: None,
+                comment: String::new(),
+            }
+        })
+        .collect()
 }
 
 fn invalid(e: ReviewError) -> ServiceError {
@@ -188,7 +196,6 @@ impl Services {
         );
         let system_name: HashMap<SystemId, &str> =
             systems.iter().map(|s| (s.id, s.name.as_str())).collect();
-        let person_by: HashMap<PersonId, &Person> = persons.iter().map(|p| (p.id, p)).collect();
         let who = cap.actor().user.display_name.clone();
         let now = self.now_ms();
         let due = due_on.map(|d| day_text(Some(d)));
@@ -205,8 +212,8 @@ impl Services {
             },
         )
         .await?;
-        for a in &covered {
-            let item = review_item(a, &system_name, &person_by, &persons, today, dormant_days);
+        let covered: Vec<Account> = covered.into_iter().cloned().collect();
+        for item in review_items(&covered, &system_name, &persons, today, dormant_days) {
             insert_item(&mut w, id, &item).await?;
         }
         self.audit(
@@ -387,7 +394,6 @@ impl Services {
                 p
             })
             .collect();
-        let person_by: HashMap<PersonId, &Person> = persons.iter().map(|p| (p.id, p)).collect();
         let system_name: HashMap<SystemId, &str> = demo
             .systems
             .iter()
@@ -416,21 +422,24 @@ impl Services {
                 },
             )
             .await?;
-            let in_scope: Vec<&Account> = accounts
+            // The accounts in use then, and one disabled since: revoked in this review (its owner
+            // had left).
+            let retired = accounts.iter().find(|a| a.system_id == ehr && !a.enabled);
+            let in_scope: Vec<Account> = accounts
                 .iter()
                 .filter(|a| a.system_id == ehr && a.enabled)
+                .chain(retired)
+                .cloned()
                 .collect();
-            // One account disabled since: revoked in this review (its owner had left).
-            let retired = accounts.iter().find(|a| a.system_id == ehr && !a.enabled);
-            for (n, a) in in_scope.iter().chain(retired.iter()).enumerate() {
-                let item = review_item(a, &system_name, &person_by, &persons, opened_on, 90);
-                insert_item(w, id, &item).await?;
-                let revoke = retired.is_some_and(|r| r.id == a.id);
+            let items = review_items(&in_scope, &system_name, &persons, opened_on, 90);
+            for (n, item) in items.iter().enumerate() {
+                insert_item(w, id, item).await?;
+                let revoke = retired.is_some_and(|r| r.id.0 == item.account_id);
                 let at = opened + 2 * DAY + i64::try_from(n).unwrap_or(0) * 60_000;
                 decide(
                     w,
                     id,
-                    a.id.0,
+                    item.account_id,
                     if revoke { "revoke" } else { "keep" },
                     at,
                     who,
@@ -469,14 +478,18 @@ impl Services {
                 system_id: Some(receipt),
                 department: String::new(),
             };
-            let covered = in_scope.accounts(accounts, &persons);
+            let covered: Vec<Account> = in_scope
+                .accounts(accounts, &persons)
+                .into_iter()
+                .cloned()
+                .collect();
             let half = covered.len() / 2;
-            for (n, a) in covered.iter().enumerate() {
-                let item = review_item(a, &system_name, &person_by, &persons, today, 90);
-                insert_item(w, id, &item).await?;
+            let items = review_items(&covered, &system_name, &persons, today, 90);
+            for (n, item) in items.iter().enumerate() {
+                insert_item(w, id, item).await?;
                 // The personal accounts without a finding are confirmed first.
                 if n < half && item.hints.is_empty() {
-                    decide(w, id, a.id.0, "keep", opened + DAY, who, "").await?;
+                    decide(w, id, item.account_id, "keep", opened + DAY, who, "").await?;
                 }
             }
         }
