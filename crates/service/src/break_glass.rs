@@ -13,7 +13,7 @@ use mamori_domain::break_glass::{self, BreakGlassError, State};
 use mamori_domain::ledger::{Account, AccountKind, InfoSystem};
 use mamori_domain::period::parse_moment;
 use mamori_storage::break_glass::{
-    CustodyRow, UseRow, insert_use, registered_by_login, reseal, upsert_custody,
+    CustodyRow, UseRow, insert_use, registered_by_login, reseal, seal_and_last_use, upsert_custody,
 };
 use mamori_storage::registry as store_registry;
 use serde_json::json;
@@ -163,13 +163,8 @@ impl Services {
         let account = self.emergency_account(account_id).await?;
         let c = break_glass::custody(holders, location, notes).map_err(invalid)?;
         let who = cap.actor().user.display_name.clone();
-        let first = !self
-            .store
-            .break_glass_custody()
-            .await?
-            .iter()
-            .any(|x| x.account_id == account_id);
         let mut w = self.store.write().await?;
+        let first = seal_and_last_use(&mut w, account_id).await?.0.is_none();
         upsert_custody(
             &mut w,
             &CustodyRow {
@@ -222,17 +217,11 @@ impl Services {
             }
         };
         break_glass::check_use(reason, used_ms, now).map_err(invalid)?;
-        if !self
-            .store
-            .break_glass_custody()
-            .await?
-            .iter()
-            .any(|c| c.account_id == account_id)
-        {
-            return Err(invalid(BreakGlassError::NotRegistered));
-        }
         let who = cap.actor().user.display_name.clone();
         let mut w = self.store.write().await?;
+        if seal_and_last_use(&mut w, account_id).await?.0.is_none() {
+            return Err(invalid(BreakGlassError::NotRegistered));
+        }
         let id = insert_use(
             &mut w,
             &UseRow {
