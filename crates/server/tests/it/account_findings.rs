@@ -47,7 +47,10 @@ async fn vendor_staff_changes_and_missing_two_factor_are_findings() {
     mamori_storage::registry::insert(&mut w, &maint)
         .await
         .unwrap();
-    let nurse = Account::new(SystemId(ehr), "yamada");
+    let mut nurse = Account::new(SystemId(ehr), "yamada");
+    nurse.is_admin = true;
+    nurse.locked_out = true;
+    nurse.pw_never_expires = true;
     mamori_storage::registry::insert(&mut w, &nurse)
         .await
         .unwrap();
@@ -61,6 +64,17 @@ async fn vendor_staff_changes_and_missing_two_factor_are_findings() {
         p.body
     );
     assert!(!p.has("担当者が替わった事業者の保守用アカウント"));
+    // The accounts page marks the admin nobody approved, the lock-out and the password that
+    // never expires, and charts the unapproved admins.
+    let p = c.get("/accounts").await;
+    assert!(
+        p.has(r#"class="badge warn">承認の記録なし"#)
+            && p.has(r#"class="badge warn">ロック中"#)
+            && p.has(r#"class="badge neutral">PW無期限"#)
+            && p.has("承認のない管理者"),
+        "{}",
+        p.body
+    );
 
     // The vendor's engineer leaves: the contact is retired in the ledger.
     let p = c
