@@ -399,17 +399,22 @@ impl Services {
                 .collect(),
         );
         // The vendors' staff changes: a contact of the vendor made inactive, or renamed.
+        let vendor_of: HashMap<i64, mamori_domain::VendorId> = contacts
+            .iter()
+            .filter_map(|c| Some((c.id, c.vendor_id?)))
+            .collect();
         let mut staff_changes = Vec::new();
-        for c in contacts.iter().filter(|c| c.vendor_id.is_some()) {
-            for h in s.history(Contact::KIND.as_str(), c.id).await? {
-                let changed = crate::ledger::decode_changes(&h.changes)
-                    .iter()
-                    .any(|(f, b, a)| {
-                        (f == "active" && b == "1" && a == "0") || (f == "name" && !b.is_empty())
-                    });
-                if changed && let Some(v) = c.vendor_id {
-                    staff_changes.push((v, crate::clock::to_jst(h.at_ms).date()));
-                }
+        for (contact, h) in s.history_of_kind(Contact::KIND.as_str()).await? {
+            let Some(v) = vendor_of.get(&contact) else {
+                continue;
+            };
+            let changed = crate::ledger::decode_changes(&h.changes)
+                .iter()
+                .any(|(f, b, a)| {
+                    (f == "active" && b == "1" && a == "0") || (f == "name" && !b.is_empty())
+                });
+            if changed {
+                staff_changes.push((*v, crate::clock::to_jst(h.at_ms).date()));
             }
         }
         push(

@@ -102,6 +102,30 @@ impl Store {
             .collect()
     }
 
+    /// The history of every record of one registry, as (record id, entry), oldest first: one
+    /// query where a page needs the changes of many records.
+    pub async fn history_of_kind(&self, kind: &str) -> Result<Vec<(i64, HistoryRow)>> {
+        let rows = sqlx::query(
+            "SELECT record_id, at, actor, action, changes FROM ledger_history WHERE kind = $1 ORDER BY id",
+        )
+        .bind(kind)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    HistoryRow {
+                        at_ms: r.try_get(1)?,
+                        actor: r.try_get(2)?,
+                        action: r.try_get(3)?,
+                        changes: r.try_get(4)?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
     /// The files attached to a record, newest first (without their bytes).
     pub async fn files(&self, kind: &str, record_id: i64) -> Result<Vec<FileRow>> {
         let rows = sqlx::query(
