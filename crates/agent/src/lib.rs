@@ -1,11 +1,15 @@
 //! mamori-agent: the endpoint agent. It talks to the server only through `client`/`proto` and
 //! never links server-side crates.
 //!
-//! So far: [`inventory`], what a Linux machine is made of, read from its files; [`clock`], its
-//! clock against the facility's time server; [`usb`], removable-media control through the
-//! kernel's USB authorisation; and [`spool`],
-//! the durable, bounded queue on disk that holds events and inventory until the server
-//! acknowledges them.
+//! So far:
+//! - [`inventory`]: what a Linux machine is made of, read from its files, and diffs between
+//!   inventories;
+//! - [`updates`]: pending security updates from apt's security index;
+//! - [`clock`]: the clock against the facility's time server;
+//! - [`usb`]: removable-media control through the kernel's USB authorisation;
+//! - [`unlock`]: emergency unlock codes verified offline;
+//! - [`spool`]: the durable, bounded queue on disk that holds events and inventory until the
+//!   server acknowledges them.
 
 pub mod clock;
 pub mod inventory;
