@@ -2,19 +2,9 @@
 //! a PC whose clock is off cannot be lined up with the server's, and the guideline asks for
 //! synchronised time. The agent reports the offset with each inventory.
 
-use serde::{Deserialize, Serialize};
+pub use mamori_proto::agent::ClockCheck;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
-
-/// One check of the clock.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClockCheck {
-    pub server: String,
-    /// Server time minus this PC's, in ms; `None` when the server did not answer.
-    pub offset_ms: Option<i64>,
-    /// Why not, when it did not.
-    pub error: String,
-}
 
 /// `server` as an address: `host` or an address gets port 123, `host:port` and `[v6]:port` keep
 /// theirs.

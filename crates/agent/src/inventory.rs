@@ -8,110 +8,14 @@
 //! error: only a file that exists but cannot be read is one. A Windows collector will fill the
 //! same [`Inventory`].
 
-use serde::{Deserialize, Serialize};
+pub use mamori_proto::agent::{
+    Disk, Hardware, Inventory, InventoryDiff, ListDiff, Listening, LocalAccount, Os, Package,
+    UsbDevice, apply, diff,
+};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-
-/// The machine.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Hardware {
-    pub vendor: String,
-    pub model: String,
-    pub serial: String,
-    pub cpu_model: String,
-    pub cpu_threads: u32,
-    pub memory_bytes: u64,
-}
-
-/// The operating system.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Os {
-    /// `ID` of os-release (`debian`, `ubuntu`, `rhel` …).
-    pub id: String,
-    /// `PRETTY_NAME`.
-    pub name: String,
-    pub version: String,
-    pub kernel: String,
-}
-
-/// A block device.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Disk {
-    pub name: String,
-    pub model: String,
-    pub size_bytes: u64,
-    pub removable: bool,
-    /// Whether the data on it is encrypted (a LUKS/dm-crypt mapping sits on it or on one of its
-    /// partitions).
-    pub encrypted: bool,
-}
-
-/// An installed package.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Package {
-    pub name: String,
-    pub version: String,
-    pub arch: String,
-}
-
-/// A socket waiting for connections (TCP) or bound (UDP).
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Listening {
-    /// `tcp` or `udp`.
-    pub proto: String,
-    pub address: String,
-    pub port: u16,
-}
-
-/// A local account.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LocalAccount {
-    pub name: String,
-    pub uid: u32,
-    /// Its shell lets it log in (not `nologin`/`false`).
-    pub can_log_in: bool,
-    /// Last login, Unix ms, from lastlog.
-    pub last_login_ms: Option<i64>,
-}
-
-/// A USB device seen on the bus.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UsbDevice {
-    /// Bus path (`1-1.2`).
-    pub port: String,
-    pub vendor_id: String,
-    pub product_id: String,
-    pub serial: String,
-    pub manufacturer: String,
-    pub product: String,
-    /// The USB class of the device or of its first interface (`08` mass storage, `03` HID …).
-    pub class: String,
-}
-
-/// One full inventory.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Inventory {
-    pub hostname: String,
-    pub hardware: Hardware,
-    pub os: Os,
-    pub disks: Vec<Disk>,
-    pub packages: Vec<Package>,
-    /// Units enabled in systemd (`*.wants/`), by name.
-    pub enabled_services: Vec<String>,
-    pub listening: Vec<Listening>,
-    pub local_accounts: Vec<LocalAccount>,
-    pub usb_devices: Vec<UsbDevice>,
-    /// Installed packages with a newer version in the security archive; `None` when the
-    /// machine has no security index to compare with (unknown, not up to date).
-    #[serde(default)]
-    pub pending_security_updates: Option<Vec<crate::updates::PendingUpdate>>,
-    /// The clock against the facility's time server, when one is set (checked with each
-    /// inventory by the agent, not read from files).
-    #[serde(default)]
-    pub clock: Option<crate::clock::ClockCheck>,
-}
 
 /// A file that exists but could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +37,11 @@ impl Root {
 
     fn path(&self, rel: &str) -> PathBuf {
         self.0.join(rel.trim_start_matches('/'))
+    }
+
+    /// A path under the root.
+    pub fn join(&self, rel: &str) -> PathBuf {
+        self.path(rel)
     }
 
     /// The file's text; `None` when it does not exist (or is not readable as a plain file the
@@ -523,164 +432,5 @@ Package: bash\nStatus: install ok installed\nArchitecture: amd64\nVersion: 5.2.1
         let names: Vec<&str> = p.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["bash", "openssh-server"]);
         assert_eq!(p[1].version, "1:9.2p1-2+deb12u3");
-    }
-}
-
-/// What changed in one list between two inventories, matched by key: what is new, what is
-/// gone, and what is there in both but different (the new value).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ListDiff<T> {
-    pub added: Vec<T>,
-    pub removed: Vec<T>,
-    pub changed: Vec<T>,
-}
-
-impl<T> Default for ListDiff<T> {
-    fn default() -> Self {
-        ListDiff {
-            added: Vec::new(),
-            removed: Vec::new(),
-            changed: Vec::new(),
-        }
-    }
-}
-
-impl<T> ListDiff<T> {
-    pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
-    }
-}
-
-fn list_diff<T: Clone + PartialEq, K: Ord>(
-    old: &[T],
-    new: &[T],
-    key: impl Fn(&T) -> K,
-) -> ListDiff<T> {
-    let before: BTreeMap<K, &T> = old.iter().map(|x| (key(x), x)).collect();
-    let after: BTreeMap<K, &T> = new.iter().map(|x| (key(x), x)).collect();
-    let mut d = ListDiff::default();
-    for (k, n) in &after {
-        match before.get(k) {
-            None => d.added.push((*n).clone()),
-            Some(o) if o != n => d.changed.push((*n).clone()),
-            Some(_) => {}
-        }
-    }
-    for (k, o) in &before {
-        if !after.contains_key(k) {
-            d.removed.push((*o).clone());
-        }
-    }
-    d
-}
-
-/// The changes from one inventory to the next, what the agent uploads between daily full
-/// snapshots. The machine's scalar parts (hostname, OS, hardware) are sent whole when any of
-/// them changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InventoryDiff {
-    pub hostname: Option<String>,
-    pub os: Option<Os>,
-    pub hardware: Option<Hardware>,
-    pub disks: ListDiff<Disk>,
-    pub packages: ListDiff<Package>,
-    pub enabled_services: ListDiff<String>,
-    pub listening: ListDiff<Listening>,
-    pub local_accounts: ListDiff<LocalAccount>,
-    pub usb_devices: ListDiff<UsbDevice>,
-    /// The pending security updates, whole, when they differ.
-    #[serde(default)]
-    pub pending_security_updates: Option<Option<Vec<crate::updates::PendingUpdate>>>,
-    /// The latest clock check, when it differs.
-    #[serde(default)]
-    pub clock: Option<crate::clock::ClockCheck>,
-}
-
-impl InventoryDiff {
-    /// Nothing changed: nothing to upload. A new clock reading alone does not count: it moves a
-    /// little every time and travels with the next diff or the daily full snapshot.
-    pub fn is_empty(&self) -> bool {
-        self.hostname.is_none()
-            && self.os.is_none()
-            && self.hardware.is_none()
-            && self.disks.is_empty()
-            && self.packages.is_empty()
-            && self.enabled_services.is_empty()
-            && self.listening.is_empty()
-            && self.local_accounts.is_empty()
-            && self.usb_devices.is_empty()
-            && self.pending_security_updates.is_none()
-    }
-}
-
-/// The changes from `old` to `new`. Packages are keyed by name and architecture (an upgrade is a
-/// change), accounts by name, disks by name, USB devices by port and serial.
-pub fn diff(old: &Inventory, new: &Inventory) -> InventoryDiff {
-    InventoryDiff {
-        hostname: (old.hostname != new.hostname).then(|| new.hostname.clone()),
-        os: (old.os != new.os).then(|| new.os.clone()),
-        hardware: (old.hardware != new.hardware).then(|| new.hardware.clone()),
-        disks: list_diff(&old.disks, &new.disks, |d| d.name.clone()),
-        packages: list_diff(&old.packages, &new.packages, |p| {
-            (p.name.clone(), p.arch.clone())
-        }),
-        enabled_services: list_diff(&old.enabled_services, &new.enabled_services, |s| s.clone()),
-        listening: list_diff(&old.listening, &new.listening, |l| l.clone()),
-        local_accounts: list_diff(&old.local_accounts, &new.local_accounts, |a| a.name.clone()),
-        usb_devices: list_diff(&old.usb_devices, &new.usb_devices, |u| {
-            (
-                u.port.clone(),
-                u.vendor_id.clone(),
-                u.product_id.clone(),
-                u.serial.clone(),
-            )
-        }),
-        pending_security_updates: (old.pending_security_updates != new.pending_security_updates)
-            .then(|| new.pending_security_updates.clone()),
-        clock: if old.clock == new.clock {
-            None
-        } else {
-            new.clock.clone()
-        },
-    }
-}
-
-/// `base` with `d` applied: what the server rebuilds from the last full snapshot and the diffs
-/// since.
-pub fn apply(base: &Inventory, d: &InventoryDiff) -> Inventory {
-    fn merge<T: Clone, K: Ord>(list: &[T], d: &ListDiff<T>, key: impl Fn(&T) -> K) -> Vec<T> {
-        let mut m: BTreeMap<K, T> = list.iter().map(|x| (key(x), x.clone())).collect();
-        for r in &d.removed {
-            m.remove(&key(r));
-        }
-        for x in d.added.iter().chain(d.changed.iter()) {
-            m.insert(key(x), x.clone());
-        }
-        m.into_values().collect()
-    }
-    Inventory {
-        hostname: d.hostname.clone().unwrap_or_else(|| base.hostname.clone()),
-        os: d.os.clone().unwrap_or_else(|| base.os.clone()),
-        hardware: d.hardware.clone().unwrap_or_else(|| base.hardware.clone()),
-        disks: merge(&base.disks, &d.disks, |x| x.name.clone()),
-        packages: merge(&base.packages, &d.packages, |p| {
-            (p.name.clone(), p.arch.clone())
-        }),
-        enabled_services: merge(&base.enabled_services, &d.enabled_services, |s| s.clone()),
-        listening: merge(&base.listening, &d.listening, |l| l.clone()),
-        local_accounts: merge(&base.local_accounts, &d.local_accounts, |a| a.name.clone()),
-        usb_devices: merge(&base.usb_devices, &d.usb_devices, |u| {
-            (
-                u.port.clone(),
-                u.vendor_id.clone(),
-                u.product_id.clone(),
-                u.serial.clone(),
-            )
-        }),
-        pending_security_updates: d
-            .pending_security_updates
-            .clone()
-            .unwrap_or_else(|| base.pending_security_updates.clone()),
-        clock: d.clock.clone().or_else(|| base.clock.clone()),
     }
 }

@@ -1,7 +1,7 @@
 //! mamori-agent: the endpoint agent. It talks to the server only through `client`/`proto` and
 //! never links server-side crates.
 //!
-//! So far:
+//! Modules:
 //! - [`inventory`]: what a Linux machine is made of, read from its files, and diffs between
 //!   inventories;
 //! - [`updates`]: pending security updates from apt's security index;
@@ -9,11 +9,16 @@
 //! - [`usb`]: removable-media control through the kernel's USB authorisation;
 //! - [`unlock`]: emergency unlock codes verified offline;
 //! - [`spool`]: the durable, bounded queue on disk that holds events and inventory until the
-//!   server acknowledges them.
+//!   server acknowledges them;
+//! - [`state`]: the identity, last good policy and last inventory kept on disk;
+//! - [`run`]: enrolment and the cycle (inventory into the spool, the spool to the server, the
+//!   signed policy back).
 
 pub mod clock;
 pub mod inventory;
+pub mod run;
 pub mod spool;
+pub mod state;
 pub mod unlock;
 pub mod updates;
 pub mod usb;

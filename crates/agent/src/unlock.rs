@@ -5,45 +5,16 @@
 //! one after (at most twenty minutes), once, and unlocks removable storage for the length chosen.
 //! Five wrong codes in a row lock entry for fifteen minutes.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use mamori_proto::agent::unlock_code as code_for;
+pub use mamori_proto::agent::{
+    UNLOCK_LENGTHS as LENGTHS, UNLOCK_WINDOW_MS as WINDOW_MS, issue_unlock_code as issue,
+};
 use std::collections::BTreeSet;
 
-/// One window of validity.
-pub const WINDOW_MS: i64 = 10 * 60 * 1000;
-/// The unlock lengths a code can carry, in minutes.
-pub const LENGTHS: [u32; 4] = [15, 30, 60, 120];
 /// Wrong codes in a row before entry is locked.
 pub const MAX_FAILURES: u32 = 5;
 /// How long entry stays locked after too many wrong codes.
 pub const LOCKOUT_MS: i64 = 15 * 60 * 1000;
-
-fn code_for(secret: &[u8], pc_id: &str, minutes: u32, window: i64) -> String {
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
-        return String::new();
-    };
-    mac.update(b"mamori-unlock-v1\0");
-    mac.update(pc_id.as_bytes());
-    mac.update(b"\0");
-    mac.update(&minutes.to_be_bytes());
-    mac.update(&window.to_be_bytes());
-    let h = mac.finalize().into_bytes();
-    // RFC 4226's dynamic truncation, to 8 digits.
-    let off = usize::from(h.last().copied().unwrap_or(0) & 0x0f);
-    let word = h
-        .get(off..off + 4)
-        .and_then(|b| <[u8; 4]>::try_from(b).ok())
-        .map(u32::from_be_bytes)
-        .unwrap_or(0)
-        & 0x7fff_ffff;
-    format!("{:08}", word % 100_000_000)
-}
-
-/// The code an administrator reads out: for PC `pc_id`, unlocking for `minutes` (one of
-/// [`LENGTHS`]), made at `now_ms`.
-pub fn issue(secret: &[u8], pc_id: &str, minutes: u32, now_ms: i64) -> String {
-    code_for(secret, pc_id, minutes, now_ms.div_euclid(WINDOW_MS))
-}
 
 /// An accepted code: storage is unlocked until `until_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

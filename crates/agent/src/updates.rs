@@ -3,19 +3,11 @@
 //! `.gz`) has a higher version of it. Versions are compared as dpkg compares them.
 
 use crate::inventory::{Package, index_packages};
-use serde::{Deserialize, Serialize};
+pub use mamori_proto::agent::PendingUpdate;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
-
-/// An installed package with a newer version in the security archive.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct PendingUpdate {
-    pub name: String,
-    pub installed: String,
-    pub available: String,
-}
 
 /// dpkg's order of characters in the non-digit parts: `~` before everything, even the end;
 /// letters before other characters.

@@ -6,60 +6,12 @@
 //! Keyboards and mice are never locked out. A device that also has a storage or phone
 //! interface (a "keyboard" that is a USB stick) is judged by that interface.
 
-use serde::{Deserialize, Serialize};
+pub use mamori_proto::agent::{
+    Decision, DecisionRecord, Device, DeviceClass, Exception, Interface, Mode, Policy,
+};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-
-/// What a device is, for the policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceClass {
-    /// USB sticks, card readers, external disks.
-    MassStorage,
-    /// CD/DVD drives.
-    Optical,
-    /// Phones and cameras (MTP, PTP).
-    Phone,
-    Bluetooth,
-    /// Keyboards, mice: always allowed.
-    Hid,
-    Hub,
-    Other,
-}
-
-/// What happens to a device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    Deny,
-    /// Usable for reading only (storage); for devices that cannot be made read-only, deny.
-    ReadOnly,
-    Allow,
-}
-
-/// One interface of a device: (class, subclass, protocol) in hex, and its name if it has one.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Interface {
-    pub class: String,
-    pub subclass: String,
-    pub protocol: String,
-    pub name: String,
-}
-
-/// A USB device as sysfs shows it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Device {
-    /// Bus path (`1-2`).
-    pub port: String,
-    pub vendor_id: String,
-    pub product_id: String,
-    pub serial: String,
-    pub manufacturer: String,
-    pub product: String,
-    pub device_class: String,
-    pub interfaces: Vec<Interface>,
-}
 
 /// The class of a device: the riskiest of its interfaces.
 pub fn classify(d: &Device) -> DeviceClass {
@@ -96,57 +48,6 @@ pub fn classify(d: &Device) -> DeviceClass {
         .unwrap_or(DeviceClass::Other)
 }
 
-/// An exception: one device (vendor:product, and serial when given) allowed for some users or PC
-/// groups, until a time if it is temporary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Exception {
-    pub vendor_id: String,
-    pub product_id: String,
-    /// Empty: any serial.
-    #[serde(default)]
-    pub serial: String,
-    pub mode: Mode,
-    /// Login users it is for; empty: anyone.
-    #[serde(default)]
-    pub users: Vec<String>,
-    /// PC groups it is for; empty: every PC.
-    #[serde(default)]
-    pub groups: Vec<String>,
-    /// Unix ms after which it no longer applies.
-    #[serde(default)]
-    pub expires_ms: Option<i64>,
-    /// Why it was granted (shown in the log).
-    #[serde(default)]
-    pub note: String,
-}
-
-/// The removable-media policy of one PC.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Policy {
-    pub mass_storage: Mode,
-    pub optical: Mode,
-    pub phone: Mode,
-    pub bluetooth: Mode,
-    pub other: Mode,
-    #[serde(default)]
-    pub exceptions: Vec<Exception>,
-}
-
-impl Policy {
-    /// What applies before any policy is read, or when it cannot be: deny everything (but
-    /// keyboards, mice and hubs).
-    pub fn fail_closed() -> Policy {
-        Policy {
-            mass_storage: Mode::Deny,
-            optical: Mode::Deny,
-            phone: Mode::Deny,
-            bluetooth: Mode::Deny,
-            other: Mode::Deny,
-            exceptions: Vec::new(),
-        }
-    }
-}
-
 /// Who and where, at the time of the decision.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Context {
@@ -157,15 +58,6 @@ pub struct Context {
     pub now_ms: i64,
     /// An emergency unlock (see `unlock`) in force until this time: storage is allowed.
     pub unlocked_until_ms: Option<i64>,
-}
-
-/// A decision and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Decision {
-    pub mode: Mode,
-    pub class: DeviceClass,
-    /// Which rule decided: `class:mass_storage`, `exception:0781:5583:…`, `hid`, `hub`.
-    pub rule: String,
 }
 
 /// Decides what happens to `d` under `policy` in `ctx`.
@@ -368,15 +260,6 @@ impl Sysfs {
             if yes { "1" } else { "0" },
         )
     }
-}
-
-/// What the agent did with one device: the record logged before the device was usable.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DecisionRecord {
-    pub device: Device,
-    pub decision: Decision,
-    pub user: Option<String>,
-    pub at_ms: i64,
 }
 
 /// Handles one uevent: for a USB device added, reads it, decides, logs the decision through

@@ -239,7 +239,7 @@ const ACCOUNT_MANAGEMENT: &[&str] = &[
     "special_privileges_assigned",
 ];
 const LOG_MANAGEMENT: &[&str] = &["audit_log_cleared", "event_log_cleared"];
-const REMOVABLE_MEDIA: &[&str] = &["media_written"];
+const REMOVABLE_MEDIA: &[&str] = &["media_written", "device_connected"];
 
 /// The routes of `product: mamori`: fields are the normalised event's (`action`, `actor`,
 /// `object`, `outcome`, `host`, `source`, `severity`, `message`, `hour`, `weekday`, and every

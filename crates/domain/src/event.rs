@@ -50,6 +50,9 @@ pub enum Action {
     /// A file written to removable media (USB memory, external disk), as a device agent or
     /// forwarder reports it.
     MediaWritten,
+    /// A USB device was connected and decided on by the device agent (allowed, read-only or
+    /// blocked: the outcome says whether it became usable).
+    DeviceConnected,
     /// Anything not named above. The code says where it came from, e.g.
     /// `windows:Security:4663` or `syslog`; build it with [`Action::parse`] so that it never
     /// holds one of the named codes.
@@ -58,7 +61,7 @@ pub enum Action {
 
 impl Action {
     /// Every named action (not `Other`).
-    pub const NAMED: [Action; 21] = [
+    pub const NAMED: [Action; 22] = [
         Action::Logon,
         Action::LogonFailed,
         Action::Logoff,
@@ -80,6 +83,7 @@ impl Action {
         Action::RecordPrinted,
         Action::RecordExported,
         Action::MediaWritten,
+        Action::DeviceConnected,
     ];
 
     /// Stable code, stored and used for message keys (`action.<code>`).
@@ -106,6 +110,7 @@ impl Action {
             Action::RecordPrinted => "record_printed",
             Action::RecordExported => "record_exported",
             Action::MediaWritten => "media_written",
+            Action::DeviceConnected => "device_connected",
             Action::Other(code) => code,
         }
     }

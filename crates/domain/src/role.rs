@@ -45,6 +45,11 @@ pub enum Permission {
     ManageUsers,
     /// Manage any user's sessions (list and revoke).
     ManageSessions,
+    /// See the endpoint agents and what they report (inventory, pending updates, ports).
+    ViewAgents,
+    /// Enrol endpoint agents, revoke them, set their removable-media policy and give
+    /// emergency unlock codes.
+    ManageAgents,
     /// The vendor's own portal: the systems they supply and their vendor checklist.
     VendorPortal,
 }
@@ -100,6 +105,7 @@ impl Role {
                     | P::ViewIncidents
                     | P::ViewAudit
                     | P::ViewSettings
+                    | P::ViewAgents
             ),
             Role::Staff => matches!(
                 p,
@@ -120,7 +126,7 @@ impl Role {
 }
 
 /// Permissions that change facility state (as opposed to reading it).
-pub const WRITE_PERMISSIONS: [Permission; 9] = [
+pub const WRITE_PERMISSIONS: [Permission; 10] = [
     Permission::EditLedger,
     Permission::ManageLogs,
     Permission::HandleAlerts,
@@ -130,6 +136,7 @@ pub const WRITE_PERMISSIONS: [Permission; 9] = [
     Permission::ManageSettings,
     Permission::ManageUsers,
     Permission::ManageSessions,
+    Permission::ManageAgents,
 ];
 
 #[cfg(test)]

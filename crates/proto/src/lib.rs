@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod agent;
+
 /// `GET /healthz` and `GET /api/v1/healthz`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {

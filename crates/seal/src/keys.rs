@@ -89,6 +89,13 @@ pub(crate) fn load_or_create(path: &Path) -> Result<(SigningKey, bool), SealErro
     }
 }
 
+/// An Ed25519 signing key kept in a file, made on first use like the sealed log's own (0600,
+/// written aside, synced and renamed; a key readable by others is refused). The server signs
+/// the agents' policies with one.
+pub fn load_or_create_signing_key(path: &Path) -> Result<SigningKey, SealError> {
+    load_or_create(path).map(|(k, _)| k)
+}
+
 /// The public key of the sealed log in `dir`, read without opening the log (so it works while a
 /// server holds it); `None` when no key was made yet.
 pub fn public_key_in(dir: &Path) -> Result<Option<PublicKey>, SealError> {

@@ -41,7 +41,9 @@ mod tree;
 pub use bundle::{VerifyReport, verify_bundle};
 pub use committer::GroupCommitter;
 pub use error::{SealError, VerifyError, VerifyKind};
-pub use keys::{DeletionRecord, PublicKey, SignedTreeHead, public_key_in};
+pub use keys::{
+    DeletionRecord, PublicKey, SignedTreeHead, load_or_create_signing_key, public_key_in,
+};
 pub use log::{OpenReport, SealOptions, SealedLog, TreeHead};
 pub use merkle::Hash;
 pub use record::Record;

@@ -239,7 +239,18 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
             (Some((cert.clone(), key.clone())), fp)
         }
     };
+    let agent_keys = web::agents::AgentKeys {
+        policy: Arc::new(
+            mamori_seal::load_or_create_signing_key(&cfg.data_dir.join("agent-policy.key"))
+                .map_err(|e| anyhow::anyhow!("the agents' policy key: {e}"))?,
+        ),
+        pin: match &cert_key {
+            Some((cert, _)) => Some(tls::pin(cert)?),
+            None => None,
+        },
+    };
     let app = web::app(state)
+        .layer(axum::Extension(agent_keys))
         .layer(axum::Extension(DataDir(data_dir_text(cfg))))
         .layer(axum::Extension(CertFingerprint(fingerprint)))
         .layer(axum::Extension(web::ledger::ImportStaging::default()))

@@ -52,6 +52,24 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// SHA-256 of the first certificate of a PEM file: what agents pin (it travels in their
+/// enrolment tokens).
+pub fn pin(cert_pem: &Path) -> Result<[u8; 32]> {
+    use base64::Engine as _;
+    use sha2::Digest;
+    let text = std::fs::read_to_string(cert_pem)?;
+    let b64: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .context("certificate is not PEM")?;
+    Ok(sha2::Sha256::digest(der).into())
+}
+
 /// SHA-256 fingerprint of the certificate, to compare with what a browser shows.
 pub fn fingerprint(cert_pem: &Path) -> Result<String> {
     use sha2::Digest;

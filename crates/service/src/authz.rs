@@ -135,6 +135,8 @@ pub mod perm {
         ManageSettings,
         ManageUsers,
         ManageSessions,
+        ViewAgents,
+        ManageAgents,
         VendorPortal,
     );
 }

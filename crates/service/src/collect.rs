@@ -23,6 +23,8 @@ pub enum SourceKind {
     Json,
     /// Files imported by a user.
     File,
+    /// A device agent (`agent/<id>:<hostname>`): its USB decisions and files written to media.
+    Agent,
 }
 
 impl SourceKind {
@@ -31,6 +33,7 @@ impl SourceKind {
             SourceKind::Syslog => "syslog",
             SourceKind::Json => "json",
             SourceKind::File => "file",
+            SourceKind::Agent => "agent",
         }
     }
 

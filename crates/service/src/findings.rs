@@ -566,6 +566,44 @@ impl Services {
             "2-④",
             unregistered,
         );
+        // Endpoint agents: PCs the agents found that the ledger does not list, and agents that
+        // stopped reporting.
+        let now = self.now_ms();
+        let agents = s.agents().await?;
+        let agent_item = |a: &mamori_storage::agents::AgentRow, detail: String| FindingItem {
+            href: format!("/agents/{}", a.id),
+            label: a.hostname.clone(),
+            detail,
+        };
+        let live = || agents.iter().filter(|a| a.revoked_ms.is_none());
+        push(
+            "agents_not_in_ledger",
+            Severity::Bad,
+            "2-①",
+            live()
+                .filter(|a| a.asset_id.is_none())
+                .map(|a| agent_item(a, a.last_peer.clone()))
+                .collect(),
+        );
+        push(
+            "agents_silent",
+            Severity::Warn,
+            "2-①",
+            live()
+                .filter(|a| {
+                    a.last_seen_ms
+                        .is_none_or(|t| now.saturating_sub(t) > crate::agents::SILENT_AFTER_MS)
+                })
+                .map(|a| {
+                    agent_item(
+                        a,
+                        a.last_seen_ms
+                            .map(|t| day_text(Some(crate::clock::to_jst(t).date())))
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        );
         groups.sort_by_key(|g| g.severity);
         Ok(groups)
     }

@@ -7,6 +7,7 @@
 
 pub mod account_import;
 pub mod account_reviews;
+pub mod agents;
 pub mod alerts;
 pub mod auth;
 pub mod authz;

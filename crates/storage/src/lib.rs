@@ -8,6 +8,7 @@
 
 pub mod account_import;
 pub mod account_reviews;
+pub mod agents;
 pub mod alerts;
 pub mod audit;
 pub mod break_glass;

@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (18, "account_reviews", include_str!("../migrations/0018_account_reviews.sql")),
     (19, "break_glass", include_str!("../migrations/0019_break_glass.sql")),
     (20, "account_import", include_str!("../migrations/0020_account_import.sql")),
+    (21, "agents", include_str!("../migrations/0021_agents.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

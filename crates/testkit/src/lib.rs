@@ -122,10 +122,14 @@ impl TestServer {
         let mut cfg = Self::config(&dir);
         configure(&mut cfg);
         let server = mamori_server::start(&cfg, svc.clone()).await.unwrap();
+        let scheme = match cfg.tls {
+            TlsMode::Off => "http",
+            _ => "https",
+        };
         TestServer {
             syslog: server.syslog.clone(),
             // 127.0.0.1 rather than `localhost`, so that a client bound to 127.0.0.2 can reach it.
-            url: format!("http://127.0.0.1:{}", server.addr.port()),
+            url: format!("{scheme}://127.0.0.1:{}", server.addr.port()),
             svc,
             clock,
             dir,

@@ -2,6 +2,7 @@
 
 pub mod account_import;
 pub mod account_reviews;
+pub mod agents;
 pub mod alerts;
 pub mod break_glass;
 pub mod checklist;

@@ -4,8 +4,8 @@
 use crate::web::AppState;
 use crate::web::extract::resolve_session;
 use crate::web::{
-    account_import, account_reviews, alerts, break_glass, checklist, directory, events, incidents,
-    ledger, ledger_overview, log_profiles, pages, sources, vendor_forms,
+    account_import, account_reviews, agents, alerts, break_glass, checklist, directory, events,
+    incidents, ledger, ledger_overview, log_profiles, pages, sources, vendor_forms,
 };
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -25,6 +25,9 @@ pub enum Access {
     Needs(Permission),
     /// No session: a log forwarder's bearer token (checked by the handler).
     SourceToken,
+    /// No session: an endpoint agent's enrolment token or signed request (checked by the
+    /// handler).
+    AgentKey,
 }
 
 /// One route: method, axum path, an example concrete path for tests, and who may use it.
@@ -50,7 +53,7 @@ const fn r(
     }
 }
 
-use Access::{Needs, Public, SourceToken, Staged};
+use Access::{AgentKey, Needs, Public, SourceToken, Staged};
 use Permission as P;
 
 /// Every route of the application.
@@ -118,6 +121,13 @@ pub const ROUTES: &[RouteSpec] = &[
     r("GET", "/accounts/matches", "/accounts/matches", Needs(P::ViewAccounts)),
     r("POST", "/accounts/matches/{id}", "/accounts/matches/999999", Needs(P::EditLedger)),
     r("GET", "/accounts/break-glass", "/accounts/break-glass", Needs(P::ViewAccounts)),
+    r("GET", "/agents", "/agents", Needs(P::ViewAgents)),
+    r("POST", "/agents/enroll", "/agents/enroll", Needs(P::ManageAgents)),
+    r("POST", "/agents/enrollments/{id}/withdraw", "/agents/enrollments/999999/withdraw", Needs(P::ManageAgents)),
+    r("GET", "/agents/{id}", "/agents/999999", Needs(P::ViewAgents)),
+    r("POST", "/agents/{id}/ledger", "/agents/999999/ledger", Needs(P::EditLedger)),
+    r("POST", "/agents/{id}/revoke", "/agents/999999/revoke", Needs(P::ManageAgents)),
+    r("POST", "/agents/{id}/unlock", "/agents/999999/unlock", Needs(P::ManageAgents)),
     r("POST", "/accounts/break-glass/{id}", "/accounts/break-glass/999999", Needs(P::EditLedger)),
     r("GET", "/accounts/reviews", "/accounts/reviews", Needs(P::ViewAccounts)),
     r("POST", "/accounts/reviews", "/accounts/reviews", Needs(P::EditLedger)),
@@ -217,6 +227,9 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     r("GET", "/api/v1/me", "/api/v1/me", Needs(P::OwnAccount)),
     r("POST", "/api/v1/logs", "/api/v1/logs", SourceToken),
+    r("POST", "/api/v1/agent/enroll", "/api/v1/agent/enroll", AgentKey),
+    r("POST", "/api/v1/agent/upload", "/api/v1/agent/upload", AgentKey),
+    r("GET", "/api/v1/agent/policy", "/api/v1/agent/policy", AgentKey),
     r("GET", "/api/v1/seal/proof/{index}", "/api/v1/seal/proof/0", Needs(P::ViewAudit)),
     r("GET", "/api/v1/seal/consistency", "/api/v1/seal/consistency?old=1&new=1", Needs(P::ViewAudit)),
     r(
@@ -366,6 +379,18 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("POST", "/account/sessions/{hash}/revoke") => post(pages::revoke_session),
         ("GET", "/api/v1/me") => get(pages::api_me),
         ("POST", "/api/v1/logs") => post(sources::api_ingest),
+        ("POST", "/api/v1/agent/enroll") => post(agents::api_enroll),
+        ("POST", "/api/v1/agent/upload") => {
+            post(agents::api_upload).layer(DefaultBodyLimit::max(agents::UPLOAD_BYTES))
+        }
+        ("GET", "/api/v1/agent/policy") => get(agents::api_policy),
+        ("GET", "/agents") => get(agents::list),
+        ("POST", "/agents/enroll") => post(agents::enroll),
+        ("POST", "/agents/enrollments/{id}/withdraw") => post(agents::withdraw),
+        ("GET", "/agents/{id}") => get(agents::show),
+        ("POST", "/agents/{id}/ledger") => post(agents::ledger),
+        ("POST", "/agents/{id}/revoke") => post(agents::revoke),
+        ("POST", "/agents/{id}/unlock") => post(agents::unlock),
         ("GET", "/api/v1/seal/proof/{index}") => get(pages::api_seal_proof),
         ("GET", "/api/v1/seal/consistency") => get(pages::api_seal_consistency),
         ("POST", "/api/v1/session/ping") => post(pages::ping),

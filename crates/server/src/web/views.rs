@@ -44,10 +44,13 @@ const ICON_BACKUP: &str = r#"<svg class="icon" viewBox="0 0 24 24" aria-hidden="
 const ICON_INCIDENT: &str = r#"<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 3l9.5 17h-19z" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linejoin="round"/><path d="M12 10v4.5M12 17.5v.01" stroke="currentColor" stroke-width="2" stroke-linecap="round"/></svg>"#;
 const ICON_SETTINGS: &str = r#"<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><circle cx="12" cy="12" r="3" fill="none" stroke="currentColor" stroke-width="1.8"/><path d="M12 2.5v3M12 18.5v3M2.5 12h3M18.5 12h3M5.3 5.3l2.1 2.1M16.6 16.6l2.1 2.1M5.3 18.7l2.1-2.1M16.6 7.4l2.1-2.1" stroke="currentColor" stroke-width="1.8" stroke-linecap="round"/></svg>"#;
 
+const ICON_AGENTS: &str = r#"<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><rect x="2.5" y="4" width="13" height="10" rx="1.5" fill="none" stroke="currentColor" stroke-width="1.8"/><path d="M6 18h6M9 14v4" stroke="currentColor" stroke-width="1.8" stroke-linecap="round"/><rect x="17.5" y="9" width="4" height="9" rx="1" fill="none" stroke="currentColor" stroke-width="1.8"/><path d="M19.5 18v3" stroke="currentColor" stroke-width="1.8" stroke-linecap="round"/></svg>"#;
+
 /// The main navigation: (href, message key, icon, permission).
-pub const NAV: [(&str, &str, &str, Permission); 10] = [
+pub const NAV: [(&str, &str, &str, Permission); 11] = [
     ("/", "nav.dashboard", ICON_HOME, Permission::ViewDashboard),
     ("/ledger", "nav.ledger", ICON_LEDGER, Permission::ViewLedger),
+    ("/agents", "nav.agents", ICON_AGENTS, Permission::ViewAgents),
     (
         "/accounts",
         "nav.accounts",

@@ -11,6 +11,7 @@
 mod account_findings;
 mod account_import;
 mod account_reviews;
+mod agents;
 mod alerts;
 mod audit;
 mod auth;

@@ -1,0 +1,562 @@
+//! Endpoint agents against the real server on either database: a token made in the UI enrols
+//! the real agent code (over HTTPS with the certificate pinned, or plain HTTP on loopback); the
+//! agent's cycle sends a full inventory, then diffs, and a full one again when a diff does not
+//! fit; USB decisions and files written to media reach the sealed event log; requests are
+//! signed and a replay is refused; the PC is tied to the ledger or registered in it; emergency
+//! unlock codes verify on the PC; a revoked agent is refused.
+
+use mamori_agent::inventory::Root;
+use mamori_agent::run::{self, Agent};
+use mamori_agent::state::StateDir;
+use mamori_client::ClientError;
+use mamori_domain::role::Role;
+use mamori_proto::agent::{
+    self as wire, Decision, DecisionRecord, Device, DeviceClass, FileWrite, Interface, Mode,
+};
+use mamori_service::Clock as _;
+use mamori_testkit::TestServer;
+
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../agent/tests/fixtures/pc-root"
+);
+
+fn token_in(body: &str) -> String {
+    let start = body.find(r#"id="token">"#).expect("token shown") + r#"id="token">"#.len();
+    let rest = &body[start..];
+    rest[..rest.find('<').unwrap()].to_string()
+}
+
+/// Runs blocking agent code off the runtime the server runs on.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+fn stick(at_ms: i64, mode: Mode) -> DecisionRecord {
+    DecisionRecord {
+        device: Device {
+            port: "1-2".into(),
+            vendor_id: "0781".into(),
+            product_id: "5583".into(),
+            serial: "4C530001230915117283".into(),
+            manufacturer: "SanDisk".into(),
+            product: "Ultra Fit".into(),
+            device_class: "00".into(),
+            interfaces: vec![Interface {
+                class: "08".into(),
+                subclass: "06".into(),
+                protocol: "50".into(),
+                name: String::new(),
+            }],
+        },
+        decision: Decision {
+            mode,
+            class: DeviceClass::MassStorage,
+            rule: "class:mass_storage".into(),
+        },
+        user: Some("yamada".into()),
+        at_ms,
+    }
+}
+
+#[tokio::test]
+async fn an_agent_enrols_reports_and_is_tied_to_the_ledger() {
+    let (s, admin) = TestServer::with_admin().await;
+    let mut c = s.login(&admin).await;
+    let p = c.get("/agents").await;
+    assert_eq!(p.status, 200);
+    assert!(
+        p.has("端末エージェント") && p.has("登録トークンを発行"),
+        "{}",
+        p.body
+    );
+
+    // A bad group is refused by field, and nothing is made.
+    let long = "x".repeat(41);
+    let p = c
+        .post(
+            "/agents/enroll",
+            &[("note", "受付1"), ("groups", long.as_str())],
+        )
+        .await;
+    assert_eq!(p.status, 400);
+    assert!(p.has("AGT0002"), "{}", p.body);
+    assert!(s.svc.store.agent_enrollments(10).await.unwrap().is_empty());
+
+    let p = c
+        .post(
+            "/agents/enroll",
+            &[("note", "受付1"), ("groups", "受付\n外来")],
+        )
+        .await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let token = token_in(&p.body);
+    assert!(token.starts_with("MMR1-"), "{token}");
+    assert!(
+        p.has("mamori-agent enroll --server http://127.0.0.1:"),
+        "{}",
+        p.body
+    );
+    // Only the hash is kept.
+    assert!(!format!("{:?}", s.svc.store.agent_enrollments(10).await.unwrap()).contains(&token));
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = StateDir::new(dir.path().join("state"));
+    let now = s.clock.now_ms();
+    let (url, t, st) = (s.url.clone(), token.clone(), state.clone());
+    let id = blocking(move || run::enroll(&st, &url, &t, "uketsuke-01", "0123abcd", now))
+        .await
+        .unwrap();
+    assert!(id.agent_id > 0);
+    // The token is used up.
+    let dir2 = tempfile::tempdir().unwrap();
+    let (url, t, st2) = (s.url.clone(), token.clone(), StateDir::new(dir2.path()));
+    let again = blocking(move || run::enroll(&st2, &url, &t, "other", "x", now)).await;
+    match again {
+        Err(run::AgentError::Client(ClientError::Refused { code, .. })) => {
+            assert_eq!(code, "AGT0014")
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // The first cycle sends the full inventory of the recorded PC.
+    let st = state.clone();
+    let (mut agent, report) = blocking(move || {
+        let mut a = Agent::open(st, Root::new(FIXTURE), now).unwrap();
+        let r = a.cycle(now).unwrap();
+        (a, r)
+    })
+    .await;
+    assert_eq!(report.inventory, "full");
+    assert_eq!((report.sent, report.waiting), (1, 0), "{report:?}");
+    assert!(report.offline.is_none());
+    let stored: wire::Inventory = serde_json::from_str(
+        &s.svc
+            .store
+            .agent_inventory(id.agent_id)
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    let collected = mamori_agent::inventory::collect(&Root::new(FIXTURE)).unwrap();
+    assert_eq!(stored.packages, collected.packages);
+    assert_eq!(stored.hostname, collected.hostname);
+
+    // The list shows it, not in the ledger; so do the findings.
+    let p = c.get("/agents").await;
+    assert!(p.has("uketsuke-01") && p.has("台帳未登録"), "{}", p.body);
+    let p = c.get(&format!("/agents/{}", id.agent_id)).await;
+    assert_eq!(p.status, 200);
+    assert!(p.has("受付") && p.has("外来"), "{}", p.body);
+    let p = c.get("/ledger/findings").await;
+    assert!(
+        p.has("台帳にない端末") && p.has("uketsuke-01"),
+        "{}",
+        p.body
+    );
+
+    // Nothing changed: nothing is sent.
+    let (mut agent, report) = blocking(move || {
+        let r = agent.cycle(now + 60_000).unwrap();
+        (agent, r)
+    })
+    .await;
+    assert_eq!((report.inventory, report.sent), ("unchanged", 0));
+
+    // A change goes as a diff, and the server rebuilds the same inventory.
+    let mut changed = collected.clone();
+    changed.packages.retain(|p| p.name != "bash");
+    changed.listening.push(wire::Listening {
+        proto: "tcp".into(),
+        address: "0.0.0.0".into(),
+        port: 3389,
+    });
+    changed.listening.sort();
+    let ch = changed.clone();
+    let (mut agent, what, report) = blocking(move || {
+        let what = agent.put_inventory(ch, now + 120_000).unwrap();
+        let mut r = run::CycleReport::default();
+        agent.upload_step(&mut r).unwrap();
+        (agent, what, r)
+    })
+    .await;
+    assert_eq!((what, report.sent), ("diff", 1));
+    let stored: wire::Inventory = serde_json::from_str(
+        &s.svc
+            .store
+            .agent_inventory(id.agent_id)
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        wire::inventory_sha256(&stored),
+        wire::inventory_sha256(&changed)
+    );
+
+    // A diff against something the server does not hold (an entry lost on the PC) is not
+    // applied; the server asks for a full inventory and the next cycle sends it.
+    let mut sent = state.sent().unwrap();
+    sent.inventory.as_mut().unwrap().hostname = "lost".into();
+    state.save_sent(&sent).unwrap();
+    let mut drifted = changed.clone();
+    drifted.enabled_services.push("telnet.socket".into());
+    let (mut agent, report) = blocking(move || {
+        agent.put_inventory(drifted, now + 180_000).unwrap();
+        let mut r = run::CycleReport::default();
+        agent.upload_step(&mut r).unwrap();
+        assert!(agent.dir.sent().unwrap().need_full);
+        let r2 = agent.cycle(now + 180_000).unwrap();
+        (agent, (r, r2))
+    })
+    .await;
+    assert_eq!(report.0.sent, 1);
+    assert_eq!(report.1.inventory, "full");
+    let stored: wire::Inventory = serde_json::from_str(
+        &s.svc
+            .store
+            .agent_inventory(id.agent_id)
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        stored, collected,
+        "the full inventory replaced the stale one"
+    );
+
+    // USB decisions and files written to media go to the sealed event log.
+    let (agent, report) = blocking(move || {
+        agent
+            .record_device(&stick(now + 200_000, Mode::Deny))
+            .unwrap();
+        agent
+            .record_file(
+                &FileWrite {
+                    user: "yamada".into(),
+                    path: "/紹介状/2026-12-03.pdf".into(),
+                    size: 123_456,
+                    sha256: "ab".repeat(32),
+                    vendor_id: "0781".into(),
+                    product_id: "5583".into(),
+                    serial: "4C530001230915117283".into(),
+                },
+                now + 201_000,
+            )
+            .unwrap();
+        let r = agent.cycle(now + 202_000).unwrap();
+        (agent, r)
+    })
+    .await;
+    assert_eq!(report.sent, 2, "{report:?}");
+    let p = c.get("/logs/events?action=device_connected").await;
+    assert!(
+        p.has("uketsuke-01") && p.has("0781:5583:4C530001230915117283"),
+        "{}",
+        p.body
+    );
+    let p = c.get("/logs/events?action=media_written").await;
+    assert!(p.has("紹介状/2026-12-03.pdf"), "{}", p.body);
+
+    // Registering the PC in the ledger: a bad tag is refused by field; then it is an asset.
+    let href = format!("/agents/{}", id.agent_id);
+    let p = c
+        .post(
+            &format!("{href}/ledger"),
+            &[
+                ("action", "register"),
+                ("tag", ""),
+                ("class", "workstation"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 400);
+    assert!(p.has("AGT0043"), "{}", p.body);
+    let p = c
+        .post(
+            &format!("{href}/ledger"),
+            &[
+                ("action", "register"),
+                ("tag", "PC-101"),
+                ("class", "workstation"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let p = c.get(&href).await;
+    assert!(p.has("PC-101") && p.has("台帳と照合済み"), "{}", p.body);
+    let p = c.get("/ledger/findings").await;
+    assert!(!p.has("台帳にない端末"), "{}", p.body);
+    let assets: Vec<mamori_domain::ledger::Asset> = s.svc.store.records().await.unwrap();
+    let asset = assets.iter().find(|a| a.tag == "PC-101").unwrap();
+    assert_eq!(asset.name, "uketsuke-01");
+    assert_eq!(asset.serial, collected.hardware.serial);
+    let p = c
+        .post(
+            &format!("{href}/ledger"),
+            &[
+                ("action", "register"),
+                ("tag", "PC-102"),
+                ("class", "workstation"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 400);
+    assert!(p.has("AGT0041"), "{}", p.body);
+
+    // An emergency unlock code: a reason is required; the code verifies on the PC, once.
+    let p = c
+        .post(
+            &format!("{href}/unlock"),
+            &[("minutes", "30"), ("reason", "")],
+        )
+        .await;
+    assert_eq!(p.status, 400);
+    assert!(p.has("AGT0050"), "{}", p.body);
+    let p = c
+        .post(
+            &format!("{href}/unlock"),
+            &[
+                ("minutes", "30"),
+                ("reason", "外来 山田看護師 紹介状の受け取り"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let start = p.body.find(r#"id="code">"#).unwrap() + r#"id="code">"#.len();
+    let code = p.body[start..start + 8].to_string();
+    let secret = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(&agent.id.unlock_secret)
+            .unwrap()
+    };
+    let mut v = mamori_agent::unlock::Verifier::new(&secret, &id.agent_id.to_string());
+    let u = v.verify(&code, s.clock.now_ms()).unwrap();
+    assert_eq!(u.until_ms - s.clock.now_ms(), 30 * 60_000);
+    assert!(v.verify(&code, s.clock.now_ms()).is_err());
+
+    let actions: Vec<String> = s
+        .svc
+        .store
+        .audit_events(1000, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    for a in [
+        "agents.enrollment_created",
+        "agents.enrolled",
+        "agents.asset_registered",
+        "agents.unlock_issued",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "{a}: {actions:?}");
+    }
+
+    // Revoked: everything it sends is refused.
+    let p = c.post(&format!("{href}/revoke"), &[]).await;
+    assert_eq!(p.status, 303);
+    let result = blocking(move || {
+        let mut agent = agent;
+        agent
+            .record_device(&stick(now + 300_000, Mode::Deny))
+            .unwrap();
+        let mut r = run::CycleReport::default();
+        agent.upload_step(&mut r)
+    })
+    .await;
+    match result {
+        Err(run::AgentError::Client(ClientError::Refused { status, code, .. })) => {
+            assert_eq!((status, code.as_str()), (403, "AGT0021"))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn agent_requests_are_signed_and_a_replay_is_refused() {
+    let (s, admin) = TestServer::with_admin().await;
+    let mut c = s.login(&admin).await;
+    let p = c
+        .post("/agents/enroll", &[("note", ""), ("groups", "")])
+        .await;
+    let token = token_in(&p.body);
+    let dir = tempfile::tempdir().unwrap();
+    let state = StateDir::new(dir.path());
+    let now = s.clock.now_ms();
+    let (url, st) = (s.url.clone(), state.clone());
+    let id = blocking(move || run::enroll(&st, &url, &token, "pc-02", "m", now))
+        .await
+        .unwrap();
+
+    use base64::Engine as _;
+    use ed25519_dalek::Signer as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key =
+        ed25519_dalek::SigningKey::from_bytes(&b64.decode(&id.key).unwrap().try_into().unwrap());
+    let body = serde_json::to_vec(&wire::Upload { entries: vec![] }).unwrap();
+    let send = |nonce: u64, sig: String| {
+        let http = reqwest::Client::new();
+        let url = format!("{}{}", s.url, wire::PATH_UPLOAD);
+        let body = body.clone();
+        let agent = id.agent_id.to_string();
+        async move {
+            http.post(url)
+                .header(wire::HEADER_AGENT, agent)
+                .header(wire::HEADER_NONCE, nonce.to_string())
+                .header(wire::HEADER_SIGNATURE, sig)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let sign = |nonce: u64, body: &[u8]| {
+        b64.encode(
+            key.sign(&wire::signing_message(
+                "POST",
+                wire::PATH_UPLOAD,
+                id.agent_id,
+                nonce,
+                body,
+            ))
+            .to_bytes(),
+        )
+    };
+    let r = send(5_000, sign(5_000, &body)).await;
+    assert_eq!(r.status(), 200);
+    // The same request again: a replay.
+    let r = send(5_000, sign(5_000, &body)).await;
+    assert_eq!(r.status(), 409);
+    assert_eq!(
+        r.headers()
+            .get(wire::HEADER_NEXT_NONCE)
+            .and_then(|v| v.to_str().ok()),
+        Some("5001")
+    );
+    // A signature over another body, or by another key.
+    let r = send(6_000, sign(6_000, b"{\"entries\":[]} ")).await;
+    assert_eq!(r.status(), 401);
+    let other = mamori_client::generate_key();
+    let forged = b64.encode(
+        other
+            .sign(&wire::signing_message(
+                "POST",
+                wire::PATH_UPLOAD,
+                id.agent_id,
+                7_000,
+                &body,
+            ))
+            .to_bytes(),
+    );
+    let r = send(7_000, forged).await;
+    assert_eq!(r.status(), 401);
+    let r = reqwest::Client::new()
+        .get(format!("{}{}", s.url, wire::PATH_POLICY))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // The real client recovers from a nonce the server is past (say the PC's clock went back).
+    let st = state.clone();
+    let report = blocking(move || {
+        let mut a = Agent::open(st, Root::new(FIXTURE), 0).unwrap();
+        a.cycle(now).unwrap()
+    })
+    .await;
+    assert_eq!(report.sent, 1, "{report:?}");
+
+    // Staff see no agents; auditors see them but make no tokens.
+    let staff = s.add_user("uketsuke", Role::Staff).await;
+    let mut sc = s.login(&staff).await;
+    assert_eq!(sc.get("/agents").await.status, 403);
+    let auditor = s.add_user("kansa", Role::Auditor).await;
+    let mut ac = s.login(&auditor).await;
+    let p = ac.get("/agents").await;
+    assert!(p.has("pc-02") && !p.has("登録トークンを発行"), "{}", p.body);
+}
+
+#[tokio::test]
+async fn over_https_the_agent_trusts_only_the_pinned_certificate() {
+    let s = TestServer::start_with(|c| c.tls = mamori_server::config::TlsMode::Auto).await;
+    let _admin = s.setup_admin().await;
+    assert!(s.url.starts_with("https://"), "{}", s.url);
+    let (cert, _) = mamori_server::tls::generated_paths(s.dir.path());
+    let pin = mamori_server::tls::pin(&cert).unwrap();
+    let local = mamori_service::authz::Actor::local("test");
+    let cap = local.can().unwrap();
+    let client = mamori_service::ClientInfo::new("127.0.0.1", "test");
+    let good = s
+        .svc
+        .create_agent_enrollment(&cap, "", "", Some(pin), &client)
+        .await
+        .unwrap();
+    let mut wrong_pin = pin;
+    wrong_pin[0] ^= 1;
+    let wrong = s
+        .svc
+        .create_agent_enrollment(&cap, "", "", Some(wrong_pin), &client)
+        .await
+        .unwrap();
+    let unpinned = s
+        .svc
+        .create_agent_enrollment(&cap, "", "", None, &client)
+        .await
+        .unwrap();
+    let now = s.clock.now_ms();
+    let url = s.url.clone();
+    let outcome = blocking(move || {
+        let d = tempfile::tempdir().unwrap();
+        let wrong = run::enroll(
+            &StateDir::new(d.path().join("a")),
+            &url,
+            &wrong,
+            "h",
+            "m",
+            now,
+        );
+        let unpinned = run::enroll(
+            &StateDir::new(d.path().join("b")),
+            &url,
+            &unpinned,
+            "h",
+            "m",
+            now,
+        );
+        let good = run::enroll(
+            &StateDir::new(d.path().join("c")),
+            &url,
+            &good,
+            "h",
+            "m",
+            now,
+        );
+        let cycle = good.as_ref().ok().map(|_| {
+            let mut a =
+                Agent::open(StateDir::new(d.path().join("c")), Root::new(FIXTURE), now).unwrap();
+            a.cycle(now).unwrap()
+        });
+        (wrong, unpinned, good, cycle)
+    })
+    .await;
+    assert!(
+        matches!(
+            outcome.0,
+            Err(run::AgentError::Client(ClientError::Transport(_)))
+        ),
+        "{:?}",
+        outcome.0
+    );
+    assert!(
+        matches!(outcome.1, Err(run::AgentError::Client(ClientError::Url(_)))),
+        "{:?}",
+        outcome.1
+    );
+    let id = outcome.2.unwrap();
+    assert_eq!(id.pin.len(), 64);
+    assert_eq!(outcome.3.unwrap().sent, 1);
+}

@@ -1,0 +1,902 @@
+//! Endpoint agents (`mamori-agent`): enrolment with a one-time token, requests signed with the
+//! agent's key, uploads of its spool (inventory into the agent's record, USB decisions and files
+//! written to media into the sealed event log), the signed policy, and the agent's place in the
+//! ledger (tied to an asset, or an unknown device).
+//!
+//! Upload order: the events are sealed and indexed first (durable), then the inventory and the
+//! spool position commit together. A crash between the two sends the events again; each event
+//! carries the agent's sequence number (`agent_seq`), so a repeat is recognisable.
+
+use crate::authz::{Cap, perm};
+use crate::collect::{Collected, Collector, SourceKind};
+use crate::error::{ServiceError, ServiceResult};
+use crate::ledger::insert_with_history;
+use crate::{ClientInfo, Services};
+use base64::Engine as _;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use mamori_domain::event::{Action, LogEvent, Outcome, Severity};
+use mamori_domain::ledger::{Asset, AssetClass};
+use mamori_domain::registry::Record;
+use mamori_proto::agent::{
+    self as wire, EnrollRequest, EnrollResponse, EntryBody, Inventory, Mode, Policy, PolicyBody,
+    SignedPolicy, Upload, UploadAck,
+};
+use mamori_storage::agents::{self as store_agents, AgentRow, EnrollmentRow, NewAgent};
+use mamori_storage::registry as store_registry;
+use rand::RngCore;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// How long an enrolment token can be used.
+pub const ENROLLMENT_VALID_MS: i64 = 24 * 3_600_000;
+/// Entries one upload may carry.
+pub const MAX_UPLOAD_ENTRIES: usize = 5_000;
+/// An agent unheard for this long is silent (a finding).
+pub const SILENT_AFTER_MS: i64 = 7 * 24 * 3_600_000;
+
+/// Why a signed request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentRefusal {
+    /// No such agent, or a signature that does not verify (`AGT0020`).
+    Unauthenticated,
+    /// The agent was revoked (`AGT0021`).
+    Revoked,
+    /// The nonce is not larger than the last one taken (`AGT0022`); the next one it may use.
+    StaleNonce { next: i64 },
+}
+
+impl AgentRefusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            AgentRefusal::Unauthenticated => "AGT0020",
+            AgentRefusal::Revoked => "AGT0021",
+            AgentRefusal::StaleNonce { .. } => "AGT0022",
+        }
+    }
+}
+
+/// What the agent list shows of one agent (from its row and summary).
+#[derive(Debug, Clone)]
+pub struct AgentView {
+    pub row: AgentRow,
+    pub summary: Summary,
+    /// The ledger asset's tag and name.
+    pub asset: Option<(String, String)>,
+    pub silent: bool,
+}
+
+/// The few facts of an inventory the list shows, kept beside it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    #[serde(default)]
+    pub os: String,
+    #[serde(default)]
+    pub vendor: String,
+    #[serde(default)]
+    pub model: String,
+    #[serde(default)]
+    pub serial: String,
+    /// `None`: unknown (no security index on the PC).
+    #[serde(default)]
+    pub pending_updates: Option<usize>,
+    #[serde(default)]
+    pub disks: usize,
+    #[serde(default)]
+    pub unencrypted_disks: usize,
+    #[serde(default)]
+    pub usb_devices: usize,
+    #[serde(default)]
+    pub listening: usize,
+    #[serde(default)]
+    pub packages: usize,
+    #[serde(default)]
+    pub clock_offset_ms: Option<i64>,
+}
+
+impl Summary {
+    pub fn of(inv: &Inventory) -> Summary {
+        let fixed: Vec<_> = inv.disks.iter().filter(|d| !d.removable).collect();
+        Summary {
+            os: inv.os.name.clone(),
+            vendor: inv.hardware.vendor.clone(),
+            model: inv.hardware.model.clone(),
+            serial: inv.hardware.serial.clone(),
+            pending_updates: inv.pending_security_updates.as_ref().map(Vec::len),
+            disks: fixed.len(),
+            unencrypted_disks: fixed.iter().filter(|d| !d.encrypted).count(),
+            usb_devices: inv.usb_devices.len(),
+            listening: inv.listening.len(),
+            packages: inv.packages.len(),
+            clock_offset_ms: inv.clock.as_ref().and_then(|c| c.offset_ms),
+        }
+    }
+}
+
+/// The enrolment page's list of tokens, with whether each can still be used.
+#[derive(Debug, Clone)]
+pub struct EnrollmentView {
+    pub row: EnrollmentRow,
+    pub usable: bool,
+}
+
+/// The policy every PC gets until someone sets one: storage, optical drives, phones and
+/// Bluetooth blocked; other devices (printers, card readers of the 資格確認端末 …) allowed.
+pub fn default_policy() -> Policy {
+    Policy {
+        mass_storage: Mode::Deny,
+        optical: Mode::Deny,
+        phone: Mode::Deny,
+        bluetooth: Mode::Deny,
+        other: Mode::Allow,
+        exceptions: Vec::new(),
+    }
+}
+
+fn invalid(code: &'static str, field: &'static str) -> ServiceError {
+    ServiceError::Invalid { code, field }
+}
+
+/// PC groups as typed: one per line, trimmed, without blanks or repeats.
+fn parse_groups(text: &str) -> ServiceResult<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for g in text.lines().map(str::trim).filter(|g| !g.is_empty()) {
+        if g.chars().count() > 40 || g.chars().any(char::is_control) {
+            return Err(invalid("AGT0002", "groups"));
+        }
+        if !out.iter().any(|x| x == g) {
+            out.push(g.to_string());
+        }
+    }
+    if out.len() > 20 {
+        return Err(invalid("AGT0002", "groups"));
+    }
+    Ok(out)
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+fn decode_key(b64: &str) -> Option<VerifyingKey> {
+    let b = B64.decode(b64.trim()).ok()?;
+    VerifyingKey::from_bytes(&<[u8; 32]>::try_from(b.as_slice()).ok()?).ok()
+}
+
+fn decode_sig(b64: &str) -> Option<Signature> {
+    let b = B64.decode(b64.trim()).ok()?;
+    Some(Signature::from_bytes(
+        &<[u8; 64]>::try_from(b.as_slice()).ok()?,
+    ))
+}
+
+fn plain(text: &str, max: usize) -> bool {
+    text.chars().count() <= max && !text.chars().any(char::is_control)
+}
+
+/// The public half of the policy key, base64: what agents verify policies with.
+pub fn policy_key_b64(key: &SigningKey) -> String {
+    B64.encode(key.verifying_key().as_bytes())
+}
+
+/// Signs a policy body.
+pub fn sign_policy(key: &SigningKey, body: &PolicyBody) -> ServiceResult<SignedPolicy> {
+    let text = serde_json::to_string(body).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let signature = B64.encode(key.sign(&wire::policy_message(&text)).to_bytes());
+    Ok(SignedPolicy {
+        body: text,
+        signature,
+    })
+}
+
+impl Services {
+    /// Makes a one-time enrolment token (valid for a day); returns it, shown once. `pin` is the
+    /// SHA-256 of the server's certificate, which the token carries for the agent to pin.
+    pub async fn create_agent_enrollment(
+        &self,
+        cap: &Cap<perm::ManageAgents>,
+        note: &str,
+        groups: &str,
+        pin: Option<[u8; 32]>,
+        client: &ClientInfo,
+    ) -> ServiceResult<String> {
+        let note = note.trim();
+        if !plain(note, 100) {
+            return Err(invalid("AGT0001", "note"));
+        }
+        let groups = parse_groups(groups)?;
+        let mut secret = [0u8; 20];
+        rand::rngs::OsRng.fill_bytes(&mut secret);
+        let token = wire::EnrollmentToken {
+            secret: data_encoding::BASE32_NOPAD.encode(&secret),
+            pin,
+        };
+        let now = self.now_ms();
+        let actor = cap.actor().label();
+        let mut w = self.store.write().await?;
+        let id = store_agents::insert_enrollment(
+            &mut w,
+            &sha256_hex(token.secret.as_bytes()),
+            note,
+            &groups.join("\n"),
+            now,
+            &actor,
+            now + ENROLLMENT_VALID_MS,
+        )
+        .await?;
+        self.audit(
+            &mut w,
+            &actor,
+            &client.source,
+            "agents.enrollment_created",
+            &format!("agent_enrollment:{id}"),
+            json!({ "note": note, "groups": groups, "expires_ms": now + ENROLLMENT_VALID_MS }),
+        )
+        .await?;
+        w.commit().await?;
+        Ok(token.to_string())
+    }
+
+    /// Withdraws an unused token.
+    pub async fn withdraw_agent_enrollment(
+        &self,
+        cap: &Cap<perm::ManageAgents>,
+        id: i64,
+        client: &ClientInfo,
+    ) -> ServiceResult<()> {
+        let actor = cap.actor().label();
+        let mut w = self.store.write().await?;
+        if !store_agents::withdraw_enrollment(&mut w, id, self.now_ms()).await? {
+            return Err(invalid("AGT0003", "id"));
+        }
+        self.audit(
+            &mut w,
+            &actor,
+            &client.source,
+            "agents.enrollment_withdrawn",
+            &format!("agent_enrollment:{id}"),
+            json!({}),
+        )
+        .await?;
+        w.commit().await?;
+        Ok(())
+    }
+
+    /// Enrols a PC: checks the token (known, unused, not expired) and that the agent holds the
+    /// key it presents, records the agent and uses the token up, in one transaction.
+    pub async fn enroll_agent(
+        &self,
+        key: &SigningKey,
+        req: &EnrollRequest,
+        peer: &str,
+    ) -> ServiceResult<EnrollResponse> {
+        let hostname = req.hostname.trim();
+        if hostname.is_empty() || !plain(hostname, 253) {
+            return Err(invalid("AGT0010", "hostname"));
+        }
+        if !plain(&req.machine_id, 64) || !plain(&req.agent_version, 32) {
+            return Err(invalid("AGT0010", "machine_id"));
+        }
+        let public = decode_key(&req.public_key).ok_or(invalid("AGT0011", "public_key"))?;
+        let proof = decode_sig(&req.proof).ok_or(invalid("AGT0012", "proof"))?;
+        public
+            .verify_strict(
+                &wire::enrollment_message(&req.token, &req.public_key),
+                &proof,
+            )
+            .map_err(|_| invalid("AGT0012", "proof"))?;
+        let now = self.now_ms();
+        let mut w = self.store.write().await?;
+        let Some(token) =
+            store_agents::enrollment_by_hash(&mut w, &sha256_hex(req.token.trim().as_bytes()))
+                .await?
+        else {
+            return Err(invalid("AGT0013", "token"));
+        };
+        if token.used_ms.is_some() {
+            return Err(invalid("AGT0014", "token"));
+        }
+        if token.expires_ms <= now {
+            return Err(invalid("AGT0015", "token"));
+        }
+        let mut unlock = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut unlock);
+        let unlock_secret = B64.encode(unlock);
+        let agent_id = match store_agents::insert_agent(
+            &mut w,
+            &NewAgent {
+                hostname,
+                machine_id: req.machine_id.trim(),
+                public_key: req.public_key.trim(),
+                agent_version: req.agent_version.trim(),
+                groups: &token.groups,
+                note: &token.note,
+                unlock_secret: &unlock_secret,
+                enrolled_ms: now,
+                enrollment_id: token.id,
+                peer,
+            },
+        )
+        .await
+        {
+            Err(e) if e.is_unique_violation() => {
+                return Err(invalid("AGT0016", "public_key"));
+            }
+            other => other?,
+        };
+        if !store_agents::claim_enrollment(&mut w, token.id, agent_id, now).await? {
+            return Err(invalid("AGT0014", "token"));
+        }
+        let policy = self
+            .policy_for(&mut w, key, agent_id, &token.groups, now)
+            .await?;
+        self.audit(
+            &mut w,
+            &format!("agent:{agent_id}:{hostname}"),
+            peer,
+            "agents.enrolled",
+            &format!("agent:{agent_id}"),
+            json!({ "hostname": hostname, "machine_id": req.machine_id.trim(),
+                    "enrollment": token.id, "created_by": token.created_by }),
+        )
+        .await?;
+        w.commit().await?;
+        Ok(EnrollResponse {
+            agent_id,
+            policy_key: policy_key_b64(key),
+            unlock_secret,
+            policy,
+        })
+    }
+
+    async fn policy_for(
+        &self,
+        w: &mut mamori_storage::Tx,
+        key: &SigningKey,
+        agent_id: i64,
+        groups: &str,
+        now: i64,
+    ) -> ServiceResult<SignedPolicy> {
+        let (usb, version) = match store_agents::policy_in(w).await? {
+            Some(p) => (
+                serde_json::from_str(&p.usb).map_err(|e| ServiceError::Internal(e.to_string()))?,
+                p.version,
+            ),
+            None => (default_policy(), 0),
+        };
+        sign_policy(
+            key,
+            &PolicyBody {
+                version: u64::try_from(version).unwrap_or(0),
+                agent_id: Some(agent_id),
+                issued_ms: now,
+                groups: groups.lines().map(str::to_string).collect(),
+                usb,
+                ntp_server: None,
+            },
+        )
+    }
+
+    /// Checks a signed request: a known, unrevoked agent, a signature of
+    /// [`wire::signing_message`] by its key, and a nonce larger than any before (taken here).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn authenticate_agent(
+        &self,
+        agent_id: i64,
+        nonce: u64,
+        signature: &str,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> ServiceResult<Result<AgentRow, AgentRefusal>> {
+        let Some(agent) = self.store.agent(agent_id).await? else {
+            return Ok(Err(AgentRefusal::Unauthenticated));
+        };
+        let (Some(key), Some(sig)) = (decode_key(&agent.public_key), decode_sig(signature)) else {
+            return Ok(Err(AgentRefusal::Unauthenticated));
+        };
+        let message = wire::signing_message(method, path, agent_id, nonce, body);
+        if key.verify_strict(&message, &sig).is_err() {
+            return Ok(Err(AgentRefusal::Unauthenticated));
+        }
+        if agent.revoked_ms.is_some() {
+            return Ok(Err(AgentRefusal::Revoked));
+        }
+        let Ok(nonce) = i64::try_from(nonce) else {
+            return Ok(Err(AgentRefusal::Unauthenticated));
+        };
+        let mut w = self.store.write().await?;
+        if !store_agents::take_nonce(&mut w, agent_id, nonce).await? {
+            let postgres = self.store.backend() == mamori_storage::Backend::Postgres;
+            let last = store_agents::agent_for_update(&mut w, agent_id, postgres)
+                .await?
+                .map(|a| a.last_nonce)
+                .unwrap_or(0);
+            return Ok(Err(AgentRefusal::StaleNonce {
+                next: last.saturating_add(1),
+            }));
+        }
+        w.commit().await?;
+        Ok(Ok(agent))
+    }
+
+    /// The newest policy for `agent`, signed.
+    pub async fn agent_policy(
+        &self,
+        key: &SigningKey,
+        agent: &AgentRow,
+        peer: &str,
+    ) -> ServiceResult<SignedPolicy> {
+        let now = self.now_ms();
+        let mut w = self.store.write().await?;
+        store_agents::touch(&mut w, agent.id, now, peer).await?;
+        let p = self
+            .policy_for(&mut w, key, agent.id, &agent.groups, now)
+            .await?;
+        w.commit().await?;
+        Ok(p)
+    }
+
+    /// Stores an upload: device events into the sealed event log (through `collector` when the
+    /// server runs one), then the inventory and the spool position in one transaction. Entries
+    /// at or below the position already stored are skipped.
+    pub async fn agent_upload(
+        &self,
+        agent: &AgentRow,
+        upload: &Upload,
+        peer: &str,
+        collector: Option<&Collector>,
+    ) -> ServiceResult<UploadAck> {
+        if upload.entries.len() > MAX_UPLOAD_ENTRIES {
+            return Err(invalid("AGT0030", "entries"));
+        }
+        let now = self.now_ms();
+        let from = u64::try_from(agent.acked_seq).unwrap_or(0);
+        let mut last = from;
+        for e in &upload.entries {
+            if e.seq <= last && e.seq > from {
+                return Err(invalid("AGT0031", "seq"));
+            }
+            last = last.max(e.seq);
+        }
+        let fresh: Vec<&wire::UploadEntry> =
+            upload.entries.iter().filter(|e| e.seq > from).collect();
+        let source = format!("agent/{}:{}", agent.id, agent.hostname);
+        let mut item = Collected::new(source, SourceKind::Agent, peer.to_string(), now);
+        let (mut gaps, mut dropped) = (0i64, 0i64);
+        for e in &fresh {
+            if let Some(ev) = device_event(agent, e, now) {
+                item.events.push(ev);
+            }
+            if let EntryBody::Gap { dropped: d, .. } = &e.body {
+                gaps += 1;
+                dropped = dropped.saturating_add(i64::try_from(*d).unwrap_or(i64::MAX));
+            }
+        }
+        if !item.events.is_empty() {
+            match collector {
+                Some(c) => c.store(item).await?,
+                None => {
+                    self.store_collected(&[&item]).await?;
+                }
+            }
+        }
+        // The inventory, rebuilt in order from the stored one.
+        let mut w = self.store.write().await?;
+        let mut inventory: Option<Inventory> =
+            match store_agents::inventory_in(&mut w, agent.id).await? {
+                Some(text) => serde_json::from_str(&text).ok(),
+                None => None,
+            };
+        let mut changed = false;
+        let mut full = false;
+        let mut send_full = inventory.is_none();
+        for e in &fresh {
+            match &e.body {
+                EntryBody::InventoryFull { inventory: inv } => {
+                    inventory = Some((**inv).clone());
+                    changed = true;
+                    full = true;
+                    send_full = false;
+                }
+                EntryBody::InventoryDiff { base, diff } => match &inventory {
+                    Some(cur) if !send_full && wire::inventory_sha256(cur) == *base => {
+                        inventory = Some(wire::apply(cur, diff));
+                        changed = true;
+                    }
+                    // A diff that does not fit what is stored (an entry was lost on the PC):
+                    // ignore it and every later diff until a full inventory comes.
+                    _ => send_full = true,
+                },
+                _ => {}
+            }
+        }
+        let stored = if changed {
+            inventory.as_ref().map(|inv| {
+                let text = serde_json::to_string(inv).unwrap_or_default();
+                let sha = wire::inventory_sha256(inv);
+                let summary = serde_json::to_string(&Summary::of(inv)).unwrap_or_default();
+                (text, sha, summary)
+            })
+        } else {
+            None
+        };
+        let acked = last;
+        store_agents::record_upload(
+            &mut w,
+            agent.id,
+            &store_agents::UploadRecord {
+                acked_seq: i64::try_from(acked).unwrap_or(i64::MAX),
+                at_ms: now,
+                peer,
+                inventory: stored
+                    .as_ref()
+                    .map(|(t, s, m)| (t.as_str(), s.as_str(), m.as_str(), full)),
+                gaps,
+                dropped,
+            },
+        )
+        .await?;
+        let version = store_agents::policy_in(&mut w)
+            .await?
+            .map(|p| p.version)
+            .unwrap_or(0);
+        w.commit().await?;
+        Ok(UploadAck {
+            acked,
+            send_full_inventory: send_full,
+            policy_version: u64::try_from(version).unwrap_or(0),
+        })
+    }
+
+    /// Every agent with its summary and ledger asset.
+    pub async fn agents(&self, _cap: &Cap<perm::ViewAgents>) -> ServiceResult<Vec<AgentView>> {
+        let now = self.now_ms();
+        let assets: std::collections::HashMap<i64, Asset> = self
+            .store
+            .records::<Asset>()
+            .await?
+            .into_iter()
+            .map(|a| (a.id.0, a))
+            .collect();
+        Ok(self
+            .store
+            .agents()
+            .await?
+            .into_iter()
+            .map(|row| {
+                let summary = serde_json::from_str(&row.summary).unwrap_or_default();
+                let asset = row
+                    .asset_id
+                    .and_then(|id| assets.get(&id))
+                    .map(|a| (a.tag.clone(), a.name.clone()));
+                let silent = row.revoked_ms.is_none()
+                    && row
+                        .last_seen_ms
+                        .is_none_or(|t| now.saturating_sub(t) > SILENT_AFTER_MS);
+                AgentView {
+                    row,
+                    summary,
+                    asset,
+                    silent,
+                }
+            })
+            .collect())
+    }
+
+    /// One agent with its inventory.
+    pub async fn agent_detail(
+        &self,
+        _cap: &Cap<perm::ViewAgents>,
+        id: i64,
+    ) -> ServiceResult<(AgentRow, Option<Inventory>, Option<Asset>)> {
+        let row = self.store.agent(id).await?.ok_or(ServiceError::NotFound)?;
+        let inv = self
+            .store
+            .agent_inventory(id)
+            .await?
+            .and_then(|t| serde_json::from_str(&t).ok());
+        let asset = match row.asset_id {
+            Some(a) => self
+                .store
+                .records::<Asset>()
+                .await?
+                .into_iter()
+                .find(|x| x.id.0 == a),
+            None => None,
+        };
+        Ok((row, inv, asset))
+    }
+
+    /// Enrolment tokens, newest first, with whether each can still be used.
+    pub async fn agent_enrollments(
+        &self,
+        _cap: &Cap<perm::ManageAgents>,
+    ) -> ServiceResult<Vec<EnrollmentView>> {
+        let now = self.now_ms();
+        Ok(self
+            .store
+            .agent_enrollments(50)
+            .await?
+            .into_iter()
+            .map(|row| EnrollmentView {
+                usable: row.used_ms.is_none() && row.expires_ms > now,
+                row,
+            })
+            .collect())
+    }
+
+    /// Ties an agent to a ledger asset (or unties it with `None`).
+    pub async fn link_agent_asset(
+        &self,
+        cap: &Cap<perm::EditLedger>,
+        id: i64,
+        asset_id: Option<i64>,
+        client: &ClientInfo,
+    ) -> ServiceResult<()> {
+        let actor = cap.actor().label();
+        let postgres = self.store.backend() == mamori_storage::Backend::Postgres;
+        let mut w = self.store.write().await?;
+        let agent = store_agents::agent_for_update(&mut w, id, postgres)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        if let Some(a) = asset_id
+            && store_registry::record_for_update::<Asset>(&mut w, self.store.backend(), a)
+                .await?
+                .is_none()
+        {
+            return Err(invalid("AGT0040", "asset_id"));
+        }
+        store_agents::set_asset(&mut w, id, asset_id).await?;
+        self.audit(
+            &mut w,
+            &actor,
+            &client.source,
+            "agents.asset_linked",
+            &format!("agent:{id}"),
+            json!({ "hostname": agent.hostname, "asset_id": asset_id,
+                    "previous": agent.asset_id }),
+        )
+        .await?;
+        w.commit().await?;
+        Ok(())
+    }
+
+    /// Registers a new ledger asset from what the agent reported (name, OS, serial, the
+    /// address it sends from) and ties the agent to it, in one transaction.
+    pub async fn register_agent_asset(
+        &self,
+        cap: &Cap<perm::EditLedger>,
+        id: i64,
+        tag: &str,
+        class: AssetClass,
+        client: &ClientInfo,
+    ) -> ServiceResult<i64> {
+        let actor = cap.actor().label();
+        let now = self.now_ms();
+        let postgres = self.store.backend() == mamori_storage::Backend::Postgres;
+        let mut w = self.store.write().await?;
+        let agent = store_agents::agent_for_update(&mut w, id, postgres)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        if agent.asset_id.is_some() {
+            return Err(invalid("AGT0041", "asset_id"));
+        }
+        let inv: Option<Inventory> = store_agents::inventory_in(&mut w, id)
+            .await?
+            .and_then(|t| serde_json::from_str(&t).ok());
+        let tag = tag.trim();
+        if tag.is_empty() || !plain(tag, 50) {
+            return Err(invalid("AGT0043", "tag"));
+        }
+        let mut asset = Asset::blank(class);
+        asset.tag = tag.to_string();
+        asset.name = agent.hostname.clone();
+        asset.ip = agent.last_peer.clone();
+        if let Some(inv) = &inv {
+            asset.os = inv.os.name.clone();
+            asset.serial = inv.hardware.serial.clone();
+            asset.notes = [inv.hardware.vendor.as_str(), inv.hardware.model.as_str()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
+        }
+        let errors = asset.validate();
+        if !errors.is_empty() {
+            return Err(ServiceError::Fields(errors));
+        }
+        let asset_id = match insert_with_history(&mut w, &asset, now, &actor, "agent").await {
+            Err(ServiceError::Store(e)) if e.is_unique_violation() => {
+                return Err(invalid("AGT0042", "tag"));
+            }
+            other => other?,
+        };
+        store_agents::set_asset(&mut w, id, Some(asset_id)).await?;
+        self.audit(
+            &mut w,
+            &actor,
+            &client.source,
+            "agents.asset_registered",
+            &format!("agent:{id}"),
+            json!({ "hostname": agent.hostname, "asset_id": asset_id, "tag": asset.tag }),
+        )
+        .await?;
+        w.commit().await?;
+        Ok(asset_id)
+    }
+
+    /// Revokes an agent: its requests are refused from now on.
+    pub async fn revoke_agent(
+        &self,
+        cap: &Cap<perm::ManageAgents>,
+        id: i64,
+        client: &ClientInfo,
+    ) -> ServiceResult<()> {
+        let actor = cap.actor().label();
+        let mut w = self.store.write().await?;
+        if !store_agents::revoke(&mut w, id, self.now_ms(), &actor).await? {
+            return Err(ServiceError::NotFound);
+        }
+        self.audit(
+            &mut w,
+            &actor,
+            &client.source,
+            "agents.revoked",
+            &format!("agent:{id}"),
+            json!({}),
+        )
+        .await?;
+        w.commit().await?;
+        Ok(())
+    }
+}
+
+/// A USB decision or a file written to media as a log event; other entries are none.
+fn device_event(agent: &AgentRow, e: &wire::UploadEntry, now: i64) -> Option<LogEvent> {
+    let seq = ("agent_seq".to_string(), e.seq.to_string());
+    let pc = ("agent_id".to_string(), agent.id.to_string());
+    let raw = serde_json::to_string(&e.body).unwrap_or_default();
+    match &e.body {
+        EntryBody::Device { record } => {
+            let d = &record.device;
+            let usable = record.decision.mode != Mode::Deny;
+            let mode = match record.decision.mode {
+                Mode::Deny => "deny",
+                Mode::ReadOnly => "read_only",
+                Mode::Allow => "allow",
+            };
+            let id = format!("{}:{}:{}", d.vendor_id, d.product_id, d.serial);
+            Some(LogEvent {
+                time_ms: Some(record.at_ms),
+                received_ms: now,
+                source_host: agent.hostname.clone(),
+                actor: record.user.clone(),
+                action: Action::DeviceConnected,
+                object: Some(id.clone()),
+                outcome: if usable {
+                    Outcome::Success
+                } else {
+                    Outcome::Failure
+                },
+                severity: if usable {
+                    Severity::Informational
+                } else {
+                    Severity::Notice
+                },
+                message: format!(
+                    "USB {} {} {} ({}): {} by {}",
+                    d.manufacturer, d.product, id, d.port, mode, record.decision.rule
+                ),
+                fields: vec![
+                    seq,
+                    pc,
+                    ("vendor_id".into(), d.vendor_id.clone()),
+                    ("product_id".into(), d.product_id.clone()),
+                    ("serial".into(), d.serial.clone()),
+                    ("manufacturer".into(), d.manufacturer.clone()),
+                    ("product".into(), d.product.clone()),
+                    ("port".into(), d.port.clone()),
+                    ("mode".into(), mode.into()),
+                    ("rule".into(), record.decision.rule.clone()),
+                ],
+                raw,
+            })
+        }
+        EntryBody::FileWritten { file } => {
+            let id = format!("{}:{}:{}", file.vendor_id, file.product_id, file.serial);
+            Some(LogEvent {
+                time_ms: Some(e.at_ms),
+                received_ms: now,
+                source_host: agent.hostname.clone(),
+                actor: Some(file.user.clone()).filter(|u| !u.is_empty()),
+                action: Action::MediaWritten,
+                object: Some(file.path.clone()),
+                outcome: Outcome::Success,
+                severity: Severity::Informational,
+                message: format!("{} ({} bytes) → {id}", file.path, file.size),
+                fields: vec![
+                    seq,
+                    pc,
+                    ("size".into(), file.size.to_string()),
+                    ("sha256".into(), file.sha256.clone()),
+                    ("device".into(), id),
+                ],
+                raw,
+            })
+        }
+        EntryBody::Gap {
+            dropped,
+            first_ms,
+            last_ms,
+        } => Some(LogEvent {
+            time_ms: Some(e.at_ms),
+            received_ms: now,
+            source_host: agent.hostname.clone(),
+            actor: None,
+            action: Action::Other("agent_gap".into()),
+            object: None,
+            outcome: Outcome::Failure,
+            severity: Severity::Warning,
+            message: format!("{dropped} entries lost on the PC (spool full)"),
+            fields: vec![
+                seq,
+                pc,
+                ("dropped".into(), dropped.to_string()),
+                ("first_ms".into(), first_ms.to_string()),
+                ("last_ms".into(), last_ms.to_string()),
+            ],
+            raw,
+        }),
+        _ => None,
+    }
+}
+
+impl Services {
+    /// Makes an emergency unlock code for an agent's PC, for `minutes` (15/30/60/120), and
+    /// records who made it and why (one audit event). The code is good for at most twenty
+    /// minutes and once; the PC checks it without the server.
+    pub async fn issue_agent_unlock(
+        &self,
+        cap: &Cap<perm::ManageAgents>,
+        id: i64,
+        minutes: u32,
+        reason: &str,
+        client: &ClientInfo,
+    ) -> ServiceResult<String> {
+        if !wire::UNLOCK_LENGTHS.contains(&minutes) {
+            return Err(invalid("AGT0051", "minutes"));
+        }
+        let reason = reason.trim();
+        if reason.is_empty() || !plain(reason, 500) {
+            return Err(invalid("AGT0050", "reason"));
+        }
+        let actor = cap.actor().label();
+        let now = self.now_ms();
+        let mut w = self.store.write().await?;
+        let postgres = self.store.backend() == mamori_storage::Backend::Postgres;
+        let agent = store_agents::agent_for_update(&mut w, id, postgres)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        if agent.revoked_ms.is_some() {
+            return Err(invalid("AGT0052", "id"));
+        }
+        let secret = B64
+            .decode(&agent.unlock_secret)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let code = wire::issue_unlock_code(&secret, &id.to_string(), minutes, now);
+        self.audit(
+            &mut w,
+            &actor,
+            &client.source,
+            "agents.unlock_issued",
+            &format!("agent:{id}"),
+            json!({ "hostname": agent.hostname, "minutes": minutes, "reason": reason }),
+        )
+        .await?;
+        w.commit().await?;
+        Ok(code)
+    }
+}
