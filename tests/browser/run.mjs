@@ -21,7 +21,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SHOTS = path.join(HERE, 'screenshots');
 const CHROMIUM = process.env.MAMORI_TEST_CHROMIUM || '/usr/bin/chromium';
 const EXPECTED_NAV = [
-  'ダッシュボード', '台帳', 'アカウント', 'チェックリスト', 'ログ',
+  'ダッシュボード', '台帳', '端末エージェント', 'アカウント', 'チェックリスト', 'ログ',
   '事業者', 'バックアップ', 'インシデント', '設定',
 ];
 const ACTION_TIMEOUT_MS = 15_000;
@@ -427,6 +427,8 @@ async function flow(page, { base, loginId, password, totpKey }) {
     ['break-glass accounts /accounts/break-glass', '/accounts/break-glass', '14m-break-glass.png'],
     ['account list import /accounts/import', '/accounts/import', '14n-account-import.png'],
     ['matches to confirm /accounts/matches', '/accounts/matches', '14o-account-matches.png'],
+    ['endpoint agents /agents', '/agents', '14p-agents.png'],
+    ['one agent /agents/2 (the PACS viewer, not in the ledger)', '/agents/2', '14q-agent.png'],
     ['logs with the sealed log', '/logs', '14-logs-seal.png'],
   ]) {
     const resp = await page.goto(new URL(url, base).href);

@@ -900,3 +900,73 @@ impl Services {
         Ok(code)
     }
 }
+
+impl Services {
+    /// Stores the demo's agents ([`crate::demo_agents`]) as enrolment and their last upload
+    /// would have: a used token each, the agent, its inventory, and for the one in the ledger
+    /// its asset (tag `tag`) with history.
+    pub(crate) async fn seed_demo_agents(
+        &self,
+        w: &mut mamori_storage::WriteTx,
+        actor: &str,
+        tag: &str,
+        now: i64,
+    ) -> ServiceResult<()> {
+        for a in crate::demo_agents::demo_agents(now) {
+            let mut secret = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut secret);
+            let token = store_agents::insert_enrollment(
+                w,
+                &sha256_hex(&secret),
+                a.note,
+                a.groups,
+                a.enrolled_ms - 600_000,
+                actor,
+                a.enrolled_ms + 86_400_000,
+            )
+            .await?;
+            let key = SigningKey::generate(&mut rand::rngs::OsRng);
+            rand::rngs::OsRng.fill_bytes(&mut secret);
+            let id = store_agents::insert_agent(
+                w,
+                &NewAgent {
+                    hostname: a.hostname,
+                    machine_id: a.machine_id,
+                    public_key: &B64.encode(key.verifying_key().as_bytes()),
+                    agent_version: env!("CARGO_PKG_VERSION"),
+                    groups: a.groups,
+                    note: a.note,
+                    unlock_secret: &B64.encode(secret),
+                    enrolled_ms: a.enrolled_ms,
+                    enrollment_id: token,
+                    peer: a.peer,
+                },
+            )
+            .await?;
+            store_agents::claim_enrollment(w, token, id, a.enrolled_ms).await?;
+            let text = serde_json::to_string(&a.inventory)
+                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            let summary = serde_json::to_string(&Summary::of(&a.inventory))
+                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            store_agents::record_upload(
+                w,
+                id,
+                &store_agents::UploadRecord {
+                    acked_seq: 0,
+                    at_ms: a.last_seen_ms,
+                    peer: a.peer,
+                    inventory: Some((&text, &wire::inventory_sha256(&a.inventory), &summary, true)),
+                    gaps: 0,
+                    dropped: 0,
+                },
+            )
+            .await?;
+            if let Some(mut asset) = a.asset {
+                asset.tag = tag.to_string();
+                let asset_id = insert_with_history(w, &asset, now, actor, "agent").await?;
+                store_agents::set_asset(w, id, Some(asset_id)).await?;
+            }
+        }
+        Ok(())
+    }
+}

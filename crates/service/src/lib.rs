@@ -18,6 +18,7 @@ pub mod collect;
 pub mod csv_profiles;
 pub mod dashboard;
 pub mod demo;
+pub mod demo_agents;
 pub mod demo_logs;
 pub mod detection;
 pub mod directory;

@@ -172,6 +172,9 @@ impl Services {
             now,
         )
         .await?;
+        let next_tag = format!("A-{:04}", demo.assets.len() + 1);
+        self.seed_demo_agents(&mut w, "anzen", &next_tag, now)
+            .await?;
         let first_vendor = demo
             .vendors
             .first()
