@@ -7,6 +7,8 @@
 //! - [`updates`]: pending security updates from apt's security index;
 //! - [`clock`]: the clock against the facility's time server;
 //! - [`usb`]: removable-media control through the kernel's USB authorisation;
+//! - [`enforce`]: the control loop: kernel device messages → policy → durable log → authorised,
+//!   read-only block devices, and the `unlock` command's state;
 //! - [`unlock`]: emergency unlock codes verified offline;
 //! - [`spool`]: the durable, bounded queue on disk that holds events and inventory until the
 //!   server acknowledges them;
@@ -15,6 +17,7 @@
 //!   signed policy back).
 
 pub mod clock;
+pub mod enforce;
 pub mod inventory;
 pub mod run;
 pub mod spool;

@@ -1,6 +1,7 @@
 //! `mamori-agent`: enrol this PC, run the agent, show its state.
 
 use clap::{Parser, Subcommand};
+use mamori_agent::enforce;
 use mamori_agent::inventory::Root;
 use mamori_agent::run::{self, Agent};
 use mamori_agent::state::{self, StateDir};
@@ -43,6 +44,16 @@ enum Command {
         /// Read the inventory under this directory instead of `/` (a recorded machine).
         #[arg(long, hide = true)]
         root: Option<PathBuf>,
+        /// Do not control USB devices (inventory and upload only, e.g. on a server where
+        /// removable media are managed otherwise). Without it the agent must run as root.
+        #[arg(long)]
+        no_usb_control: bool,
+    },
+    /// Enter an emergency unlock code read out by an administrator: removable storage is
+    /// allowed for the time the code was made for.
+    Unlock {
+        /// The 8-digit code (spaces and hyphens are ignored).
+        code: String,
     },
     /// Show the enrolment, the policy in force and what waits in the spool.
     Status,
@@ -65,6 +76,113 @@ fn first_line(path: &str) -> String {
         .unwrap_or_default()
         .trim()
         .to_string()
+}
+
+/// The inventory/upload cycle, every `interval` seconds (or once).
+fn cycles(mut agent: Agent, once: bool, interval: u64) -> Result<(), run::AgentError> {
+    loop {
+        match agent.cycle(now_ms()) {
+            Ok(r) => {
+                println!(
+                    "inventory: {} / sent: {} / waiting: {}{}{}",
+                    r.inventory,
+                    r.sent,
+                    r.waiting,
+                    r.policy_version
+                        .map(|v| format!(" / policy v{v}"))
+                        .unwrap_or_default(),
+                    r.offline
+                        .map(|o| format!(" / サーバに接続できません (offline): {o}"))
+                        .unwrap_or_default()
+                );
+            }
+            Err(e) if once => return Err(e),
+            Err(e) => eprintln!("mamori-agent: {e}"),
+        }
+        if once {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_secs(interval.max(10)));
+    }
+}
+
+/// Fails closed, decides the devices present, then controls USB devices on a thread of its own.
+#[cfg(target_os = "linux")]
+fn start_usb_control(agent: &Agent) -> Result<(), run::AgentError> {
+    use mamori_agent::enforce::{Commands, Enforcer, netlink::UEventSocket};
+    use mamori_agent::usb::Sysfs;
+    let refuse = |e: String| {
+        run::AgentError::UsbControl(format!(
+            "{e} (root で実行するか --no-usb-control を付けてください / run as root or pass --no-usb-control)"
+        ))
+    };
+    // Open the socket first: no device may arrive unseen between the decisions and the loop.
+    let socket = UEventSocket::open(Duration::from_secs(2)).map_err(|e| refuse(e.to_string()))?;
+    let mut enforcer = Enforcer::new(
+        Sysfs::new("/sys"),
+        agent.dir.clone(),
+        agent.id.clone(),
+        agent.spool.clone(),
+        PathBuf::from("/run/systemd/sessions"),
+        Box::new(Commands::default()),
+    );
+    let decided = enforcer
+        .start(now_ms())
+        .map_err(|e| refuse(e.to_string()))?;
+    for r in &decided {
+        print_decision(r);
+    }
+    std::thread::Builder::new()
+        .name("usb-control".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match socket.next(&mut buf) {
+                    Ok(Some(n)) => {
+                        match enforcer.on_message(buf.get(..n).unwrap_or_default(), now_ms()) {
+                            Ok(Some(r)) => print_decision(&r),
+                            Ok(None) => {}
+                            Err(e) => eprintln!("mamori-agent: {e}"),
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        eprintln!("mamori-agent: uevent: {e}");
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                }
+                match enforcer.refresh(now_ms()) {
+                    Ok(rs) => rs.iter().for_each(print_decision),
+                    Err(e) => eprintln!("mamori-agent: {e}"),
+                }
+            }
+        })
+        .map_err(|e| refuse(e.to_string()))?;
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_usb_control(_agent: &Agent) -> Result<(), run::AgentError> {
+    Err(run::AgentError::UsbControl(
+        "USB control is built for Linux only; pass --no-usb-control".into(),
+    ))
+}
+
+fn print_decision(r: &mamori_agent::usb::DecisionRecord) {
+    println!(
+        "usb: {} {}:{} {} {} → {:?} ({}){}",
+        r.device.port,
+        r.device.vendor_id,
+        r.device.product_id,
+        r.device.manufacturer,
+        r.device.product,
+        r.decision.mode,
+        r.decision.rule,
+        r.user
+            .as_ref()
+            .map(|u| format!(" user {u}"))
+            .unwrap_or_default()
+    );
 }
 
 fn main() -> ExitCode {
@@ -90,36 +208,28 @@ fn main() -> ExitCode {
             once,
             interval,
             root,
+            no_usb_control,
         } => {
             let root = Root::new(root.unwrap_or_else(|| PathBuf::from("/")));
             match Agent::open(dir, root, now_ms()) {
                 Err(e) => Err(e),
-                Ok(mut agent) => loop {
-                    match agent.cycle(now_ms()) {
-                        Ok(r) => {
-                            println!(
-                                "inventory: {} / sent: {} / waiting: {}{}{}",
-                                r.inventory,
-                                r.sent,
-                                r.waiting,
-                                r.policy_version
-                                    .map(|v| format!(" / policy v{v}"))
-                                    .unwrap_or_default(),
-                                r.offline
-                                    .map(|o| format!(" / サーバに接続できません (offline): {o}"))
-                                    .unwrap_or_default()
-                            );
-                        }
-                        Err(e) if once => break Err(e),
-                        Err(e) => eprintln!("mamori-agent: {e}"),
-                    }
-                    if once {
-                        break Ok(());
-                    }
-                    std::thread::sleep(Duration::from_secs(interval.max(10)));
+                Ok(agent) if !once && !no_usb_control => match start_usb_control(&agent) {
+                    Err(e) => Err(e),
+                    Ok(()) => cycles(agent, false, interval),
                 },
+                Ok(agent) => cycles(agent, once, interval),
             }
         }
+        Command::Unlock { code } => match enforce::unlock(&dir, &code, now_ms()) {
+            Ok(u) => {
+                println!(
+                    "解除しました: これから {} 分間、USB メモリなどの記憶媒体を使えます。/ unlocked: removable storage is allowed for {} minutes.",
+                    u.minutes, u.minutes
+                );
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        },
         Command::Status => match dir.identity() {
             Err(e) => Err(e.into()),
             Ok(id) => {

@@ -10,6 +10,7 @@
 //!   it, verifies it with the policy key it got at enrolment, and keeps it as the last good one.
 //!   A version lower than the one in force is refused (no rollback).
 
+use crate::enforce::lock;
 use crate::inventory::{self, Root, diff};
 use crate::spool::{self, Gap, Kind, Limits, Spool};
 use crate::state::{self, Identity, Sent, StateDir, StateError};
@@ -20,6 +21,7 @@ use mamori_proto::agent::{
     SignedPolicy, Upload, UploadEntry, inventory_sha256,
 };
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -47,6 +49,10 @@ pub enum AgentError {
     Inventory(#[from] inventory::InventoryError),
     #[error("the stored key is damaged")]
     Key,
+    #[error("unlock: {0}")]
+    Unlock(String),
+    #[error("USB control cannot start: {0}")]
+    UsbControl(String),
 }
 
 /// Enrols this PC with `server` using `token`: makes a key, presents it with the token, and
@@ -109,7 +115,8 @@ pub struct Agent {
     pub id: Identity,
     client: Client,
     signer: mamori_client::Identity,
-    pub spool: Spool,
+    /// Shared with the USB control loop ([`crate::enforce`]), which logs its decisions to it.
+    pub spool: Arc<Mutex<Spool>>,
     /// Where the inventory is read (`/`, or a recorded tree in tests).
     pub root: Root,
     /// apt's lists, for pending security updates.
@@ -142,7 +149,7 @@ impl Agent {
             id,
             client,
             signer,
-            spool,
+            spool: Arc::new(Mutex::new(spool)),
             root,
             apt_lists,
         })
@@ -180,7 +187,7 @@ impl Agent {
             EntryBody::InventoryFull { .. } | EntryBody::InventoryDiff { .. } => Kind::Inventory,
             _ => Kind::Event,
         };
-        self.spool.append(kind, at_ms, &payload)?;
+        lock(&self.spool).append(kind, at_ms, &payload)?;
         Ok(())
     }
 
@@ -251,7 +258,7 @@ impl Agent {
     /// Sends the spool, page by page, until it is empty or the server cannot be reached.
     pub fn upload_step(&mut self, report: &mut CycleReport) -> Result<(), AgentError> {
         loop {
-            let entries = self.spool.pending(PAGE_ENTRIES, PAGE_BYTES)?;
+            let entries = lock(&self.spool).pending(PAGE_ENTRIES, PAGE_BYTES)?;
             if entries.is_empty() {
                 break;
             }
@@ -273,9 +280,12 @@ impl Agent {
                 }
                 Err(e) => return Err(e.into()),
             };
-            let before = self.spool.acked();
-            self.spool.ack(ack.acked)?;
-            report.sent += self.spool.acked().saturating_sub(before);
+            {
+                let mut spool = lock(&self.spool);
+                let before = spool.acked();
+                spool.ack(ack.acked)?;
+                report.sent += spool.acked().saturating_sub(before);
+            }
             if ack.send_full_inventory {
                 let mut s = self.dir.sent()?;
                 if !s.need_full {
@@ -292,7 +302,7 @@ impl Agent {
                 break;
             }
         }
-        report.waiting = self.spool.stats().1;
+        report.waiting = lock(&self.spool).stats().1;
         Ok(())
     }
 

@@ -79,6 +79,16 @@ pub struct Sent {
     pub need_full: bool,
 }
 
+/// The emergency unlock's state: until when storage is unlocked, the codes already used (a code
+/// works once) and the wrong-code count with its lockout, kept across restarts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnlockState {
+    pub until_ms: i64,
+    pub used: Vec<(i64, String)>,
+    pub failures: u32,
+    pub locked_until_ms: i64,
+}
+
 /// The state directory.
 #[derive(Debug, Clone)]
 pub struct StateDir(PathBuf);
@@ -138,6 +148,14 @@ impl StateDir {
 
     pub fn save_sent(&self, s: &Sent) -> Result<(), StateError> {
         write_json(&self.file("sent.json"), s, false)
+    }
+
+    pub fn unlock(&self) -> Result<UnlockState, StateError> {
+        Ok(read_json(&self.file("unlock.json"))?.unwrap_or_default())
+    }
+
+    pub fn save_unlock(&self, u: &UnlockState) -> Result<(), StateError> {
+        write_json(&self.file("unlock.json"), u, true)
     }
 }
 

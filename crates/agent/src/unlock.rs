@@ -66,6 +66,17 @@ impl Verifier {
         self.used.insert((window, code.to_string()));
     }
 
+    /// Wrong codes in a row so far, and until when entry is locked.
+    pub fn lockout(&self) -> (u32, i64) {
+        (self.failures, self.locked_until_ms)
+    }
+
+    /// Restores the wrong-code count and lockout from before a restart.
+    pub fn restore_lockout(&mut self, failures: u32, locked_until_ms: i64) {
+        self.failures = failures;
+        self.locked_until_ms = locked_until_ms;
+    }
+
     /// Checks a code typed at `now_ms` (spaces and hyphens ignored).
     pub fn verify(&mut self, typed: &str, now_ms: i64) -> Result<Unlock, UnlockError> {
         if now_ms < self.locked_until_ms {

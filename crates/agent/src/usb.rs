@@ -132,6 +132,38 @@ pub struct UEvent {
     pub devpath: String,
     pub subsystem: String,
     pub devtype: String,
+    /// The device node under /dev (`sdb`, `sdb1`), for block devices.
+    pub devname: String,
+}
+
+impl UEvent {
+    /// The USB device (bus path such as `1-2` or `1-1.4`) this event's device sits under, if
+    /// any: for `/devices/…/usb1/1-2/1-2:1.0/host6/…/block/sdb` it is `1-2`.
+    pub fn usb_port(&self) -> Option<String> {
+        usb_port_of(&self.devpath)
+    }
+}
+
+/// The USB device a sysfs device path sits under (see [`UEvent::usb_port`]).
+pub fn usb_port_of(devpath: &str) -> Option<String> {
+    let is_port = |c: &str| {
+        c.split_once('-').is_some_and(|(bus, rest)| {
+            !bus.is_empty()
+                && bus.bytes().all(|b| b.is_ascii_digit())
+                && !rest.is_empty()
+                && rest.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        })
+    };
+    let mut port = None;
+    for c in devpath.split('/') {
+        if c.contains(':') && port.is_some() {
+            break;
+        }
+        if is_port(c) {
+            port = Some(c.to_string());
+        }
+    }
+    port
 }
 
 /// Reads a uevent message; `None` when it is not one.
@@ -151,6 +183,7 @@ pub fn parse_uevent(msg: &[u8]) -> Option<UEvent> {
         match kv.split_once('=') {
             Some(("SUBSYSTEM", v)) => ev.subsystem = v.to_string(),
             Some(("DEVTYPE", v)) => ev.devtype = v.to_string(),
+            Some(("DEVNAME", v)) => ev.devname = v.to_string(),
             Some(("ACTION", v)) => ev.action = v.to_string(),
             _ => {}
         }
@@ -216,6 +249,44 @@ impl Sysfs {
         Ok(hubs)
     }
 
+    /// The USB devices present (bus paths such as `1-2`; root hubs and interfaces left out).
+    pub fn present_devices(&self) -> Vec<String> {
+        let mut ports: Vec<String> = fs::read_dir(self.usb())
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| usb_port_of(&format!("/{n}")).as_deref() == Some(n.as_str()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ports.sort();
+        ports
+    }
+
+    /// The block devices (disks and partitions, by name under /dev) that sit under the USB
+    /// device at `port`, found through the `/sys/class/block` links.
+    pub fn block_devices_of(&self, port: &str) -> Vec<String> {
+        let mut out: Vec<String> = fs::read_dir(self.0.join("class/block"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| {
+                        fs::read_link(e.path()).is_ok_and(|target| {
+                            usb_port_of(&target.to_string_lossy()).as_deref() == Some(port)
+                        })
+                    })
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort();
+        out
+    }
+
+    /// Whether the USB device at `port` is authorised now.
+    pub fn is_authorized(&self, port: &str) -> bool {
+        Self::read(&self.usb().join(port).join("authorized")) == "1"
+    }
+
     /// The device at bus path `port`.
     pub fn device(&self, port: &str) -> Device {
         let base = self.usb().join(port);
@@ -254,7 +325,8 @@ impl Sysfs {
         }
     }
 
-    fn authorize(&self, port: &str, yes: bool) -> Result<(), UsbError> {
+    /// Authorises the device at `port` (or takes the authorisation back).
+    pub fn authorize(&self, port: &str, yes: bool) -> Result<(), UsbError> {
         Self::write(
             &self.usb().join(port).join("authorized"),
             if yes { "1" } else { "0" },
@@ -265,6 +337,9 @@ impl Sysfs {
 /// Handles one uevent: for a USB device added, reads it, decides, logs the decision through
 /// `log` (which must make it durable), then authorises it — or leaves it blocked when the
 /// policy says so or the log failed. Other events are ignored (`None`).
+///
+/// A read-only device is authorised: the caller makes its block devices read-only as they
+/// appear (see `enforce`), before anything can mount them.
 pub fn handle(
     sysfs: &Sysfs,
     msg: &[u8],
@@ -289,12 +364,18 @@ pub fn handle(
         user: ctx.user.clone(),
         at_ms: ctx.now_ms,
     };
+    decided(sysfs, record, log).map(Some)
+}
+
+/// Logs `record`, then authorises its device unless the decision is deny.
+pub fn decided(
+    sysfs: &Sysfs,
+    record: DecisionRecord,
+    log: &mut dyn FnMut(&DecisionRecord) -> Result<(), String>,
+) -> Result<DecisionRecord, UsbError> {
     log(&record).map_err(UsbError::NotLogged)?;
-    // Read-only storage is authorised at the USB level; its block device is made read-only
-    // when it appears (not yet built: until then read-only is enforced as deny).
-    let usable = record.decision.mode == Mode::Allow;
-    sysfs.authorize(port, usable)?;
-    Ok(Some(record))
+    sysfs.authorize(&record.device.port, record.decision.mode != Mode::Deny)?;
+    Ok(record)
 }
 
 #[cfg(test)]
