@@ -166,6 +166,19 @@ impl std::fmt::Debug for Enforcer {
     }
 }
 
+/// Appends an event to the spool: durable when this returns `Ok`. A full spool counts the
+/// event in its gap and this says so (a decision that is not logged is not applied).
+pub fn append_event(spool: &Mutex<Spool>, at_ms: i64, body: &EntryBody) -> Result<(), String> {
+    let payload = serde_json::to_vec(body).map_err(|e| e.to_string())?;
+    match lock(spool).append(Kind::Event, at_ms, &payload) {
+        Ok(crate::spool::Appended::Stored(_)) => Ok(()),
+        Ok(crate::spool::Appended::Dropped) => {
+            Err("the spool is full (counted as a gap)".to_string())
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Locks the spool; a thread that panicked while holding it cannot have left it half-written
 /// (every append is complete on disk or not there), so its guard is taken over.
 pub fn lock(spool: &Mutex<Spool>) -> std::sync::MutexGuard<'_, Spool> {
@@ -221,11 +234,7 @@ impl Enforcer {
         let body = EntryBody::Device {
             record: record.clone(),
         };
-        let payload = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
-        lock(&self.spool)
-            .append(Kind::Event, record.at_ms, &payload)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        append_event(&self.spool, record.at_ms, &body)
     }
 
     /// Fails closed, then decides every device present. Returns the decisions.

@@ -9,6 +9,7 @@
 //! - [`usb`]: removable-media control through the kernel's USB authorisation;
 //! - [`enforce`]: the control loop: kernel device messages → policy → durable log → authorised,
 //!   read-only block devices, and the `unlock` command's state;
+//! - `medialog` (Linux): the device-operation log, files written to mounted USB media;
 //! - [`unlock`]: emergency unlock codes verified offline;
 //! - [`spool`]: the durable, bounded queue on disk that holds events and inventory until the
 //!   server acknowledges them;
@@ -19,6 +20,8 @@
 pub mod clock;
 pub mod enforce;
 pub mod inventory;
+#[cfg(target_os = "linux")]
+pub mod medialog;
 pub mod run;
 pub mod spool;
 pub mod state;

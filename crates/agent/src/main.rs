@@ -158,6 +158,43 @@ fn start_usb_control(agent: &Agent) -> Result<(), run::AgentError> {
             }
         })
         .map_err(|e| refuse(e.to_string()))?;
+    let mut media = mamori_agent::medialog::MediaWatch::new(
+        Sysfs::new("/sys"),
+        PathBuf::from("/proc/self/mounts"),
+        PathBuf::from("/run/systemd/sessions"),
+        agent.spool.clone(),
+    )
+    .map_err(|e| refuse(format!("inotify: {e}")))?;
+    for at in media.scan_mounts() {
+        println!("media: watching {}", at.display());
+    }
+    std::thread::Builder::new()
+        .name("media-log".into())
+        .spawn(move || {
+            loop {
+                let (files, added) = media.wait_and_record(Duration::from_secs(5), &now_ms);
+                for at in added {
+                    println!("media: watching {}", at.display());
+                }
+                for f in files {
+                    println!(
+                        "media: {} {} bytes sha256 {} → {}:{}:{}{}",
+                        f.path,
+                        f.size,
+                        f.sha256,
+                        f.vendor_id,
+                        f.product_id,
+                        f.serial,
+                        if f.user.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" user {}", f.user)
+                        }
+                    );
+                }
+            }
+        })
+        .map_err(|e| refuse(e.to_string()))?;
     Ok(())
 }
 

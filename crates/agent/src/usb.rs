@@ -282,6 +282,12 @@ impl Sysfs {
         out
     }
 
+    /// The USB device a block device (`sdb1`) sits under, through its `/sys/class/block` link.
+    pub fn usb_port_of_block(&self, name: &str) -> Option<String> {
+        let target = fs::read_link(self.0.join("class/block").join(name)).ok()?;
+        usb_port_of(&target.to_string_lossy())
+    }
+
     /// Whether the USB device at `port` is authorised now.
     pub fn is_authorized(&self, port: &str) -> bool {
         Self::read(&self.usb().join(port).join("authorized")) == "1"
