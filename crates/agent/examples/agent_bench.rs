@@ -4,16 +4,73 @@
 //! - `agent_bench spool DIR N`: appends N device events in batches of 100 (each batch synced),
 //!   reads them back and acknowledges them; prints the counts.
 //! - `agent_bench usb DIR N`: N devices plugged into a recorded sysfs tree under DIR, each
-//!   uevent read, decided, logged durably to a spool and authorised; prints p50/p99 of the time
-//!   from the uevent to the written authorisation.
+//!   uevent handled by the agent's control loop as in `mamori-agent run` (the signed policy
+//!   read and verified, the console user looked up, the device read from sysfs, the decision
+//!   logged durably to the spool, the device authorised); prints p50/p99 of the time from the
+//!   uevent to the written authorisation.
 //! - `agent_bench log-only DIR N`: the floor of the same path, the durable log alone.
+//! - `agent_bench state DIR`: an enrolled agent's state and a recorded sysfs tree under DIR,
+//!   for running `mamori-agent run` idle.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use base64::Engine as _;
+use ed25519_dalek::{Signer, SigningKey};
+use mamori_agent::enforce::{BlockControl, Enforcer, lock};
 use mamori_agent::inventory::collect_local;
 use mamori_agent::spool::{Kind, Limits, Spool};
-use mamori_agent::usb::{Context, DecisionRecord, Policy, Sysfs, handle};
+use mamori_agent::state::{Identity, StateDir};
+use mamori_agent::usb::{Policy, Sysfs};
+use mamori_proto::agent::{PolicyBody, SignedPolicy};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// Read-only storage is not part of the measured path (the policy denies storage).
+struct NoBlocks;
+
+impl BlockControl for NoBlocks {
+    fn set_read_only(&mut self, _devname: &str) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// An enrolled agent's state in `dir/state`: identity (its server unreachable: a PC on a closed
+/// network) and a signed policy denying storage, as enrolment leaves them.
+fn state(dir: &std::path::Path) -> (StateDir, Identity) {
+    let state_dir = StateDir::new(dir.join("state"));
+    state_dir.create().expect("state dir");
+    let server = SigningKey::from_bytes(&[5; 32]);
+    let id = Identity {
+        agent_id: 1,
+        server: "http://127.0.0.1:9".into(),
+        pin: String::new(),
+        key: B64.encode([1u8; 32]),
+        policy_key: B64.encode(server.verifying_key().as_bytes()),
+        unlock_secret: B64.encode([2u8; 32]),
+        enrolled_ms: 0,
+    };
+    state_dir.save_identity(&id).expect("identity");
+    let body = serde_json::to_string(&PolicyBody {
+        version: 1,
+        agent_id: Some(1),
+        issued_ms: 0,
+        groups: vec!["reception".into()],
+        usb: Policy::fail_closed(),
+        ntp_server: None,
+    })
+    .expect("policy");
+    let signature = B64.encode(
+        server
+            .sign(&mamori_proto::agent::policy_message(&body))
+            .to_bytes(),
+    );
+    state_dir
+        .save_policy(&SignedPolicy { body, signature })
+        .expect("policy");
+    (state_dir, id)
+}
 
 fn percentiles(mut v: Vec<f64>) -> String {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -99,20 +156,31 @@ fn main() {
             }
             println!("{n} appended, {read} read and acknowledged");
         }
+        Some("state") => {
+            let dir = std::path::PathBuf::from(args.get(2).expect("DIR"));
+            state(&dir);
+            plug(&dir.join("sys"), 4);
+            println!("enrolled state in {}", dir.display());
+        }
         Some(mode @ ("usb" | "log-only")) => {
             let dir = std::path::PathBuf::from(args.get(2).expect("DIR"));
             let n: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1_000);
-            plug(&dir, n);
-            let sys = Sysfs::new(&dir);
-            sys.block_new_devices().expect("fail closed");
-            let (mut spool, _) = Spool::open(&dir.join("spool"), Limits::default()).expect("spool");
-            let policy = Policy::fail_closed();
-            let ctx = Context {
-                user: Some("uketsuke".into()),
-                groups: vec!["reception".into()],
-                now_ms: 0,
-                unlocked_until_ms: None,
-            };
+            plug(&dir.join("sys"), n);
+            let (state_dir, id) = state(&dir);
+            let (spool, _) = Spool::open(&state_dir.spool_dir(), Limits::default()).expect("spool");
+            let spool = Arc::new(Mutex::new(spool));
+            let sessions = dir.join("sessions");
+            std::fs::create_dir_all(&sessions).unwrap();
+            std::fs::write(sessions.join("2"), "USER=uketsuke\nACTIVE=1\nSEAT=seat0\n").unwrap();
+            let mut enforcer = Enforcer::new(
+                Sysfs::new(dir.join("sys")),
+                state_dir,
+                id,
+                spool.clone(),
+                sessions,
+                Box::new(NoBlocks),
+            );
+            enforcer.sysfs.block_new_devices().expect("fail closed");
             let mut times = Vec::with_capacity(n);
             for i in 0..n {
                 let port = format!("1-{}", i + 1);
@@ -121,16 +189,12 @@ fn main() {
                 );
                 let started = Instant::now();
                 if mode == "usb" {
-                    let mut log = |r: &DecisionRecord| -> Result<(), String> {
-                        let json = serde_json::to_vec(r).map_err(|e| e.to_string())?;
-                        spool
-                            .append(Kind::Event, r.at_ms, &json)
-                            .map(|_| ())
-                            .map_err(|e| e.to_string())
-                    };
-                    handle(&sys, msg.as_bytes(), &policy, &ctx, &mut log).expect("handled");
+                    enforcer
+                        .on_message(msg.as_bytes(), 1_764_650_000_000)
+                        .expect("handled")
+                        .expect("decided");
                 } else {
-                    spool
+                    lock(&spool)
                         .append(Kind::Event, 0, msg.as_bytes())
                         .expect("logged");
                 }
@@ -139,7 +203,9 @@ fn main() {
             println!("{n} devices: {}", percentiles(times));
         }
         _ => {
-            eprintln!("usage: agent_bench inventory | spool DIR N | usb DIR N | log-only DIR N");
+            eprintln!(
+                "usage: agent_bench inventory | spool DIR N | usb DIR N | log-only DIR N | state DIR"
+            );
             std::process::exit(2);
         }
     }

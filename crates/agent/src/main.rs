@@ -48,6 +48,9 @@ enum Command {
         /// removable media are managed otherwise). Without it the agent must run as root.
         #[arg(long)]
         no_usb_control: bool,
+        /// Control the devices of this sysfs tree instead of `/sys` (a recorded machine).
+        #[arg(long, hide = true, default_value = "/sys")]
+        sysfs: PathBuf,
     },
     /// Enter an emergency unlock code read out by an administrator: removable storage is
     /// allowed for the time the code was made for.
@@ -108,7 +111,7 @@ fn cycles(mut agent: Agent, once: bool, interval: u64) -> Result<(), run::AgentE
 
 /// Fails closed, decides the devices present, then controls USB devices on a thread of its own.
 #[cfg(target_os = "linux")]
-fn start_usb_control(agent: &Agent) -> Result<(), run::AgentError> {
+fn start_usb_control(agent: &Agent, sysfs: PathBuf) -> Result<(), run::AgentError> {
     use mamori_agent::enforce::{Commands, Enforcer, netlink::UEventSocket};
     use mamori_agent::usb::Sysfs;
     let refuse = |e: String| {
@@ -119,7 +122,7 @@ fn start_usb_control(agent: &Agent) -> Result<(), run::AgentError> {
     // Open the socket first: no device may arrive unseen between the decisions and the loop.
     let socket = UEventSocket::open(Duration::from_secs(2)).map_err(|e| refuse(e.to_string()))?;
     let mut enforcer = Enforcer::new(
-        Sysfs::new("/sys"),
+        Sysfs::new(&sysfs),
         agent.dir.clone(),
         agent.id.clone(),
         agent.spool.clone(),
@@ -159,7 +162,7 @@ fn start_usb_control(agent: &Agent) -> Result<(), run::AgentError> {
         })
         .map_err(|e| refuse(e.to_string()))?;
     let mut media = mamori_agent::medialog::MediaWatch::new(
-        Sysfs::new("/sys"),
+        Sysfs::new(&sysfs),
         PathBuf::from("/proc/self/mounts"),
         PathBuf::from("/run/systemd/sessions"),
         agent.spool.clone(),
@@ -199,7 +202,7 @@ fn start_usb_control(agent: &Agent) -> Result<(), run::AgentError> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn start_usb_control(_agent: &Agent) -> Result<(), run::AgentError> {
+fn start_usb_control(_agent: &Agent, _sysfs: PathBuf) -> Result<(), run::AgentError> {
     Err(run::AgentError::UsbControl(
         "USB control is built for Linux only; pass --no-usb-control".into(),
     ))
@@ -246,11 +249,12 @@ fn main() -> ExitCode {
             interval,
             root,
             no_usb_control,
+            sysfs,
         } => {
             let root = Root::new(root.unwrap_or_else(|| PathBuf::from("/")));
             match Agent::open(dir, root, now_ms()) {
                 Err(e) => Err(e),
-                Ok(agent) if !once && !no_usb_control => match start_usb_control(&agent) {
+                Ok(agent) if !once && !no_usb_control => match start_usb_control(&agent, sysfs) {
                     Err(e) => Err(e),
                     Ok(()) => cycles(agent, false, interval),
                 },
@@ -277,6 +281,16 @@ fn main() -> ExitCode {
                     None => println!(
                         "policy:  none that verifies: everything but keyboards and mice is blocked"
                     ),
+                }
+                match dir.unlock() {
+                    Ok(u) if u.until_ms > now_ms() => println!(
+                        "unlock:  removable storage allowed for {} more minutes",
+                        (u.until_ms - now_ms()).div_euclid(60_000) + 1
+                    ),
+                    Ok(u) if u.locked_until_ms > now_ms() => {
+                        println!("unlock:  code entry locked after too many wrong codes")
+                    }
+                    _ => {}
                 }
                 match mamori_agent::spool::Spool::open(
                     &dir.spool_dir(),
