@@ -429,6 +429,7 @@ async function flow(page, { base, loginId, password, totpKey }) {
     ['matches to confirm /accounts/matches', '/accounts/matches', '14o-account-matches.png'],
     ['endpoint agents /agents', '/agents', '14p-agents.png'],
     ['one agent /agents/2 (the PACS viewer, not in the ledger)', '/agents/2', '14q-agent.png'],
+    ['removable-media policy /agents/policy', '/agents/policy', '14r-agent-policy.png'],
     ['logs with the sealed log', '/logs', '14-logs-seal.png'],
   ]) {
     const resp = await page.goto(new URL(url, base).href);

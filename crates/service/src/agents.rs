@@ -910,8 +910,33 @@ impl Services {
         w: &mut mamori_storage::WriteTx,
         actor: &str,
         tag: &str,
+        media: &[(String, String)],
         now: i64,
     ) -> ServiceResult<()> {
+        // The facility's policy: storage read-only (referral CDs and sticks can be read), the
+        // ledger's two sticks allowed where they are used.
+        let mut usb = default_policy();
+        usb.mass_storage = Mode::ReadOnly;
+        usb.optical = Mode::ReadOnly;
+        for (i, (name, serial)) in media.iter().enumerate() {
+            usb.exceptions.push(wire::Exception {
+                vendor_id: "0951".to_string(),
+                product_id: if i == 0 { "1666" } else { "16a4" }.to_string(),
+                serial: serial.clone(),
+                mode: Mode::Allow,
+                users: Vec::new(),
+                groups: if i == 0 {
+                    vec!["reception".to_string()]
+                } else {
+                    vec!["servers".to_string()]
+                },
+                expires_ms: None,
+                note: format!("台帳 {name}"),
+            });
+        }
+        let text =
+            serde_json::to_string(&usb).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        store_agents::set_policy(w, &text, now - 100 * 86_400_000, actor).await?;
         for a in crate::demo_agents::demo_agents(now) {
             let mut secret = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut secret);
@@ -968,5 +993,282 @@ impl Services {
             }
         }
         Ok(())
+    }
+}
+
+/// Exceptions on one policy at most.
+pub const MAX_EXCEPTIONS: usize = 500;
+
+/// A line of the exceptions text that does not read: its number (from 1) and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineError {
+    pub line: usize,
+    pub code: &'static str,
+}
+
+fn mode_word(w: &str) -> Option<Mode> {
+    match w {
+        "allow" | "許可" => Some(Mode::Allow),
+        "read_only" | "read-only" | "readonly" | "読み取り専用" | "読取専用" => {
+            Some(Mode::ReadOnly)
+        }
+        "deny" | "禁止" => Some(Mode::Deny),
+        _ => None,
+    }
+}
+
+fn mode_name(m: Mode) -> &'static str {
+    match m {
+        Mode::Allow => "allow",
+        Mode::ReadOnly => "read_only",
+        Mode::Deny => "deny",
+    }
+}
+
+fn hex4(s: &str) -> bool {
+    s.len() == 4 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Reads the removable-media exceptions, one per line:
+///
+/// ```text
+/// 0781:5583:4C530001231122109384 allow user=yamada,sato group=reception until=2027-03-31 # 検査データの受け渡し
+/// 04e8:6860 read_only
+/// ```
+///
+/// The device is `vendor:product[:serial]` (hex, as `lsusb` shows it); the mode `allow`,
+/// `read_only` or `deny` (or 許可 / 読み取り専用 / 禁止); then any of `user=`, `group=` (comma
+/// separated) and `until=YYYY-MM-DD` (the exception ends after that day, Japan time); after `#`
+/// the reason. Blank lines and lines starting with `#` are skipped. `now_ms` rejects an `until`
+/// already past.
+pub fn parse_exceptions(text: &str, now_ms: i64) -> Result<Vec<wire::Exception>, LineError> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let err = |code| LineError { line, code };
+        let (spec, note) = match raw.split_once('#') {
+            Some((s, n)) => (s.trim(), n.trim()),
+            None => (raw.trim(), ""),
+        };
+        if spec.is_empty() {
+            continue;
+        }
+        if !plain(raw, 500) {
+            return Err(err("AGT0060"));
+        }
+        let mut words = spec.split_whitespace();
+        let device = words.next().unwrap_or_default();
+        let mut parts = device.splitn(3, ':');
+        let (vendor, product) = (
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+        );
+        let serial = parts.next().unwrap_or_default();
+        if !hex4(vendor) || !hex4(product) || serial.len() > 126 {
+            return Err(err("AGT0060"));
+        }
+        let mode = words.next().and_then(mode_word).ok_or(err("AGT0061"))?;
+        let mut e = wire::Exception {
+            vendor_id: vendor.to_ascii_lowercase(),
+            product_id: product.to_ascii_lowercase(),
+            serial: serial.to_string(),
+            mode,
+            users: Vec::new(),
+            groups: Vec::new(),
+            expires_ms: None,
+            note: note.to_string(),
+        };
+        let list = |v: &str| -> Vec<String> {
+            v.split([',', '、'])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        for w in words {
+            match w.split_once('=') {
+                Some(("user" | "users" | "利用者", v)) => e.users.extend(list(v)),
+                Some(("group" | "groups" | "グループ", v)) => e.groups.extend(list(v)),
+                Some(("until" | "期限", v)) => {
+                    let format = time::macros::format_description!("[year]-[month]-[day]");
+                    let day = time::Date::parse(v, &format).map_err(|_| err("AGT0063"))?;
+                    let end = day
+                        .next_day()
+                        .ok_or(err("AGT0063"))?
+                        .midnight()
+                        .assume_offset(crate::clock::JST);
+                    let ms = i64::try_from(end.unix_timestamp_nanos() / 1_000_000)
+                        .map_err(|_| err("AGT0063"))?;
+                    if ms <= now_ms {
+                        return Err(err("AGT0064"));
+                    }
+                    e.expires_ms = Some(ms);
+                }
+                _ => return Err(err("AGT0062")),
+            }
+        }
+        out.push(e);
+        if out.len() > MAX_EXCEPTIONS {
+            return Err(err("AGT0065"));
+        }
+    }
+    Ok(out)
+}
+
+/// The exceptions as [`parse_exceptions`] reads them, one per line.
+pub fn format_exceptions(list: &[wire::Exception]) -> String {
+    let mut out = String::new();
+    for e in list {
+        out.push_str(&e.vendor_id);
+        out.push(':');
+        out.push_str(&e.product_id);
+        if !e.serial.is_empty() {
+            out.push(':');
+            out.push_str(&e.serial);
+        }
+        out.push(' ');
+        out.push_str(mode_name(e.mode));
+        if !e.users.is_empty() {
+            out.push_str(&format!(" user={}", e.users.join(",")));
+        }
+        if !e.groups.is_empty() {
+            out.push_str(&format!(" group={}", e.groups.join(",")));
+        }
+        if let Some(ms) = e.expires_ms {
+            // The last day it applies: the day before the instant it ends.
+            let last = crate::clock::to_jst(ms - 1).date();
+            out.push_str(&format!(" until={last}"));
+        }
+        if !e.note.is_empty() {
+            out.push_str(" # ");
+            out.push_str(&e.note);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The removable-media policy as the page shows it.
+#[derive(Debug, Clone)]
+pub struct PolicyView {
+    pub usb: Policy,
+    /// `None`: never set (the default applies).
+    pub row: Option<store_agents::PolicyRow>,
+}
+
+impl Services {
+    /// The facility's removable-media policy.
+    pub async fn agent_usb_policy(
+        &self,
+        _cap: &Cap<perm::ViewAgents>,
+    ) -> ServiceResult<PolicyView> {
+        let row = self.store.agent_policy().await?;
+        let usb = match &row {
+            Some(r) => {
+                serde_json::from_str(&r.usb).map_err(|e| ServiceError::Internal(e.to_string()))?
+            }
+            None => default_policy(),
+        };
+        Ok(PolicyView { usb, row })
+    }
+
+    /// Replaces the removable-media policy; every agent fetches it at its next contact (the
+    /// version grows). Returns the new version.
+    pub async fn set_agent_usb_policy(
+        &self,
+        cap: &Cap<perm::ManageAgents>,
+        usb: &Policy,
+        client: &ClientInfo,
+    ) -> ServiceResult<i64> {
+        for (mode, field) in [
+            (usb.phone, "phone"),
+            (usb.bluetooth, "bluetooth"),
+            (usb.other, "other"),
+        ] {
+            if mode == Mode::ReadOnly {
+                return Err(invalid("AGT0066", field));
+            }
+        }
+        if usb.exceptions.len() > MAX_EXCEPTIONS {
+            return Err(invalid("AGT0065", "exceptions"));
+        }
+        let actor = cap.actor().label();
+        let now = self.now_ms();
+        let text = serde_json::to_string(usb).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let mut w = self.store.write().await?;
+        let version = store_agents::set_policy(&mut w, &text, now, &actor).await?;
+        self.audit(
+            &mut w,
+            &actor,
+            &client.source,
+            "agents.policy_changed",
+            "agent_policy",
+            json!({
+                "version": version,
+                "mass_storage": mode_name(usb.mass_storage),
+                "optical": mode_name(usb.optical),
+                "phone": mode_name(usb.phone),
+                "bluetooth": mode_name(usb.bluetooth),
+                "other": mode_name(usb.other),
+                "exceptions": usb.exceptions.len(),
+            }),
+        )
+        .await?;
+        w.commit().await?;
+        Ok(version)
+    }
+}
+
+#[cfg(test)]
+mod policy_text_tests {
+    use super::*;
+
+    const NOW: i64 = 1_764_650_000_000; // 2025-12-02
+
+    #[test]
+    fn exceptions_read_and_print_back() {
+        let text = "# 受付の USB メモリ\n\
+                    0781:5583:4C530001231122109384 allow user=yamada,sato group=reception until=2027-03-31 # 検査データの受け渡し\n\
+                    \n\
+                    04E8:6860 読み取り専用\n";
+        let list = parse_exceptions(text, NOW).unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].users, ["yamada", "sato"]);
+        assert_eq!(list[0].groups, ["reception"]);
+        assert_eq!(list[0].note, "検査データの受け渡し");
+        // Ends at the end of 2027-03-31 in Japan: 2027-03-31T15:00Z.
+        assert_eq!(list[0].expires_ms, Some(1_806_505_200_000));
+        assert_eq!(
+            (list[1].vendor_id.as_str(), list[1].mode),
+            ("04e8", Mode::ReadOnly)
+        );
+        let printed = format_exceptions(&list);
+        assert!(printed.contains("until=2027-03-31"), "{printed}");
+        assert_eq!(parse_exceptions(&printed, NOW).unwrap(), list);
+    }
+
+    #[test]
+    fn a_bad_line_is_named() {
+        let e = |t: &str| parse_exceptions(t, NOW).unwrap_err();
+        assert_eq!(
+            e("0781:5583 allow\n781:5583 allow"),
+            LineError {
+                line: 2,
+                code: "AGT0060"
+            }
+        );
+        assert_eq!(e("0781:5583 maybe").code, "AGT0061");
+        assert_eq!(e("0781:5583").code, "AGT0061");
+        assert_eq!(e("0781:5583 allow color=red").code, "AGT0062");
+        assert_eq!(e("0781:5583 allow until=2027-02-30").code, "AGT0063");
+        assert_eq!(e("0781:5583 allow until=2020-01-01").code, "AGT0064");
+        let many = "0781:5583 allow\n".repeat(MAX_EXCEPTIONS + 1);
+        assert_eq!(
+            e(&many),
+            LineError {
+                line: MAX_EXCEPTIONS + 1,
+                code: "AGT0065"
+            }
+        );
     }
 }

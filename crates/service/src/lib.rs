@@ -133,7 +133,8 @@ impl Services {
         self
     }
 
-    pub(crate) fn now_ms(&self) -> i64 {
+    /// The time by the service's clock (what pages compare dates against).
+    pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
     }
 }

@@ -173,7 +173,13 @@ impl Services {
         )
         .await?;
         let next_tag = format!("A-{:04}", demo.assets.len() + 1);
-        self.seed_demo_agents(&mut w, "anzen", &next_tag, now)
+        let media: Vec<(String, String)> = demo
+            .assets
+            .iter()
+            .filter(|a| a.class == mamori_domain::ledger::AssetClass::RemovableMedia)
+            .map(|a| (a.name.clone(), a.serial.clone()))
+            .collect();
+        self.seed_demo_agents(&mut w, "anzen", &next_tag, &media, now)
             .await?;
         let first_vendor = demo
             .vendors

@@ -888,3 +888,240 @@ pub async fn unlock(
         Err(e) => refused(&state, &view, id, "unlock", f, e).await,
     }
 }
+
+/// One device class on the policy page.
+#[derive(Debug, Clone)]
+pub struct ClassLine {
+    /// Form field and message key suffix (`mass_storage` …).
+    pub key: &'static str,
+    pub mode: &'static str,
+    /// Whether read-only can apply (storage and optical drives).
+    pub read_only: bool,
+}
+
+/// One exception as the table shows it.
+#[derive(Debug, Clone)]
+pub struct ExceptionLine {
+    pub device: String,
+    pub mode: &'static str,
+    pub users: String,
+    pub groups: String,
+    pub until: String,
+    pub expired: bool,
+    pub note: String,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct PolicyForm {
+    #[serde(default)]
+    pub mass_storage: String,
+    #[serde(default)]
+    pub optical: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub bluetooth: String,
+    #[serde(default)]
+    pub other: String,
+    #[serde(default)]
+    pub exceptions: String,
+}
+
+#[derive(Template)]
+#[template(path = "agent_policy.html")]
+pub struct PolicyPage {
+    pub l: Layout,
+    pub classes: Vec<ClassLine>,
+    pub exceptions: Vec<ExceptionLine>,
+    /// The exceptions as text, for the form.
+    pub text: String,
+    pub version: i64,
+    pub updated: String,
+    pub updated_by: String,
+    pub can_manage: bool,
+    pub error: Option<FormError>,
+}
+
+impl PolicyPage {
+    pub fn err(&self, field: &str) -> Option<(String, &'static str)> {
+        FormError::at(&self.error, "policy", field)
+    }
+}
+
+fn mode_key(m: wire::Mode) -> &'static str {
+    match m {
+        wire::Mode::Allow => "allow",
+        wire::Mode::ReadOnly => "read_only",
+        wire::Mode::Deny => "deny",
+    }
+}
+
+fn mode_of(s: &str) -> Option<wire::Mode> {
+    match s {
+        "allow" => Some(wire::Mode::Allow),
+        "read_only" => Some(wire::Mode::ReadOnly),
+        "deny" => Some(wire::Mode::Deny),
+        _ => None,
+    }
+}
+
+async fn policy_page(
+    state: &AppState,
+    p: &Page<perm::ViewAgents>,
+    shown: Option<(wire::Policy, String)>,
+    error: Option<FormError>,
+) -> Result<PolicyPage, WebError> {
+    let lang = p.lang;
+    let svc_err = |e: ServiceError| WebError::from_service(&e, lang);
+    let view = state.svc.agent_usb_policy(&p.cap).await.map_err(svc_err)?;
+    let fac = crate::web::pages::facility_name(state)
+        .await
+        .map_err(svc_err)?;
+    let now = state.svc.now_ms();
+    let stored_text = mamori_service::agents::format_exceptions(&view.usb.exceptions);
+    let (usb, text) = shown.unwrap_or((view.usb.clone(), stored_text));
+    let classes = vec![
+        ClassLine {
+            key: "mass_storage",
+            mode: mode_key(usb.mass_storage),
+            read_only: true,
+        },
+        ClassLine {
+            key: "optical",
+            mode: mode_key(usb.optical),
+            read_only: true,
+        },
+        ClassLine {
+            key: "phone",
+            mode: mode_key(usb.phone),
+            read_only: false,
+        },
+        ClassLine {
+            key: "bluetooth",
+            mode: mode_key(usb.bluetooth),
+            read_only: false,
+        },
+        ClassLine {
+            key: "other",
+            mode: mode_key(usb.other),
+            read_only: false,
+        },
+    ];
+    let exceptions = view
+        .usb
+        .exceptions
+        .iter()
+        .map(|e| ExceptionLine {
+            device: if e.serial.is_empty() {
+                format!("{}:{}", e.vendor_id, e.product_id)
+            } else {
+                format!("{}:{}:{}", e.vendor_id, e.product_id, e.serial)
+            },
+            mode: mode_key(e.mode),
+            users: e.users.join("、"),
+            groups: e.groups.join("、"),
+            until: e
+                .expires_ms
+                .map(|ms| mamori_service::clock::to_jst(ms - 1).date().to_string())
+                .unwrap_or_default(),
+            expired: e.expires_ms.is_some_and(|ms| ms <= now),
+            note: e.note.clone(),
+        })
+        .collect();
+    let (version, updated, updated_by) = match &view.row {
+        Some(r) => (r.version, fmt_ms(r.updated_ms), r.updated_by.clone()),
+        None => (0, String::new(), String::new()),
+    };
+    Ok(PolicyPage {
+        l: Layout::new(lang, &p.view, &fac, "agents.policy_title", "/agents"),
+        classes,
+        exceptions,
+        text,
+        version,
+        updated,
+        updated_by,
+        can_manage: p.view.actor.user.role.permits(Permission::ManageAgents),
+        error,
+    })
+}
+
+/// `/agents/policy`: the removable-media policy every agent enforces.
+pub async fn policy(
+    State(state): State<AppState>,
+    p: Page<perm::ViewAgents>,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
+    let mut pg = policy_page(&state, &p, None, None).await?;
+    pg.l = pg.l.with_flash(q.get("ok").map(String::as_str));
+    Ok(render(&pg))
+}
+
+/// `POST /agents/policy`: replaces the policy (a new version, fetched by every agent at its
+/// next contact).
+pub async fn set_policy(
+    State(state): State<AppState>,
+    Client(client): Client,
+    view: Page<perm::ViewAgents>,
+    p: Page<perm::ManageAgents>,
+    form: CsrfForm<PolicyForm>,
+) -> PageResult {
+    let lang = p.lang;
+    let f = form.into_inner();
+    let mut modes = [wire::Mode::Deny; 5];
+    let fields = [
+        (&f.mass_storage, "mass_storage"),
+        (&f.optical, "optical"),
+        (&f.phone, "phone"),
+        (&f.bluetooth, "bluetooth"),
+        (&f.other, "other"),
+    ];
+    let mut error: Option<FormError> = None;
+    for (slot, (value, field)) in modes.iter_mut().zip(fields) {
+        match mode_of(value) {
+            Some(m) => *slot = m,
+            None if error.is_none() => {
+                error = Some(FormError::new(lang, "policy", "AGT0067", field));
+            }
+            None => {}
+        }
+    }
+    let [mass_storage, optical, phone, bluetooth, other] = modes;
+    let exceptions = if error.is_none() {
+        match mamori_service::agents::parse_exceptions(&f.exceptions, state.svc.now_ms()) {
+            Ok(list) => list,
+            Err(e) => {
+                let mut fe = FormError::new(lang, "policy", e.code, "exceptions");
+                fe.message = tr(lang, "agents.policy_line")
+                    .replace("{line}", &e.line.to_string())
+                    .replace("{message}", &fe.message);
+                error = Some(fe);
+                Vec::new()
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    let usb = wire::Policy {
+        mass_storage,
+        optical,
+        phone,
+        bluetooth,
+        other,
+        exceptions,
+    };
+    let refuse = |error: FormError, usb: wire::Policy, text: String| async {
+        let pg = policy_page(&state, &view, Some((usb, text)), Some(error)).await?;
+        Ok::<Response, WebError>((StatusCode::BAD_REQUEST, render(&pg)).into_response())
+    };
+    if let Some(error) = error {
+        return refuse(error, usb, f.exceptions).await;
+    }
+    match state.svc.set_agent_usb_policy(&p.cap, &usb, &client).await {
+        Ok(_) => Ok(Redirect::to("/agents/policy?ok=agent_policy_saved").into_response()),
+        Err(ServiceError::Invalid { code, field }) => {
+            let error = FormError::new(lang, "policy", code, field);
+            refuse(error, usb, f.exceptions).await
+        }
+        Err(e) => Err(WebError::from_service(&e, lang)),
+    }
+}

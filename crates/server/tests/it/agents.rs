@@ -560,3 +560,113 @@ async fn over_https_the_agent_trusts_only_the_pinned_certificate() {
     assert_eq!(id.pin.len(), 64);
     assert_eq!(outcome.3.unwrap().sent, 1);
 }
+
+/// The removable-media policy page: a bad exception line is refused by its number and nothing
+/// changes; a good policy gets a new version, which an enrolled agent fetches at its next
+/// upload, verifies and enforces (the exception for one user's stick).
+#[tokio::test]
+async fn the_policy_is_edited_in_the_ui_and_reaches_the_agent() {
+    let (s, admin) = TestServer::with_admin().await;
+    let mut c = s.login(&admin).await;
+    let p = c.get("/agents/policy").await;
+    assert_eq!(p.status, 200);
+    assert!(
+        p.has("記憶媒体（USB）ポリシー") && p.has("既定のポリシー（未設定）"),
+        "{}",
+        p.body
+    );
+
+    // Enrol an agent first: it holds the default policy (version 0).
+    let p = c
+        .post(
+            "/agents/enroll",
+            &[("note", "受付1"), ("groups", "reception")],
+        )
+        .await;
+    let token = token_in(&p.body);
+    let dir = tempfile::tempdir().unwrap();
+    let state = StateDir::new(dir.path().join("state"));
+    let now = s.clock.now_ms();
+    let (url, st) = (s.url.clone(), state.clone());
+    blocking(move || run::enroll(&st, &url, &token, "uketsuke-01", "0123abcd", now))
+        .await
+        .unwrap();
+
+    let form = |storage: &'static str, phone: &'static str, exceptions: &'static str| {
+        vec![
+            ("mass_storage", storage),
+            ("optical", "read_only"),
+            ("phone", phone),
+            ("bluetooth", "deny"),
+            ("other", "allow"),
+            ("exceptions", exceptions),
+        ]
+    };
+    // Line 2 names no device: refused, by line, with what was typed kept.
+    let bad = "0781:5583:4C53 allow user=yamada # 検査データ\nallow 0781:5583\n";
+    let p = c
+        .post("/agents/policy", &form("read_only", "deny", bad))
+        .await;
+    assert_eq!(p.status, 400);
+    assert!(p.has("2行目") && p.has("AGT0060"), "{}", p.body);
+    assert!(p.has("allow 0781:5583"), "{}", p.body);
+    // A phone cannot be read-only.
+    let p = c
+        .post("/agents/policy", &form("deny", "read_only", ""))
+        .await;
+    assert_eq!(p.status, 400);
+    assert!(p.has("AGT0066"), "{}", p.body);
+    // An unknown handling.
+    let p = c.post("/agents/policy", &form("maybe", "deny", "")).await;
+    assert_eq!(p.status, 400);
+    assert!(p.has("AGT0067"), "{}", p.body);
+    assert!(s.svc.store.agent_policy().await.unwrap().is_none());
+
+    let good = "0781:5583:4C530001230915117283 allow user=yamada group=reception until=2099-03-31 # 検査データの受け渡し\n";
+    let p = c
+        .post("/agents/policy", &form("read_only", "deny", good))
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let p = c.get("/agents/policy?ok=agent_policy_saved").await;
+    assert!(p.has("保存しました") && p.has("検査データの受け渡し") && p.has("2099-03-31"));
+    assert_eq!(
+        s.svc.store.agent_policy().await.unwrap().unwrap().version,
+        1
+    );
+
+    // The agent's next upload learns of version 1, fetches it and keeps it.
+    let st = state.clone();
+    let (report, policy) = blocking(move || {
+        let mut agent = Agent::open(st, Root::new(FIXTURE), now).unwrap();
+        let r = agent.cycle(now).unwrap();
+        (r, agent.policy())
+    })
+    .await;
+    assert_eq!(report.policy_version, Some(1));
+    let (usb, body) = policy;
+    assert_eq!(body.unwrap().version, 1);
+    assert_eq!(usb.mass_storage, Mode::ReadOnly);
+    assert_eq!(usb.exceptions.len(), 1);
+    assert_eq!(usb.exceptions[0].users, ["yamada"]);
+
+    // Audited; a staff member may look but not change.
+    let audited = s.svc.store.audit_events(1000, 0).await.unwrap();
+    assert!(
+        audited.iter().any(|e| e.action == "agents.policy_changed"),
+        "{audited:?}"
+    );
+    let staff = s.add_user("staff1", Role::Staff).await;
+    let mut sc = s.login(&staff).await;
+    assert_eq!(sc.get("/agents/policy").await.status, 403);
+    let auditor = s.add_user("kansa1", Role::Auditor).await;
+    let mut ac = s.login(&auditor).await;
+    let p = ac.get("/agents/policy").await;
+    assert_eq!(p.status, 200);
+    assert!(!p.has("ポリシーを保存"), "{}", p.body);
+    assert_eq!(
+        ac.post("/agents/policy", &form("allow", "allow", ""))
+            .await
+            .status,
+        403
+    );
+}
