@@ -25,15 +25,31 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Enrol this PC with a one-time token made in mamori's 端末エージェント page.
+    /// Enrol this PC with a one-time token made in mamori's 端末エージェント page. A PC that
+    /// never reaches the server enrols by file: `--offline-request FILE` writes the request for
+    /// an administrator to take to the server, `--offline-answer FILE` takes the answer back.
     Enroll {
         /// The server, e.g. https://mamori.clinic.local:8443
-        #[arg(long)]
-        server: String,
+        #[arg(long, required_unless_present_any = ["offline_request", "offline_answer"])]
+        server: Option<String>,
         /// The token the page showed (MMR1-…).
-        #[arg(long)]
-        token: String,
+        #[arg(long, required_unless_present = "offline_answer")]
+        token: Option<String>,
+        /// Standalone PC: write the enrolment request to this file instead of sending it.
+        #[arg(long, conflicts_with_all = ["server", "offline_answer"])]
+        offline_request: Option<PathBuf>,
+        /// Standalone PC: finish enrolment with the answer file the server made.
+        #[arg(long, conflicts_with_all = ["server", "token"])]
+        offline_answer: Option<PathBuf>,
     },
+    /// Standalone PC: write the logs and inventory waiting here to a file for the server
+    /// (端末エージェント → スタンドアロン端末 → 取り込み).
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Standalone PC: take a policy file made for this PC on the server.
+    ImportPolicy { file: PathBuf },
     /// Inventory the PC and send what waits to the server, every interval (or once).
     Run {
         #[arg(long)]
@@ -229,7 +245,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let dir = StateDir::new(&cli.state_dir);
     let result = match cli.command {
-        Command::Enroll { server, token } => {
+        Command::Enroll {
+            server,
+            token,
+            offline_request,
+            offline_answer,
+        } => {
             let hostname = first_line("/proc/sys/kernel/hostname");
             let hostname = if hostname.is_empty() {
                 first_line("/etc/hostname")
@@ -237,11 +258,63 @@ fn main() -> ExitCode {
                 hostname
             };
             let machine_id = first_line("/etc/machine-id");
-            run::enroll(&dir, &server, &token, &hostname, &machine_id, now_ms()).map(|id| {
+            let token = token.unwrap_or_default();
+            match (server, offline_request, offline_answer) {
+                (_, Some(out), _) => {
+                    run::enroll_offline_request(&dir, &token, &hostname, &machine_id, &out).map(
+                        |()| {
+                            println!(
+                                "登録申請ファイルを書き出しました / enrolment request written: {}\nmamori の「端末エージェント → スタンドアロン端末」で取り込み、返ってきたファイルを --offline-answer で読み込んでください。",
+                                out.display()
+                            );
+                        },
+                    )
+                }
+                (_, _, Some(answer)) => run::enroll_offline_answer(&dir, &answer, now_ms()).map(
+                    |id| {
+                        println!(
+                            "登録しました（スタンドアロン）/ enrolled (standalone): agent #{}",
+                            id.agent_id
+                        );
+                    },
+                ),
+                (server, None, None) => run::enroll(
+                    &dir,
+                    &server.unwrap_or_default(),
+                    &token,
+                    &hostname,
+                    &machine_id,
+                    now_ms(),
+                )
+                .map(|id| {
+                    println!(
+                        "登録しました / enrolled: agent #{} → {}",
+                        id.agent_id, id.server
+                    );
+                }),
+            }
+        }
+        Command::Export { out } => {
+            Agent::open(dir, Root::new("/"), now_ms()).and_then(|mut agent| {
+                // The latest inventory goes with the logs.
+                agent.inventory_step(now_ms())?;
+                let n = agent.export(&out, now_ms())?;
                 println!(
-                    "登録しました / enrolled: agent #{} → {}",
-                    id.agent_id, id.server
+                    "{n} 件を書き出しました / {n} entries written: {}\nサーバで取り込むまでこのファイルを保管してください / keep the file until the server has taken it in.",
+                    out.display()
                 );
+                Ok(())
+            })
+        }
+        Command::ImportPolicy { file } => {
+            Agent::open(dir, Root::new("/"), now_ms()).and_then(|mut agent| {
+                match agent.import_policy(&file)? {
+                    Some(v) => println!("ポリシー v{v} を適用しました / policy v{v} in force"),
+                    None => println!(
+                        "このポリシーは適用済みか、今のものより古い版です / already in force, or older than the one in force"
+                    ),
+                }
+                Ok(())
             })
         }
         Command::Run {
@@ -275,7 +348,11 @@ fn main() -> ExitCode {
             Err(e) => Err(e.into()),
             Ok(id) => {
                 println!("agent:   #{}", id.agent_id);
-                println!("server:  {}", id.server);
+                if id.server.is_empty() {
+                    println!("server:  none (standalone PC: logs leave by `mamori-agent export`)");
+                } else {
+                    println!("server:  {}", id.server);
+                }
                 match state::verified_policy(&dir, &id) {
                     Some((_, p)) => println!("policy:  v{} (verified)", p.version),
                     None => println!(

@@ -31,6 +31,8 @@ pub const FULL_EVERY_MS: i64 = 24 * 3_600_000;
 pub const PAGE_ENTRIES: usize = 500;
 /// Bytes of entries per upload.
 pub const PAGE_BYTES: usize = 8 * 1024 * 1024;
+/// Bytes of entries in one export file (the server takes files up to 32 MiB).
+pub const EXPORT_BYTES: usize = 24 * 1024 * 1024;
 
 /// Why the agent could not do something.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +55,16 @@ pub enum AgentError {
     Unlock(String),
     #[error("USB control cannot start: {0}")]
     UsbControl(String),
+    #[error("{path}: {detail}")]
+    File { path: PathBuf, detail: String },
+    #[error(
+        "no offline enrolment is waiting: run `mamori-agent enroll --token … --offline-request FILE` first"
+    )]
+    NoPending,
+    #[error(
+        "this is a standalone PC (enrolled by file): it has no server to send to; use `mamori-agent export`"
+    )]
+    Standalone,
 }
 
 /// Enrols this PC with `server` using `token`: makes a key, presents it with the token, and
@@ -94,6 +106,118 @@ pub fn enroll(
     Ok(id)
 }
 
+fn file_error(path: &std::path::Path, detail: impl std::fmt::Display) -> AgentError {
+    AgentError::File {
+        path: path.to_path_buf(),
+        detail: detail.to_string(),
+    }
+}
+
+/// Reads a JSON file of the given `format`.
+fn read_file<T: serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+    format: &str,
+    format_of: impl Fn(&T) -> &str,
+) -> Result<T, AgentError> {
+    let bytes = std::fs::read(path).map_err(|e| file_error(path, e))?;
+    let value: T = serde_json::from_slice(&bytes)
+        .map_err(|e| file_error(path, format!("not a mamori file ({e})")))?;
+    if format_of(&value) != format {
+        return Err(file_error(
+            path,
+            format!("not a {format} file (it is {})", format_of(&value)),
+        ));
+    }
+    Ok(value)
+}
+
+/// Writes `bytes` to `path` (a new file, synced).
+fn write_new(path: &std::path::Path, bytes: &[u8]) -> Result<(), AgentError> {
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| file_error(path, e))?;
+    f.write_all(bytes).map_err(|e| file_error(path, e))?;
+    f.sync_all().map_err(|e| file_error(path, e))
+}
+
+/// Offline enrolment, first half, for a PC that never reaches the server: makes the key and
+/// writes the request to `out` for an administrator to take to the server (端末エージェント →
+/// スタンドアロン端末).
+pub fn enroll_offline_request(
+    dir: &StateDir,
+    token: &str,
+    hostname: &str,
+    machine_id: &str,
+    out: &std::path::Path,
+) -> Result<(), AgentError> {
+    if dir.is_enrolled() {
+        return Err(AgentError::AlreadyEnrolled(dir.identity()?.agent_id));
+    }
+    let token = EnrollmentToken::parse(token).ok_or(AgentError::Token)?;
+    let key = mamori_client::generate_key();
+    let request = mamori_proto::agent::OfflineRequest {
+        format: mamori_proto::agent::FORMAT_OFFLINE_REQUEST.to_string(),
+        request: mamori_client::enrollment_request(
+            &token.secret,
+            &key,
+            hostname,
+            machine_id,
+            env!("CARGO_PKG_VERSION"),
+        ),
+    };
+    let bytes = serde_json::to_vec_pretty(&request).map_err(|e| file_error(out, e))?;
+    dir.create()?;
+    dir.save_pending(&state::Pending {
+        key: B64.encode(key.to_bytes()),
+        hostname: hostname.to_string(),
+    })?;
+    write_new(out, &bytes)
+}
+
+/// Offline enrolment, second half: takes the server's answer file, checks that its policy
+/// verifies with the key it brings, and keeps the identity (with no server).
+pub fn enroll_offline_answer(
+    dir: &StateDir,
+    answer: &std::path::Path,
+    now_ms: i64,
+) -> Result<Identity, AgentError> {
+    if dir.is_enrolled() {
+        return Err(AgentError::AlreadyEnrolled(dir.identity()?.agent_id));
+    }
+    let pending = dir.pending()?.ok_or(AgentError::NoPending)?;
+    let file: mamori_proto::agent::OfflineAnswer = read_file(
+        answer,
+        mamori_proto::agent::FORMAT_OFFLINE_ANSWER,
+        |a: &mamori_proto::agent::OfflineAnswer| a.format.as_str(),
+    )?;
+    if file.hostname != pending.hostname {
+        return Err(file_error(
+            answer,
+            format!(
+                "this answer is for {}, not for this PC ({})",
+                file.hostname, pending.hostname
+            ),
+        ));
+    }
+    mamori_client::verify_policy(&file.answer.policy_key, &file.answer.policy)?;
+    let id = Identity {
+        agent_id: file.answer.agent_id,
+        server: String::new(),
+        pin: String::new(),
+        key: pending.key,
+        policy_key: file.answer.policy_key.clone(),
+        unlock_secret: file.answer.unlock_secret.clone(),
+        enrolled_ms: now_ms,
+    };
+    dir.save_policy(&file.answer.policy)?;
+    dir.save_identity(&id)?;
+    dir.remove_pending()?;
+    Ok(id)
+}
+
 /// What one cycle did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CycleReport {
@@ -113,7 +237,8 @@ pub struct CycleReport {
 pub struct Agent {
     pub dir: StateDir,
     pub id: Identity,
-    client: Client,
+    /// `None` on a standalone PC (enrolled by file).
+    client: Option<Client>,
     signer: mamori_client::Identity,
     /// Shared with the USB control loop ([`crate::enforce`]), which logs its decisions to it.
     pub spool: Arc<Mutex<Spool>>,
@@ -141,7 +266,11 @@ impl Agent {
             .and_then(|b| b.try_into().ok())
             .ok_or(AgentError::Key)?;
         let signer = mamori_client::Identity::from_secret(id.agent_id, &secret);
-        let client = Client::new(&id.server, id.pin_bytes(), now_ms)?;
+        let client = if id.server.is_empty() {
+            None
+        } else {
+            Some(Client::new(&id.server, id.pin_bytes(), now_ms)?)
+        };
         let (spool, _) = Spool::open(&dir.spool_dir(), Limits::default())?;
         let apt_lists = root.join("var/lib/apt/lists");
         Ok(Agent {
@@ -272,7 +401,12 @@ impl Agent {
                     })
                     .collect(),
             };
-            let ack = match self.client.upload(&self.signer, &upload) {
+            let Some(client) = &self.client else {
+                report.offline =
+                    Some("standalone PC: carry the logs with `mamori-agent export`".into());
+                break;
+            };
+            let ack = match client.upload(&self.signer, &upload) {
                 Ok(a) => a,
                 Err(e) if e.is_offline() => {
                     report.offline = Some(e.to_string());
@@ -309,7 +443,8 @@ impl Agent {
     /// Fetches the policy and keeps it when it verifies and is not older than the one in
     /// force. Returns the new version when it changed.
     pub fn refresh_policy(&mut self) -> Result<Option<u64>, AgentError> {
-        let (signed, body) = self.client.policy(&self.signer, &self.id.policy_key)?;
+        let client = self.client.as_ref().ok_or(AgentError::Standalone)?;
+        let (signed, body) = client.policy(&self.signer, &self.id.policy_key)?;
         self.adopt_policy(&signed, &body)
     }
 
@@ -328,6 +463,72 @@ impl Agent {
         }
         self.dir.save_policy(signed)?;
         Ok(Some(body.version))
+    }
+
+    /// Writes every entry waiting in the spool to `out` as a signed export for an
+    /// administrator to carry to the server, then frees them here (the file is their carrier:
+    /// keep it until the server has taken it in). Returns how many entries it holds.
+    pub fn export(&mut self, out: &std::path::Path, now_ms: i64) -> Result<u64, AgentError> {
+        let entries = lock(&self.spool).pending(usize::MAX, EXPORT_BYTES)?;
+        let upload = Upload {
+            entries: entries
+                .iter()
+                .map(|e| UploadEntry {
+                    seq: e.seq,
+                    at_ms: e.at_ms,
+                    body: body_of(e),
+                })
+                .collect(),
+        };
+        let body = serde_json::to_string(&upload).map_err(|e| file_error(out, e))?;
+        // Like a request's: larger than any nonce this agent used (microseconds of the clock).
+        let nonce = u64::try_from(now_ms).unwrap_or(0).saturating_mul(1000);
+        let file = mamori_proto::agent::ExportFile {
+            format: mamori_proto::agent::FORMAT_EXPORT.to_string(),
+            agent_id: self.id.agent_id,
+            hostname: self
+                .dir
+                .sent()
+                .ok()
+                .and_then(|s| s.inventory)
+                .map(|i| i.hostname)
+                .unwrap_or_default(),
+            exported_ms: now_ms,
+            entries: entries.len() as u64,
+            nonce,
+            signature: mamori_client::sign_export(&self.signer, body.as_bytes(), nonce),
+            body,
+        };
+        let bytes = serde_json::to_vec(&file).map_err(|e| file_error(out, e))?;
+        write_new(out, &bytes)?;
+        if let Some(last) = entries.last() {
+            lock(&self.spool).ack(last.seq)?;
+        }
+        Ok(entries.len() as u64)
+    }
+
+    /// Takes a policy file made for this PC on the server: verified with the policy key from
+    /// enrolment, and kept unless older than the one in force. Returns the new version.
+    pub fn import_policy(&mut self, path: &std::path::Path) -> Result<Option<u64>, AgentError> {
+        let file: mamori_proto::agent::PolicyFile = read_file(
+            path,
+            mamori_proto::agent::FORMAT_POLICY_FILE,
+            |p: &mamori_proto::agent::PolicyFile| p.format.as_str(),
+        )?;
+        if file.agent_id != self.id.agent_id {
+            return Err(file_error(
+                path,
+                format!(
+                    "this policy is for agent #{}, this PC is #{}",
+                    file.agent_id, self.id.agent_id
+                ),
+            ));
+        }
+        let body = mamori_client::verify_policy(&self.id.policy_key, &file.policy)?;
+        if body.agent_id.is_some_and(|a| a != self.id.agent_id) {
+            return Err(file_error(path, "the signed policy names another agent"));
+        }
+        self.adopt_policy(&file.policy, &body)
     }
 
     /// One cycle: inventory, then upload.

@@ -38,6 +38,7 @@ pub struct Identity {
     /// `https://host:port`.
     pub server: String,
     /// SHA-256 of the server's certificate, hex; empty for plain HTTP on loopback.
+    /// (`server` is empty on a standalone PC enrolled by file: it never connects.)
     pub pin: String,
     /// The agent's Ed25519 secret key, base64.
     pub key: String,
@@ -87,6 +88,14 @@ pub struct UnlockState {
     pub used: Vec<(i64, String)>,
     pub failures: u32,
     pub locked_until_ms: i64,
+}
+
+/// An offline enrolment in progress: the key presented in the request file, and the host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// The Ed25519 secret key, base64.
+    pub key: String,
+    pub hostname: String,
 }
 
 /// The state directory.
@@ -148,6 +157,25 @@ impl StateDir {
 
     pub fn save_sent(&self, s: &Sent) -> Result<(), StateError> {
         write_json(&self.file("sent.json"), s, false)
+    }
+
+    /// The key made for an offline enrolment, waiting for the server's answer file.
+    pub fn pending(&self) -> Result<Option<Pending>, StateError> {
+        let path = self.file("pending.json");
+        check_private(&path)?;
+        read_json(&path)
+    }
+
+    pub fn save_pending(&self, p: &Pending) -> Result<(), StateError> {
+        write_json(&self.file("pending.json"), p, true)
+    }
+
+    pub fn remove_pending(&self) -> Result<(), StateError> {
+        let path = self.file("pending.json");
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_at(&path)(e)),
+            _ => Ok(()),
+        }
     }
 
     pub fn unlock(&self) -> Result<UnlockState, StateError> {

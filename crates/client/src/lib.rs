@@ -120,6 +120,43 @@ pub fn verify_policy(
     serde_json::from_str(&p.body).map_err(|e| ClientError::Answer(format!("policy: {e}")))
 }
 
+/// What enrolment presents: the token, the new public key and a signature proving the agent
+/// holds its private half.
+pub fn enrollment_request(
+    token_secret: &str,
+    key: &SigningKey,
+    hostname: &str,
+    machine_id: &str,
+    agent_version: &str,
+) -> proto::EnrollRequest {
+    let public_key = public_key_b64(key);
+    let proof = B64.encode(
+        key.sign(&proto::enrollment_message(token_secret, &public_key))
+            .to_bytes(),
+    );
+    proto::EnrollRequest {
+        token: token_secret.to_string(),
+        public_key,
+        proof,
+        hostname: hostname.to_string(),
+        machine_id: machine_id.to_string(),
+        agent_version: agent_version.to_string(),
+    }
+}
+
+/// Signs an upload body for carrying by hand ([`proto::ExportFile`]): the signature the upload
+/// request would have had with this nonce, base64.
+pub fn sign_export(id: &Identity, body: &[u8], nonce: u64) -> String {
+    let sig = id.key.sign(&proto::signing_message(
+        "POST",
+        proto::PATH_UPLOAD,
+        id.agent_id,
+        nonce,
+        body,
+    ));
+    B64.encode(sig.to_bytes())
+}
+
 /// Trusts exactly one certificate: the one whose SHA-256 is the pin. The handshake's
 /// signatures are still checked against that certificate's key.
 #[derive(Debug)]
@@ -254,19 +291,7 @@ impl Client {
         machine_id: &str,
         agent_version: &str,
     ) -> Result<proto::EnrollResponse, ClientError> {
-        let public_key = public_key_b64(key);
-        let proof = B64.encode(
-            key.sign(&proto::enrollment_message(token_secret, &public_key))
-                .to_bytes(),
-        );
-        let req = proto::EnrollRequest {
-            token: token_secret.to_string(),
-            public_key,
-            proof,
-            hostname: hostname.to_string(),
-            machine_id: machine_id.to_string(),
-            agent_version: agent_version.to_string(),
-        };
+        let req = enrollment_request(token_secret, key, hostname, machine_id, agent_version);
         let body = serde_json::to_vec(&req).map_err(|e| ClientError::Answer(e.to_string()))?;
         let resp = self
             .http

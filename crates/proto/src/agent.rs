@@ -130,6 +130,58 @@ pub struct EnrollResponse {
     pub policy: SignedPolicy,
 }
 
+// ---- standalone PCs: files carried by hand instead of requests ------------------------------
+
+/// The `format` of an offline enrolment request file.
+pub const FORMAT_OFFLINE_REQUEST: &str = "mamori-agent-enrolment-request-v1";
+/// The `format` of the server's answer to it.
+pub const FORMAT_OFFLINE_ANSWER: &str = "mamori-agent-enrolment-v1";
+/// The `format` of a policy file for a standalone PC.
+pub const FORMAT_POLICY_FILE: &str = "mamori-agent-policy-v1";
+/// The `format` of a log export from a standalone PC.
+pub const FORMAT_EXPORT: &str = "mamori-agent-export-v1";
+
+/// A PC that never reaches the server enrols by file: this is the request it writes (what it
+/// would have sent to [`PATH_ENROLL`]), carried to the server by an administrator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfflineRequest {
+    pub format: String,
+    pub request: EnrollRequest,
+}
+
+/// The server's answer to an [`OfflineRequest`], carried back to the PC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfflineAnswer {
+    pub format: String,
+    pub hostname: String,
+    pub answer: EnrollResponse,
+}
+
+/// The newest policy for one standalone PC, carried to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyFile {
+    pub format: String,
+    pub agent_id: i64,
+    pub policy: SignedPolicy,
+}
+
+/// A standalone PC's spool carried to the server: the body of an upload request (an
+/// [`Upload`], as JSON text) signed exactly as the request would have been
+/// ([`signing_message`] of `POST` [`PATH_UPLOAD`] with this nonce), so the server checks it the
+/// same way and takes each entry once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportFile {
+    pub format: String,
+    pub agent_id: i64,
+    pub hostname: String,
+    pub exported_ms: i64,
+    pub entries: u64,
+    pub nonce: u64,
+    /// Ed25519 signature, base64.
+    pub signature: String,
+    pub body: String,
+}
+
 /// A policy as the server signs it. `body` is the JSON text of a [`PolicyBody`], kept as text
 /// so the signature is checked over exactly the bytes that were signed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1219,6 +1219,124 @@ impl Services {
     }
 }
 
+/// The largest export file taken in (an agent writes at most 24 MiB of entries to one).
+pub const MAX_EXPORT_BYTES: usize = 32 * 1024 * 1024;
+
+impl Services {
+    /// Enrols a standalone PC from the request file it wrote (carried here by `cap`'s holder):
+    /// the same checks as an enrolment over the network. Returns the answer file for the PC.
+    pub async fn enroll_agent_offline(
+        &self,
+        cap: &Cap<perm::ManageAgents>,
+        key: &SigningKey,
+        file: &[u8],
+        client: &ClientInfo,
+    ) -> ServiceResult<wire::OfflineAnswer> {
+        let req: wire::OfflineRequest =
+            serde_json::from_slice(file).map_err(|_| invalid("AGT0070", "file"))?;
+        if req.format != wire::FORMAT_OFFLINE_REQUEST {
+            return Err(invalid("AGT0070", "file"));
+        }
+        let answer = self.enroll_agent(key, &req.request, "offline").await?;
+        let actor = cap.actor().label();
+        let mut w = self.store.write().await?;
+        self.audit(
+            &mut w,
+            &actor,
+            &client.source,
+            "agents.offline_enrolled",
+            &format!("agent:{}", answer.agent_id),
+            json!({ "hostname": req.request.hostname.trim() }),
+        )
+        .await?;
+        w.commit().await?;
+        Ok(wire::OfflineAnswer {
+            format: wire::FORMAT_OFFLINE_ANSWER.to_string(),
+            hostname: req.request.hostname.trim().to_string(),
+            answer,
+        })
+    }
+
+    /// Takes in a standalone PC's export file: its signature is checked as an upload
+    /// request's, then its entries are stored as an upload's (each once). Returns the agent's
+    /// id and how many entries the file held.
+    pub async fn import_agent_export(
+        &self,
+        cap: &Cap<perm::ManageAgents>,
+        file: &[u8],
+        collector: Option<&Collector>,
+        client: &ClientInfo,
+    ) -> ServiceResult<(i64, u64)> {
+        if file.len() > MAX_EXPORT_BYTES {
+            return Err(invalid("AGT0073", "file"));
+        }
+        let export: wire::ExportFile =
+            serde_json::from_slice(file).map_err(|_| invalid("AGT0071", "file"))?;
+        if export.format != wire::FORMAT_EXPORT {
+            return Err(invalid("AGT0071", "file"));
+        }
+        let agent = match self
+            .authenticate_agent(
+                export.agent_id,
+                export.nonce,
+                &export.signature,
+                "POST",
+                wire::PATH_UPLOAD,
+                export.body.as_bytes(),
+            )
+            .await?
+        {
+            Ok(a) => a,
+            Err(AgentRefusal::Unauthenticated) => return Err(invalid("AGT0072", "file")),
+            Err(AgentRefusal::Revoked) => return Err(invalid("AGT0021", "file")),
+            Err(AgentRefusal::StaleNonce { .. }) => return Err(invalid("AGT0074", "file")),
+        };
+        let upload: Upload =
+            serde_json::from_str(&export.body).map_err(|_| invalid("AGT0072", "file"))?;
+        let ack = self
+            .agent_upload(&agent, &upload, "offline", collector)
+            .await?;
+        let actor = cap.actor().label();
+        let mut w = self.store.write().await?;
+        self.audit(
+            &mut w,
+            &actor,
+            &client.source,
+            "agents.export_imported",
+            &format!("agent:{}", agent.id),
+            json!({ "hostname": agent.hostname, "entries": upload.entries.len(),
+                    "acked": ack.acked, "exported_ms": export.exported_ms }),
+        )
+        .await?;
+        w.commit().await?;
+        Ok((agent.id, upload.entries.len() as u64))
+    }
+
+    /// The newest policy for a standalone PC, as a file to carry to it.
+    pub async fn agent_policy_file(
+        &self,
+        _cap: &Cap<perm::ManageAgents>,
+        key: &SigningKey,
+        id: i64,
+    ) -> ServiceResult<wire::PolicyFile> {
+        let agent = self.store.agent(id).await?.ok_or(ServiceError::NotFound)?;
+        if agent.revoked_ms.is_some() {
+            return Err(invalid("AGT0021", "id"));
+        }
+        let now = self.now_ms();
+        let mut w = self.store.write().await?;
+        let policy = self
+            .policy_for(&mut w, key, agent.id, &agent.groups, now)
+            .await?;
+        w.commit().await?;
+        Ok(wire::PolicyFile {
+            format: wire::FORMAT_POLICY_FILE.to_string(),
+            agent_id: agent.id,
+            policy,
+        })
+    }
+}
+
 #[cfg(test)]
 mod policy_text_tests {
     use super::*;

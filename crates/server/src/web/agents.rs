@@ -4,7 +4,7 @@
 
 use crate::web::AppState;
 use crate::web::error::WebError;
-use crate::web::extract::{Client, CsrfForm, Page};
+use crate::web::extract::{Client, CsrfForm, CsrfUpload, Page};
 use crate::web::form::FormError;
 use crate::web::views::{Layout, fmt_ms, render};
 use askama::Template;
@@ -259,6 +259,11 @@ pub struct AgentsPage {
 impl AgentsPage {
     pub fn err(&self, field: &str) -> Option<(String, &'static str)> {
         FormError::at(&self.error, "enroll", field)
+    }
+
+    /// The error of one of the standalone forms (`offline_enroll`, `offline_import`).
+    pub fn err_in(&self, form: &str) -> Option<(String, &'static str)> {
+        FormError::at(&self.error, form, "file")
     }
 }
 
@@ -1124,4 +1129,129 @@ pub async fn set_policy(
         }
         Err(e) => Err(WebError::from_service(&e, lang)),
     }
+}
+
+/// A JSON file to save.
+fn json_download(name: &str, value: &impl serde::Serialize) -> Result<Response, WebError> {
+    let body = serde_json::to_vec_pretty(value)
+        .map_err(|e| WebError::from_service(&ServiceError::Internal(e.to_string()), Lang::Ja))?;
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/json".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{safe}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// The list page again with an error on one of the standalone forms.
+async fn offline_refused(
+    state: &AppState,
+    view: &Page<perm::ViewAgents>,
+    form: &str,
+    code: &'static str,
+) -> PageResult {
+    let error = FormError::new(view.lang, form, code, "file");
+    let pg = list_page(state, view, EnrollForm::default(), Some(error), None).await?;
+    Ok((StatusCode::BAD_REQUEST, render(&pg)).into_response())
+}
+
+/// `POST /agents/offline/enroll`: a standalone PC's enrolment request file in, its answer file
+/// out.
+pub async fn offline_enroll(
+    State(state): State<AppState>,
+    axum::Extension(keys): axum::Extension<AgentKeys>,
+    Client(client): Client,
+    view: Page<perm::ViewAgents>,
+    p: Page<perm::ManageAgents>,
+    upload: CsrfUpload,
+) -> PageResult {
+    let Some((_, bytes)) = upload.file.filter(|_| !upload.too_large) else {
+        let code = if upload.too_large {
+            "AGT0073"
+        } else {
+            "AGT0075"
+        };
+        return offline_refused(&state, &view, "offline_enroll", code).await;
+    };
+    match state
+        .svc
+        .enroll_agent_offline(&p.cap, &keys.policy, &bytes, &client)
+        .await
+    {
+        Ok(answer) => json_download(
+            &format!("mamori-enrolment-{}.json", answer.hostname),
+            &answer,
+        ),
+        Err(ServiceError::Invalid { code, .. }) => {
+            offline_refused(&state, &view, "offline_enroll", code).await
+        }
+        Err(e) => Err(WebError::from_service(&e, p.lang)),
+    }
+}
+
+/// `POST /agents/offline/import`: a standalone PC's export file in; its entries stored.
+pub async fn offline_import(
+    State(state): State<AppState>,
+    Client(client): Client,
+    view: Page<perm::ViewAgents>,
+    p: Page<perm::ManageAgents>,
+    upload: CsrfUpload,
+) -> PageResult {
+    let Some((_, bytes)) = upload.file.filter(|_| !upload.too_large) else {
+        let code = if upload.too_large {
+            "AGT0073"
+        } else {
+            "AGT0075"
+        };
+        return offline_refused(&state, &view, "offline_import", code).await;
+    };
+    match state
+        .svc
+        .import_agent_export(&p.cap, &bytes, state.collector.as_ref(), &client)
+        .await
+    {
+        Ok((id, _)) => {
+            Ok(Redirect::to(&format!("/agents/{id}?ok=agent_export_imported")).into_response())
+        }
+        Err(ServiceError::Invalid { code, .. }) => {
+            offline_refused(&state, &view, "offline_import", code).await
+        }
+        Err(e) => Err(WebError::from_service(&e, p.lang)),
+    }
+}
+
+/// `GET /agents/{id}/policy-file`: the newest policy for a standalone PC, to carry to it.
+pub async fn policy_file(
+    State(state): State<AppState>,
+    axum::Extension(keys): axum::Extension<AgentKeys>,
+    p: Page<perm::ManageAgents>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    let file = state
+        .svc
+        .agent_policy_file(&p.cap, &keys.policy, id)
+        .await
+        .map_err(|e| WebError::from_service(&e, p.lang))?;
+    let version = serde_json::from_str::<wire::PolicyBody>(&file.policy.body)
+        .map(|b| b.version)
+        .unwrap_or(0);
+    json_download(&format!("mamori-policy-agent{id}-v{version}.json"), &file)
 }

@@ -125,6 +125,9 @@ pub const ROUTES: &[RouteSpec] = &[
     r("POST", "/agents/enroll", "/agents/enroll", Needs(P::ManageAgents)),
     r("POST", "/agents/enrollments/{id}/withdraw", "/agents/enrollments/999999/withdraw", Needs(P::ManageAgents)),
     r("GET", "/agents/policy", "/agents/policy", Needs(P::ViewAgents)),
+    r("POST", "/agents/offline/enroll", "/agents/offline/enroll", Needs(P::ManageAgents)),
+    r("POST", "/agents/offline/import", "/agents/offline/import", Needs(P::ManageAgents)),
+    r("GET", "/agents/{id}/policy-file", "/agents/999999/policy-file", Needs(P::ManageAgents)),
     r("POST", "/agents/policy", "/agents/policy", Needs(P::ManageAgents)),
     r("GET", "/agents/{id}", "/agents/999999", Needs(P::ViewAgents)),
     r("POST", "/agents/{id}/ledger", "/agents/999999/ledger", Needs(P::EditLedger)),
@@ -390,6 +393,13 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("POST", "/agents/enroll") => post(agents::enroll),
         ("POST", "/agents/enrollments/{id}/withdraw") => post(agents::withdraw),
         ("GET", "/agents/policy") => get(agents::policy),
+        ("POST", "/agents/offline/enroll") => {
+            post(agents::offline_enroll).layer(DefaultBodyLimit::max(1024 * 1024))
+        }
+        ("POST", "/agents/offline/import") => post(agents::offline_import).layer(
+            DefaultBodyLimit::max(mamori_service::agents::MAX_EXPORT_BYTES + 256 * 1024),
+        ),
+        ("GET", "/agents/{id}/policy-file") => get(agents::policy_file),
         ("POST", "/agents/policy") => post(agents::set_policy),
         ("GET", "/agents/{id}") => get(agents::show),
         ("POST", "/agents/{id}/ledger") => post(agents::ledger),

@@ -670,3 +670,179 @@ async fn the_policy_is_edited_in_the_ui_and_reaches_the_agent() {
         403
     );
 }
+
+/// A PC that never reaches the server: enrolled by carried files, its logs and inventory
+/// exported to a signed file and taken in through the UI (an altered file is refused and
+/// nothing is stored; the same file twice is refused), and a changed policy carried to it.
+#[tokio::test]
+async fn a_standalone_pc_is_enrolled_and_read_by_carried_files() {
+    let (s, admin) = TestServer::with_admin().await;
+    let mut c = s.login(&admin).await;
+    let p = c
+        .post(
+            "/agents/enroll",
+            &[("note", "健診室"), ("groups", "kenshin")],
+        )
+        .await;
+    let token = token_in(&p.body);
+    let dir = tempfile::tempdir().unwrap();
+    let state = StateDir::new(dir.path().join("state"));
+    let request = dir.path().join("enrol-request.json");
+    run::enroll_offline_request(&state, &token, "kenshin-pc01", "feedc0de", &request).unwrap();
+    // Nothing is enrolled until the answer comes back.
+    assert!(!state.is_enrolled());
+
+    // Wrong files and no file are refused by name.
+    let p = c
+        .post_multipart(
+            "/agents/offline/enroll",
+            &[],
+            Some((
+                "file",
+                "x.json",
+                b"{\"format\":\"something else\"}".to_vec(),
+            )),
+        )
+        .await;
+    assert_eq!(p.status, 400);
+    assert!(p.has("AGT0070"), "{}", p.body);
+    let p = c.post_multipart("/agents/offline/enroll", &[], None).await;
+    assert_eq!(p.status, 400);
+    assert!(p.has("AGT0075"), "{}", p.body);
+
+    let p = c
+        .post_multipart(
+            "/agents/offline/enroll",
+            &[],
+            Some((
+                "file",
+                "enrol-request.json",
+                std::fs::read(&request).unwrap(),
+            )),
+        )
+        .await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let answer_path = dir.path().join("answer.json");
+    std::fs::write(&answer_path, &p.body).unwrap();
+    let now = s.clock.now_ms();
+    let id = run::enroll_offline_answer(&state, &answer_path, now).unwrap();
+    assert!(id.server.is_empty());
+    // The token is used: the same request again is refused.
+    let p = c
+        .post_multipart(
+            "/agents/offline/enroll",
+            &[],
+            Some(("file", "r.json", std::fs::read(&request).unwrap())),
+        )
+        .await;
+    assert!(p.has("AGT0014"), "{}", p.body);
+
+    // The PC works offline: a USB decision and an inventory wait in its spool.
+    let export = dir.path().join("logs.json");
+    let (st, ex) = (state.clone(), export.clone());
+    let (report, n) = blocking(move || {
+        let mut agent = Agent::open(st, Root::new(FIXTURE), now).unwrap();
+        agent
+            .record_device(&stick(now + 1_000, Mode::Deny))
+            .unwrap();
+        let r = agent.cycle(now + 2_000).unwrap();
+        let n = agent.export(&ex, now + 3_000).unwrap();
+        (r, n)
+    })
+    .await;
+    assert!(report.offline.unwrap().contains("standalone"));
+    assert_eq!(n, 2);
+    let original = std::fs::read(&export).unwrap();
+
+    // Altered on the way: refused, nothing stored.
+    let mut altered: wire::ExportFile = serde_json::from_slice(&original).unwrap();
+    altered.body = altered
+        .body
+        .replace("4C530001230915117283", "4C530001230915117284");
+    let p = c
+        .post_multipart(
+            "/agents/offline/import",
+            &[],
+            Some(("file", "logs.json", serde_json::to_vec(&altered).unwrap())),
+        )
+        .await;
+    assert_eq!(p.status, 400);
+    assert!(p.has("AGT0072"), "{}", p.body);
+    assert!(
+        s.svc
+            .store
+            .agent_inventory(id.agent_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let p = c
+        .post_multipart(
+            "/agents/offline/import",
+            &[],
+            Some(("file", "logs.json", original.clone())),
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    assert_eq!(
+        p.location.as_deref(),
+        Some(format!("/agents/{}?ok=agent_export_imported", id.agent_id).as_str())
+    );
+    let p = c.get("/logs/events?action=device_connected").await;
+    assert!(p.has("0781:5583:4C530001230915117283"), "{}", p.body);
+    assert!(
+        s.svc
+            .store
+            .agent_inventory(id.agent_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // The same file again: refused.
+    let p = c
+        .post_multipart(
+            "/agents/offline/import",
+            &[],
+            Some(("file", "logs.json", original)),
+        )
+        .await;
+    assert!(p.has("AGT0074"), "{}", p.body);
+
+    // A policy change reaches the PC as a file.
+    let form = [
+        ("mass_storage", "read_only"),
+        ("optical", "read_only"),
+        ("phone", "deny"),
+        ("bluetooth", "deny"),
+        ("other", "allow"),
+        ("exceptions", ""),
+    ];
+    assert_eq!(c.post("/agents/policy", &form).await.status, 303);
+    let p = c.get(&format!("/agents/{}/policy-file", id.agent_id)).await;
+    assert_eq!(p.status, 200);
+    let policy_path = dir.path().join("policy.json");
+    std::fs::write(&policy_path, &p.body).unwrap();
+    let st = state.clone();
+    let pp = policy_path.clone();
+    let (version, mode) = blocking(move || {
+        let mut agent = Agent::open(st, Root::new(FIXTURE), now).unwrap();
+        let v = agent.import_policy(&pp).unwrap();
+        (v, agent.policy().0.mass_storage)
+    })
+    .await;
+    assert_eq!((version, mode), (Some(1), Mode::ReadOnly));
+    // A policy file altered on the way does not verify.
+    let mut bad: wire::PolicyFile =
+        serde_json::from_slice(&std::fs::read(&policy_path).unwrap()).unwrap();
+    bad.policy.body = bad.policy.body.replace("read_only", "allow");
+    std::fs::write(&policy_path, serde_json::to_vec(&bad).unwrap()).unwrap();
+    let st = state.clone();
+    let refused = blocking(move || {
+        Agent::open(st, Root::new(FIXTURE), now)
+            .unwrap()
+            .import_policy(&policy_path)
+    })
+    .await;
+    assert!(refused.is_err(), "{refused:?}");
+}
