@@ -104,6 +104,8 @@ pub enum Source {
     Documents,
     /// Logs mamori collects and the reviews recorded of them.
     Logs,
+    /// What the endpoint agents report of the PCs and servers they run on.
+    Agents,
 }
 
 impl Source {
@@ -112,6 +114,7 @@ impl Source {
             Source::Ledger => "ledger",
             Source::Documents => "documents",
             Source::Logs => "logs",
+            Source::Agents => "agents",
         }
     }
 }
@@ -224,6 +227,97 @@ pub struct Snapshot {
     pub sealed_records: Option<u64>,
     /// What mamori collects of other systems' logs.
     pub collection: LogCollection,
+    /// The endpoint agents (not revoked) and what they report.
+    pub agents: Vec<AgentFacts>,
+    /// The removable-media policy the agents enforce: what it does with storage
+    /// (`deny`, `read_only`, `allow`); `None` when no agent is enrolled.
+    pub usb_storage: Option<String>,
+}
+
+/// One endpoint agent as the probes see it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentFacts {
+    pub hostname: String,
+    /// The ledger asset it is tied to, with that asset's class.
+    pub asset: Option<(i64, AssetClass)>,
+    /// Security updates pending; `None`: unknown (no security index on the PC).
+    pub pending_updates: Option<usize>,
+    /// Sockets waiting for connections.
+    pub listening: usize,
+    /// Installed packages.
+    pub packages: usize,
+    /// Not heard from for a week.
+    pub silent: bool,
+}
+
+/// Host names for a fact, the first few.
+fn hosts(agents: &[&AgentFacts]) -> String {
+    let mut names: Vec<&str> = agents.iter().map(|a| a.hostname.as_str()).collect();
+    let more = names.len().saturating_sub(MAX_LISTED);
+    names.truncate(MAX_LISTED);
+    let mut text = names.join("、");
+    if more > 0 {
+        text.push_str(&format!(" ほか {more}"));
+    }
+    text
+}
+
+/// 2-①'s part from the agents: every PC running one is in the ledger.
+fn agents_in_ledger(s: &Snapshot, facts: &mut Vec<Fact>) {
+    if s.agents.is_empty() {
+        return;
+    }
+    let missing: Vec<&AgentFacts> = s.agents.iter().filter(|a| a.asset.is_none()).collect();
+    if missing.is_empty() {
+        facts.push(Fact::new("agents_in_ledger", Tone::Good).count(s.agents.len()));
+    } else {
+        facts.push(
+            Fact::new("agents_not_in_ledger", Tone::Bad)
+                .count(missing.len())
+                .arg("hosts", hosts(&missing)),
+        );
+    }
+}
+
+/// 2-⑥'s part from the agents: pending security updates as the PCs themselves report them.
+fn agents_updates(s: &Snapshot, facts: &mut Vec<Fact>) {
+    if s.agents.is_empty() {
+        return;
+    }
+    let pending: Vec<&AgentFacts> = s
+        .agents
+        .iter()
+        .filter(|a| a.pending_updates.is_some_and(|n| n > 0))
+        .collect();
+    let unknown: Vec<&AgentFacts> = s
+        .agents
+        .iter()
+        .filter(|a| a.pending_updates.is_none())
+        .collect();
+    if pending.is_empty() {
+        facts
+            .push(Fact::new("agents_up_to_date", Tone::Good).count(s.agents.len() - unknown.len()));
+    } else {
+        facts.push(
+            Fact::new("agents_updates_pending", Tone::Bad)
+                .count(pending.len())
+                .arg(
+                    "updates",
+                    pending
+                        .iter()
+                        .filter_map(|a| a.pending_updates)
+                        .sum::<usize>(),
+                )
+                .arg("hosts", hosts(&pending)),
+        );
+    }
+    if !unknown.is_empty() {
+        facts.push(
+            Fact::new("agents_updates_unknown", Tone::Info)
+                .count(unknown.len())
+                .arg("hosts", hosts(&unknown)),
+        );
+    }
 }
 
 /// A closed account review campaign, as 2-⑤ sees it.
@@ -529,7 +623,13 @@ fn ledger(s: &Snapshot, t: &Thresholds, today: Date) -> Evidence {
         ),
         None => facts.push(Fact::new("ledger_never_reviewed", Tone::Bad)),
     }
-    evidence("systems.ledger", facts, until, &[Source::Ledger])
+    agents_in_ledger(s, &mut facts);
+    let sources: &[Source] = if s.agents.is_empty() {
+        &[Source::Ledger]
+    } else {
+        &[Source::Ledger, Source::Agents]
+    };
+    evidence("systems.ledger", facts, until, sources)
 }
 
 fn active_vendors(s: &Snapshot) -> Vec<&Vendor> {
@@ -930,7 +1030,13 @@ fn security_patches(s: &Snapshot, t: &Thresholds, today: Date) -> Evidence {
         .filter_map(|a| a.eol_on)
         .filter(|d| *d >= today)
         .min();
-    evidence(topic, facts, earliest(until, eol_next), &[Source::Ledger])
+    agents_updates(s, &mut facts);
+    let sources: &[Source] = if s.agents.is_empty() {
+        &[Source::Ledger]
+    } else {
+        &[Source::Ledger, Source::Agents]
+    };
+    evidence(topic, facts, earliest(until, eol_next), sources)
 }
 
 /// 2-⑦: every system's password rules meet the guideline, and the accounts show them kept
@@ -1056,7 +1162,24 @@ fn removable_media(s: &Snapshot) -> Evidence {
         .filter(|a| in_use(a) && a.class == AssetClass::RemovableMedia)
         .count();
     facts.push(Fact::new("registered_media", Tone::Info).count(media));
-    evidence(topic, facts, None, &[Source::Documents, Source::Ledger])
+    match s.usb_storage.as_deref() {
+        None => {}
+        Some("deny") => {
+            facts.push(Fact::new("usb_control_denies", Tone::Good).count(s.agents.len()));
+        }
+        Some("read_only") => {
+            facts.push(Fact::new("usb_control_read_only", Tone::Good).count(s.agents.len()));
+        }
+        Some(_) => {
+            facts.push(Fact::new("usb_control_allows_storage", Tone::Warn).count(s.agents.len()))
+        }
+    }
+    let sources: &[Source] = if s.usb_storage.is_none() {
+        &[Source::Documents, Source::Ledger]
+    } else {
+        &[Source::Documents, Source::Ledger, Source::Agents]
+    };
+    evidence(topic, facts, None, sources)
 }
 
 /// 2-⑩: two-factor authentication is in place, or planned by the deadline, for every system
@@ -1305,7 +1428,32 @@ fn unneeded_services(
         }
         None => facts.push(Fact::new("service_baseline_missing", Tone::Bad)),
     }
-    evidence(topic, facts, until, &[Source::Documents, Source::Ledger])
+    let reporting: Vec<&AgentFacts> = s
+        .agents
+        .iter()
+        .filter(|a| a.asset.is_some_and(|(_, c)| c == class))
+        .collect();
+    if !reporting.is_empty() {
+        facts.push(
+            Fact::new("agents_services", Tone::Info)
+                .count(reporting.len())
+                .arg(
+                    "listening",
+                    reporting.iter().map(|a| a.listening).sum::<usize>(),
+                )
+                .arg(
+                    "packages",
+                    reporting.iter().map(|a| a.packages).sum::<usize>(),
+                )
+                .arg("hosts", hosts(&reporting)),
+        );
+    }
+    let sources: &[Source] = if reporting.is_empty() {
+        &[Source::Documents, Source::Ledger]
+    } else {
+        &[Source::Documents, Source::Ledger, Source::Agents]
+    };
+    evidence(topic, facts, until, sources)
 }
 
 /// 2-⑭: every network device in use restricts where connections may come from, and every

@@ -996,6 +996,48 @@ impl Services {
     }
 }
 
+impl Services {
+    /// The agents (not revoked) as the checklist's probes see them, and what the policy does
+    /// with storage (`None` when no agent is enrolled).
+    pub(crate) async fn checklist_agents(
+        &self,
+        assets: &[Asset],
+    ) -> ServiceResult<(Vec<mamori_domain::checklist::AgentFacts>, Option<String>)> {
+        let now = self.now_ms();
+        let classes: std::collections::HashMap<i64, AssetClass> =
+            assets.iter().map(|a| (a.id.0, a.class)).collect();
+        let agents: Vec<mamori_domain::checklist::AgentFacts> = self
+            .store
+            .agents()
+            .await?
+            .into_iter()
+            .filter(|a| a.revoked_ms.is_none())
+            .map(|a| {
+                let summary: Summary = serde_json::from_str(&a.summary).unwrap_or_default();
+                mamori_domain::checklist::AgentFacts {
+                    asset: a.asset_id.and_then(|id| classes.get(&id).map(|c| (id, *c))),
+                    pending_updates: summary.pending_updates,
+                    listening: summary.listening,
+                    packages: summary.packages,
+                    silent: a
+                        .last_seen_ms
+                        .is_none_or(|t| now.saturating_sub(t) > SILENT_AFTER_MS),
+                    hostname: a.hostname,
+                }
+            })
+            .collect();
+        if agents.is_empty() {
+            return Ok((agents, None));
+        }
+        let usb = match self.store.agent_policy().await? {
+            Some(p) => serde_json::from_str::<Policy>(&p.usb)
+                .map_err(|e| ServiceError::Internal(e.to_string()))?,
+            None => default_policy(),
+        };
+        Ok((agents, Some(mode_name(usb.mass_storage).to_string())))
+    }
+}
+
 /// Exceptions on one policy at most.
 pub const MAX_EXCEPTIONS: usize = 500;
 

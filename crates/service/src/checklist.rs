@@ -379,9 +379,13 @@ impl Services {
         }
         let sealed_records = self.sealer.as_ref().and_then(|x| x.size().ok());
         let collection = self.log_collection().await?;
+        let assets = s.records::<Asset>().await?;
+        let (agents, usb_storage) = self.checklist_agents(&assets).await?;
         Ok(Snapshot {
             collection,
-            assets: s.records::<Asset>().await?,
+            agents,
+            usb_storage,
+            assets,
             systems: s.records::<InfoSystem>().await?,
             persons: s.records::<Person>().await?,
             accounts: s.records::<Account>().await?,
@@ -877,10 +881,49 @@ mod tests {
             account_reviews: Vec::new(),
             sealed_records: Some(3),
             collection: Default::default(),
+            agents: Vec::new(),
+            usb_storage: None,
         };
+        // Agents of every kind: in the ledger (a server and a PC), unknown, patched, not, unknown.
+        let server = full
+            .assets
+            .iter()
+            .find(|a| a.class == mamori_domain::ledger::AssetClass::Server)
+            .map(|a| (a.id.0, a.class));
+        let pc = full
+            .assets
+            .iter()
+            .find(|a| a.class == mamori_domain::ledger::AssetClass::Workstation)
+            .map(|a| (a.id.0, a.class));
+        let agent = |host: &str, asset, updates| rules::AgentFacts {
+            hostname: host.into(),
+            asset,
+            pending_updates: updates,
+            listening: 3,
+            packages: 700,
+            silent: false,
+        };
+        let agents = vec![
+            agent("sv01", server, Some(0)),
+            agent("pc101", pc, Some(4)),
+            agent("viewer", None, None),
+        ];
+        let mut with_agents = Vec::new();
+        for mode in ["deny", "read_only", "allow"] {
+            let mut s = full.clone();
+            s.agents = agents.clone();
+            s.usb_storage = Some(mode.to_string());
+            with_agents.push(s);
+        }
+        let mut linked = full.clone();
+        linked.agents = vec![agent("sv01", server, Some(0))];
+        linked.usb_storage = Some("deny".into());
         let scope: Vec<&str> = TOPICS.to_vec();
         let mut seen = 0;
-        for s in [Snapshot::default(), full] {
+        let all = [Snapshot::default(), full, linked]
+            .into_iter()
+            .chain(with_agents);
+        for s in all {
             for t in TOPICS {
                 let e = rules::probe(t, &s, &Thresholds::default(), today, &scope).expect("probe");
                 for f in &e.facts {

@@ -170,6 +170,8 @@ fn good() -> Snapshot {
         }],
         sealed_records: Some(120),
         collection: LogCollection::default(),
+        agents: Vec::new(),
+        usb_storage: None,
     }
 }
 
@@ -838,4 +840,65 @@ fn accounts_show_whether_password_and_two_factor_rules_are_kept() {
     assert_eq!(f.args, vec![("count", "1".to_string())]);
     assert_eq!(f.records[0].label, "電子カルテ / u2");
     assert_ne!(e.verdict, Verdict::Pass);
+}
+
+#[test]
+fn agents_add_their_evidence_to_the_ledger_patches_media_and_services() {
+    let mut s = good();
+    let agent = |host: &str, asset: Option<(i64, AssetClass)>, updates| AgentFacts {
+        hostname: host.into(),
+        asset,
+        pending_updates: updates,
+        listening: 2,
+        packages: 500,
+        silent: false,
+    };
+    // Every agent in the ledger, patched, storage blocked: still a pass, with the agents cited.
+    s.agents = vec![
+        agent("sv01", Some((1, AssetClass::Server)), Some(0)),
+        agent("pc01", Some((2, AssetClass::Workstation)), Some(0)),
+    ];
+    s.usb_storage = Some("deny".into());
+    for t in TOPICS {
+        assert_eq!(run(t, &s).verdict, Verdict::Pass, "{t}");
+    }
+    let e = run("systems.ledger", &s);
+    assert!(e.sources.contains(&Source::Agents));
+    assert!(e.facts.iter().any(|f| f.code == "agents_in_ledger"));
+    let e = run("server.unneeded_services", &s);
+    let f = e
+        .facts
+        .iter()
+        .find(|f| f.code == "agents_services")
+        .unwrap();
+    assert!(f.args.contains(&("hosts", "sv01".to_string())));
+
+    // A PC the ledger does not know fails 2-①; pending updates fail 2-⑥.
+    s.agents.push(agent("pacs-view01", None, Some(14)));
+    assert_eq!(
+        check("systems.ledger", &s),
+        (
+            Verdict::Fail,
+            vec!["ledger_reviewed", "agents_not_in_ledger"]
+        )
+    );
+    let e = run("systems.security_patches", &s);
+    assert_eq!(e.verdict, Verdict::Fail);
+    let f = e
+        .facts
+        .iter()
+        .find(|f| f.code == "agents_updates_pending")
+        .unwrap();
+    assert!(f.args.contains(&("updates", "14".to_string())));
+    assert!(f.args.contains(&("hosts", "pacs-view01".to_string())));
+
+    // A policy that lets storage through leaves 2-⑨ to a person.
+    s.usb_storage = Some("allow".into());
+    assert_eq!(
+        check("operation.removable_media", &s),
+        (
+            Verdict::Unknown,
+            vec!["media_policy", "usb_control_allows_storage"]
+        )
+    );
 }
