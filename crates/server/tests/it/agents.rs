@@ -846,3 +846,49 @@ async fn a_standalone_pc_is_enrolled_and_read_by_carried_files() {
     .await;
     assert!(refused.is_err(), "{refused:?}");
 }
+
+/// A mass copy to a USB stick, as the agent's device-operation log reports it, raises the
+/// shipped detection rule's alert (100 files or more by one user on one PC within 10 minutes).
+#[tokio::test]
+async fn a_mass_copy_reported_by_an_agent_raises_an_alert() {
+    let (s, admin) = TestServer::with_admin().await;
+    let mut c = s.login(&admin).await;
+    let p = c
+        .post("/agents/enroll", &[("note", "医事課"), ("groups", "")])
+        .await;
+    let token = token_in(&p.body);
+    let dir = tempfile::tempdir().unwrap();
+    let state = StateDir::new(dir.path().join("state"));
+    let now = s.clock.now_ms();
+    let (url, st) = (s.url.clone(), state.clone());
+    blocking(move || run::enroll(&st, &url, &token, "iji-pc02", "0123abcd", now))
+        .await
+        .unwrap();
+    let report = blocking(move || {
+        let mut agent = Agent::open(state, Root::new(FIXTURE), now).unwrap();
+        for i in 0..120 {
+            agent
+                .record_file(
+                    &FileWrite {
+                        user: "sato".into(),
+                        path: format!("/export/患者一覧_{i:03}.csv"),
+                        size: 4_096,
+                        sha256: format!("{i:064x}"),
+                        vendor_id: "0781".into(),
+                        product_id: "5583".into(),
+                        serial: "4C530001230915117283".into(),
+                    },
+                    now + i * 1_000,
+                )
+                .unwrap();
+        }
+        agent.cycle(now + 130_000).unwrap()
+    })
+    .await;
+    assert_eq!(report.sent, 121, "{report:?}");
+    let mut det = mamori_service::detection::Detector::new(None, 60_000);
+    s.svc.detect_pending(&mut det).await.unwrap();
+    let alerts = s.svc.store.alerts(None, 100).await.unwrap();
+    let titles: Vec<&str> = alerts.iter().map(|a| a.title.as_str()).collect();
+    assert!(titles.contains(&"外部記録媒体への大量コピー"), "{titles:?}");
+}
