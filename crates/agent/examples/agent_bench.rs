@@ -34,6 +34,10 @@ impl BlockControl for NoBlocks {
     fn set_read_only(&mut self, _devname: &str) -> Result<(), String> {
         Ok(())
     }
+
+    fn is_encrypted(&mut self, _devname: &str) -> bool {
+        false
+    }
 }
 
 /// An enrolled agent's state in `dir/state`: identity (its server unreachable: a PC on a closed

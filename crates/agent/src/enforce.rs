@@ -9,6 +9,8 @@
 //! - Read-only storage is authorised, and each of its block devices is set read-only
 //!   ([`BlockControl`]) as the kernel announces it, before a desktop can mount it; a mount that
 //!   is there already is remounted read-only. If that fails the device is de-authorised.
+//! - Under "encrypted media only", allowed storage keeps write access only on LUKS volumes:
+//!   every other partition (or an unpartitioned stick) is set read-only the same way.
 //! - When the policy or the unlock changes, the devices present are decided again.
 
 use crate::run::AgentError;
@@ -29,7 +31,13 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 /// each place it is mounted. Tests record the calls instead.
 pub trait BlockControl: Send {
     fn set_read_only(&mut self, devname: &str) -> Result<(), String>;
+
+    /// Whether the block device holds a LUKS (encrypted) volume.
+    fn is_encrypted(&mut self, devname: &str) -> bool;
 }
+
+/// The LUKS header's first bytes (LUKS1 and LUKS2 alike).
+pub const LUKS_MAGIC: &[u8; 6] = b"LUKS\xba\xbe";
 
 /// [`BlockControl`] through util-linux's `blockdev` and `mount`.
 #[derive(Debug, Clone)]
@@ -108,6 +116,14 @@ impl BlockControl for Commands {
         }
         Ok(())
     }
+
+    fn is_encrypted(&mut self, devname: &str) -> bool {
+        use std::io::Read as _;
+        let mut magic = [0u8; 6];
+        fs::File::open(self.dev.join(devname))
+            .and_then(|mut f| f.read_exact(&mut magic))
+            .is_ok_and(|()| &magic == LUKS_MAGIC)
+    }
 }
 
 /// The user at the console: the active session on `seat0` in logind's session files
@@ -154,6 +170,8 @@ pub struct Enforcer {
     block: Box<dyn BlockControl>,
     /// Devices decided read-only, by port.
     read_only: BTreeMap<String, DecisionRecord>,
+    /// Storage allowed only where it is encrypted (`Policy::encrypted_only`), by port.
+    encrypted_only: std::collections::BTreeSet<String>,
     applied: Option<InForce>,
 }
 
@@ -204,6 +222,7 @@ impl Enforcer {
             sessions,
             block,
             read_only: BTreeMap::new(),
+            encrypted_only: std::collections::BTreeSet::new(),
             applied: None,
         }
     }
@@ -258,7 +277,7 @@ impl Enforcer {
                 at_ms: now_ms,
             };
             let record = usb::decided(&self.sysfs, record, &mut |r| self.log(r))?;
-            self.after_decision(&record)?;
+            self.after_decision(&record, policy.encrypted_only)?;
             out.push(record);
         }
         Ok(out)
@@ -273,16 +292,39 @@ impl Enforcer {
         self.reconcile(now_ms)
     }
 
-    /// A read-only device: its block devices present now are made read-only.
-    fn after_decision(&mut self, record: &DecisionRecord) -> Result<(), UsbError> {
+    /// A read-only device: its block devices present now are made read-only. Storage allowed
+    /// under "encrypted only": its partitions that are not LUKS are.
+    fn after_decision(
+        &mut self,
+        record: &DecisionRecord,
+        encrypted_only: bool,
+    ) -> Result<(), UsbError> {
         let port = record.device.port.clone();
+        self.encrypted_only.remove(&port);
         if record.decision.mode == Mode::ReadOnly {
             self.read_only.insert(port.clone(), record.clone());
             for name in self.sysfs.block_devices_of(&port) {
                 self.protect(&port, &name)?;
             }
-        } else {
-            self.read_only.remove(&port);
+            return Ok(());
+        }
+        self.read_only.remove(&port);
+        if encrypted_only
+            && record.decision.mode == Mode::Allow
+            && record.decision.class == usb::DeviceClass::MassStorage
+            && record.decision.rule != "unlock"
+        {
+            self.encrypted_only.insert(port.clone());
+            let names = self.sysfs.block_devices_of(&port);
+            for name in &names {
+                // A disk with partitions is left to them (a LUKS partition must stay writable).
+                let has_parts = names
+                    .iter()
+                    .any(|n| n != name && n.starts_with(name.as_str()));
+                if !has_parts && !self.block.is_encrypted(name) {
+                    self.protect(&port, name)?;
+                }
+            }
         }
         Ok(())
     }
@@ -317,13 +359,14 @@ impl Enforcer {
                 let (policy, ctx) = self.context(now_ms);
                 let record = usb::handle(&self.sysfs, msg, &policy, &ctx, &mut |r| self.log(r))?;
                 if let Some(r) = &record {
-                    self.after_decision(r)?;
+                    self.after_decision(r, policy.encrypted_only)?;
                 }
                 Ok(record)
             }
             ("remove", "usb", "usb_device") => {
                 if let Some(port) = ev.usb_port() {
                     self.read_only.remove(&port);
+                    self.encrypted_only.remove(&port);
                 }
                 Ok(None)
             }
@@ -339,7 +382,7 @@ impl Enforcer {
         let Some(port) = ev.usb_port() else {
             return Ok(());
         };
-        if !self.read_only.contains_key(&port) || ev.devname.is_empty() {
+        if ev.devname.is_empty() {
             return Ok(());
         }
         let name = ev
@@ -348,7 +391,22 @@ impl Enforcer {
             .next()
             .unwrap_or_default()
             .to_string();
-        self.protect(&port, &name)
+        if self.read_only.contains_key(&port) {
+            return self.protect(&port, &name);
+        }
+        if self.encrypted_only.contains(&port) && !self.block.is_encrypted(&name) {
+            // A disk whose partitions are there is left to them.
+            let has_parts = ev.devtype == "disk"
+                && self
+                    .sysfs
+                    .block_devices_of(&port)
+                    .iter()
+                    .any(|n| n != &name && n.starts_with(name.as_str()));
+            if !has_parts {
+                return self.protect(&port, &name);
+            }
+        }
+        Ok(())
     }
 
     /// The ports decided read-only.

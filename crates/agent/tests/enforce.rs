@@ -76,11 +76,12 @@ fn authorized(root: &Path, port: &str) -> String {
         .to_string()
 }
 
-/// Records what would be made read-only; fails for names in `broken`.
+/// Records what would be made read-only; fails for names in `broken`; `encrypted` hold LUKS.
 #[derive(Clone, Default)]
 struct Recorded {
     calls: Arc<Mutex<Vec<String>>>,
     broken: Vec<String>,
+    encrypted: Vec<String>,
 }
 
 impl BlockControl for Recorded {
@@ -90,6 +91,10 @@ impl BlockControl for Recorded {
             return Err("BLKROSET: permission denied".into());
         }
         Ok(())
+    }
+
+    fn is_encrypted(&mut self, devname: &str) -> bool {
+        self.encrypted.iter().any(|e| e == devname)
     }
 }
 
@@ -128,6 +133,10 @@ fn policy(version: u64, storage: Mode) -> PolicyBody {
 }
 
 fn pc(broken: &[&str]) -> Pc {
+    pc_with(broken, &[])
+}
+
+fn pc_with(broken: &[&str], encrypted: &[&str]) -> Pc {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("sys");
     let sys = sysfs(&root);
@@ -162,6 +171,7 @@ fn pc(broken: &[&str]) -> Pc {
     let spool = Arc::new(Mutex::new(spool));
     let blocks = Recorded {
         broken: broken.iter().map(|s| s.to_string()).collect(),
+        encrypted: encrypted.iter().map(|s| s.to_string()).collect(),
         ..Recorded::default()
     };
     let enforcer = Enforcer::new(
@@ -285,6 +295,48 @@ fn at_start_every_device_present_is_decided_logged_and_read_only_storage_protect
 }
 
 #[test]
+fn encrypted_media_only_leaves_write_access_on_luks_volumes_alone() {
+    // The stick has a LUKS partition (sdb1); its disk sdb holds the partition table.
+    let mut pc = pc_with(&[], &["sdb1"]);
+    let mut body = policy(2, Mode::Allow);
+    body.usb.encrypted_only = true;
+    pc.dir.save_policy(&sign(&pc.server_key, &body)).unwrap();
+    let decided = pc.enforcer.start(T0).unwrap();
+    assert_eq!(decided[0].decision.mode, Mode::Allow);
+    assert_eq!(authorized(&pc.root, "1-2"), "1");
+    // Nothing to protect yet: the disk is left to its partitions, the partition is LUKS.
+    assert!(pc.blocks.calls.lock().unwrap().is_empty());
+    // A plain partition appears on it: read-only. A LUKS one would not be.
+    pc.enforcer
+        .on_message(
+            &block_event(
+                "add",
+                "1-2/1-2:1.0/host6/target6:0:0/6:0:0:0/block/sdb/sdb2",
+                "sdb2",
+                "partition",
+            ),
+            T0 + 1,
+        )
+        .unwrap();
+    assert_eq!(*pc.blocks.calls.lock().unwrap(), ["sdb2"]);
+    // An emergency unlock lifts it: decided again with rule "unlock", nothing more protected.
+    let code = issue(&UNLOCK_SECRET, "7", 15, T0 + 2);
+    enforce::unlock(&pc.dir, &code, T0 + 2).unwrap();
+    let again = pc.enforcer.refresh(T0 + 3).unwrap();
+    assert_eq!(again[0].decision.rule, "unlock");
+    assert_eq!(pc.blocks.calls.lock().unwrap().len(), 1);
+
+    // Without a LUKS volume the whole stick is read-only where it stands.
+    let mut plain = pc_with(&[], &[]);
+    plain
+        .dir
+        .save_policy(&sign(&plain.server_key, &body))
+        .unwrap();
+    plain.enforcer.start(T0).unwrap();
+    assert_eq!(*plain.blocks.calls.lock().unwrap(), ["sdb1"]);
+}
+
+#[test]
 fn a_block_device_that_cannot_be_made_read_only_takes_the_stick_offline() {
     let mut pc = pc(&["sdb1"]);
     let e = pc.enforcer.start(T0).unwrap_err();
@@ -382,6 +434,22 @@ fn the_console_user_and_mount_points_are_read_as_the_system_writes_them() {
         ["/media/uketsuke/USB DISK", "/mnt/copy"]
     );
     assert!(mount_points(table, "/dev/sdb").is_empty());
+
+    // LUKS is told by its header (here device nodes are files with the first sector).
+    let dev = tmp.path().join("dev");
+    fs::create_dir_all(&dev).unwrap();
+    let mut luks2 = enforce::LUKS_MAGIC.to_vec();
+    luks2.extend_from_slice(&[0, 2]);
+    luks2.resize(512, 0);
+    fs::write(dev.join("sdb1"), &luks2).unwrap();
+    fs::write(dev.join("sdb2"), [0xeb, 0x3c, 0x90, b'm', b'k', b'f', b's']).unwrap();
+    let mut c = enforce::Commands {
+        dev,
+        mounts: tmp.path().join("mounts"),
+    };
+    assert!(c.is_encrypted("sdb1"));
+    assert!(!c.is_encrypted("sdb2"));
+    assert!(!c.is_encrypted("sdz"));
 }
 
 /// The real thing: an ext4 file system on a loop device, mounted read-write with a file in it;

@@ -638,6 +638,10 @@ pub struct Policy {
     pub other: Mode,
     #[serde(default)]
     pub exceptions: Vec<Exception>,
+    /// Storage that is allowed may be written only when it is encrypted (LUKS): any other
+    /// partition on it is made read-only. An emergency unlock lifts this too.
+    #[serde(default)]
+    pub encrypted_only: bool,
 }
 
 impl Policy {
@@ -651,6 +655,7 @@ impl Policy {
             bluetooth: Mode::Deny,
             other: Mode::Deny,
             exceptions: Vec::new(),
+            encrypted_only: false,
         }
     }
 }

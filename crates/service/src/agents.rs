@@ -131,6 +131,7 @@ pub fn default_policy() -> Policy {
         bluetooth: Mode::Deny,
         other: Mode::Allow,
         exceptions: Vec::new(),
+        encrypted_only: false,
     }
 }
 

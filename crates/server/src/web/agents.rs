@@ -930,6 +930,9 @@ pub struct PolicyForm {
     pub other: String,
     #[serde(default)]
     pub exceptions: String,
+    /// `1` when checked.
+    #[serde(default)]
+    pub encrypted_only: String,
 }
 
 #[derive(Template)]
@@ -937,6 +940,7 @@ pub struct PolicyForm {
 pub struct PolicyPage {
     pub l: Layout,
     pub classes: Vec<ClassLine>,
+    pub encrypted_only: bool,
     pub exceptions: Vec<ExceptionLine>,
     /// The exceptions as text, for the form.
     pub text: String,
@@ -1039,6 +1043,7 @@ async fn policy_page(
     };
     Ok(PolicyPage {
         l: Layout::new(lang, &p.view, &fac, "agents.policy_title", "/agents"),
+        encrypted_only: usb.encrypted_only,
         classes,
         exceptions,
         text,
@@ -1113,6 +1118,7 @@ pub async fn set_policy(
         bluetooth,
         other,
         exceptions,
+        encrypted_only: f.encrypted_only == "1",
     };
     let refuse = |error: FormError, usb: wire::Policy, text: String| async {
         let pg = policy_page(&state, &view, Some((usb, text)), Some(error)).await?;

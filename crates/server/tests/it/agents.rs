@@ -623,9 +623,9 @@ async fn the_policy_is_edited_in_the_ui_and_reaches_the_agent() {
     assert!(s.svc.store.agent_policy().await.unwrap().is_none());
 
     let good = "0781:5583:4C530001230915117283 allow user=yamada group=reception until=2099-03-31 # 検査データの受け渡し\n";
-    let p = c
-        .post("/agents/policy", &form("read_only", "deny", good))
-        .await;
+    let mut fields = form("read_only", "deny", good);
+    fields.push(("encrypted_only", "1"));
+    let p = c.post("/agents/policy", &fields).await;
     assert_eq!(p.status, 303, "{}", p.body);
     let p = c.get("/agents/policy?ok=agent_policy_saved").await;
     assert!(p.has("保存しました") && p.has("検査データの受け渡し") && p.has("2099-03-31"));
@@ -648,6 +648,7 @@ async fn the_policy_is_edited_in_the_ui_and_reaches_the_agent() {
     assert_eq!(usb.mass_storage, Mode::ReadOnly);
     assert_eq!(usb.exceptions.len(), 1);
     assert_eq!(usb.exceptions[0].users, ["yamada"]);
+    assert!(usb.encrypted_only);
 
     // Audited; a staff member may look but not change.
     let audited = s.svc.store.audit_events(1000, 0).await.unwrap();
