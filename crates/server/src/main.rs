@@ -662,6 +662,15 @@ async fn demo(store: StoreArgs, listen: ListenArgs) -> Result<()> {
         );
         if svc.events.is_some() {
             svc.seed_demo_logs(20_251_001).await?;
+            // The agents' USB decisions and files written to media (a mass copy among them).
+            let backup_stick = demo
+                .assets
+                .iter()
+                .filter(|a| a.class == mamori_domain::ledger::AssetClass::RemovableMedia)
+                .nth(1)
+                .map(|a| a.serial.clone())
+                .unwrap_or_default();
+            svc.seed_demo_agent_events(&backup_stick).await?;
             // The week's incidents become alerts before the first page is opened.
             let mut det = mamori_service::detection::Detector::new(None, cfg.clock_tolerance_ms);
             let round = svc.detect_pending(&mut det).await?;

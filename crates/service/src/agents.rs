@@ -1039,6 +1039,35 @@ impl Services {
     }
 }
 
+impl Services {
+    /// Stores what the demo's agents logged ([`crate::demo_agents::demo_agent_events`]) as their
+    /// uploads would have: into the sealed event log, searchable, for detection. Returns how
+    /// many entries. Needs the event log.
+    pub async fn seed_demo_agent_events(&self, backup_serial: &str) -> ServiceResult<usize> {
+        let now = self.now_ms();
+        let mut stored = 0;
+        for agent in self.store.agents().await? {
+            let entries: Vec<wire::UploadEntry> =
+                crate::demo_agents::demo_agent_events(&agent.hostname, now, backup_serial)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (at_ms, body))| wire::UploadEntry {
+                        seq: u64::try_from(agent.acked_seq).unwrap_or(0) + i as u64 + 1,
+                        at_ms,
+                        body,
+                    })
+                    .collect();
+            if entries.is_empty() {
+                continue;
+            }
+            stored += entries.len();
+            self.agent_upload(&agent, &Upload { entries }, &agent.last_peer.clone(), None)
+                .await?;
+        }
+        Ok(stored)
+    }
+}
+
 /// Exceptions on one policy at most.
 pub const MAX_EXCEPTIONS: usize = 500;
 

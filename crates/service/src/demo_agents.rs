@@ -10,7 +10,8 @@
 
 use mamori_domain::ledger::{Asset, AssetClass};
 use mamori_proto::agent::{
-    ClockCheck, Disk, Hardware, Inventory, Listening, LocalAccount, Os, Package, PendingUpdate,
+    ClockCheck, Decision, DecisionRecord, Device, DeviceClass, Disk, EntryBody, FileWrite,
+    Hardware, Interface, Inventory, Listening, LocalAccount, Mode, Os, Package, PendingUpdate,
     UsbDevice,
 };
 
@@ -368,6 +369,151 @@ fn signage(now: i64) -> DemoAgent {
 /// The demo's agents as of `now`.
 pub fn demo_agents(now: i64) -> Vec<DemoAgent> {
     vec![mamori_server(now), pacs_viewer(now), signage(now)]
+}
+
+/// What the demo's agents logged in the last days, oldest first, for one host: USB decisions
+/// and files written to media. On `pacs-view01` the vendor's engineer plugs a stick (read-only
+/// by the policy), a phone (denied), then after an emergency unlock copies 130 image files —
+/// the mass copy the detection rule reports. On `sv-mamori01` the backup stick of the ledger
+/// (allowed there by an exception) takes the weekly backup.
+pub fn demo_agent_events(hostname: &str, now: i64, backup_serial: &str) -> Vec<(i64, EntryBody)> {
+    let stick = |serial: &str, product_id: &str, product: &str| Device {
+        port: "2-1".to_string(),
+        vendor_id: "0781".to_string(),
+        product_id: product_id.to_string(),
+        serial: serial.to_string(),
+        manufacturer: "SanDisk".to_string(),
+        product: product.to_string(),
+        device_class: "00".to_string(),
+        interfaces: vec![Interface {
+            class: "08".to_string(),
+            subclass: "06".to_string(),
+            protocol: "50".to_string(),
+            name: String::new(),
+        }],
+    };
+    let decision =
+        |at: i64, device: Device, mode: Mode, class: DeviceClass, rule: &str, user: &str| {
+            (
+                at,
+                EntryBody::Device {
+                    record: DecisionRecord {
+                        device,
+                        decision: Decision {
+                            mode,
+                            class,
+                            rule: rule.to_string(),
+                        },
+                        user: Some(user.to_string()),
+                        at_ms: at,
+                    },
+                },
+            )
+        };
+    let mut out = Vec::new();
+    match hostname {
+        "pacs-view01" => {
+            let t0 = now - 2 * DAY - 5 * 3_600_000;
+            let s = stick("4C530001250917105203", "5583", "Ultra Fit");
+            out.push(decision(
+                t0,
+                s.clone(),
+                Mode::ReadOnly,
+                DeviceClass::MassStorage,
+                "class:mass_storage",
+                "viewer",
+            ));
+            let phone = Device {
+                port: "2-2".to_string(),
+                vendor_id: "04e8".to_string(),
+                product_id: "6860".to_string(),
+                serial: "R58N12ABCDE".to_string(),
+                manufacturer: "SAMSUNG".to_string(),
+                product: "Galaxy".to_string(),
+                device_class: "00".to_string(),
+                interfaces: vec![Interface {
+                    class: "ff".to_string(),
+                    subclass: "ff".to_string(),
+                    protocol: "00".to_string(),
+                    name: "MTP".to_string(),
+                }],
+            };
+            out.push(decision(
+                t0 + 600_000,
+                phone,
+                Mode::Deny,
+                DeviceClass::Phone,
+                "class:phone",
+                "viewer",
+            ));
+            // After an unlock code was read out over the phone.
+            let t1 = t0 + 40 * 60_000;
+            out.push(decision(
+                t1,
+                s.clone(),
+                Mode::Allow,
+                DeviceClass::MassStorage,
+                "unlock",
+                "viewer",
+            ));
+            for i in 0..130u64 {
+                let at = t1 + 60_000 + i64::try_from(i).unwrap_or(0) * 2_500;
+                out.push((
+                    at,
+                    EntryBody::FileWritten {
+                        file: FileWrite {
+                            user: "viewer".to_string(),
+                            path: format!("/DICOM/CT_20261{:03}/IM{:05}.dcm", i / 40, i),
+                            size: 524_288 + i * 977,
+                            sha256: format!("{:064x}", 0x5eed_0000_u64 + i),
+                            vendor_id: s.vendor_id.clone(),
+                            product_id: s.product_id.clone(),
+                            serial: s.serial.clone(),
+                        },
+                    },
+                ));
+            }
+        }
+        "sv-mamori01" => {
+            let backup = Device {
+                vendor_id: "0951".to_string(),
+                product_id: "16a4".to_string(),
+                manufacturer: "Kingston".to_string(),
+                product: "DataTraveler".to_string(),
+                ..stick(backup_serial, "16a4", "DataTraveler")
+            };
+            for week in (0..4).rev() {
+                let at = now - week * 7 * DAY - 2 * DAY - 14 * 3_600_000;
+                out.push(decision(
+                    at,
+                    backup.clone(),
+                    Mode::Allow,
+                    DeviceClass::MassStorage,
+                    &format!("exception:0951:16a4:{backup_serial}"),
+                    "itadmin",
+                ));
+                out.push((
+                    at + 900_000,
+                    EntryBody::FileWritten {
+                        file: FileWrite {
+                            user: "itadmin".to_string(),
+                            path: format!("/mamori-backup/weekly-{week}.tar.zst"),
+                            size: 1_843_200_000 + u64::try_from(week).unwrap_or(0) * 10_240_000,
+                            sha256: format!(
+                                "{:064x}",
+                                0xbac0_0000_u64 + u64::try_from(week).unwrap_or(0)
+                            ),
+                            vendor_id: backup.vendor_id.clone(),
+                            product_id: backup.product_id.clone(),
+                            serial: backup.serial.clone(),
+                        },
+                    },
+                ));
+            }
+        }
+        _ => {}
+    }
+    out
 }
 
 #[cfg(test)]
