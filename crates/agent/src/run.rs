@@ -6,8 +6,9 @@
 //! - Upload: the spool's entries, oldest first, in pages of at most [`PAGE_ENTRIES`] entries and
 //!   [`PAGE_BYTES`]; the server's acknowledgement (sent after its durable write) frees them.
 //!   When the server is unreachable the entries wait, and the cycle says so.
-//! - Policy: when the server's policy version is newer than the one in force, the agent fetches
-//!   it, verifies it with the policy key it got at enrolment, and keeps it as the last good one.
+//! - Policy: when the server's policy version is newer than the one in force (the upload's
+//!   acknowledgement says, or a cycle with nothing to send asks), the agent fetches it,
+//!   verifies it with the policy key it got at enrolment, and keeps it as the last good one.
 //!   A version lower than the one in force is refused (no rollback).
 
 use crate::enforce::lock;
@@ -538,6 +539,16 @@ impl Agent {
             ..CycleReport::default()
         };
         self.upload_step(&mut report)?;
+        // Nothing to send means no acknowledgement to learn a new policy version from: ask.
+        if report.sent == 0 && report.offline.is_none() && self.client.is_some() {
+            match self.refresh_policy() {
+                Ok(v) => report.policy_version = report.policy_version.or(v),
+                Err(AgentError::Client(e)) if e.is_offline() => {
+                    report.offline = Some(e.to_string());
+                }
+                Err(e) => return Err(e),
+            }
+        }
         // A full inventory the server asked for goes at once rather than a cycle later.
         if self.dir.sent()?.need_full && report.offline.is_none() {
             report.inventory = self.inventory_step(now_ms)?;

@@ -1068,6 +1068,46 @@ impl Services {
     }
 }
 
+impl Services {
+    /// Changes an agent's PC groups (which policy exceptions may be bound to). The policy's
+    /// version grows, so the agent fetches its policy with the new groups at its next upload.
+    pub async fn set_agent_groups(
+        &self,
+        cap: &Cap<perm::ManageAgents>,
+        id: i64,
+        groups: &str,
+        client: &ClientInfo,
+    ) -> ServiceResult<()> {
+        let list = parse_groups(groups)?;
+        let actor = cap.actor().label();
+        let now = self.now_ms();
+        let mut w = self.store.write().await?;
+        let before = self.store.agent(id).await?.ok_or(ServiceError::NotFound)?;
+        if !store_agents::set_groups(&mut w, id, &list.join("\n")).await? {
+            return Err(ServiceError::NotFound);
+        }
+        let usb = match store_agents::policy_in(&mut w).await? {
+            Some(p) => p.usb,
+            None => serde_json::to_string(&default_policy())
+                .map_err(|e| ServiceError::Internal(e.to_string()))?,
+        };
+        let version = store_agents::set_policy(&mut w, &usb, now, &actor).await?;
+        self.audit(
+            &mut w,
+            &actor,
+            &client.source,
+            "agents.groups_changed",
+            &format!("agent:{id}"),
+            json!({ "hostname": before.hostname,
+                    "before": before.groups.lines().collect::<Vec<_>>(),
+                    "after": list, "policy_version": version }),
+        )
+        .await?;
+        w.commit().await?;
+        Ok(())
+    }
+}
+
 /// Exceptions on one policy at most.
 pub const MAX_EXCEPTIONS: usize = 500;
 

@@ -300,6 +300,16 @@ pub async fn set_asset(tx: &mut Tx, id: i64, asset_id: Option<i64>) -> Result<()
     Ok(())
 }
 
+/// Sets the agent's PC groups (one per line).
+pub async fn set_groups(tx: &mut Tx, id: i64, groups: &str) -> Result<bool> {
+    let done = sqlx::query("UPDATE agents SET pc_groups = $1 WHERE id = $2")
+        .bind(groups)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Revokes the agent: its key is refused from now on.
 pub async fn revoke(tx: &mut Tx, id: i64, at_ms: i64, by: &str) -> Result<bool> {
     let done = sqlx::query(

@@ -505,6 +505,9 @@ pub struct AgentForm {
     pub minutes: String,
     #[serde(default)]
     pub reason: String,
+    /// PC groups, one per line.
+    #[serde(default)]
+    pub groups: Option<String>,
 }
 
 fn table(head: &[&str], lang: Lang, rows: Vec<Vec<String>>) -> Table {
@@ -843,6 +846,23 @@ pub async fn ledger(
             };
             refused(&state, &view, id, name, f, e).await
         }
+    }
+}
+
+/// `POST /agents/{id}/groups`: the PC's groups; its policy follows at its next contact.
+pub async fn groups(
+    State(state): State<AppState>,
+    Client(client): Client,
+    view: Page<perm::ViewAgents>,
+    p: Page<perm::ManageAgents>,
+    Path(id): Path<i64>,
+    form: CsrfForm<AgentForm>,
+) -> PageResult {
+    let f = form.into_inner();
+    let text = f.groups.clone().unwrap_or_default();
+    match state.svc.set_agent_groups(&p.cap, id, &text, &client).await {
+        Ok(()) => Ok(Redirect::to(&format!("/agents/{id}?ok=agent_groups_saved")).into_response()),
+        Err(e) => refused(&state, &view, id, "groups", f, e).await,
     }
 }
 

@@ -588,7 +588,7 @@ async fn the_policy_is_edited_in_the_ui_and_reaches_the_agent() {
     let state = StateDir::new(dir.path().join("state"));
     let now = s.clock.now_ms();
     let (url, st) = (s.url.clone(), state.clone());
-    blocking(move || run::enroll(&st, &url, &token, "uketsuke-01", "0123abcd", now))
+    let enrolled = blocking(move || run::enroll(&st, &url, &token, "uketsuke-01", "0123abcd", now))
         .await
         .unwrap();
 
@@ -649,6 +649,29 @@ async fn the_policy_is_edited_in_the_ui_and_reaches_the_agent() {
     assert_eq!(usb.exceptions.len(), 1);
     assert_eq!(usb.exceptions[0].users, ["yamada"]);
     assert!(usb.encrypted_only);
+
+    // The PC moves to another group: a bad list is refused by field; a good one reaches the
+    // agent as a new policy version carrying the groups.
+    let href = format!("/agents/{}", enrolled.agent_id);
+    let long = "x".repeat(41);
+    let p = c
+        .post(&format!("{href}/groups"), &[("groups", long.as_str())])
+        .await;
+    assert_eq!(p.status, 400);
+    assert!(p.has("AGT0002"), "{}", p.body);
+    let p = c
+        .post(&format!("{href}/groups"), &[("groups", "reception\n事務")])
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let st = state.clone();
+    let (report, body) = blocking(move || {
+        let mut agent = Agent::open(st, Root::new(FIXTURE), now).unwrap();
+        let r = agent.cycle(now + 1_000).unwrap();
+        (r, agent.policy().1.unwrap())
+    })
+    .await;
+    assert_eq!(report.policy_version, Some(2));
+    assert_eq!(body.groups, ["reception", "事務"]);
 
     // Audited; a staff member may look but not change.
     let audited = s.svc.store.audit_events(1000, 0).await.unwrap();
