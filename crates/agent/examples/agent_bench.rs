@@ -177,14 +177,14 @@ fn main() {
             std::fs::create_dir_all(&sessions).unwrap();
             std::fs::write(sessions.join("2"), "USER=uketsuke\nACTIVE=1\nSEAT=seat0\n").unwrap();
             let mut enforcer = Enforcer::new(
-                Sysfs::new(dir.join("sys")),
+                Box::new(Sysfs::new(dir.join("sys"))),
                 state_dir,
                 id,
                 spool.clone(),
                 sessions,
                 Box::new(NoBlocks),
             );
-            enforcer.sysfs.block_new_devices().expect("fail closed");
+            enforcer.bus.block_new_devices().expect("fail closed");
             let mut times = Vec::with_capacity(n);
             for i in 0..n {
                 let port = format!("1-{}", i + 1);

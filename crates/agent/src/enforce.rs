@@ -17,7 +17,7 @@ use crate::run::AgentError;
 use crate::spool::{Kind, Spool};
 use crate::state::{self, Identity, StateDir, UnlockState};
 use crate::unlock::{Unlock, UnlockError, Verifier};
-use crate::usb::{self, Context, DecisionRecord, Mode, Policy, Sysfs, UEvent, UsbError};
+use crate::usb::{self, Context, DecisionRecord, DeviceBus, Mode, Policy, UEvent, UsbError};
 use base64::Engine as _;
 use mamori_proto::agent::EntryBody;
 use std::collections::BTreeMap;
@@ -162,7 +162,8 @@ struct InForce {
 
 /// The control loop's state.
 pub struct Enforcer {
-    pub sysfs: Sysfs,
+    /// The device bus (`usb::Sysfs` on Linux).
+    pub bus: Box<dyn DeviceBus>,
     dir: StateDir,
     id: Identity,
     spool: Arc<Mutex<Spool>>,
@@ -178,7 +179,7 @@ pub struct Enforcer {
 impl std::fmt::Debug for Enforcer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Enforcer")
-            .field("sysfs", &self.sysfs)
+            .field("bus", &self.bus)
             .field("read_only", &self.read_only.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
@@ -207,7 +208,7 @@ pub fn lock(spool: &Mutex<Spool>) -> std::sync::MutexGuard<'_, Spool> {
 
 impl Enforcer {
     pub fn new(
-        sysfs: Sysfs,
+        bus: Box<dyn DeviceBus>,
         dir: StateDir,
         id: Identity,
         spool: Arc<Mutex<Spool>>,
@@ -215,7 +216,7 @@ impl Enforcer {
         block: Box<dyn BlockControl>,
     ) -> Enforcer {
         Enforcer {
-            sysfs,
+            bus,
             dir,
             id,
             spool,
@@ -258,7 +259,7 @@ impl Enforcer {
 
     /// Fails closed, then decides every device present. Returns the decisions.
     pub fn start(&mut self, now_ms: i64) -> Result<Vec<DecisionRecord>, UsbError> {
-        self.sysfs.block_new_devices()?;
+        self.bus.block_new_devices()?;
         self.reconcile(now_ms)
     }
 
@@ -267,8 +268,8 @@ impl Enforcer {
         let (policy, ctx, key) = self.context_in_force(now_ms);
         self.applied = Some(key);
         let mut out = Vec::new();
-        for port in self.sysfs.present_devices() {
-            let device = self.sysfs.device(&port);
+        for port in self.bus.present_devices() {
+            let device = self.bus.device(&port);
             let decision = usb::decide(&policy, &device, &ctx);
             let record = DecisionRecord {
                 device,
@@ -276,7 +277,7 @@ impl Enforcer {
                 user: ctx.user.clone(),
                 at_ms: now_ms,
             };
-            let record = usb::decided(&self.sysfs, record, &mut |r| self.log(r))?;
+            let record = usb::decided(self.bus.as_ref(), record, &mut |r| self.log(r))?;
             self.after_decision(&record, policy.encrypted_only)?;
             out.push(record);
         }
@@ -303,7 +304,7 @@ impl Enforcer {
         self.encrypted_only.remove(&port);
         if record.decision.mode == Mode::ReadOnly {
             self.read_only.insert(port.clone(), record.clone());
-            for name in self.sysfs.block_devices_of(&port) {
+            for name in self.bus.block_devices_of(&port) {
                 self.protect(&port, &name)?;
             }
             return Ok(());
@@ -315,7 +316,7 @@ impl Enforcer {
             && record.decision.rule != "unlock"
         {
             self.encrypted_only.insert(port.clone());
-            let names = self.sysfs.block_devices_of(&port);
+            let names = self.bus.block_devices_of(&port);
             for name in &names {
                 // A disk with partitions is left to them (a LUKS partition must stay writable).
                 let has_parts = names
@@ -332,7 +333,7 @@ impl Enforcer {
     /// Makes `devname` read-only; when that fails, takes the device's authorisation back.
     fn protect(&mut self, port: &str, devname: &str) -> Result<(), UsbError> {
         if let Err(e) = self.block.set_read_only(devname) {
-            self.sysfs.authorize(port, false)?;
+            self.bus.authorize(port, false)?;
             self.read_only.remove(port);
             return Err(UsbError::NotLogged(format!(
                 "{devname} could not be made read-only, the device is blocked: {e}"
@@ -357,7 +358,8 @@ impl Enforcer {
         ) {
             ("add", "usb", "usb_device") => {
                 let (policy, ctx) = self.context(now_ms);
-                let record = usb::handle(&self.sysfs, msg, &policy, &ctx, &mut |r| self.log(r))?;
+                let record =
+                    usb::handle(self.bus.as_ref(), msg, &policy, &ctx, &mut |r| self.log(r))?;
                 if let Some(r) = &record {
                     self.after_decision(r, policy.encrypted_only)?;
                 }
@@ -398,7 +400,7 @@ impl Enforcer {
             // A disk whose partitions are there is left to them.
             let has_parts = ev.devtype == "disk"
                 && self
-                    .sysfs
+                    .bus
                     .block_devices_of(&port)
                     .iter()
                     .any(|n| n != &name && n.starts_with(name.as_str()));

@@ -376,6 +376,38 @@ pub fn collect_local() -> Result<Inventory, InventoryError> {
     collect(&Root::new(Path::new("/")))
 }
 
+/// Reads the machine's inventory. On Linux it is [`LinuxInventory`]; a Windows
+/// implementation (WMI and the registry for hardware, software and services, the Windows
+/// Update agent for pending updates, BitLocker for encryption) sits beside it behind this
+/// trait, and the diffs, spool and uploads stay the same.
+pub trait InventorySource: Send {
+    fn collect(&self) -> Result<Inventory, InventoryError>;
+}
+
+/// A Linux machine read from its files under a root (`/`, or a recorded tree in tests), with
+/// pending security updates from apt's security index under it.
+#[derive(Debug, Clone)]
+pub struct LinuxInventory {
+    pub root: Root,
+    pub apt_lists: std::path::PathBuf,
+}
+
+impl LinuxInventory {
+    pub fn new(root: Root) -> LinuxInventory {
+        let apt_lists = root.join("var/lib/apt/lists");
+        LinuxInventory { root, apt_lists }
+    }
+}
+
+impl InventorySource for LinuxInventory {
+    fn collect(&self) -> Result<Inventory, InventoryError> {
+        let mut inv = collect(&self.root)?;
+        inv.pending_security_updates =
+            crate::updates::pending_security_updates(&inv.packages, &self.apt_lists);
+        Ok(inv)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

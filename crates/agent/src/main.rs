@@ -138,7 +138,7 @@ fn start_usb_control(agent: &Agent, sysfs: PathBuf) -> Result<(), run::AgentErro
     // Open the socket first: no device may arrive unseen between the decisions and the loop.
     let socket = UEventSocket::open(Duration::from_secs(2)).map_err(|e| refuse(e.to_string()))?;
     let mut enforcer = Enforcer::new(
-        Sysfs::new(&sysfs),
+        Box::new(Sysfs::new(&sysfs)),
         agent.dir.clone(),
         agent.id.clone(),
         agent.spool.clone(),
@@ -178,7 +178,7 @@ fn start_usb_control(agent: &Agent, sysfs: PathBuf) -> Result<(), run::AgentErro
         })
         .map_err(|e| refuse(e.to_string()))?;
     let mut media = mamori_agent::medialog::MediaWatch::new(
-        Sysfs::new(&sysfs),
+        Box::new(Sysfs::new(&sysfs)),
         PathBuf::from("/proc/self/mounts"),
         PathBuf::from("/run/systemd/sessions"),
         agent.spool.clone(),

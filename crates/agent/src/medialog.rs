@@ -10,7 +10,7 @@
 
 use crate::enforce::{append_event, console_user};
 use crate::spool::Spool;
-use crate::usb::Sysfs;
+use crate::usb::DeviceBus;
 use mamori_proto::agent::{Device, EntryBody, FileWrite};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
@@ -44,7 +44,7 @@ struct Watched {
 /// Watches the mounted USB media and records the files written to them.
 pub struct MediaWatch {
     fd: OwnedFd,
-    sysfs: Sysfs,
+    bus: Box<dyn DeviceBus>,
     mounts_file: PathBuf,
     sessions: PathBuf,
     spool: Arc<Mutex<Spool>>,
@@ -93,7 +93,7 @@ impl MediaWatch {
     /// `mounts_file` is `/proc/self/mounts` on a machine; `sessions` is logind's session
     /// directory (see [`console_user`]).
     pub fn new(
-        sysfs: Sysfs,
+        bus: Box<dyn DeviceBus>,
         mounts_file: PathBuf,
         sessions: PathBuf,
         spool: Arc<Mutex<Spool>>,
@@ -101,7 +101,7 @@ impl MediaWatch {
         let fd = inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK)?;
         Ok(MediaWatch {
             fd,
-            sysfs,
+            bus,
             mounts_file,
             sessions,
             spool,
@@ -129,7 +129,7 @@ impl MediaWatch {
             .into_iter()
             .filter(|(node, _)| {
                 let name = node.rsplit('/').next().unwrap_or_default();
-                self.sysfs.usb_port_of_block(name).is_some()
+                self.bus.usb_port_of_block(name).is_some()
             })
             .collect();
         let gone: Vec<PathBuf> = self
@@ -152,10 +152,10 @@ impl MediaWatch {
                 continue;
             }
             let name = node.rsplit('/').next().unwrap_or_default().to_string();
-            let Some(port) = self.sysfs.usb_port_of_block(&name) else {
+            let Some(port) = self.bus.usb_port_of_block(&name) else {
                 continue;
             };
-            let device = self.sysfs.device(&port);
+            let device = self.bus.device(&port);
             self.media.insert(
                 at.clone(),
                 Medium {

@@ -243,10 +243,8 @@ pub struct Agent {
     signer: mamori_client::Identity,
     /// Shared with the USB control loop ([`crate::enforce`]), which logs its decisions to it.
     pub spool: Arc<Mutex<Spool>>,
-    /// Where the inventory is read (`/`, or a recorded tree in tests).
-    pub root: Root,
-    /// apt's lists, for pending security updates.
-    pub apt_lists: PathBuf,
+    /// What reads the machine ([`inventory::LinuxInventory`] on Linux).
+    pub source: Box<dyn inventory::InventorySource>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -273,15 +271,14 @@ impl Agent {
             Some(Client::new(&id.server, id.pin_bytes(), now_ms)?)
         };
         let (spool, _) = Spool::open(&dir.spool_dir(), Limits::default())?;
-        let apt_lists = root.join("var/lib/apt/lists");
+
         Ok(Agent {
             dir,
             id,
             client,
             signer,
             spool: Arc::new(Mutex::new(spool)),
-            root,
-            apt_lists,
+            source: Box::new(inventory::LinuxInventory::new(root)),
         })
     }
 
@@ -324,9 +321,7 @@ impl Agent {
     /// Reads the inventory and puts what the server needs into the spool: a full one when due,
     /// else the changes. Returns `full`, `diff` or `unchanged`.
     pub fn inventory_step(&mut self, now_ms: i64) -> Result<&'static str, AgentError> {
-        let mut inv = inventory::collect(&self.root)?;
-        inv.pending_security_updates =
-            crate::updates::pending_security_updates(&inv.packages, &self.apt_lists);
+        let mut inv = self.source.collect()?;
         if let Some(server) = self.policy().1.and_then(|b| b.ntp_server) {
             inv.clock = Some(crate::clock::check(
                 &server,

@@ -204,9 +204,49 @@ pub enum UsbError {
     NotLogged(String),
 }
 
+/// The device bus as the control sees it. On Linux it is [`Sysfs`] (the kernel's USB
+/// authorisation); a Windows implementation (device installation restrictions and disabling
+/// through SetupAPI/CfgMgr32, volumes through the mount manager) sits beside it behind this
+/// trait, and the control loop, the policy and the log stay the same.
+pub trait DeviceBus: Send + std::fmt::Debug {
+    /// Fail closed: no new device is usable until the control decides. Returns what was set.
+    fn block_new_devices(&self) -> Result<Vec<String>, UsbError>;
+    /// The devices present, by their bus path.
+    fn present_devices(&self) -> Vec<String>;
+    /// The device at `port`.
+    fn device(&self, port: &str) -> Device;
+    /// Makes the device usable, or takes that back.
+    fn authorize(&self, port: &str, yes: bool) -> Result<(), UsbError>;
+    /// The block devices (volumes) of the device at `port`.
+    fn block_devices_of(&self, port: &str) -> Vec<String>;
+    /// The device a block device belongs to, when it is a USB one.
+    fn usb_port_of_block(&self, name: &str) -> Option<String>;
+}
+
 /// The sysfs the control reads and writes: `/sys` on a machine, a recorded tree in tests.
 #[derive(Debug, Clone)]
 pub struct Sysfs(PathBuf);
+
+impl DeviceBus for Sysfs {
+    fn block_new_devices(&self) -> Result<Vec<String>, UsbError> {
+        Sysfs::block_new_devices(self)
+    }
+    fn present_devices(&self) -> Vec<String> {
+        Sysfs::present_devices(self)
+    }
+    fn device(&self, port: &str) -> Device {
+        Sysfs::device(self, port)
+    }
+    fn authorize(&self, port: &str, yes: bool) -> Result<(), UsbError> {
+        Sysfs::authorize(self, port, yes)
+    }
+    fn block_devices_of(&self, port: &str) -> Vec<String> {
+        Sysfs::block_devices_of(self, port)
+    }
+    fn usb_port_of_block(&self, name: &str) -> Option<String> {
+        Sysfs::usb_port_of_block(self, name)
+    }
+}
 
 impl Sysfs {
     pub fn new(root: impl Into<PathBuf>) -> Sysfs {
@@ -347,7 +387,7 @@ impl Sysfs {
 /// A read-only device is authorised: the caller makes its block devices read-only as they
 /// appear (see `enforce`), before anything can mount them.
 pub fn handle(
-    sysfs: &Sysfs,
+    sysfs: &dyn DeviceBus,
     msg: &[u8],
     policy: &Policy,
     ctx: &Context,
@@ -375,7 +415,7 @@ pub fn handle(
 
 /// Logs `record`, then authorises its device unless the decision is deny.
 pub fn decided(
-    sysfs: &Sysfs,
+    sysfs: &dyn DeviceBus,
     record: DecisionRecord,
     log: &mut dyn FnMut(&DecisionRecord) -> Result<(), String>,
 ) -> Result<DecisionRecord, UsbError> {

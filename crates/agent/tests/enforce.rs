@@ -175,7 +175,7 @@ fn pc_with(broken: &[&str], encrypted: &[&str]) -> Pc {
         ..Recorded::default()
     };
     let enforcer = Enforcer::new(
-        sys,
+        Box::new(sys),
         dir.clone(),
         id,
         spool.clone(),

@@ -68,7 +68,7 @@ fn rig(block: &str, mounts_file: Option<PathBuf>) -> Rig {
     let (spool, _) = Spool::open(&tmp.path().join("spool"), Limits::default()).unwrap();
     let spool = Arc::new(Mutex::new(spool));
     let mounts = mounts_file.unwrap_or_else(|| tmp.path().join("mounts"));
-    let watch = MediaWatch::new(sys, mounts, sessions, spool.clone()).unwrap();
+    let watch = MediaWatch::new(Box::new(sys), mounts, sessions, spool.clone()).unwrap();
     Rig { tmp, spool, watch }
 }
 
