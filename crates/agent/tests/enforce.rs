@@ -516,13 +516,63 @@ fn a_mounted_file_system_is_made_read_only_for_real() {
     }
 }
 
-/// The kernel's uevent socket opens and waits (no device arrives on a test machine, so the
-/// wait ends with the timeout).
+/// The kernel's uevent socket receives the kernel's own messages: attaching a loop device
+/// (root only) makes the kernel announce it, and the message reads as the control expects; a
+/// block device that is not under USB is left alone. Elsewhere the socket opens and waits.
 #[cfg(target_os = "linux")]
 #[test]
-fn the_kernel_uevent_socket_opens_and_times_out() {
-    let s = enforce::netlink::UEventSocket::open(std::time::Duration::from_millis(200)).unwrap();
+fn the_kernel_uevent_socket_receives_the_kernels_messages() {
+    let s = enforce::netlink::UEventSocket::open(std::time::Duration::from_millis(500)).unwrap();
     let mut buf = vec![0u8; 64 * 1024];
-    // Another process may plug something meanwhile; whatever arrives is from the kernel.
-    let _ = s.next(&mut buf).unwrap();
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout == b"0\n");
+    if !root || !Path::new("/dev/loop-control").exists() {
+        eprintln!("only the socket: needs root and loop devices for a kernel message");
+        let _ = s.next(&mut buf).unwrap();
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let img = tmp.path().join("disk.img");
+    fs::File::create(&img).unwrap().set_len(4 << 20).unwrap();
+    let out = std::process::Command::new("losetup")
+        .args(["--find", "--show", img.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let node = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    if node.is_empty() {
+        eprintln!("only the socket: no loop device");
+        return;
+    }
+    let name = node.trim_start_matches("/dev/").to_string();
+    let mut seen = None;
+    for _ in 0..10 {
+        match s.next(&mut buf).unwrap() {
+            Some(n) => {
+                let ev = mamori_agent::usb::parse_uevent(&buf[..n]).unwrap();
+                if ev.devname == name {
+                    seen = Some((buf[..n].to_vec(), ev));
+                    break;
+                }
+            }
+            None => break,
+        }
+    }
+    let _ = std::process::Command::new("losetup")
+        .args(["-d", &node])
+        .output();
+    let Some((raw, ev)) = seen else {
+        // Containers outside the host's network namespace get no uevents at all.
+        eprintln!("no kernel message arrived for {name} (no uevents in this namespace)");
+        return;
+    };
+    assert_eq!(ev.subsystem, "block");
+    assert_eq!(ev.devtype, "disk");
+    assert!(ev.devpath.ends_with(&format!("/block/{name}")), "{ev:?}");
+    assert_eq!(ev.usb_port(), None);
+    // Handed to the control: not a USB device's, nothing happens.
+    let mut pc = pc(&[]);
+    assert!(pc.enforcer.on_message(&raw, T0).unwrap().is_none());
+    assert!(pc.blocks.calls.lock().unwrap().is_empty());
 }
