@@ -1108,6 +1108,57 @@ impl Services {
     }
 }
 
+/// USB devices plugged into the agents' PCs on one day (Japan time): usable (allowed or
+/// read-only) and blocked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsbDay {
+    pub day: time::Date,
+    pub usable: u64,
+    pub blocked: u64,
+}
+
+impl Services {
+    /// The last `days` days of USB decisions the agents logged, oldest first (every day, also
+    /// the quiet ones). Read from the indexed event log; empty without one.
+    pub async fn agent_usb_days(
+        &self,
+        _cap: &Cap<perm::ViewAgents>,
+        days: i64,
+    ) -> ServiceResult<Vec<UsbDay>> {
+        let today = crate::clock::to_jst(self.now_ms()).date();
+        let first = today - time::Duration::days(days.max(1) - 1);
+        let from = first.midnight().assume_offset(crate::clock::JST);
+        let from_ms = i64::try_from(from.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        let mut out: Vec<UsbDay> = (0..days.max(1))
+            .map(|i| UsbDay {
+                day: first + time::Duration::days(i),
+                usable: 0,
+                blocked: 0,
+            })
+            .collect();
+        let rows = self
+            .store
+            .search_events(&mamori_storage::events::EventQuery {
+                action: Action::DeviceConnected.as_str().to_string(),
+                from_ms: Some(from_ms),
+                limit: 10_000,
+                ..Default::default()
+            })
+            .await?;
+        for r in rows {
+            let day = crate::clock::to_jst(r.sort_ms).date();
+            if let Some(slot) = out.iter_mut().find(|d| d.day == day) {
+                if r.outcome == Outcome::Failure.as_str() {
+                    slot.blocked += 1;
+                } else {
+                    slot.usable += 1;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// Exceptions on one policy at most.
 pub const MAX_EXCEPTIONS: usize = 500;
 

@@ -243,6 +243,9 @@ pub struct AgentsPage {
     pub l: Layout,
     pub agents: Vec<AgentLine>,
     pub chart: String,
+    /// USB devices plugged in over the last two weeks: usable and blocked per day.
+    pub usb_chart: String,
+    pub usb_blocked: u64,
     pub linked: usize,
     pub unknown: usize,
     pub silent: usize,
@@ -314,6 +317,26 @@ async fn list_page(
         &active.len().to_string(),
         tr(lang, "agents.empty"),
     );
+    let usb_days = state
+        .svc
+        .agent_usb_days(&p.cap, 14)
+        .await
+        .map_err(svc_err)?;
+    let usb_blocked = usb_days.iter().map(|d| d.blocked).sum();
+    let usb_chart = svg::hourly_chart(
+        tr(lang, "agents.usb_chart"),
+        &usb_days
+            .iter()
+            .map(|d| svg::Slot {
+                good: d.usable,
+                bad: d.blocked,
+                tick: (d.day.weekday() == time::Weekday::Monday
+                    || d == usb_days.last().unwrap_or(d))
+                .then(|| format!("{}/{}", u8::from(d.day.month()), d.day.day())),
+            })
+            .collect::<Vec<_>>(),
+        tr(lang, "agents.usb_chart_empty"),
+    );
     let can_manage = p.view.actor.user.role.permits(Permission::ManageAgents);
     let tokens = if can_manage {
         let cap = p.view.actor.can::<perm::ManageAgents>().map_err(svc_err)?;
@@ -360,6 +383,8 @@ async fn list_page(
             .count(),
         agents: views.iter().map(line).collect(),
         chart,
+        usb_chart,
+        usb_blocked,
         linked,
         unknown,
         silent,

@@ -260,6 +260,18 @@ async fn an_agent_enrols_reports_and_is_tied_to_the_ledger() {
     );
     let p = c.get("/logs/events?action=media_written").await;
     assert!(p.has("紹介状/2026-12-03.pdf"), "{}", p.body);
+    // The list charts the last two weeks of USB decisions (one blocked stick so far).
+    let p = c.get("/agents").await;
+    assert!(
+        p.has("USB 機器の接続（直近 14 日）") && p.has("chart-hourly"),
+        "{}",
+        p.body
+    );
+    assert!(
+        !p.has("直近 14 日に USB 機器の接続はありません"),
+        "{}",
+        p.body
+    );
 
     // Registering the PC in the ledger: a bad tag is refused by field; then it is an asset.
     let href = format!("/agents/{}", id.agent_id);
