@@ -38,6 +38,10 @@ impl BlockControl for NoBlocks {
     fn is_encrypted(&mut self, _devname: &str) -> bool {
         false
     }
+
+    fn set_read_write(&mut self, _devname: &str) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// An enrolled agent's state in `dir/state`: identity (its server unreachable: a PC on a closed

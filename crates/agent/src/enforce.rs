@@ -11,7 +11,8 @@
 //!   is there already is remounted read-only. If that fails the device is de-authorised.
 //! - Under "encrypted media only", allowed storage keeps write access only on LUKS volumes:
 //!   every other partition (or an unpartitioned stick) is set read-only the same way.
-//! - When the policy or the unlock changes, the devices present are decided again.
+//! - When the policy or the unlock changes, the devices present are decided again; volumes of a
+//!   device no longer read-only get their flag back (the next mount is writable).
 
 use crate::run::AgentError;
 use crate::spool::{Kind, Spool};
@@ -34,6 +35,10 @@ pub trait BlockControl: Send {
 
     /// Whether the block device holds a LUKS (encrypted) volume.
     fn is_encrypted(&mut self, devname: &str) -> bool;
+
+    /// Takes the read-only flag back (a looser policy): the next mount is writable; a mount
+    /// that is there stays read-only until it is mounted again.
+    fn set_read_write(&mut self, devname: &str) -> Result<(), String>;
 }
 
 /// The LUKS header's first bytes (LUKS1 and LUKS2 alike).
@@ -115,6 +120,11 @@ impl BlockControl for Commands {
             run("mount", &["-o", "remount,ro", &at])?;
         }
         Ok(())
+    }
+
+    fn set_read_write(&mut self, devname: &str) -> Result<(), String> {
+        let node = self.dev.join(devname);
+        run("blockdev", &["--setrw", &node.to_string_lossy()])
     }
 
     fn is_encrypted(&mut self, devname: &str) -> bool {
@@ -302,6 +312,7 @@ impl Enforcer {
     ) -> Result<(), UsbError> {
         let port = record.device.port.clone();
         self.encrypted_only.remove(&port);
+        let was_read_only = self.read_only.contains_key(&port);
         if record.decision.mode == Mode::ReadOnly {
             self.read_only.insert(port.clone(), record.clone());
             for name in self.bus.block_devices_of(&port) {
@@ -310,11 +321,23 @@ impl Enforcer {
             return Ok(());
         }
         self.read_only.remove(&port);
-        if encrypted_only
+        let only_encrypted = encrypted_only
             && record.decision.mode == Mode::Allow
             && record.decision.class == usb::DeviceClass::MassStorage
-            && record.decision.rule != "unlock"
-        {
+            && record.decision.rule != "unlock";
+        if was_read_only && record.decision.mode == Mode::Allow {
+            // Loosened (a new policy, an unlock): its volumes become writable again, except
+            // the unencrypted ones under "encrypted only", handled below.
+            for name in self.bus.block_devices_of(&port) {
+                if only_encrypted && !self.block.is_encrypted(&name) {
+                    continue;
+                }
+                if let Err(e) = self.block.set_read_write(&name) {
+                    eprintln!("mamori-agent: {name}: stays read-only: {e}");
+                }
+            }
+        }
+        if only_encrypted {
             self.encrypted_only.insert(port.clone());
             let names = self.bus.block_devices_of(&port);
             for name in &names {

@@ -76,10 +76,12 @@ fn authorized(root: &Path, port: &str) -> String {
         .to_string()
 }
 
-/// Records what would be made read-only; fails for names in `broken`; `encrypted` hold LUKS.
+/// Records what would be made read-only (and writable again); fails for names in `broken`;
+/// `encrypted` hold LUKS.
 #[derive(Clone, Default)]
 struct Recorded {
     calls: Arc<Mutex<Vec<String>>>,
+    writable: Arc<Mutex<Vec<String>>>,
     broken: Vec<String>,
     encrypted: Vec<String>,
 }
@@ -95,6 +97,11 @@ impl BlockControl for Recorded {
 
     fn is_encrypted(&mut self, devname: &str) -> bool {
         self.encrypted.iter().any(|e| e == devname)
+    }
+
+    fn set_read_write(&mut self, devname: &str) -> Result<(), String> {
+        self.writable.lock().unwrap().push(devname.to_string());
+        Ok(())
     }
 }
 
@@ -357,6 +364,8 @@ fn a_new_policy_an_unverifiable_one_and_an_unlock_are_applied_to_the_devices_pre
     assert_eq!(again.len(), 2);
     assert_eq!(again[0].decision.mode, Mode::Allow);
     assert!(pc.enforcer.read_only_ports().is_empty());
+    // Its volumes, read-only until now, are writable again.
+    assert_eq!(*pc.blocks.writable.lock().unwrap(), ["sdb", "sdb1"]);
 
     // A policy file someone edited no longer verifies: deny-all (keyboards still work).
     let mut forged = sign(&pc.server_key, &policy(3, Mode::Allow));
@@ -507,6 +516,10 @@ fn a_mounted_file_system_is_made_read_only_for_real() {
             fs::read(at.join("before.txt")).unwrap(),
             b"written while allowed"
         );
+        // A looser policy gives the flag back.
+        control.set_read_write(&name).unwrap();
+        let ro = run("blockdev", &["--getro", &node]);
+        assert_eq!(String::from_utf8_lossy(&ro.stdout).trim(), "0");
     });
     run("umount", &[at.to_str().unwrap()]);
     run("blockdev", &["--setrw", &node]);
