@@ -271,13 +271,18 @@ impl Sysfs {
     }
 
     /// Fail closed: no new device is authorised until the agent decides (every root hub's
-    /// `authorized_default` set to 0). Returns the hubs set.
+    /// `authorized_default` set to 0). Returns the hubs set; none on a machine without a USB
+    /// bus (a virtual server).
     pub fn block_new_devices(&self) -> Result<Vec<String>, UsbError> {
         let mut hubs = Vec::new();
-        for e in fs::read_dir(self.usb()).map_err(|source| UsbError::Io {
-            path: self.usb(),
-            source,
-        })? {
+        let entries = match fs::read_dir(self.usb()) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(hubs),
+            other => other.map_err(|source| UsbError::Io {
+                path: self.usb(),
+                source,
+            })?,
+        };
+        for e in entries {
             let Ok(e) = e else { continue };
             let name = e.file_name().to_string_lossy().into_owned();
             if name.starts_with("usb") {
@@ -532,6 +537,14 @@ mod tests {
             &ctx(None, 0),
         );
         assert_eq!((kb.mode, kb.rule.as_str()), (Mode::Allow, "hid"));
+    }
+
+    #[test]
+    fn a_machine_without_a_usb_bus_has_nothing_to_block() {
+        let dir = std::env::temp_dir().join(format!("mamori-no-usb-{}", std::process::id()));
+        let sys = Sysfs::new(&dir);
+        assert_eq!(sys.block_new_devices().unwrap(), Vec::<String>::new());
+        assert!(sys.present_devices().is_empty());
     }
 
     #[test]
