@@ -387,16 +387,7 @@ impl Agent {
             if entries.is_empty() {
                 break;
             }
-            let upload = Upload {
-                entries: entries
-                    .iter()
-                    .map(|e| UploadEntry {
-                        seq: e.seq,
-                        at_ms: e.at_ms,
-                        body: body_of(e),
-                    })
-                    .collect(),
-            };
+            let upload = upload_of(&entries);
             let Some(client) = &self.client else {
                 report.offline =
                     Some("standalone PC: carry the logs with `mamori-agent export`".into());
@@ -466,16 +457,7 @@ impl Agent {
     /// keep it until the server has taken it in). Returns how many entries it holds.
     pub fn export(&mut self, out: &std::path::Path, now_ms: i64) -> Result<u64, AgentError> {
         let entries = lock(&self.spool).pending(usize::MAX, EXPORT_BYTES)?;
-        let upload = Upload {
-            entries: entries
-                .iter()
-                .map(|e| UploadEntry {
-                    seq: e.seq,
-                    at_ms: e.at_ms,
-                    body: body_of(e),
-                })
-                .collect(),
-        };
+        let upload = upload_of(&entries);
         let body = serde_json::to_string(&upload).map_err(|e| file_error(out, e))?;
         // Like a request's: larger than any nonce this agent used (microseconds of the clock).
         let nonce = u64::try_from(now_ms).unwrap_or(0).saturating_mul(1000);
@@ -550,6 +532,20 @@ impl Agent {
             self.upload_step(&mut report)?;
         }
         Ok(report)
+    }
+}
+
+/// Spool entries as the body of an upload.
+fn upload_of(entries: &[spool::Entry]) -> Upload {
+    Upload {
+        entries: entries
+            .iter()
+            .map(|e| UploadEntry {
+                seq: e.seq,
+                at_ms: e.at_ms,
+                body: body_of(e),
+            })
+            .collect(),
     }
 }
 

@@ -1224,6 +1224,14 @@ async fn offline_refused(
     Ok((StatusCode::BAD_REQUEST, render(&pg)).into_response())
 }
 
+/// The file of a standalone form, or why there is none (too large, none chosen).
+fn carried_file(upload: CsrfUpload) -> Result<Vec<u8>, &'static str> {
+    if upload.too_large {
+        return Err("AGT0073");
+    }
+    upload.file.map(|(_, b)| b).ok_or("AGT0075")
+}
+
 /// `POST /agents/offline/enroll`: a standalone PC's enrolment request file in, its answer file
 /// out.
 pub async fn offline_enroll(
@@ -1234,13 +1242,9 @@ pub async fn offline_enroll(
     p: Page<perm::ManageAgents>,
     upload: CsrfUpload,
 ) -> PageResult {
-    let Some((_, bytes)) = upload.file.filter(|_| !upload.too_large) else {
-        let code = if upload.too_large {
-            "AGT0073"
-        } else {
-            "AGT0075"
-        };
-        return offline_refused(&state, &view, "offline_enroll", code).await;
+    let bytes = match carried_file(upload) {
+        Ok(b) => b,
+        Err(code) => return offline_refused(&state, &view, "offline_enroll", code).await,
     };
     match state
         .svc
@@ -1266,13 +1270,9 @@ pub async fn offline_import(
     p: Page<perm::ManageAgents>,
     upload: CsrfUpload,
 ) -> PageResult {
-    let Some((_, bytes)) = upload.file.filter(|_| !upload.too_large) else {
-        let code = if upload.too_large {
-            "AGT0073"
-        } else {
-            "AGT0075"
-        };
-        return offline_refused(&state, &view, "offline_import", code).await;
+    let bytes = match carried_file(upload) {
+        Ok(b) => b,
+        Err(code) => return offline_refused(&state, &view, "offline_import", code).await,
     };
     match state
         .svc
