@@ -359,12 +359,13 @@ impl Services {
         groups: &str,
         now: i64,
     ) -> ServiceResult<SignedPolicy> {
-        let (usb, version) = match store_agents::policy_in(w).await? {
+        let (usb, version, ntp) = match store_agents::policy_in(w).await? {
             Some(p) => (
                 serde_json::from_str(&p.usb).map_err(|e| ServiceError::Internal(e.to_string()))?,
                 p.version,
+                p.ntp_server,
             ),
-            None => (default_policy(), 0),
+            None => (default_policy(), 0, String::new()),
         };
         sign_policy(
             key,
@@ -374,7 +375,7 @@ impl Services {
                 issued_ms: now,
                 groups: groups.lines().map(str::to_string).collect(),
                 usb,
-                ntp_server: None,
+                ntp_server: Some(ntp).filter(|n| !n.is_empty()),
             },
         )
     }
@@ -937,7 +938,7 @@ impl Services {
         }
         let text =
             serde_json::to_string(&usb).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        store_agents::set_policy(w, &text, now - 100 * 86_400_000, actor).await?;
+        store_agents::set_policy(w, &text, "192.168.10.1", now - 100 * 86_400_000, actor).await?;
         for a in crate::demo_agents::demo_agents(now) {
             let mut secret = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut secret);
@@ -1086,12 +1087,15 @@ impl Services {
         if !store_agents::set_groups(&mut w, id, &list.join("\n")).await? {
             return Err(ServiceError::NotFound);
         }
-        let usb = match store_agents::policy_in(&mut w).await? {
-            Some(p) => p.usb,
-            None => serde_json::to_string(&default_policy())
-                .map_err(|e| ServiceError::Internal(e.to_string()))?,
+        let (usb, ntp) = match store_agents::policy_in(&mut w).await? {
+            Some(p) => (p.usb, p.ntp_server),
+            None => (
+                serde_json::to_string(&default_policy())
+                    .map_err(|e| ServiceError::Internal(e.to_string()))?,
+                String::new(),
+            ),
         };
-        let version = store_agents::set_policy(&mut w, &usb, now, &actor).await?;
+        let version = store_agents::set_policy(&mut w, &usb, &ntp, now, &actor).await?;
         self.audit(
             &mut w,
             &actor,
@@ -1335,14 +1339,24 @@ impl Services {
         Ok(PolicyView { usb, row })
     }
 
-    /// Replaces the removable-media policy; every agent fetches it at its next contact (the
-    /// version grows). Returns the new version.
+    /// Replaces the removable-media policy and the time server agents check their clock
+    /// against (empty: none); every agent fetches it at its next contact (the version grows).
+    /// Returns the new version.
     pub async fn set_agent_usb_policy(
         &self,
         cap: &Cap<perm::ManageAgents>,
         usb: &Policy,
+        ntp_server: &str,
         client: &ClientInfo,
     ) -> ServiceResult<i64> {
+        let ntp_server = ntp_server.trim();
+        let host_ok = ntp_server.len() <= 253
+            && ntp_server
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+        if !host_ok {
+            return Err(invalid("AGT0068", "ntp_server"));
+        }
         for (mode, field) in [
             (usb.phone, "phone"),
             (usb.bluetooth, "bluetooth"),
@@ -1359,7 +1373,7 @@ impl Services {
         let now = self.now_ms();
         let text = serde_json::to_string(usb).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let mut w = self.store.write().await?;
-        let version = store_agents::set_policy(&mut w, &text, now, &actor).await?;
+        let version = store_agents::set_policy(&mut w, &text, ntp_server, now, &actor).await?;
         self.audit(
             &mut w,
             &actor,
@@ -1374,6 +1388,8 @@ impl Services {
                 "bluetooth": mode_name(usb.bluetooth),
                 "other": mode_name(usb.other),
                 "exceptions": usb.exceptions.len(),
+                "encrypted_only": usb.encrypted_only,
+                "ntp_server": ntp_server,
             }),
         )
         .await?;

@@ -52,6 +52,9 @@ CREATE INDEX agents_asset ON agents (asset_id);
 CREATE TABLE agent_policy (
     id BIGINT PRIMARY KEY,
     usb TEXT NOT NULL,
+    -- The facility's time server (host or host:port) agents check their clock against; empty:
+    -- none.
+    ntp_server TEXT NOT NULL,
     version BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     updated_by TEXT NOT NULL

@@ -327,13 +327,22 @@ pub async fn revoke(tx: &mut Tx, id: i64, at_ms: i64, by: &str) -> Result<bool> 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyRow {
     pub usb: String,
+    /// The facility's time server; empty: none.
+    pub ntp_server: String,
     pub version: i64,
     pub updated_ms: i64,
     pub updated_by: String,
 }
 
-/// Writes the policy with the next version; returns that version.
-pub async fn set_policy(tx: &mut Tx, usb: &str, at_ms: i64, by: &str) -> Result<i64> {
+/// Writes the policy (the removable-media part as JSON, and the time server) with the next
+/// version; returns that version.
+pub async fn set_policy(
+    tx: &mut Tx,
+    usb: &str,
+    ntp_server: &str,
+    at_ms: i64,
+    by: &str,
+) -> Result<i64> {
     let current: Option<i64> = sqlx::query("SELECT version FROM agent_policy WHERE id = 1")
         .fetch_optional(&mut **tx)
         .await?
@@ -342,24 +351,26 @@ pub async fn set_policy(tx: &mut Tx, usb: &str, at_ms: i64, by: &str) -> Result<
     let version = current.unwrap_or(0) + 1;
     if current.is_some() {
         sqlx::query(
-            "UPDATE agent_policy SET usb = $1, version = $2, updated_at = $3, updated_by = $4 \
-             WHERE id = 1",
+            "UPDATE agent_policy SET usb = $1, version = $2, updated_at = $3, updated_by = $4, \
+             ntp_server = $5 WHERE id = 1",
         )
         .bind(usb)
         .bind(version)
         .bind(at_ms)
         .bind(by)
+        .bind(ntp_server)
         .execute(&mut **tx)
         .await?;
     } else {
         sqlx::query(
-            "INSERT INTO agent_policy (id, usb, version, updated_at, updated_by) \
-             VALUES (1, $1, $2, $3, $4)",
+            "INSERT INTO agent_policy (id, usb, version, updated_at, updated_by, ntp_server) \
+             VALUES (1, $1, $2, $3, $4, $5)",
         )
         .bind(usb)
         .bind(version)
         .bind(at_ms)
         .bind(by)
+        .bind(ntp_server)
         .execute(&mut **tx)
         .await?;
     }
@@ -372,10 +383,11 @@ fn decode_policy(r: &AnyRow) -> Result<PolicyRow> {
         version: r.try_get(1)?,
         updated_ms: r.try_get(2)?,
         updated_by: r.try_get(3)?,
+        ntp_server: r.try_get(4)?,
     })
 }
 
-const POLICY_COLUMNS: &str = "usb, version, updated_at, updated_by";
+const POLICY_COLUMNS: &str = "usb, version, updated_at, updated_by, ntp_server";
 
 /// The policy inside a write.
 pub async fn policy_in(tx: &mut Tx) -> Result<Option<PolicyRow>> {

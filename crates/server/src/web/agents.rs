@@ -978,6 +978,8 @@ pub struct PolicyForm {
     /// `1` when checked.
     #[serde(default)]
     pub encrypted_only: String,
+    #[serde(default)]
+    pub ntp_server: String,
 }
 
 #[derive(Template)]
@@ -986,6 +988,7 @@ pub struct PolicyPage {
     pub l: Layout,
     pub classes: Vec<ClassLine>,
     pub encrypted_only: bool,
+    pub ntp_server: String,
     pub exceptions: Vec<ExceptionLine>,
     /// The exceptions as text, for the form.
     pub text: String,
@@ -1022,7 +1025,7 @@ fn mode_of(s: &str) -> Option<wire::Mode> {
 async fn policy_page(
     state: &AppState,
     p: &Page<perm::ViewAgents>,
-    shown: Option<(wire::Policy, String)>,
+    shown: Option<(wire::Policy, String, String)>,
     error: Option<FormError>,
 ) -> Result<PolicyPage, WebError> {
     let lang = p.lang;
@@ -1033,7 +1036,12 @@ async fn policy_page(
         .map_err(svc_err)?;
     let now = state.svc.now_ms();
     let stored_text = mamori_service::agents::format_exceptions(&view.usb.exceptions);
-    let (usb, text) = shown.unwrap_or((view.usb.clone(), stored_text));
+    let stored_ntp = view
+        .row
+        .as_ref()
+        .map(|r| r.ntp_server.clone())
+        .unwrap_or_default();
+    let (usb, text, ntp_server) = shown.unwrap_or((view.usb.clone(), stored_text, stored_ntp));
     let classes = vec![
         ClassLine {
             key: "mass_storage",
@@ -1089,6 +1097,7 @@ async fn policy_page(
     Ok(PolicyPage {
         l: Layout::new(lang, &p.view, &fac, "agents.policy_title", "/agents"),
         encrypted_only: usb.encrypted_only,
+        ntp_server,
         classes,
         exceptions,
         text,
@@ -1165,18 +1174,22 @@ pub async fn set_policy(
         exceptions,
         encrypted_only: f.encrypted_only == "1",
     };
-    let refuse = |error: FormError, usb: wire::Policy, text: String| async {
-        let pg = policy_page(&state, &view, Some((usb, text)), Some(error)).await?;
+    let refuse = |error: FormError, usb: wire::Policy, text: String, ntp: String| async {
+        let pg = policy_page(&state, &view, Some((usb, text, ntp)), Some(error)).await?;
         Ok::<Response, WebError>((StatusCode::BAD_REQUEST, render(&pg)).into_response())
     };
     if let Some(error) = error {
-        return refuse(error, usb, f.exceptions).await;
+        return refuse(error, usb, f.exceptions, f.ntp_server).await;
     }
-    match state.svc.set_agent_usb_policy(&p.cap, &usb, &client).await {
+    match state
+        .svc
+        .set_agent_usb_policy(&p.cap, &usb, &f.ntp_server, &client)
+        .await
+    {
         Ok(_) => Ok(Redirect::to("/agents/policy?ok=agent_policy_saved").into_response()),
         Err(ServiceError::Invalid { code, field }) => {
             let error = FormError::new(lang, "policy", code, field);
-            refuse(error, usb, f.exceptions).await
+            refuse(error, usb, f.exceptions, f.ntp_server).await
         }
         Err(e) => Err(WebError::from_service(&e, lang)),
     }

@@ -635,8 +635,15 @@ async fn the_policy_is_edited_in_the_ui_and_reaches_the_agent() {
     assert!(s.svc.store.agent_policy().await.unwrap().is_none());
 
     let good = "0781:5583:4C530001230915117283 allow user=yamada group=reception until=2099-03-31 # 検査データの受け渡し\n";
+    // A time server that is not a host name: refused by field.
+    let mut fields = form("read_only", "deny", good);
+    fields.push(("ntp_server", "ntp server; rm -rf"));
+    let p = c.post("/agents/policy", &fields).await;
+    assert_eq!(p.status, 400);
+    assert!(p.has("AGT0068"), "{}", p.body);
     let mut fields = form("read_only", "deny", good);
     fields.push(("encrypted_only", "1"));
+    fields.push(("ntp_server", "ntp.clinic.local:123"));
     let p = c.post("/agents/policy", &fields).await;
     assert_eq!(p.status, 303, "{}", p.body);
     let p = c.get("/agents/policy?ok=agent_policy_saved").await;
@@ -656,7 +663,9 @@ async fn the_policy_is_edited_in_the_ui_and_reaches_the_agent() {
     .await;
     assert_eq!(report.policy_version, Some(1));
     let (usb, body) = policy;
-    assert_eq!(body.unwrap().version, 1);
+    let body = body.unwrap();
+    assert_eq!(body.version, 1);
+    assert_eq!(body.ntp_server.as_deref(), Some("ntp.clinic.local:123"));
     assert_eq!(usb.mass_storage, Mode::ReadOnly);
     assert_eq!(usb.exceptions.len(), 1);
     assert_eq!(usb.exceptions[0].users, ["yamada"]);
