@@ -1195,34 +1195,16 @@ pub async fn set_policy(
     }
 }
 
-/// A JSON file to save.
+/// A JSON file to save (an attachment, as every download: see `ledger::download`).
 fn json_download(name: &str, value: &impl serde::Serialize) -> Result<Response, WebError> {
     let body = serde_json::to_vec_pretty(value)
         .map_err(|e| WebError::from_service(&ServiceError::Internal(e.to_string()), Lang::Ja))?;
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    Ok((
-        [
-            (
-                axum::http::header::CONTENT_TYPE,
-                "application/json".to_string(),
-            ),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{safe}\""),
-            ),
-        ],
+    Ok(crate::web::ledger::download(
         body,
-    )
-        .into_response())
+        "application/json",
+        &crate::web::ledger::ascii_file_name(name),
+        name,
+    ))
 }
 
 /// The list page again with an error on one of the standalone forms.

@@ -1172,7 +1172,7 @@ pub async fn download_file(
 }
 
 /// The plain-ASCII fallback of a file name for `filename=` (the exact name goes in `filename*`).
-fn ascii_file_name(name: &str) -> String {
+pub(crate) fn ascii_file_name(name: &str) -> String {
     let s: String = name
         .chars()
         .map(|c| {
