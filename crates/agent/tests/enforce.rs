@@ -23,6 +23,9 @@ use std::fs;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+mod common;
+use common::{LoopDevice, run};
+
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 const T0: i64 = 1_764_650_000_000;
 const UNLOCK_SECRET: [u8; 32] = [7; 32];
@@ -466,38 +469,13 @@ fn the_console_user_and_mount_points_are_read_as_the_system_writes_them() {
 /// loop devices; says so and passes elsewhere.
 #[test]
 fn a_mounted_file_system_is_made_read_only_for_real() {
-    let root = std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout == b"0\n");
-    let run = |cmd: &str, args: &[&str]| {
-        std::process::Command::new(cmd)
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("{cmd}: {e}"))
+    let Some(dev) = LoopDevice::attach(16) else {
+        return;
     };
-    if !root || !Path::new("/dev/loop-control").exists() {
-        eprintln!("skipped: needs root and loop devices");
-        return;
-    }
+    let (node, name) = (dev.node.clone(), dev.name.clone());
     let tmp = tempfile::tempdir().unwrap();
-    let img = tmp.path().join("stick.img");
-    fs::File::create(&img).unwrap().set_len(16 << 20).unwrap();
-    let out = run("losetup", &["--find", "--show", img.to_str().unwrap()]);
-    if !out.status.success() {
-        eprintln!(
-            "skipped: no loop device: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return;
-    }
-    let node = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let name = node.trim_start_matches("/dev/").to_string();
     let at = tmp.path().join("media");
     fs::create_dir_all(&at).unwrap();
-    // A loop device keeps its read-only flag after it is detached: start from read-write and
-    // leave it so.
-    run("blockdev", &["--setrw", &node]);
     let result = std::panic::catch_unwind(|| {
         assert!(run("mkfs.ext4", &["-q", &node]).status.success());
         assert!(
@@ -522,8 +500,7 @@ fn a_mounted_file_system_is_made_read_only_for_real() {
         assert_eq!(String::from_utf8_lossy(&ro.stdout).trim(), "0");
     });
     run("umount", &[at.to_str().unwrap()]);
-    run("blockdev", &["--setrw", &node]);
-    run("losetup", &["-d", &node]);
+    drop(dev);
     if let Err(p) = result {
         std::panic::resume_unwind(p);
     }
@@ -537,28 +514,12 @@ fn a_mounted_file_system_is_made_read_only_for_real() {
 fn the_kernel_uevent_socket_receives_the_kernels_messages() {
     let s = enforce::netlink::UEventSocket::open(std::time::Duration::from_millis(500)).unwrap();
     let mut buf = vec![0u8; 64 * 1024];
-    let root = std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout == b"0\n");
-    if !root || !Path::new("/dev/loop-control").exists() {
+    let Some(dev) = LoopDevice::attach(4) else {
         eprintln!("only the socket: needs root and loop devices for a kernel message");
         let _ = s.next(&mut buf).unwrap();
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let img = tmp.path().join("disk.img");
-    fs::File::create(&img).unwrap().set_len(4 << 20).unwrap();
-    let out = std::process::Command::new("losetup")
-        .args(["--find", "--show", img.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let node = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    if node.is_empty() {
-        eprintln!("only the socket: no loop device");
-        return;
-    }
-    let name = node.trim_start_matches("/dev/").to_string();
+    };
+    let name = dev.name.clone();
     let mut seen = None;
     for _ in 0..10 {
         match s.next(&mut buf).unwrap() {
@@ -572,9 +533,7 @@ fn the_kernel_uevent_socket_receives_the_kernels_messages() {
             None => break,
         }
     }
-    let _ = std::process::Command::new("losetup")
-        .args(["-d", &node])
-        .output();
+    drop(dev);
     let Some((raw, ev)) = seen else {
         // Containers outside the host's network namespace get no uevents at all.
         eprintln!("no kernel message arrived for {name} (no uevents in this namespace)");

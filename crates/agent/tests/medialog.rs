@@ -22,6 +22,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod common;
+use common::{LoopDevice, run};
+
 const USB: &str = "/devices/pci0000:00/0000:00:14.0/usb1";
 const HELLO_SHA256: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
 
@@ -170,31 +173,10 @@ fn files_written_to_a_mounted_usb_medium_are_logged() {
 /// mount table and the writes are seen through inotify. Needs root and loop devices.
 #[test]
 fn files_written_to_a_real_mounted_file_system_are_logged() {
-    let run = |cmd: &str, args: &[&str]| {
-        std::process::Command::new(cmd)
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("{cmd}: {e}"))
+    let Some(dev) = LoopDevice::attach(16) else {
+        return;
     };
-    let root = run("id", &["-u"]).stdout == b"0\n";
-    if !root || !Path::new("/dev/loop-control").exists() {
-        eprintln!("skipped: needs root and loop devices");
-        return;
-    }
-    let img_dir = tempfile::tempdir().unwrap();
-    let img = img_dir.path().join("stick.img");
-    fs::File::create(&img).unwrap().set_len(16 << 20).unwrap();
-    let out = run("losetup", &["--find", "--show", img.to_str().unwrap()]);
-    if !out.status.success() {
-        eprintln!(
-            "skipped: no loop device: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return;
-    }
-    let node = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let name = node.trim_start_matches("/dev/").to_string();
-    run("blockdev", &["--setrw", &node]);
+    let (node, name) = (dev.node.clone(), dev.name.clone());
     let mut r = rig(&name, Some(PathBuf::from("/proc/self/mounts")));
     let media = r.tmp.path().join("media");
     let outside = media.join("..").join("home");
@@ -233,7 +215,7 @@ fn files_written_to_a_real_mounted_file_system_are_logged() {
         assert_eq!((pdf.size, pdf.sha256.as_str()), (5, HELLO_SHA256));
     }));
     run("umount", &[media.to_str().unwrap()]);
-    run("losetup", &["-d", &node]);
+    drop(dev);
     if let Err(p) = result {
         std::panic::resume_unwind(p);
     }
