@@ -438,6 +438,7 @@ async function flow(page, { base, loginId, password, totpKey }) {
     ['endpoint agents /agents', '/agents', '14p-agents.png'],
     ['one agent /agents/2 (the PACS viewer, not in the ledger)', '/agents/2', '14q-agent.png'],
     ['removable-media policy /agents/policy', '/agents/policy', '14r-agent-policy.png'],
+    ['service allow-lists /agents/baselines', '/agents/baselines', '14s-agent-baselines.png'],
     ['logs with the sealed log', '/logs', '14-logs-seal.png'],
   ]) {
     const resp = await page.goto(new URL(url, base).href);
@@ -529,6 +530,35 @@ async function flow(page, { base, loginId, password, totpKey }) {
     const body = await page.content();
     check('the fixed policy is saved as a new version',
       body.includes('記憶媒体のポリシーを保存しました') && body.includes('紹介状 CD・USB の読み込み'),
+      `now at ${page.url()}: ${await visibleErrorText(page)}`);
+  }
+
+  // The servers' allow-list of the demo: the mamori server keeps within it (a chart says so);
+  // a bad line is refused by its number; saving it again records today's check.
+  {
+    await page.goto(new URL('/agents/baselines', base).href);
+    await settle(page);
+    const card = page.locator('#baseline-server');
+    const within = (await card.innerText()).includes('許可リストの範囲内');
+    const box = card.locator('textarea[name=text]');
+    const kept = await box.inputValue();
+    const lines = kept.endsWith('\n') ? kept : `${kept}\n`;
+    await box.fill(`${lines}tcp/99999 # 誤り\n`);
+    expectBadRequest.add('/agents/baselines');
+    await card.locator('button[type=submit]').click();
+    await settle(page);
+    expectBadRequest.delete('/agents/baselines');
+    const refused = await page.locator('.alert.bad').first().innerText().catch(() => '');
+    const line = lines.split('\n').length;
+    check('a bad allow-list line is refused by its number',
+      within && refused.includes(`${line}行目`) && refused.includes('AGT0081'),
+      `within ${within}, alert 「${refused}」`);
+    await page.locator('#baseline-server textarea[name=text]').fill(kept);
+    await page.locator('#baseline-server button[type=submit]').click();
+    await settle(page);
+    check('the allow-list is saved again as today\'s check',
+      (await page.content()).includes('許可リストを保存しました')
+        && (await page.locator('#baseline-server svg').count()) > 0,
       `now at ${page.url()}: ${await visibleErrorText(page)}`);
   }
 

@@ -1,7 +1,10 @@
 //! Inventory of a Linux PC or server, read from the files the kernel and the distribution keep
 //! (`/etc`, `/proc`, `/sys`, `/var/lib/dpkg`, `/var/log/lastlog`): the machine, the OS, disks and
-//! whether they are encrypted, installed packages, enabled services, listening ports, local
-//! accounts with their last login, and USB devices.
+//! whether they are encrypted, installed packages, enabled and running services, listening
+//! ports, local accounts with their last login, and USB devices.
+//!
+//! Packages come from dpkg's status file here; on rpm-based systems [`LinuxInventory`] asks
+//! rpm (see [`crate::rpm`]).
 //!
 //! Everything is read under a root directory, so tests read a recorded tree and the agent reads
 //! `/`. What the machine does not have (no DMI in a VM, no USB bus) is left empty, never an
@@ -330,6 +333,7 @@ pub fn collect(root: &Root) -> Result<Inventory, InventoryError> {
     services.sort();
     services.dedup();
     inv.enabled_services = services;
+    inv.running_services = running_services(root)?;
     for (file, proto, v6) in [
         ("proc/net/tcp", "tcp", false),
         ("proc/net/tcp6", "tcp", true),
@@ -371,6 +375,51 @@ pub fn collect(root: &Root) -> Result<Inventory, InventoryError> {
     Ok(inv)
 }
 
+/// Services with live processes, from systemd's control groups: `system.slice` under the
+/// unified hierarchy (cgroup v2) or the `systemd` one (v1), nested slices included
+/// (`system-getty.slice/getty@tty1.service`). A service's group is populated while any of its
+/// processes runs — the kernel's answer, which needs neither D-Bus nor `systemctl`. A machine
+/// without systemd has none of these directories and reports none.
+pub fn running_services(root: &Root) -> Result<Vec<String>, InventoryError> {
+    let mut found = Vec::new();
+    for base in [
+        "sys/fs/cgroup/system.slice",
+        "sys/fs/cgroup/unified/system.slice",
+        "sys/fs/cgroup/systemd/system.slice",
+    ] {
+        let mut stack = vec![base.to_string()];
+        while let Some(dir) = stack.pop() {
+            for name in root.dir(&dir) {
+                let path = format!("{dir}/{name}");
+                if name.ends_with(".slice") {
+                    stack.push(path);
+                } else if name.ends_with(".service") && populated(root, &path)? {
+                    found.push(name);
+                }
+            }
+        }
+        if !found.is_empty() {
+            break;
+        }
+    }
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
+/// A control group with processes in it: `populated 1` in `cgroup.events` (v2), or a
+/// non-empty `cgroup.procs` (v1).
+fn populated(root: &Root, dir: &str) -> Result<bool, InventoryError> {
+    if let Some(events) = root.text(&format!("{dir}/cgroup.events"))? {
+        return Ok(events
+            .lines()
+            .any(|l| l.split_whitespace().eq(["populated", "1"])));
+    }
+    Ok(root
+        .text(&format!("{dir}/cgroup.procs"))?
+        .is_some_and(|p| !p.trim().is_empty()))
+}
+
 /// Reads the inventory of this machine.
 pub fn collect_local() -> Result<Inventory, InventoryError> {
     collect(&Root::new(Path::new("/")))
@@ -400,10 +449,22 @@ impl LinuxInventory {
 }
 
 impl InventorySource for LinuxInventory {
+    /// dpkg's packages and apt's security index on Debian and Ubuntu; on a machine without
+    /// dpkg packages but with an rpm database (the Red Hat family, SUSE), rpm's packages and
+    /// dnf's cached security advisories (see [`crate::rpm`]).
     fn collect(&self) -> Result<Inventory, InventoryError> {
         let mut inv = collect(&self.root)?;
-        inv.pending_security_updates =
-            crate::updates::pending_security_updates(&inv.packages, &self.apt_lists);
+        match crate::rpm::database(&self.root) {
+            Some(db) if inv.packages.is_empty() => {
+                inv.packages = crate::rpm::installed(&self.root, db)?;
+                inv.pending_security_updates =
+                    crate::rpm::security_updates(&self.root, &inv.packages);
+            }
+            _ => {
+                inv.pending_security_updates =
+                    crate::updates::pending_security_updates(&inv.packages, &self.apt_lists);
+            }
+        }
         Ok(inv)
     }
 }

@@ -5,6 +5,7 @@
 //! - [`inventory`]: what a Linux machine is made of, read from its files, and diffs between
 //!   inventories;
 //! - [`updates`]: pending security updates from apt's security index;
+//! - [`rpm`]: packages and pending security updates on rpm-based systems (rpm, dnf);
 //! - [`clock`]: the clock against the facility's time server;
 //! - [`usb`]: removable-media control through the kernel's USB authorisation;
 //! - [`enforce`]: the control loop: kernel device messages → policy → durable log → authorised,
@@ -22,6 +23,7 @@ pub mod enforce;
 pub mod inventory;
 #[cfg(target_os = "linux")]
 pub mod medialog;
+pub mod rpm;
 pub mod run;
 pub mod spool;
 pub mod state;

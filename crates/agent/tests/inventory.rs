@@ -75,6 +75,18 @@ fn a_reception_pc_is_inventoried_from_its_files() {
         inv.enabled_services,
         ["cups.service", "remote-support.service", "ssh.service"]
     );
+    // Running: cups waits on its socket (no process); anydesk was started by hand without
+    // being enabled; getty sits in a nested slice.
+    assert_eq!(
+        inv.running_services,
+        [
+            "anydesk.service",
+            "cron.service",
+            "getty@tty1.service",
+            "remote-support.service",
+            "ssh.service"
+        ]
+    );
 
     // Listening: ssh on all addresses, cups on loopback, a remote-support port; mDNS on UDP;
     // the established ssh session is not listening.
@@ -225,4 +237,143 @@ fn a_diff_carries_what_changed_and_rebuilds_the_new_inventory() {
     assert_eq!(mamori_agent::inventory::apply(&old, &d), new);
     // Nothing changed: nothing to send.
     assert!(mamori_agent::inventory::diff(&new, &new).is_empty());
+}
+
+#[test]
+fn a_first_clock_reading_is_news_and_jitter_is_not() {
+    use mamori_agent::inventory::diff;
+    use mamori_proto::agent::ClockCheck;
+    let (_dir, root) = pc_root();
+    let old = collect(&Root::new(&root)).unwrap();
+    let reading = |offset_ms: Option<i64>, error: &str| ClockCheck {
+        server: "ntp.clinic.local".into(),
+        offset_ms,
+        error: error.into(),
+    };
+    let mut new = old.clone();
+    // The first reading goes with the next cycle, not a day later.
+    new.clock = Some(reading(Some(40), ""));
+    let d = diff(&old, &new);
+    assert!(!d.is_empty());
+    assert_eq!(d.clock, new.clock);
+    let sent = mamori_agent::inventory::apply(&old, &d);
+    // Jitter under a second waits for the daily full inventory.
+    let mut next = sent.clone();
+    next.clock = Some(reading(Some(-310), ""));
+    assert!(diff(&sent, &next).is_empty());
+    // A second or more of drift, a server that stops answering, or a new server is news.
+    next.clock = Some(reading(Some(1_200), ""));
+    assert!(!diff(&sent, &next).is_empty());
+    next.clock = Some(reading(None, "timed out"));
+    assert_eq!(diff(&sent, &next).clock, next.clock);
+    next.clock = Some(ClockCheck {
+        server: "192.168.10.1".into(),
+        ..reading(Some(40), "")
+    });
+    assert!(!diff(&sent, &next).is_empty());
+    // A reading that stopped (no time server any more) is not a change to send.
+    next.clock = None;
+    assert!(diff(&sent, &next).is_empty());
+}
+
+/// Builds an empty `noarch` rpm of `name` with `epoch:version-release` and returns its file.
+fn build_rpm(top: &Path, name: &str, epoch: Option<u32>, version: &str, release: &str) -> PathBuf {
+    std::fs::create_dir_all(top).unwrap();
+    let spec = top.join(format!("{name}.spec"));
+    let epoch = epoch.map(|e| format!("Epoch: {e}\n")).unwrap_or_default();
+    std::fs::write(
+        &spec,
+        format!(
+            "Name: {name}\nVersion: {version}\nRelease: {release}\n{epoch}Summary: test\n\
+License: MIT\nBuildArch: noarch\n%description\ntest\n%files\n"
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new("rpmbuild")
+        .args(["-bb", "--quiet", "--define"])
+        .arg(format!("_topdir {}", top.display()))
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    top.join(format!("RPMS/noarch/{name}-{version}-{release}.noarch.rpm"))
+}
+
+#[test]
+fn an_rpm_based_machine_lists_what_rpm_has_installed() {
+    let have = |tool: &str| {
+        std::process::Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("rpm") || !have("rpmbuild") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI installs rpm (apt-get install rpm)"
+        );
+        eprintln!("skipped: needs rpm and rpmbuild");
+        return;
+    }
+    // The reception PC's tree as a RHEL-family machine: no dpkg, an rpm database under
+    // /var/lib/rpm with two packages (one with an epoch) and a signing key's pseudo-package.
+    let (dir, root) = pc_root();
+    std::fs::remove_dir_all(root.join("var/lib/dpkg")).unwrap();
+    let top = dir.path().join("rpmbuild");
+    let files = [
+        build_rpm(&top, "clinic-viewer", Some(1), "2.4.1", "3.el9"),
+        build_rpm(&top, "openssh-server", None, "8.7p1", "38.el9"),
+    ];
+    let rpm = |args: &[&str]| {
+        let out = std::process::Command::new("rpm")
+            .arg("--root")
+            .arg(&root)
+            .args(["--dbpath", "/var/lib/rpm"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    rpm(&["--initdb"]);
+    let mut install = vec!["-i", "--justdb", "--nodeps", "--noscripts"];
+    install.extend(files.iter().map(|f| f.to_str().unwrap()));
+    rpm(&install);
+
+    let inv = mamori_agent::inventory::InventorySource::collect(
+        &mamori_agent::inventory::LinuxInventory::new(Root::new(&root)),
+    )
+    .unwrap();
+    let got: Vec<(&str, &str, &str)> = inv
+        .packages
+        .iter()
+        .map(|p| (p.name.as_str(), p.version.as_str(), p.arch.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("clinic-viewer", "1:2.4.1-3.el9", "noarch"),
+            ("openssh-server", "8.7p1-38.el9", "noarch")
+        ]
+    );
+    // A recorded tree has no repositories to ask: updates unknown, not "none".
+    assert_eq!(inv.pending_security_updates, None);
+    // The rest of the inventory is read as before.
+    assert_eq!(inv.hostname, "uketsuke-pc01");
+
+    // A Debian machine with the rpm tool installed keeps an empty /var/lib/rpm: still dpkg.
+    let (_dir2, debian) = pc_root();
+    std::fs::create_dir_all(debian.join("var/lib/rpm")).unwrap();
+    let inv = mamori_agent::inventory::InventorySource::collect(
+        &mamori_agent::inventory::LinuxInventory::new(Root::new(&debian)),
+    )
+    .unwrap();
+    assert_eq!(inv.packages.len(), 3);
 }

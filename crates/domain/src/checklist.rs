@@ -14,6 +14,7 @@ use crate::ledger::{
     VendorDocument, VendorStatus,
 };
 use crate::registry::{Record, RegistryKind, day_text};
+use crate::service_baseline::{Port, ServiceBaseline};
 use std::collections::{BTreeSet, HashMap};
 use time::{Date, Duration};
 
@@ -232,6 +233,18 @@ pub struct Snapshot {
     /// The removable-media policy the agents enforce: what it does with storage
     /// (`deny`, `read_only`, `allow`); `None` when no agent is enrolled.
     pub usb_storage: Option<String>,
+    /// The service baselines kept in mamori (2-⑫/⑬), by asset class.
+    pub service_baselines: Vec<ClassBaseline>,
+}
+
+/// The allowed ports and services of one asset class, and when they were last saved (which is
+/// when someone last confirmed them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassBaseline {
+    pub class: AssetClass,
+    pub baseline: ServiceBaseline,
+    pub updated_on: Date,
+    pub updated_by: String,
 }
 
 /// One endpoint agent as the probes see it.
@@ -246,6 +259,10 @@ pub struct AgentFacts {
     pub listening: usize,
     /// Installed packages.
     pub packages: usize,
+    /// Ports it listens on for the network (loopback-only sockets left out).
+    pub ports: Vec<Port>,
+    /// Services running (or, from agents that do not say, enabled).
+    pub services: Vec<String>,
     /// Not heard from for a week.
     pub silent: bool,
 }
@@ -260,6 +277,26 @@ fn hosts(agents: &[&AgentFacts]) -> String {
         text.push_str(&format!(" ほか {more}"));
     }
     text
+}
+
+/// Devices and what they run beyond their baseline, the first few of each:
+/// `pacs-viewer（tcp/5900、anydesk.service）`.
+fn extras_text(off: &[(&AgentFacts, Vec<String>)]) -> String {
+    let mut parts: Vec<String> = off
+        .iter()
+        .take(MAX_LISTED)
+        .map(|(a, x)| {
+            let mut items: Vec<&str> = x.iter().map(String::as_str).take(MAX_LISTED).collect();
+            if x.len() > MAX_LISTED {
+                items.push("…");
+            }
+            format!("{}（{}）", a.hostname, items.join("、"))
+        })
+        .collect();
+    if off.len() > MAX_LISTED {
+        parts.push(format!("ほか {}", off.len() - MAX_LISTED));
+    }
+    parts.join("、")
 }
 
 /// 2-①'s part from the agents: every PC running one is in the ledger.
@@ -1415,9 +1452,28 @@ fn unneeded_services(
         .filter(|d| d.current && d.kind == DocKind::ServiceBaseline && d.applies_to_class(class))
         .filter(|d| d.dated_on.is_some_and(|x| x <= today))
         .max_by(|a, b| a.dated_on.cmp(&b.dated_on).then(a.id.cmp(&b.id)));
+    let allow = s.service_baselines.iter().find(|b| b.class == class);
+    let doc_day = baseline.and_then(|d| d.dated_on);
     let mut until = None;
-    match baseline {
-        Some(d) => {
+    match (allow, baseline) {
+        // The allow-list kept here, saved at least as recently as any baseline document.
+        (Some(b), _) if doc_day.is_none_or(|d| d <= b.updated_on) => {
+            let u = plus_days(b.updated_on, t.evidence_valid_days);
+            let fact = Fact::new("service_allowlist", Tone::Good)
+                .count(b.baseline.rules.len())
+                .arg("date", day_text(Some(b.updated_on)))
+                .arg("by", &b.updated_by);
+            if u >= today {
+                until = Some(u);
+                facts.push(fact);
+            } else {
+                facts.push(
+                    Fact::new("service_baseline_old", Tone::Warn)
+                        .arg("date", day_text(Some(b.updated_on))),
+                );
+            }
+        }
+        (_, Some(d)) => {
             let u = d.dated_on.map(|x| plus_days(x, t.evidence_valid_days));
             if u.is_some_and(|u| u >= today) {
                 until = u;
@@ -1426,7 +1482,7 @@ fn unneeded_services(
                 facts.push(doc_fact("service_baseline_old", Tone::Warn, d));
             }
         }
-        None => facts.push(Fact::new("service_baseline_missing", Tone::Bad)),
+        _ => facts.push(Fact::new("service_baseline_missing", Tone::Bad)),
     }
     let reporting: Vec<&AgentFacts> = s
         .agents
@@ -1439,7 +1495,7 @@ fn unneeded_services(
                 .count(reporting.len())
                 .arg(
                     "listening",
-                    reporting.iter().map(|a| a.listening).sum::<usize>(),
+                    reporting.iter().map(|a| a.ports.len()).sum::<usize>(),
                 )
                 .arg(
                     "packages",
@@ -1447,6 +1503,27 @@ fn unneeded_services(
                 )
                 .arg("hosts", hosts(&reporting)),
         );
+        match allow {
+            Some(b) => {
+                let off: Vec<(&AgentFacts, Vec<String>)> = reporting
+                    .iter()
+                    .map(|a| (*a, b.baseline.extras(&a.ports, &a.services)))
+                    .filter(|(_, x)| !x.is_empty())
+                    .collect();
+                if off.is_empty() {
+                    facts.push(
+                        Fact::new("agents_within_baseline", Tone::Good).count(reporting.len()),
+                    );
+                } else {
+                    facts.push(
+                        Fact::new("agents_beyond_baseline", Tone::Bad)
+                            .count(off.len())
+                            .arg("items", extras_text(&off)),
+                    );
+                }
+            }
+            None => facts.push(Fact::new("service_allowlist_missing", Tone::Info)),
+        }
     }
     let sources: &[Source] = if reporting.is_empty() {
         &[Source::Documents, Source::Ledger]

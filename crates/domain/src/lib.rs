@@ -23,6 +23,7 @@ pub mod password;
 pub mod period;
 pub mod registry;
 pub mod role;
+pub mod service_baseline;
 pub mod wareki;
 
 pub use ids::{AccountId, AssetId, PersonId, SystemId, UserId, VendorId};

@@ -364,6 +364,10 @@ pub struct Inventory {
     pub packages: Vec<Package>,
     /// Units enabled in systemd (`*.wants/`), by name.
     pub enabled_services: Vec<String>,
+    /// Services running now (with live processes), by unit name: what the baselines of
+    /// 2-⑫/⑬ are checked against. Older agents did not send it.
+    #[serde(default)]
+    pub running_services: Vec<String>,
     pub listening: Vec<Listening>,
     pub local_accounts: Vec<LocalAccount>,
     pub usb_devices: Vec<UsbDevice>,
@@ -454,6 +458,8 @@ pub struct InventoryDiff {
     pub disks: ListDiff<Disk>,
     pub packages: ListDiff<Package>,
     pub enabled_services: ListDiff<String>,
+    #[serde(default)]
+    pub running_services: ListDiff<String>,
     pub listening: ListDiff<Listening>,
     pub local_accounts: ListDiff<LocalAccount>,
     pub usb_devices: ListDiff<UsbDevice>,
@@ -466,8 +472,8 @@ pub struct InventoryDiff {
 }
 
 impl InventoryDiff {
-    /// Nothing changed: nothing to upload. A new clock reading alone does not count: it moves a
-    /// little every time and travels with the next diff or the daily full snapshot.
+    /// Nothing changed: nothing to upload. A clock reading that only moved a little (see
+    /// [`diff`]) is not part of a diff: it travels with the daily full snapshot.
     pub fn is_empty(&self) -> bool {
         self.hostname.is_none()
             && self.os.is_none()
@@ -475,15 +481,39 @@ impl InventoryDiff {
             && self.disks.is_empty()
             && self.packages.is_empty()
             && self.enabled_services.is_empty()
+            && self.running_services.is_empty()
             && self.listening.is_empty()
             && self.local_accounts.is_empty()
             && self.usb_devices.is_empty()
             && self.pending_security_updates.is_none()
+            && self.clock.is_none()
+    }
+}
+
+/// How far a clock reading may move from the last one sent before it is news on its own.
+pub const CLOCK_NEWS_MS: i64 = 1_000;
+
+/// Whether a clock reading is worth an upload of its own: the first one, a different server, an
+/// answer where there was none (or the reverse), a different error, or an offset that moved by
+/// [`CLOCK_NEWS_MS`] or more. Small jitter waits for the daily full snapshot.
+fn clock_news(old: Option<&ClockCheck>, new: Option<&ClockCheck>) -> bool {
+    match (old, new) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some(o), Some(n)) => {
+            o.server != n.server
+                || o.error != n.error
+                || match (o.offset_ms, n.offset_ms) {
+                    (Some(a), Some(b)) => (a - b).abs() >= CLOCK_NEWS_MS,
+                    (a, b) => a.is_some() != b.is_some(),
+                }
+        }
     }
 }
 
 /// The changes from `old` to `new`. Packages are keyed by name and architecture (an upgrade is a
-/// change), accounts by name, disks by name, USB devices by port and serial.
+/// change), accounts by name, disks by name, USB devices by port and serial; the clock reading
+/// is part of it when it is news ([`clock_news`]).
 pub fn diff(old: &Inventory, new: &Inventory) -> InventoryDiff {
     InventoryDiff {
         hostname: (old.hostname != new.hostname).then(|| new.hostname.clone()),
@@ -494,6 +524,7 @@ pub fn diff(old: &Inventory, new: &Inventory) -> InventoryDiff {
             (p.name.clone(), p.arch.clone())
         }),
         enabled_services: list_diff(&old.enabled_services, &new.enabled_services, |s| s.clone()),
+        running_services: list_diff(&old.running_services, &new.running_services, |s| s.clone()),
         listening: list_diff(&old.listening, &new.listening, |l| l.clone()),
         local_accounts: list_diff(&old.local_accounts, &new.local_accounts, |a| a.name.clone()),
         usb_devices: list_diff(&old.usb_devices, &new.usb_devices, |u| {
@@ -506,10 +537,10 @@ pub fn diff(old: &Inventory, new: &Inventory) -> InventoryDiff {
         }),
         pending_security_updates: (old.pending_security_updates != new.pending_security_updates)
             .then(|| new.pending_security_updates.clone()),
-        clock: if old.clock == new.clock {
-            None
-        } else {
+        clock: if clock_news(old.clock.as_ref(), new.clock.as_ref()) {
             new.clock.clone()
+        } else {
+            None
         },
     }
 }
@@ -536,6 +567,7 @@ pub fn apply(base: &Inventory, d: &InventoryDiff) -> Inventory {
             (p.name.clone(), p.arch.clone())
         }),
         enabled_services: merge(&base.enabled_services, &d.enabled_services, |s| s.clone()),
+        running_services: merge(&base.running_services, &d.running_services, |s| s.clone()),
         listening: merge(&base.listening, &d.listening, |l| l.clone()),
         local_accounts: merge(&base.local_accounts, &d.local_accounts, |a| a.name.clone()),
         usb_devices: merge(&base.usb_devices, &d.usb_devices, |u| {

@@ -17,6 +17,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use mamori_domain::event::{Action, LogEvent, Outcome, Severity};
 use mamori_domain::ledger::{Asset, AssetClass};
 use mamori_domain::registry::Record;
+use mamori_domain::service_baseline::{self, Port, ServiceBaseline};
 use mamori_proto::agent::{
     self as wire, EnrollRequest, EnrollResponse, EntryBody, Inventory, Mode, Policy, PolicyBody,
     SignedPolicy, Upload, UploadAck,
@@ -93,6 +94,12 @@ pub struct Summary {
     pub packages: usize,
     #[serde(default)]
     pub clock_offset_ms: Option<i64>,
+    /// Ports listening for the network (`tcp/22`; loopback-only sockets left out), each once.
+    #[serde(default)]
+    pub ports: Vec<String>,
+    /// Running services (enabled ones from agents that do not report what runs).
+    #[serde(default)]
+    pub services: Vec<String>,
 }
 
 impl Summary {
@@ -110,8 +117,44 @@ impl Summary {
             listening: inv.listening.len(),
             packages: inv.packages.len(),
             clock_offset_ms: inv.clock.as_ref().and_then(|c| c.offset_ms),
+            ports: network_ports(inv).iter().map(Port::text).collect(),
+            services: if inv.running_services.is_empty() {
+                inv.enabled_services.clone()
+            } else {
+                inv.running_services.clone()
+            },
         }
     }
+
+    /// The ports again as the baseline compares them.
+    pub fn port_list(&self) -> Vec<Port> {
+        self.ports
+            .iter()
+            .filter_map(|p| {
+                let (proto, n) = p.split_once('/')?;
+                Some(Port {
+                    proto: proto.to_string(),
+                    port: n.parse().ok()?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The ports `inv` listens on that the network can reach, each protocol/port once.
+pub fn network_ports(inv: &Inventory) -> Vec<Port> {
+    let mut out: Vec<Port> = inv
+        .listening
+        .iter()
+        .filter(|l| !service_baseline::loopback(&l.address))
+        .map(|l| Port {
+            proto: l.proto.clone(),
+            port: l.port,
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The enrolment page's list of tokens, with whether each can still be used.
@@ -939,6 +982,15 @@ impl Services {
         let text =
             serde_json::to_string(&usb).map_err(|e| ServiceError::Internal(e.to_string()))?;
         store_agents::set_policy(w, &text, "192.168.10.1", now - 100 * 86_400_000, actor).await?;
+        // The servers' allow-list, set when the mamori server went in; PCs have none yet.
+        store_agents::set_baseline(
+            w,
+            AssetClass::Server.as_str(),
+            crate::demo_agents::DEMO_SERVER_BASELINE,
+            now - 40 * 86_400_000,
+            actor,
+        )
+        .await?;
         for a in crate::demo_agents::demo_agents(now) {
             let mut secret = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut secret);
@@ -1021,6 +1073,8 @@ impl Services {
                     pending_updates: summary.pending_updates,
                     listening: summary.listening,
                     packages: summary.packages,
+                    ports: summary.port_list(),
+                    services: summary.services.clone(),
                     silent: a
                         .last_seen_ms
                         .is_none_or(|t| now.saturating_sub(t) > SILENT_AFTER_MS),
@@ -1567,5 +1621,157 @@ mod policy_text_tests {
                 code: "AGT0065"
             }
         );
+    }
+}
+
+/// The asset classes that have a service baseline (2-⑫ servers, 2-⑬ PCs).
+pub const BASELINE_CLASSES: [AssetClass; 2] = [AssetClass::Server, AssetClass::Workstation];
+
+/// One class's baseline as the page shows it: the text as saved, who saved it, and every agent
+/// of the class with what it runs beyond it.
+#[derive(Debug, Clone)]
+pub struct BaselineView {
+    pub class: AssetClass,
+    /// `None`: never saved.
+    pub row: Option<store_agents::BaselineRow>,
+    pub baseline: Option<ServiceBaseline>,
+    /// Agents tied to an asset of this class: (agent id, host name, beyond the baseline).
+    pub agents: Vec<(i64, String, Vec<String>)>,
+    /// What the class's agents report, as lines a first baseline could start from, each with
+    /// how many devices have it.
+    pub reported: Vec<(String, usize)>,
+}
+
+impl Services {
+    /// The service baselines saved, as the checklist uses them. A saved text that no longer
+    /// reads (it was checked on saving) is an internal error, not silently ignored.
+    pub(crate) async fn class_baselines(
+        &self,
+    ) -> ServiceResult<Vec<mamori_domain::checklist::ClassBaseline>> {
+        let mut out = Vec::new();
+        for row in self.store.service_baselines().await? {
+            let Some(class) = AssetClass::parse(&row.asset_class) else {
+                continue;
+            };
+            let baseline = service_baseline::parse(&row.body).map_err(|e| {
+                ServiceError::Internal(format!(
+                    "service baseline {}: line {}: {}",
+                    row.asset_class, e.line, e.code
+                ))
+            })?;
+            out.push(mamori_domain::checklist::ClassBaseline {
+                class,
+                baseline,
+                updated_on: crate::clock::to_jst(row.updated_ms).date(),
+                updated_by: row.updated_by,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The baselines page: servers then PCs.
+    pub async fn service_baseline_views(
+        &self,
+        _cap: &Cap<perm::ViewAgents>,
+    ) -> ServiceResult<Vec<BaselineView>> {
+        let rows = self.store.service_baselines().await?;
+        let assets = self.store.records::<Asset>().await?;
+        let class_of: std::collections::HashMap<i64, AssetClass> =
+            assets.iter().map(|a| (a.id.0, a.class)).collect();
+        let agents: Vec<(AgentRow, Summary)> = self
+            .store
+            .agents()
+            .await?
+            .into_iter()
+            .filter(|a| a.revoked_ms.is_none())
+            .map(|a| {
+                let summary: Summary = serde_json::from_str(&a.summary).unwrap_or_default();
+                (a, summary)
+            })
+            .collect();
+        let mut out = Vec::new();
+        for class in BASELINE_CLASSES {
+            let row = rows
+                .iter()
+                .find(|r| r.asset_class == class.as_str())
+                .cloned();
+            let baseline = row
+                .as_ref()
+                .and_then(|r| service_baseline::parse(&r.body).ok());
+            let mut list = Vec::new();
+            let mut reported: std::collections::BTreeMap<String, usize> = Default::default();
+            for (a, summary) in &agents {
+                if a.asset_id.and_then(|id| class_of.get(&id)) != Some(&class) {
+                    continue;
+                }
+                let ports = summary.port_list();
+                for x in summary.ports.iter().chain(summary.services.iter()) {
+                    *reported.entry(x.clone()).or_default() += 1;
+                }
+                let extras = baseline
+                    .as_ref()
+                    .map(|b| b.extras(&ports, &summary.services))
+                    .unwrap_or_default();
+                list.push((a.id, a.hostname.clone(), extras));
+            }
+            // Ports first (as a baseline is written), then services, each by name.
+            let mut reported: Vec<(String, usize)> = reported.into_iter().collect();
+            reported.sort_by_key(|(x, _)| (!x.contains('/'), x.clone()));
+            out.push(BaselineView {
+                class,
+                row,
+                baseline,
+                agents: list,
+                reported,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Saves the baseline of `class` (servers or PCs) from its text lines; saving it unchanged
+    /// records that it was confirmed today. A line that does not read refuses the whole text
+    /// (see [`service_baseline::parse`]), nothing is written.
+    pub async fn set_service_baseline(
+        &self,
+        cap: &Cap<perm::ManageAgents>,
+        class: &str,
+        text: &str,
+        client: &ClientInfo,
+    ) -> Result<usize, BaselineError> {
+        let class = AssetClass::parse(class)
+            .filter(|c| BASELINE_CLASSES.contains(c))
+            .ok_or(BaselineError::Invalid(invalid("AGT0083", "asset_class")))?;
+        let text = text.replace("\r\n", "\n");
+        let baseline = service_baseline::parse(&text).map_err(BaselineError::Line)?;
+        let actor = cap.actor().label();
+        let now = self.now_ms();
+        let mut w = self.store.write().await.map_err(ServiceError::from)?;
+        store_agents::set_baseline(&mut w, class.as_str(), text.trim_end(), now, &actor)
+            .await
+            .map_err(ServiceError::from)?;
+        self.audit(
+            &mut w,
+            &actor,
+            &client.source,
+            "agents.baseline_saved",
+            "service_baseline",
+            json!({ "asset_class": class.as_str(), "rules": baseline.rules.len() }),
+        )
+        .await?;
+        w.commit().await.map_err(ServiceError::from)?;
+        Ok(baseline.rules.len())
+    }
+}
+
+/// Why a baseline was not saved: a line that does not read, or another refusal.
+#[derive(Debug)]
+pub enum BaselineError {
+    Line(service_baseline::LineError),
+    Invalid(ServiceError),
+}
+
+impl From<ServiceError> for BaselineError {
+    fn from(e: ServiceError) -> Self {
+        BaselineError::Invalid(e)
     }
 }

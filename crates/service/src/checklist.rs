@@ -381,10 +381,12 @@ impl Services {
         let collection = self.log_collection().await?;
         let assets = s.records::<Asset>().await?;
         let (agents, usb_storage) = self.checklist_agents(&assets).await?;
+        let service_baselines = self.class_baselines().await?;
         Ok(Snapshot {
             collection,
             agents,
             usb_storage,
+            service_baselines,
             assets,
             systems: s.records::<InfoSystem>().await?,
             persons: s.records::<Person>().await?,
@@ -883,6 +885,7 @@ mod tests {
             collection: Default::default(),
             agents: Vec::new(),
             usb_storage: None,
+            service_baselines: Vec::new(),
         };
         // Agents of every kind: in the ledger (a server and a PC), unknown, patched, not, unknown.
         let server = full
@@ -901,6 +904,11 @@ mod tests {
             pending_updates: updates,
             listening: 3,
             packages: 700,
+            ports: vec![mamori_domain::service_baseline::Port {
+                proto: "tcp".into(),
+                port: 5900,
+            }],
+            services: vec!["ssh.service".into()],
             silent: false,
         };
         let agents = vec![
@@ -918,6 +926,23 @@ mod tests {
         let mut linked = full.clone();
         linked.agents = vec![agent("sv01", server, Some(0))];
         linked.usb_storage = Some("deny".into());
+        // Allow-lists: the servers' lets sv01 through, the PCs' does not let pc101's port.
+        let allow = |class, text: &str| rules::ClassBaseline {
+            class,
+            baseline: mamori_domain::service_baseline::parse(text).expect("baseline"),
+            updated_on: today,
+            updated_by: "情報 一郎".into(),
+        };
+        if let Some(s) = with_agents.first_mut() {
+            s.service_baselines = vec![
+                allow(
+                    mamori_domain::ledger::AssetClass::Server,
+                    "tcp/5900
+ssh",
+                ),
+                allow(mamori_domain::ledger::AssetClass::Workstation, "ssh"),
+            ];
+        }
         let scope: Vec<&str> = TOPICS.to_vec();
         let mut seen = 0;
         let all = [Snapshot::default(), full, linked]

@@ -74,6 +74,23 @@ fn clock(offset_ms: i64) -> Option<ClockCheck> {
     })
 }
 
+/// The demo's allow-list for servers: what its mamori server needs, each with why.
+pub const DEMO_SERVER_BASELINE: &str = "\
+# サーバの許可リスト（2-⑫）。ここにないポート・サービスは不要として停止する。
+tcp/443          # mamori の画面と端末エージェントの通信
+tcp/22           # 保守用 SSH（管理 VLAN からのみ）
+udp/514          # 機器からのログ受信（syslog）
+chrony           # 時刻同期
+cron
+dbus
+getty@*.service  # コンソールのログイン
+mamori
+mamori-agent
+ssh
+systemd-*.service
+unattended-upgrades
+";
+
 fn mamori_server(now: i64) -> DemoAgent {
     let inventory = Inventory {
         hostname: "sv-mamori01".to_string(),
@@ -127,6 +144,18 @@ fn mamori_server(now: i64) -> DemoAgent {
             "mamori.service".to_string(),
             "ssh.service".to_string(),
             "unattended-upgrades.service".to_string(),
+        ],
+        running_services: vec![
+            "chrony.service".to_string(),
+            "cron.service".to_string(),
+            "dbus.service".to_string(),
+            "getty@tty1.service".to_string(),
+            "mamori-agent.service".to_string(),
+            "mamori.service".to_string(),
+            "ssh.service".to_string(),
+            "systemd-journald.service".to_string(),
+            "systemd-logind.service".to_string(),
+            "systemd-udevd.service".to_string(),
         ],
         listening: listening(&[
             ("tcp", "0.0.0.0", 443),
@@ -265,6 +294,18 @@ fn pacs_viewer(now: i64) -> DemoAgent {
             "ssh.service".to_string(),
             "vncserver@1.service".to_string(),
         ],
+        running_services: vec![
+            "accounts-daemon.service".to_string(),
+            "avahi-daemon.service".to_string(),
+            "cups-browsed.service".to_string(),
+            "cups.service".to_string(),
+            "gdm.service".to_string(),
+            "mamori-agent.service".to_string(),
+            "NetworkManager.service".to_string(),
+            "ssh.service".to_string(),
+            "systemd-journald.service".to_string(),
+            "vncserver@1.service".to_string(),
+        ],
         listening: listening(&[
             ("tcp", "0.0.0.0", 22),
             ("tcp", "0.0.0.0", 5901),
@@ -343,6 +384,11 @@ fn signage(now: i64) -> DemoAgent {
         enabled_services: vec![
             "kiosk.service".to_string(),
             "mamori-agent.service".to_string(),
+        ],
+        running_services: vec![
+            "kiosk.service".to_string(),
+            "mamori-agent.service".to_string(),
+            "systemd-journald.service".to_string(),
         ],
         listening: Vec::new(),
         local_accounts: accounts(&[

@@ -399,7 +399,58 @@ pub async fn policy_in(tx: &mut Tx) -> Result<Option<PolicyRow>> {
     r.as_ref().map(decode_policy).transpose()
 }
 
+/// The service baseline of one asset class, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaselineRow {
+    pub asset_class: String,
+    pub body: String,
+    pub updated_ms: i64,
+    pub updated_by: String,
+}
+
+/// Writes the baseline of `asset_class` (replacing the one before).
+pub async fn set_baseline(
+    tx: &mut Tx,
+    asset_class: &str,
+    body: &str,
+    at_ms: i64,
+    by: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO service_baselines (asset_class, body, updated_at, updated_by) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (asset_class) DO UPDATE SET \
+         body = excluded.body, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+    )
+    .bind(asset_class)
+    .bind(body)
+    .bind(at_ms)
+    .bind(by)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 impl Store {
+    /// The service baselines, by class.
+    pub async fn service_baselines(&self) -> Result<Vec<BaselineRow>> {
+        sqlx::query(
+            "SELECT asset_class, body, updated_at, updated_by FROM service_baselines \
+             ORDER BY asset_class",
+        )
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(BaselineRow {
+                asset_class: r.try_get(0)?,
+                body: r.try_get(1)?,
+                updated_ms: r.try_get(2)?,
+                updated_by: r.try_get(3)?,
+            })
+        })
+        .collect()
+    }
+
     /// Every agent, newest enrolment last.
     pub async fn agents(&self) -> Result<Vec<AgentRow>> {
         sqlx::query(&format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY id"))

@@ -32,6 +32,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (19, "break_glass", include_str!("../migrations/0019_break_glass.sql")),
     (20, "account_import", include_str!("../migrations/0020_account_import.sql")),
     (21, "agents", include_str!("../migrations/0021_agents.sql")),
+    (
+        22,
+        "service_baselines",
+        include_str!("../migrations/0022_service_baselines.sql"),
+    ),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

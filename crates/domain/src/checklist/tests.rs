@@ -172,6 +172,7 @@ fn good() -> Snapshot {
         collection: LogCollection::default(),
         agents: Vec::new(),
         usb_storage: None,
+        service_baselines: Vec::new(),
     }
 }
 
@@ -851,6 +852,11 @@ fn agents_add_their_evidence_to_the_ledger_patches_media_and_services() {
         pending_updates: updates,
         listening: 2,
         packages: 500,
+        ports: vec![Port {
+            proto: "tcp".into(),
+            port: 22,
+        }],
+        services: vec!["ssh.service".into()],
         silent: false,
     };
     // Every agent in the ledger, patched, storage blocked: still a pass, with the agents cited.
@@ -901,4 +907,121 @@ fn agents_add_their_evidence_to_the_ledger_patches_media_and_services() {
             vec!["media_policy", "usb_control_allows_storage"]
         )
     );
+}
+
+#[test]
+fn agents_are_checked_against_the_service_baseline_of_their_class() {
+    let mut s = good();
+    let port = |p: u16| Port {
+        proto: "tcp".into(),
+        port: p,
+    };
+    let agent = |host: &str, id, class, ports: Vec<Port>, services: &[&str]| AgentFacts {
+        hostname: host.into(),
+        asset: Some((id, class)),
+        pending_updates: Some(0),
+        ports,
+        services: services.iter().map(|x| x.to_string()).collect(),
+        ..AgentFacts::default()
+    };
+    s.agents = vec![
+        agent(
+            "sv01",
+            1,
+            AssetClass::Server,
+            vec![port(22), port(443)],
+            &["ssh.service", "postgresql@15-main.service"],
+        ),
+        agent(
+            "pc01",
+            2,
+            AssetClass::Workstation,
+            vec![port(5900)],
+            &["anydesk.service", "cron.service"],
+        ),
+    ];
+    s.usb_storage = Some("deny".into());
+    // No allow-list yet: the document still carries 2-⑫, and mamori says it could compare.
+    let e = run("server.unneeded_services", &s);
+    assert_eq!(e.verdict, Verdict::Pass);
+    let codes: Vec<&str> = e.facts.iter().map(|f| f.code).collect();
+    assert_eq!(
+        codes,
+        [
+            "devices_of_class",
+            "service_baseline",
+            "agents_services",
+            "service_allowlist_missing"
+        ]
+    );
+    // An allow-list for servers saved after the document: it is the baseline, and sv01 keeps
+    // within it.
+    let list = |text: &str, on: Date| ClassBaseline {
+        class: AssetClass::Server,
+        baseline: crate::service_baseline::parse(text).unwrap(),
+        updated_on: on,
+        updated_by: "情報 一郎".into(),
+    };
+    s.service_baselines = vec![list(
+        "tcp/22\ntcp/443\nssh\npostgresql@*.service",
+        date!(2025 - 09 - 01),
+    )];
+    let e = run("server.unneeded_services", &s);
+    assert_eq!(e.verdict, Verdict::Pass);
+    assert_eq!(e.valid_until, Some(date!(2026 - 09 - 01)));
+    let codes: Vec<&str> = e.facts.iter().map(|f| f.code).collect();
+    assert_eq!(
+        codes,
+        [
+            "devices_of_class",
+            "service_allowlist",
+            "agents_services",
+            "agents_within_baseline"
+        ]
+    );
+    // A port beyond it fails the item, naming the host and what.
+    s.service_baselines = vec![list("tcp/22\nssh\npostgresql@*", date!(2025 - 09 - 01))];
+    let e = run("server.unneeded_services", &s);
+    assert_eq!(e.verdict, Verdict::Fail);
+    let f = e
+        .facts
+        .iter()
+        .find(|f| f.code == "agents_beyond_baseline")
+        .unwrap();
+    assert_eq!(f.args[0], ("count", "1".to_string()));
+    assert_eq!(f.args[1], ("items", "sv01（tcp/443）".to_string()));
+    // The PCs' baseline is another list: 2-⑬ is untouched by the servers' one.
+    assert_eq!(
+        run("workstation.unneeded_services", &s).verdict,
+        Verdict::Pass
+    );
+    s.service_baselines.push(ClassBaseline {
+        class: AssetClass::Workstation,
+        ..list("cron", date!(2025 - 09 - 01))
+    });
+    let e = run("workstation.unneeded_services", &s);
+    let f = e
+        .facts
+        .iter()
+        .find(|f| f.code == "agents_beyond_baseline")
+        .unwrap();
+    assert_eq!(f.args[1].1, "pc01（tcp/5900、anydesk.service）");
+    // An allow-list older than the document: the document is the dated baseline, the list still
+    // checks the agents; over a year old and nothing newer, it is stale.
+    s.service_baselines = vec![list(
+        "tcp/22\ntcp/443\nssh\npostgresql@*",
+        date!(2025 - 01 - 01),
+    )];
+    let codes: Vec<&str> = run("server.unneeded_services", &s)
+        .facts
+        .iter()
+        .map(|f| f.code)
+        .collect();
+    assert_eq!(codes[1], "service_baseline");
+    assert!(codes.contains(&"agents_within_baseline"));
+    s.documents.retain(|d| d.kind != DocKind::ServiceBaseline);
+    s.service_baselines = vec![list("tcp/22", date!(2024 - 09 - 01))];
+    let e = run("server.unneeded_services", &s);
+    assert_eq!(e.facts[1].code, "service_baseline_old");
+    assert_eq!(e.verdict, Verdict::Fail);
 }

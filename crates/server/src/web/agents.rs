@@ -19,7 +19,7 @@ use mamori_domain::ledger::{Asset, AssetClass, AssetStatus};
 use mamori_domain::role::Permission;
 use mamori_proto::agent as wire;
 use mamori_reports::svg::{self, Bar, Tone};
-use mamori_service::agents::{AgentRefusal, AgentView, Summary};
+use mamori_service::agents::{AgentRefusal, AgentView, BaselineError, Summary};
 use mamori_service::{ServiceError, perm};
 use mamori_storage::agents::AgentRow;
 use serde::Deserialize;
@@ -489,7 +489,11 @@ pub struct AgentPage {
     pub updates: Table,
     pub updates_known: bool,
     pub listening: Table,
-    pub services: Vec<String>,
+    /// Running services (enabled ones from older agents), each with whether it is beyond the
+    /// baseline of the agent's class.
+    pub services: Vec<(String, bool)>,
+    /// What it runs beyond the baseline of its class; `None`: no baseline applies.
+    pub beyond: Option<Vec<String>>,
     pub accounts: Table,
     pub usb: Table,
     pub packages: Table,
@@ -568,6 +572,21 @@ async fn agent_page(
         .map_err(svc_err)?;
     let inv = inv.unwrap_or_default();
     let summary = Summary::of(&inv);
+    let beyond = state
+        .svc
+        .service_baseline_views(&p.cap)
+        .await
+        .map_err(svc_err)?
+        .into_iter()
+        .filter(|v| v.baseline.is_some())
+        .flat_map(|v| v.agents)
+        .find(|(agent, _, _)| *agent == id)
+        .map(|(_, _, extras)| extras);
+    let services = summary
+        .services
+        .iter()
+        .map(|s| (s.clone(), beyond.as_ref().is_some_and(|b| b.contains(s))))
+        .collect();
     let yes_no = |b: bool| tr(lang, if b { "common.yes" } else { "common.no" }).to_string();
     let machine = vec![
         (tr(lang, "agents.os").to_string(), inv.os.name.clone()),
@@ -730,7 +749,8 @@ async fn agent_page(
         updates,
         updates_known,
         listening,
-        services: inv.enabled_services.clone(),
+        services,
+        beyond,
         accounts,
         usb,
         packages,
@@ -1193,6 +1213,201 @@ pub async fn set_policy(
         }
         Err(e) => Err(WebError::from_service(&e, lang)),
     }
+}
+
+/// One class's card on the baselines page.
+pub struct BaselineCard {
+    /// `server` / `workstation`.
+    pub class: &'static str,
+    /// The text as saved, or (never saved) a first draft from what the agents report.
+    pub text: String,
+    pub saved: bool,
+    pub rules: usize,
+    pub updated: String,
+    pub updated_by: String,
+    /// (agent id, host, beyond the baseline).
+    pub agents: Vec<(i64, String, Vec<String>)>,
+    pub reported: Vec<(String, usize)>,
+    pub chart: String,
+}
+
+#[derive(Template)]
+#[template(path = "agent_baselines.html")]
+pub struct BaselinesPage {
+    pub l: Layout,
+    pub cards: Vec<BaselineCard>,
+    pub can_manage: bool,
+    pub error: Option<FormError>,
+    /// The class whose form the error is about.
+    pub error_class: String,
+}
+
+impl BaselinesPage {
+    pub fn err(&self, class: &str) -> Option<(String, &'static str)> {
+        if self.error_class != class {
+            return None;
+        }
+        FormError::at(&self.error, "baseline", "text")
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct BaselineForm {
+    #[serde(default)]
+    pub asset_class: String,
+    #[serde(default)]
+    pub text: String,
+}
+
+/// A first draft for a class that has no baseline yet: everything its agents report, for the
+/// administrator to cut down.
+fn draft(lang: Lang, reported: &[(String, usize)]) -> String {
+    if reported.is_empty() {
+        return String::new();
+    }
+    let mut text = format!("{}\n", tr(lang, "agents.baseline_draft_head"));
+    for (item, n) in reported {
+        text.push_str(&format!(
+            "{item:<24} # {}\n",
+            tr(lang, "agents.baseline_draft_count").replace("{count}", &n.to_string())
+        ));
+    }
+    text
+}
+
+async fn baselines_page(
+    state: &AppState,
+    p: &Page<perm::ViewAgents>,
+    refused: Option<(FormError, String, String)>,
+) -> Result<BaselinesPage, WebError> {
+    let lang = p.lang;
+    let svc_err = |e: ServiceError| WebError::from_service(&e, lang);
+    let views = state
+        .svc
+        .service_baseline_views(&p.cap)
+        .await
+        .map_err(svc_err)?;
+    let fac = crate::web::pages::facility_name(state)
+        .await
+        .map_err(svc_err)?;
+    let (error, error_class) = match &refused {
+        Some((e, class, _)) => (Some(e.clone()), class.clone()),
+        None => (None, String::new()),
+    };
+    let mut cards = Vec::new();
+    for v in views {
+        let class = v.class.as_str();
+        let within = v.agents.iter().filter(|a| a.2.is_empty()).count();
+        let (good, bad, unchecked) = if v.baseline.is_some() {
+            (within, v.agents.len() - within, 0)
+        } else {
+            (0, 0, v.agents.len())
+        };
+        let chart = svg::donut_chart(
+            &tr(lang, "agents.baseline_chart")
+                .replace("{class}", tr(lang, &format!("asset_class.{class}"))),
+            &[
+                Bar::new(
+                    tr(lang, "agents.baseline_chart_within"),
+                    good as u64,
+                    Tone::Good,
+                ),
+                Bar::new(tr(lang, "agents.baseline_beyond"), bad as u64, Tone::Bad),
+                Bar::new(
+                    tr(lang, "agents.baseline_unchecked"),
+                    unchecked as u64,
+                    Tone::Neutral,
+                ),
+            ]
+            .into_iter()
+            .filter(|b| b.value > 0)
+            .collect::<Vec<_>>(),
+            &v.agents.len().to_string(),
+            tr(lang, "agents.baseline_no_agents"),
+        );
+        let mut card = BaselineCard {
+            class,
+            text: match &v.row {
+                Some(r) => r.body.clone(),
+                None => draft(lang, &v.reported),
+            },
+            saved: v.row.is_some(),
+            rules: v.baseline.as_ref().map_or(0, |b| b.rules.len()),
+            updated: v
+                .row
+                .as_ref()
+                .map(|r| fmt_ms(r.updated_ms))
+                .unwrap_or_default(),
+            updated_by: v
+                .row
+                .as_ref()
+                .map(|r| r.updated_by.clone())
+                .unwrap_or_default(),
+            agents: v.agents,
+            reported: v.reported,
+            chart,
+        };
+        if let Some((_, c, text)) = &refused
+            && c == class
+        {
+            card.text = text.clone();
+        }
+        cards.push(card);
+    }
+    Ok(BaselinesPage {
+        l: Layout::new(lang, &p.view, &fac, "agents.baselines_title", "/agents"),
+        cards,
+        can_manage: p.view.actor.user.role.permits(Permission::ManageAgents),
+        error,
+        error_class,
+    })
+}
+
+/// `/agents/baselines`: which ports and services may run on servers and on PCs (2-⑫/⑬), and
+/// which devices run more.
+pub async fn baselines(
+    State(state): State<AppState>,
+    p: Page<perm::ViewAgents>,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
+    let mut pg = baselines_page(&state, &p, None).await?;
+    pg.l = pg.l.with_flash(q.get("ok").map(String::as_str));
+    Ok(render(&pg))
+}
+
+/// `POST /agents/baselines`: saves one class's baseline (saving it unchanged records that it
+/// was confirmed today).
+pub async fn set_baseline(
+    State(state): State<AppState>,
+    Client(client): Client,
+    view: Page<perm::ViewAgents>,
+    p: Page<perm::ManageAgents>,
+    form: CsrfForm<BaselineForm>,
+) -> PageResult {
+    let lang = p.lang;
+    let f = form.into_inner();
+    let e = match state
+        .svc
+        .set_service_baseline(&p.cap, &f.asset_class, &f.text, &client)
+        .await
+    {
+        Ok(_) => {
+            return Ok(Redirect::to("/agents/baselines?ok=agent_baseline_saved").into_response());
+        }
+        Err(BaselineError::Line(e)) => {
+            let mut fe = FormError::new(lang, "baseline", e.code, "text");
+            fe.message = tr(lang, "agents.policy_line")
+                .replace("{line}", &e.line.to_string())
+                .replace("{message}", &fe.message);
+            fe
+        }
+        Err(BaselineError::Invalid(ServiceError::Invalid { code, .. })) => {
+            FormError::new(lang, "baseline", code, "text")
+        }
+        Err(BaselineError::Invalid(e)) => return Err(WebError::from_service(&e, lang)),
+    };
+    let pg = baselines_page(&state, &view, Some((e, f.asset_class, f.text))).await?;
+    Ok((StatusCode::BAD_REQUEST, render(&pg)).into_response())
 }
 
 /// A JSON file to save (an attachment, as every download: see `ledger::download`).

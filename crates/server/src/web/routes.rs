@@ -125,6 +125,8 @@ pub const ROUTES: &[RouteSpec] = &[
     r("POST", "/agents/enroll", "/agents/enroll", Needs(P::ManageAgents)),
     r("POST", "/agents/enrollments/{id}/withdraw", "/agents/enrollments/999999/withdraw", Needs(P::ManageAgents)),
     r("GET", "/agents/policy", "/agents/policy", Needs(P::ViewAgents)),
+    r("GET", "/agents/baselines", "/agents/baselines", Needs(P::ViewAgents)),
+    r("POST", "/agents/baselines", "/agents/baselines", Needs(P::ManageAgents)),
     r("POST", "/agents/offline/enroll", "/agents/offline/enroll", Needs(P::ManageAgents)),
     r("POST", "/agents/offline/import", "/agents/offline/import", Needs(P::ManageAgents)),
     r("GET", "/agents/{id}/policy-file", "/agents/999999/policy-file", Needs(P::ManageAgents)),
@@ -394,6 +396,8 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("POST", "/agents/enroll") => post(agents::enroll),
         ("POST", "/agents/enrollments/{id}/withdraw") => post(agents::withdraw),
         ("GET", "/agents/policy") => get(agents::policy),
+        ("GET", "/agents/baselines") => get(agents::baselines),
+        ("POST", "/agents/baselines") => post(agents::set_baseline),
         ("POST", "/agents/offline/enroll") => {
             post(agents::offline_enroll).layer(DefaultBodyLimit::max(1024 * 1024))
         }

@@ -937,3 +937,136 @@ async fn a_mass_copy_reported_by_an_agent_raises_an_alert() {
     let titles: Vec<&str> = alerts.iter().map(|a| a.title.as_str()).collect();
     assert!(titles.contains(&"外部記録媒体への大量コピー"), "{titles:?}");
 }
+
+#[tokio::test]
+async fn service_allow_lists_are_edited_per_class_and_checked_against_what_agents_run() {
+    let (s, admin) = TestServer::with_admin().await;
+    let mut c = s.login(&admin).await;
+    let p = c
+        .post("/agents/enroll", &[("note", "受付2"), ("groups", "")])
+        .await;
+    let token = token_in(&p.body);
+    let dir = tempfile::tempdir().unwrap();
+    let state = StateDir::new(dir.path().join("state"));
+    let now = s.clock.now_ms();
+    let (url, st) = (s.url.clone(), state.clone());
+    let id = blocking(move || run::enroll(&st, &url, &token, "uketsuke-02", "0123abcd", now))
+        .await
+        .unwrap();
+    // The recorded PC runs anydesk (started by hand) and listens on tcp/5900 for the network;
+    // cups on 127.0.0.1:631 is not reachable and not compared.
+    let report = blocking(move || {
+        let mut a = Agent::open(state, Root::new(FIXTURE), now).unwrap();
+        a.cycle(now).unwrap()
+    })
+    .await;
+    assert_eq!(report.inventory, "full");
+    let href = format!("/agents/{}", id.agent_id);
+    let p = c
+        .post(
+            &format!("{href}/ledger"),
+            &[
+                ("action", "register"),
+                ("tag", "PC-201"),
+                ("class", "workstation"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+
+    // Never saved: a draft from what the PC reports, for the administrator to cut down.
+    let p = c.get("/agents/baselines").await;
+    assert_eq!(p.status, 200);
+    assert!(
+        p.has("不要サービスの許可リスト") && p.has("未設定") && p.has("未照合"),
+        "{}",
+        p.body
+    );
+    assert!(
+        p.has("tcp/5900") && p.has("anydesk.service") && !p.has("tcp/631"),
+        "{}",
+        p.body
+    );
+
+    // A line that does not read is refused by number, and nothing is stored.
+    let p = c
+        .post(
+            "/agents/baselines",
+            &[
+                ("asset_class", "workstation"),
+                ("text", "tcp/22\nssh\ntcp/70000 # 誤り\n"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 400);
+    assert!(p.has("3行目") && p.has("AGT0081"), "{}", p.body);
+    assert!(p.has("tcp/70000 # 誤り"), "the text is kept: {}", p.body);
+    assert!(s.svc.store.service_baselines().await.unwrap().is_empty());
+    let p = c
+        .post(
+            "/agents/baselines",
+            &[("asset_class", "medical_device"), ("text", "ssh")],
+        )
+        .await;
+    assert_eq!(p.status, 400);
+    assert!(p.has("AGT0083"), "{}", p.body);
+
+    // Saved without anydesk and its port: the PC is beyond it, on the page, on the agent's
+    // page and in checklist item 2-⑬.
+    let list = "tcp/22 # 保守\nudp/5353\nssh\ncron\ngetty@*.service\nremote-support\n";
+    let p = c
+        .post(
+            "/agents/baselines",
+            &[("asset_class", "workstation"), ("text", list)],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let p = c.get("/agents/baselines").await;
+    assert!(p.has("リスト外あり") && p.has("6 行"), "{}", p.body);
+    let p = c.get(&href).await;
+    assert!(
+        p.has("許可リストにないもの") && p.has("anydesk.service"),
+        "{}",
+        p.body
+    );
+    let item = "/checklist/items/workstation.unneeded_services?edition=R7&variant=hospital&fy=2025";
+    let p = c.get(item).await;
+    assert!(
+        p.has("許可リストにないポートやサービス")
+            && p.has("uketsuke-02（tcp/5900、anydesk.service）"),
+        "{}",
+        p.body
+    );
+    // The servers' list is another one: 2-⑫ does not see the PC.
+    let p = c
+        .get("/checklist/items/server.unneeded_services?edition=R7&variant=hospital&fy=2025")
+        .await;
+    assert!(!p.has("uketsuke-02"), "{}", p.body);
+
+    // With the two added (and why), the PC keeps within it; the save is audited.
+    let list = format!("{list}tcp/5900 # 遠隔保守（契約あり）\nanydesk\n");
+    let p = c
+        .post(
+            "/agents/baselines",
+            &[("asset_class", "workstation"), ("text", list.as_str())],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    let p = c.get(item).await;
+    assert!(
+        p.has("許可リストの範囲内で動いています") && p.has("mamori の許可リスト"),
+        "{}",
+        p.body
+    );
+    let saved = s.svc.store.service_baselines().await.unwrap();
+    assert_eq!(saved.len(), 1);
+    assert!(saved[0].body.ends_with("anydesk"));
+    let audits = s.svc.store.audit_events(100, 0).await.unwrap();
+    assert_eq!(
+        audits
+            .iter()
+            .filter(|e| e.action == "agents.baseline_saved")
+            .count(),
+        2
+    );
+}
