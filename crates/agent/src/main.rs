@@ -155,13 +155,20 @@ fn start_usb_control(agent: &Agent, sysfs: PathBuf) -> Result<(), run::AgentErro
         .name("usb-control".into())
         .spawn(move || {
             let mut buf = vec![0u8; 64 * 1024];
+            let mut refreshed = std::time::Instant::now();
             loop {
                 match socket.next(&mut buf) {
                     Ok(Some(n)) => {
+                        // An arrival is decided with the policy read (and verified) for it.
                         match enforcer.on_message(buf.get(..n).unwrap_or_default(), now_ms()) {
                             Ok(Some(r)) => print_decision(&r),
                             Ok(None) => {}
                             Err(e) => eprintln!("mamori-agent: {e}"),
+                        }
+                        // A burst of messages (a stick brings a dozen) checks for a new policy
+                        // or unlock once a second, not after each.
+                        if refreshed.elapsed() < Duration::from_secs(1) {
+                            continue;
                         }
                     }
                     Ok(None) => {}
@@ -170,6 +177,7 @@ fn start_usb_control(agent: &Agent, sysfs: PathBuf) -> Result<(), run::AgentErro
                         std::thread::sleep(Duration::from_secs(1));
                     }
                 }
+                refreshed = std::time::Instant::now();
                 match enforcer.refresh(now_ms()) {
                     Ok(rs) => rs.iter().for_each(print_decision),
                     Err(e) => eprintln!("mamori-agent: {e}"),

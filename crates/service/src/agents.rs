@@ -315,6 +315,21 @@ impl Services {
         req: &EnrollRequest,
         peer: &str,
     ) -> ServiceResult<EnrollResponse> {
+        let mut w = self.store.write().await?;
+        let answer = self.enroll_agent_in(&mut w, key, req, peer).await?;
+        w.commit().await?;
+        Ok(answer)
+    }
+
+    /// [`Services::enroll_agent`] inside the write `w` (committed by the caller, with whatever
+    /// else belongs to the same enrolment).
+    async fn enroll_agent_in(
+        &self,
+        w: &mut mamori_storage::WriteTx,
+        key: &SigningKey,
+        req: &EnrollRequest,
+        peer: &str,
+    ) -> ServiceResult<EnrollResponse> {
         let hostname = req.hostname.trim();
         if hostname.is_empty() || !plain(hostname, 253) {
             return Err(invalid("AGT0010", "hostname"));
@@ -331,10 +346,8 @@ impl Services {
             )
             .map_err(|_| invalid("AGT0012", "proof"))?;
         let now = self.now_ms();
-        let mut w = self.store.write().await?;
         let Some(token) =
-            store_agents::enrollment_by_hash(&mut w, &sha256_hex(req.token.trim().as_bytes()))
-                .await?
+            store_agents::enrollment_by_hash(w, &sha256_hex(req.token.trim().as_bytes())).await?
         else {
             return Err(invalid("AGT0013", "token"));
         };
@@ -348,7 +361,7 @@ impl Services {
         rand::rngs::OsRng.fill_bytes(&mut unlock);
         let unlock_secret = B64.encode(unlock);
         let agent_id = match store_agents::insert_agent(
-            &mut w,
+            w,
             &NewAgent {
                 hostname,
                 machine_id: req.machine_id.trim(),
@@ -369,14 +382,14 @@ impl Services {
             }
             other => other?,
         };
-        if !store_agents::claim_enrollment(&mut w, token.id, agent_id, now).await? {
+        if !store_agents::claim_enrollment(w, token.id, agent_id, now).await? {
             return Err(invalid("AGT0014", "token"));
         }
         let policy = self
-            .policy_for(&mut w, key, agent_id, &token.groups, now)
+            .policy_for(w, key, agent_id, &token.groups, now)
             .await?;
         self.audit(
-            &mut w,
+            w,
             &format!("agent:{agent_id}:{hostname}"),
             peer,
             "agents.enrolled",
@@ -385,7 +398,6 @@ impl Services {
                     "enrollment": token.id, "created_by": token.created_by }),
         )
         .await?;
-        w.commit().await?;
         Ok(EnrollResponse {
             agent_id,
             policy_key: policy_key_b64(key),
@@ -423,10 +435,9 @@ impl Services {
         )
     }
 
-    /// Checks a signed request: a known, unrevoked agent, a signature of
-    /// [`wire::signing_message`] by its key, and a nonce larger than any before (taken here).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn authenticate_agent(
+    /// The enrolled, not revoked agent whose key signed `method path nonce body`; the nonce is
+    /// not taken (see [`Services::authenticate_agent`] for requests, which must also be fresh).
+    async fn verify_agent_signature(
         &self,
         agent_id: i64,
         nonce: u64,
@@ -448,6 +459,28 @@ impl Services {
         if agent.revoked_ms.is_some() {
             return Ok(Err(AgentRefusal::Revoked));
         }
+        Ok(Ok(agent))
+    }
+
+    /// Checks a signed request: a known, unrevoked agent, a signature of
+    /// [`wire::signing_message`] by its key, and a nonce larger than any before (taken here).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn authenticate_agent(
+        &self,
+        agent_id: i64,
+        nonce: u64,
+        signature: &str,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> ServiceResult<Result<AgentRow, AgentRefusal>> {
+        let agent = match self
+            .verify_agent_signature(agent_id, nonce, signature, method, path, body)
+            .await?
+        {
+            Ok(a) => a,
+            Err(r) => return Ok(Err(r)),
+        };
         let Ok(nonce) = i64::try_from(nonce) else {
             return Ok(Err(AgentRefusal::Unauthenticated));
         };
@@ -1470,9 +1503,12 @@ impl Services {
         if req.format != wire::FORMAT_OFFLINE_REQUEST {
             return Err(invalid("AGT0070", "file"));
         }
-        let answer = self.enroll_agent(key, &req.request, "offline").await?;
+        // The enrolment and the administrator who carried the file, in one write.
         let actor = cap.actor().label();
         let mut w = self.store.write().await?;
+        let answer = self
+            .enroll_agent_in(&mut w, key, &req.request, "offline")
+            .await?;
         self.audit(
             &mut w,
             &actor,
@@ -1508,8 +1544,11 @@ impl Services {
         if export.format != wire::FORMAT_EXPORT {
             return Err(invalid("AGT0071", "file"));
         }
+        // Signed by the PC's key, as its upload would have been. The nonce is not taken: a file
+        // is idempotent by its entries' sequence numbers (those already stored are skipped), so
+        // an import that failed half-way can simply be tried again.
         let agent = match self
-            .authenticate_agent(
+            .verify_agent_signature(
                 export.agent_id,
                 export.nonce,
                 &export.signature,
@@ -1520,12 +1559,21 @@ impl Services {
             .await?
         {
             Ok(a) => a,
-            Err(AgentRefusal::Unauthenticated) => return Err(invalid("AGT0072", "file")),
             Err(AgentRefusal::Revoked) => return Err(invalid("AGT0021", "file")),
-            Err(AgentRefusal::StaleNonce { .. }) => return Err(invalid("AGT0074", "file")),
+            Err(_) => return Err(invalid("AGT0072", "file")),
         };
         let upload: Upload =
             serde_json::from_str(&export.body).map_err(|_| invalid("AGT0072", "file"))?;
+        // Everything in it is stored already: this file again, or an older one.
+        let stored = u64::try_from(agent.acked_seq).unwrap_or(0);
+        if !upload.entries.is_empty() && upload.entries.iter().all(|e| e.seq <= stored) {
+            return Err(invalid("AGT0074", "file"));
+        }
+        // A later file before an earlier one: the earlier one's entries would afterwards look
+        // stored and be skipped for good. The PC numbers its entries without holes.
+        if upload.entries.first().is_some_and(|e| e.seq > stored + 1) {
+            return Err(invalid("AGT0076", "file"));
+        }
         let ack = self
             .agent_upload(&agent, &upload, "offline", collector)
             .await?;

@@ -854,6 +854,45 @@ async fn a_standalone_pc_is_enrolled_and_read_by_carried_files() {
         .await;
     assert!(p.has("AGT0074"), "{}", p.body);
 
+    // Two more trips: the later file first is refused (the earlier one's entries would be
+    // skipped for good), nothing stored; in order, both go in, and either may be tried again
+    // after a failure because only their entries' numbers count.
+    let (second, third) = (dir.path().join("logs2.json"), dir.path().join("logs3.json"));
+    let (st, a, b) = (state.clone(), second.clone(), third.clone());
+    blocking(move || {
+        let mut agent = Agent::open(st, Root::new(FIXTURE), now).unwrap();
+        agent
+            .record_device(&stick(now + 10_000, Mode::Deny))
+            .unwrap();
+        assert_eq!(agent.export(&a, now + 11_000).unwrap(), 1);
+        agent
+            .record_device(&stick(now + 12_000, Mode::ReadOnly))
+            .unwrap();
+        assert_eq!(agent.export(&b, now + 13_000).unwrap(), 1);
+    })
+    .await;
+    let file = |f: &std::path::Path| Some(("file", "logs.json", std::fs::read(f).unwrap()));
+    let url = "/agents/offline/import";
+    let before = s
+        .svc
+        .store
+        .agent(id.agent_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .acked_seq;
+    let p = c.post_multipart(url, &[], file(&third)).await;
+    assert_eq!(p.status, 400);
+    assert!(p.has("AGT0076"), "{}", p.body);
+    let row = s.svc.store.agent(id.agent_id).await.unwrap().unwrap();
+    assert_eq!(row.acked_seq, before);
+    assert_eq!(c.post_multipart(url, &[], file(&second)).await.status, 303);
+    assert_eq!(c.post_multipart(url, &[], file(&third)).await.status, 303);
+    let row = s.svc.store.agent(id.agent_id).await.unwrap().unwrap();
+    assert_eq!(row.acked_seq, before + 2);
+    let p = c.post_multipart(url, &[], file(&second)).await;
+    assert!(p.has("AGT0074"), "{}", p.body);
+
     // A policy change reaches the PC as a file.
     let form = [
         ("mass_storage", "read_only"),
