@@ -36,8 +36,8 @@ pub trait BlockControl: Send {
     /// Whether the block device holds a LUKS (encrypted) volume.
     fn is_encrypted(&mut self, devname: &str) -> bool;
 
-    /// Takes the read-only flag back (a looser policy): the next mount is writable; a mount
-    /// that is there stays read-only until it is mounted again.
+    /// Takes the read-only flag back (a looser policy, an unlock) and makes the file systems
+    /// mounted from it writable again, so the person at the PC need not plug the stick again.
     fn set_read_write(&mut self, devname: &str) -> Result<(), String>;
 }
 
@@ -124,7 +124,13 @@ impl BlockControl for Commands {
 
     fn set_read_write(&mut self, devname: &str) -> Result<(), String> {
         let node = self.dev.join(devname);
-        run("blockdev", &["--setrw", &node.to_string_lossy()])
+        let node = node.to_string_lossy();
+        run("blockdev", &["--setrw", &node])?;
+        let table = fs::read_to_string(&self.mounts).unwrap_or_default();
+        for at in mount_points(&table, &node) {
+            run("mount", &["-o", "remount,rw", &at])?;
+        }
+        Ok(())
     }
 
     fn is_encrypted(&mut self, devname: &str) -> bool {
@@ -326,8 +332,9 @@ impl Enforcer {
             && record.decision.class == usb::DeviceClass::MassStorage
             && record.decision.rule != "unlock";
         if was_read_only && record.decision.mode == Mode::Allow {
-            // Loosened (a new policy, an unlock): its volumes become writable again, except
-            // the unencrypted ones under "encrypted only", handled below.
+            // Loosened (a new policy, an unlock): its volumes and their mounts become
+            // writable again, except the unencrypted ones under "encrypted only", handled
+            // below.
             for name in self.bus.block_devices_of(&port) {
                 if only_encrypted && !self.block.is_encrypted(&name) {
                     continue;

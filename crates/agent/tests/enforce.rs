@@ -465,7 +465,8 @@ fn the_console_user_and_mount_points_are_read_as_the_system_writes_them() {
 }
 
 /// The real thing: an ext4 file system on a loop device, mounted read-write with a file in it;
-/// the control makes the device read-only and remounts it, and writing fails. Needs root and
+/// the control makes the device read-only and remounts it, and writing fails; loosened, the
+/// same mount takes writes again. Needs root and
 /// loop devices; says so and passes elsewhere.
 #[test]
 fn a_mounted_file_system_is_made_read_only_for_real() {
@@ -494,10 +495,13 @@ fn a_mounted_file_system_is_made_read_only_for_real() {
             fs::read(at.join("before.txt")).unwrap(),
             b"written while allowed"
         );
-        // A looser policy gives the flag back.
+        // A looser policy (or an unlock) gives the flag back, and the mount that is there
+        // becomes writable without plugging the stick again.
         control.set_read_write(&name).unwrap();
         let ro = run("blockdev", &["--getro", &node]);
         assert_eq!(String::from_utf8_lossy(&ro.stdout).trim(), "0");
+        fs::write(at.join("after.txt"), b"allowed again").unwrap();
+        assert_eq!(fs::read(at.join("after.txt")).unwrap(), b"allowed again");
     });
     run("umount", &[at.to_str().unwrap()]);
     drop(dev);
