@@ -67,6 +67,7 @@ fn state(dir: &std::path::Path) -> (StateDir, Identity) {
         groups: vec!["reception".into()],
         usb: Policy::fail_closed(),
         ntp_server: None,
+        acked_seq: None,
     })
     .expect("policy");
     let signature = B64.encode(

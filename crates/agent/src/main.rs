@@ -47,6 +47,10 @@ enum Command {
     Export {
         #[arg(long)]
         out: PathBuf,
+        /// Everything the server has not acknowledged, also what earlier files carried (one
+        /// was lost).
+        #[arg(long)]
+        again: bool,
     },
     /// Standalone PC: take a policy file made for this PC on the server.
     ImportPolicy { file: PathBuf },
@@ -302,13 +306,15 @@ fn main() -> ExitCode {
                 }),
             }
         }
-        Command::Export { out } => {
+        Command::Export { out, again } => {
             Agent::open(dir, Root::new("/"), now_ms()).and_then(|mut agent| {
                 // The latest inventory goes with the logs.
                 agent.inventory_step(now_ms())?;
-                let n = agent.export(&out, now_ms())?;
+                let n = agent.export(&out, now_ms(), again)?;
                 println!(
-                    "{n} 件を書き出しました / {n} entries written: {}\nサーバで取り込むまでこのファイルを保管してください / keep the file until the server has taken it in.",
+                    "{n} 件を書き出しました / {n} entries written: {}\n\
+                     サーバで取り込んだら、その端末のポリシーファイルを持ち帰って import-policy で読み込むと、この端末の記録が片付きます。\n\
+                     After the server takes it in, bring the PC's policy file back and run import-policy: that frees them here.",
                     out.display()
                 );
                 Ok(())
@@ -384,6 +390,13 @@ fn main() -> ExitCode {
                     Ok((s, _)) => {
                         let (bytes, waiting, dropped) = s.stats();
                         println!("spool:   {waiting} waiting, {bytes} bytes, {dropped} dropped");
+                        let exported = dir.exported().unwrap_or(0);
+                        if exported > s.acked() {
+                            println!(
+                                "export:  {} entries carried in files, not yet acknowledged (a policy file from the server frees them)",
+                                exported - s.acked()
+                            );
+                        }
                         Ok(())
                     }
                     Err(e) => Err(e.into()),

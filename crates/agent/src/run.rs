@@ -452,11 +452,19 @@ impl Agent {
         Ok(Some(body.version))
     }
 
-    /// Writes every entry waiting in the spool to `out` as a signed export for an
-    /// administrator to carry to the server, then frees them here (the file is their carrier:
-    /// keep it until the server has taken it in). Returns how many entries it holds.
-    pub fn export(&mut self, out: &std::path::Path, now_ms: i64) -> Result<u64, AgentError> {
-        let entries = lock(&self.spool).pending(usize::MAX, EXPORT_BYTES)?;
+    /// Writes the entries waiting in the spool to `out` as a signed export for an
+    /// administrator to carry to the server: those not yet in an earlier file, or with `again`
+    /// every one the server has not acknowledged (a file was lost). Nothing is freed here: the
+    /// server's acknowledgement comes back in the next policy file ([`Agent::import_policy`]).
+    /// Returns how many entries it holds.
+    pub fn export(
+        &mut self,
+        out: &std::path::Path,
+        now_ms: i64,
+        again: bool,
+    ) -> Result<u64, AgentError> {
+        let after = if again { 0 } else { self.dir.exported()? };
+        let entries = lock(&self.spool).pending_after(after, usize::MAX, EXPORT_BYTES)?;
         let upload = upload_of(&entries);
         let body = serde_json::to_string(&upload).map_err(|e| file_error(out, e))?;
         // Like a request's: larger than any nonce this agent used (microseconds of the clock).
@@ -480,7 +488,7 @@ impl Agent {
         let bytes = serde_json::to_vec(&file).map_err(|e| file_error(out, e))?;
         write_new(out, &bytes)?;
         if let Some(last) = entries.last() {
-            lock(&self.spool).ack(last.seq)?;
+            self.dir.save_exported(last.seq.max(after))?;
         }
         Ok(entries.len() as u64)
     }
@@ -505,6 +513,12 @@ impl Agent {
         let body = mamori_client::verify_policy(&self.id.policy_key, &file.policy)?;
         if body.agent_id.is_some_and(|a| a != self.id.agent_id) {
             return Err(file_error(path, "the signed policy names another agent"));
+        }
+        // The server's acknowledgement of the files carried so far: those entries are freed.
+        if let (Some(acked), Some(_)) = (body.acked_seq, body.agent_id) {
+            let mut spool = lock(&self.spool);
+            let upto = acked.min(spool.last_seq());
+            spool.ack(upto)?;
         }
         self.adopt_policy(&file.policy, &body)
     }

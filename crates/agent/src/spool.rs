@@ -384,6 +384,11 @@ impl Spool {
         self.segments.iter().map(|s| s.bytes).sum()
     }
 
+    /// The number of the newest entry (0: none yet).
+    pub fn last_seq(&self) -> u64 {
+        self.next - 1
+    }
+
     /// Bytes on disk and entries waiting, and entries counted as dropped but not yet reported.
     pub fn stats(&self) -> (u64, u64, u64) {
         (
@@ -529,11 +534,18 @@ impl Spool {
     /// Entries not yet acknowledged, oldest first: at most `max` of them and about `max_bytes`
     /// (at least one).
     pub fn pending(&self, max: usize, max_bytes: usize) -> Result<Vec<Entry>> {
+        self.pending_after(0, max, max_bytes)
+    }
+
+    /// [`Spool::pending`] from the entry after `after` on (entries carried in a file already,
+    /// waiting for their acknowledgement, are skipped).
+    pub fn pending_after(&self, after: u64, max: usize, max_bytes: usize) -> Result<Vec<Entry>> {
+        let from = self.acked.max(after);
         let mut out = Vec::new();
         let mut bytes = 0usize;
-        for s in self.segments.iter().filter(|s| s.last > self.acked) {
+        for s in self.segments.iter().filter(|s| s.last > from) {
             let (entries, _, _) = scan(&s.path, true)?;
-            for e in entries.into_iter().filter(|e| e.seq > self.acked) {
+            for e in entries.into_iter().filter(|e| e.seq > from) {
                 if out.len() >= max || (!out.is_empty() && bytes + e.payload.len() > max_bytes) {
                     return Ok(out);
                 }

@@ -178,6 +178,17 @@ impl StateDir {
         }
     }
 
+    /// The newest spool entry written to an export file (standalone PCs): the next export
+    /// starts after it. The entries stay in the spool until the server's acknowledgement comes
+    /// back in a policy file.
+    pub fn exported(&self) -> Result<u64, StateError> {
+        Ok(read_json(&self.file("exported.json"))?.unwrap_or(0))
+    }
+
+    pub fn save_exported(&self, seq: u64) -> Result<(), StateError> {
+        write_json(&self.file("exported.json"), &seq, false)
+    }
+
     pub fn unlock(&self) -> Result<UnlockState, StateError> {
         Ok(read_json(&self.file("unlock.json"))?.unwrap_or_default())
     }

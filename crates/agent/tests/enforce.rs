@@ -139,6 +139,7 @@ fn policy(version: u64, storage: Mode) -> PolicyBody {
         groups: vec!["reception".into()],
         usb,
         ntp_server: None,
+        acked_seq: None,
     }
 }
 

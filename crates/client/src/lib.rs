@@ -438,6 +438,7 @@ mod tests {
             groups: vec![],
             usb: proto::Policy::fail_closed(),
             ntp_server: None,
+            acked_seq: None,
         })
         .unwrap();
         let sig = B64.encode(server.sign(&proto::policy_message(&body)).to_bytes());

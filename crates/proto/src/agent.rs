@@ -206,6 +206,10 @@ pub struct PolicyBody {
     /// The facility's time server, for the clock check.
     #[serde(default)]
     pub ntp_server: Option<String>,
+    /// Up to which of this PC's entries the server has stored: how the acknowledgement of
+    /// carried logs reaches a standalone PC (in its policy file), which then frees them.
+    #[serde(default)]
+    pub acked_seq: Option<u64>,
 }
 
 /// `POST /api/v1/agent/upload`: spool entries, oldest first.

@@ -386,7 +386,7 @@ impl Services {
             return Err(invalid("AGT0014", "token"));
         }
         let policy = self
-            .policy_for(w, key, agent_id, &token.groups, now)
+            .policy_for(w, key, agent_id, &token.groups, None, now)
             .await?;
         self.audit(
             w,
@@ -412,6 +412,7 @@ impl Services {
         key: &SigningKey,
         agent_id: i64,
         groups: &str,
+        acked_seq: Option<u64>,
         now: i64,
     ) -> ServiceResult<SignedPolicy> {
         let (usb, version, ntp) = match store_agents::policy_in(w).await? {
@@ -431,6 +432,7 @@ impl Services {
                 groups: groups.lines().map(str::to_string).collect(),
                 usb,
                 ntp_server: Some(ntp).filter(|n| !n.is_empty()),
+                acked_seq,
             },
         )
     }
@@ -510,7 +512,7 @@ impl Services {
         let mut w = self.store.write().await?;
         store_agents::touch(&mut w, agent.id, now, peer).await?;
         let p = self
-            .policy_for(&mut w, key, agent.id, &agent.groups, now)
+            .policy_for(&mut w, key, agent.id, &agent.groups, None, now)
             .await?;
         w.commit().await?;
         Ok(p)
@@ -1607,7 +1609,15 @@ impl Services {
         let now = self.now_ms();
         let mut w = self.store.write().await?;
         let policy = self
-            .policy_for(&mut w, key, agent.id, &agent.groups, now)
+            .policy_for(
+                &mut w,
+                key,
+                agent.id,
+                &agent.groups,
+                // The carried files taken in so far: the PC frees those entries.
+                Some(u64::try_from(agent.acked_seq).unwrap_or(0)),
+                now,
+            )
             .await?;
         w.commit().await?;
         Ok(wire::PolicyFile {

@@ -791,7 +791,7 @@ async fn a_standalone_pc_is_enrolled_and_read_by_carried_files() {
             .record_device(&stick(now + 1_000, Mode::Deny))
             .unwrap();
         let r = agent.cycle(now + 2_000).unwrap();
-        let n = agent.export(&ex, now + 3_000).unwrap();
+        let n = agent.export(&ex, now + 3_000, false).unwrap();
         (r, n)
     })
     .await;
@@ -864,11 +864,11 @@ async fn a_standalone_pc_is_enrolled_and_read_by_carried_files() {
         agent
             .record_device(&stick(now + 10_000, Mode::Deny))
             .unwrap();
-        assert_eq!(agent.export(&a, now + 11_000).unwrap(), 1);
+        assert_eq!(agent.export(&a, now + 11_000, false).unwrap(), 1);
         agent
             .record_device(&stick(now + 12_000, Mode::ReadOnly))
             .unwrap();
-        assert_eq!(agent.export(&b, now + 13_000).unwrap(), 1);
+        assert_eq!(agent.export(&b, now + 13_000, false).unwrap(), 1);
     })
     .await;
     let file = |f: &std::path::Path| Some(("file", "logs.json", std::fs::read(f).unwrap()));
@@ -891,6 +891,20 @@ async fn a_standalone_pc_is_enrolled_and_read_by_carried_files() {
     let row = s.svc.store.agent(id.agent_id).await.unwrap().unwrap();
     assert_eq!(row.acked_seq, before + 2);
     let p = c.post_multipart(url, &[], file(&second)).await;
+    assert!(p.has("AGT0074"), "{}", p.body);
+
+    // The files did not free anything on the PC: a lost file can be written again with
+    // everything not acknowledged (here all of it is stored already).
+    let again = dir.path().join("again.json");
+    let (st, a) = (state.clone(), again.clone());
+    let (n, waiting) = blocking(move || {
+        let mut agent = Agent::open(st, Root::new(FIXTURE), now).unwrap();
+        let n = agent.export(&a, now + 14_000, true).unwrap();
+        (n, agent.spool.lock().unwrap().stats().1)
+    })
+    .await;
+    assert_eq!((n, waiting), (4, 4));
+    let p = c.post_multipart(url, &[], file(&again)).await;
     assert!(p.has("AGT0074"), "{}", p.body);
 
     // A policy change reaches the PC as a file.
@@ -916,6 +930,15 @@ async fn a_standalone_pc_is_enrolled_and_read_by_carried_files() {
     })
     .await;
     assert_eq!((version, mode), (Some(1), Mode::ReadOnly));
+    // The policy file also carried the acknowledgement of the files taken in: freed.
+    let st = state.clone();
+    let waiting = blocking(move || {
+        let agent = Agent::open(st, Root::new(FIXTURE), now).unwrap();
+        let (_, waiting, _) = agent.spool.lock().unwrap().stats();
+        waiting
+    })
+    .await;
+    assert_eq!(waiting, 0);
     // A policy file altered on the way does not verify.
     let mut bad: wire::PolicyFile =
         serde_json::from_slice(&std::fs::read(&policy_path).unwrap()).unwrap();
