@@ -68,6 +68,7 @@ fn state(dir: &std::path::Path) -> (StateDir, Identity) {
         usb: Policy::fail_closed(),
         ntp_server: None,
         acked_seq: None,
+        server_pins: Vec::new(),
     })
     .expect("policy");
     let signature = B64.encode(

@@ -26,6 +26,10 @@ use std::sync::{Arc, Mutex};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
+/// How old the policy held may get before the agent asks for it again although its version
+/// did not change.
+pub const POLICY_REFRESH_MS: i64 = 24 * 60 * 60 * 1000;
+
 /// A full inventory is sent at least this often.
 pub const FULL_EVERY_MS: i64 = 24 * 3_600_000;
 /// Entries per upload.
@@ -270,6 +274,11 @@ impl Agent {
         } else {
             Some(Client::new(&id.server, id.pin_bytes(), now_ms)?)
         };
+        // The certificates the last good policy names (the server's next one, before a
+        // renewal) are trusted beside the one pinned at enrolment.
+        if let (Some(c), Some((_, body))) = (&client, state::verified_policy(&dir, &id)) {
+            c.trust(&body.server_pins);
+        }
         let (spool, _) = Spool::open(&dir.spool_dir(), Limits::default())?;
 
         Ok(Agent {
@@ -449,6 +458,9 @@ impl Agent {
             return Ok(None);
         }
         self.dir.save_policy(signed)?;
+        if let Some(c) = &self.client {
+            c.trust(&body.server_pins);
+        }
         Ok(Some(body.version))
     }
 
@@ -531,7 +543,13 @@ impl Agent {
         };
         self.upload_step(&mut report)?;
         // Nothing to send means no acknowledgement to learn a new policy version from: ask.
-        if report.sent == 0 && report.offline.is_none() && self.client.is_some() {
+        // Ask also when the policy held is a day old: what comes with it besides the rules
+        // (the server's next certificate before a renewal) does not change the version.
+        let stale = self
+            .policy()
+            .1
+            .is_none_or(|b| now_ms.saturating_sub(b.issued_ms) >= POLICY_REFRESH_MS);
+        if (report.sent == 0 || stale) && report.offline.is_none() && self.client.is_some() {
             match self.refresh_policy() {
                 Ok(v) => report.policy_version = report.policy_version.or(v),
                 Err(AgentError::Client(e)) if e.is_offline() => {

@@ -140,6 +140,7 @@ fn policy(version: u64, storage: Mode) -> PolicyBody {
         usb,
         ntp_server: None,
         acked_seq: None,
+        server_pins: Vec::new(),
     }
 }
 

@@ -15,8 +15,8 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -157,11 +157,12 @@ pub fn sign_export(id: &Identity, body: &[u8], nonce: u64) -> String {
     B64.encode(sig.to_bytes())
 }
 
-/// Trusts exactly one certificate: the one whose SHA-256 is the pin. The handshake's
-/// signatures are still checked against that certificate's key.
+/// Trusts exactly the pinned certificates: the one whose SHA-256 came at enrolment, and those
+/// a verified policy named since (the next one, before a renewal). The handshake's signatures
+/// are still checked against the certificate's key.
 #[derive(Debug)]
 struct Pinned {
-    pin: [u8; 32],
+    pins: Arc<RwLock<Vec<[u8; 32]>>>,
     algs: rustls::crypto::WebPkiSupportedAlgorithms,
 }
 
@@ -174,11 +175,13 @@ impl ServerCertVerifier for Pinned {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if Sha256::digest(end_entity.as_ref()).as_slice() == self.pin {
+        let digest = Sha256::digest(end_entity.as_ref());
+        let pins = self.pins.read().unwrap_or_else(|e| e.into_inner());
+        if pins.iter().any(|p| digest.as_slice() == p) {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(rustls::Error::General(
-                "the server's certificate is not the pinned one".into(),
+                "the server's certificate is not a pinned one".into(),
             ))
         }
     }
@@ -228,6 +231,7 @@ pub struct Client {
     base: String,
     http: ureq::Agent,
     nonce: AtomicU64,
+    pins: Arc<RwLock<Vec<[u8; 32]>>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -241,6 +245,7 @@ impl Client {
     /// `http://` is accepted only for a server on loopback. `now_ms` starts the nonce.
     pub fn new(server: &str, pin: Option<[u8; 32]>, now_ms: i64) -> Result<Client, ClientError> {
         let base = server.trim().trim_end_matches('/').to_string();
+        let pins: Arc<RwLock<Vec<[u8; 32]>>> = Arc::default();
         let mut builder = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
@@ -250,8 +255,9 @@ impl Client {
                 ClientError::Url("https needs the certificate pin from the token".into())
             })?;
             let provider = Arc::new(rustls::crypto::ring::default_provider());
+            pins.write().unwrap_or_else(|e| e.into_inner()).push(pin);
             let verifier = Pinned {
-                pin,
+                pins: pins.clone(),
                 algs: provider.signature_verification_algorithms,
             };
             let tls = rustls::ClientConfig::builder_with_provider(provider)
@@ -274,7 +280,29 @@ impl Client {
             base,
             http: builder.build(),
             nonce: AtomicU64::new(u64::try_from(now_ms).unwrap_or(0).saturating_mul(1000)),
+            pins,
         })
+    }
+
+    /// Also trusts these certificates (SHA-256 of the DER, hex), as a verified policy names
+    /// them: the server's next certificate, before a renewal. Words that are not 64 hex digits
+    /// are ignored. Over plain `http://` (loopback) there is nothing to pin.
+    pub fn trust(&self, pins: &[String]) {
+        let mut held = self.pins.write().unwrap_or_else(|e| e.into_inner());
+        if held.is_empty() {
+            return;
+        }
+        for p in pins {
+            let bytes: Option<Vec<u8>> = (0..p.len())
+                .step_by(2)
+                .map(|i| p.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+                .collect();
+            if let Some(pin) = bytes.and_then(|b| <[u8; 32]>::try_from(b).ok())
+                && !held.contains(&pin)
+            {
+                held.push(pin);
+            }
+        }
     }
 
     pub fn base(&self) -> &str {
@@ -439,6 +467,7 @@ mod tests {
             usb: proto::Policy::fail_closed(),
             ntp_server: None,
             acked_seq: None,
+            server_pins: Vec::new(),
         })
         .unwrap();
         let sig = B64.encode(server.sign(&proto::policy_message(&body)).to_bytes());

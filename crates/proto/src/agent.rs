@@ -210,6 +210,10 @@ pub struct PolicyBody {
     /// carried logs reaches a standalone PC (in its policy file), which then frees them.
     #[serde(default)]
     pub acked_seq: Option<u64>,
+    /// Certificates (SHA-256 of the DER, hex) the server may present besides the one pinned at
+    /// enrolment: the next one before a renewal. Agents trust them once this policy verifies.
+    #[serde(default)]
+    pub server_pins: Vec<String>,
 }
 
 /// `POST /api/v1/agent/upload`: spool entries, oldest first.

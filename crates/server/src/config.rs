@@ -293,6 +293,10 @@ pub struct RawTls {
     pub mode: Option<String>,
     pub cert_file: Option<PathBuf>,
     pub key_file: Option<PathBuf>,
+    /// The certificate the server will present next (PEM): its pin goes to the agents in
+    /// their signed policy before the switch, so that renewing the certificate does not cut
+    /// them off.
+    pub next_cert_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -336,6 +340,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database: Database,
     pub tls: TlsMode,
+    /// See [`RawTls::next_cert_file`].
+    pub tls_next_cert: Option<PathBuf>,
     pub argon2: mamori_service::Argon2Params,
     pub max_concurrent_hashes: usize,
     pub max_body_bytes: usize,
@@ -477,6 +483,7 @@ impl RawConfig {
                 mode: other.tls.mode.or(self.tls.mode),
                 cert_file: other.tls.cert_file.or(self.tls.cert_file),
                 key_file: other.tls.key_file.or(self.tls.key_file),
+                next_cert_file: other.tls.next_cert_file.or(self.tls.next_cert_file),
             },
             auth: RawAuth {
                 argon2_memory_kib: other.auth.argon2_memory_kib.or(self.auth.argon2_memory_kib),
@@ -605,6 +612,7 @@ impl RawConfig {
                 });
             }
         };
+        let tls_next_cert = self.tls.next_cert_file.clone();
         let tls = match self.tls.mode.as_deref().unwrap_or("auto") {
             "auto" => TlsMode::Auto,
             "off" => TlsMode::Off,
@@ -721,6 +729,7 @@ impl RawConfig {
             },
             database,
             tls,
+            tls_next_cert,
             argon2: mamori_service::Argon2Params {
                 memory_kib,
                 iterations,

@@ -216,7 +216,15 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         extra.as_ref(),
         &failures,
     ));
+    let tls_next_fingerprint = match &cfg.tls_next_cert {
+        Some(next) => Some(
+            tls::fingerprint(next)
+                .with_context(|| format!("tls.next_cert_file {}", next.display()))?,
+        ),
+        None => None,
+    };
     let state = AppState {
+        tls_next_fingerprint,
         directory: cfg.directory.clone().map(Arc::new),
         detect_rules,
         collector: collector.clone(),
@@ -239,15 +247,27 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
             (Some((cert.clone(), key.clone())), fp)
         }
     };
+    let pin = match &cert_key {
+        Some((cert, _)) => Some(tls::pin(cert)?),
+        None => None,
+    };
+    // A renewal in preparation: agents learn the next certificate's pin from their signed
+    // policy before the server switches to it.
+    let next_pin = match &cfg.tls_next_cert {
+        Some(next) => {
+            Some(tls::pin(next).with_context(|| format!("tls.next_cert_file {}", next.display()))?)
+        }
+        None => None,
+    };
+    let hex = |p: &[u8; 32]| p.iter().map(|b| format!("{b:02x}")).collect::<String>();
     let agent_keys = web::agents::AgentKeys {
-        policy: Arc::new(
-            mamori_seal::load_or_create_signing_key(&cfg.data_dir.join("agent-policy.key"))
+        policy: Arc::new(mamori_service::agents::PolicySigner {
+            key: mamori_seal::load_or_create_signing_key(&cfg.data_dir.join("agent-policy.key"))
                 .map_err(|e| anyhow::anyhow!("the agents' policy key: {e}"))?,
-        ),
-        pin: match &cert_key {
-            Some((cert, _)) => Some(tls::pin(cert)?),
-            None => None,
-        },
+            pins: pin.iter().chain(next_pin.iter()).map(hex).collect(),
+        }),
+        pin,
+        next_pin,
     };
     let app = web::app(state)
         .layer(axum::Extension(agent_keys))

@@ -224,6 +224,21 @@ pub fn policy_key_b64(key: &SigningKey) -> String {
     B64.encode(key.verifying_key().as_bytes())
 }
 
+/// What signs the agents' policies (`DATA/agent-policy.key`), and the certificates (SHA-256,
+/// hex) the server may present to them: the one in use and, before a renewal, the next one.
+pub struct PolicySigner {
+    pub key: SigningKey,
+    pub pins: Vec<String>,
+}
+
+impl std::fmt::Debug for PolicySigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicySigner")
+            .field("pins", &self.pins)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Signs a policy body.
 pub fn sign_policy(key: &SigningKey, body: &PolicyBody) -> ServiceResult<SignedPolicy> {
     let text = serde_json::to_string(body).map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -311,7 +326,7 @@ impl Services {
     /// key it presents, records the agent and uses the token up, in one transaction.
     pub async fn enroll_agent(
         &self,
-        key: &SigningKey,
+        key: &PolicySigner,
         req: &EnrollRequest,
         peer: &str,
     ) -> ServiceResult<EnrollResponse> {
@@ -326,7 +341,7 @@ impl Services {
     async fn enroll_agent_in(
         &self,
         w: &mut mamori_storage::WriteTx,
-        key: &SigningKey,
+        key: &PolicySigner,
         req: &EnrollRequest,
         peer: &str,
     ) -> ServiceResult<EnrollResponse> {
@@ -400,7 +415,7 @@ impl Services {
         .await?;
         Ok(EnrollResponse {
             agent_id,
-            policy_key: policy_key_b64(key),
+            policy_key: policy_key_b64(&key.key),
             unlock_secret,
             policy,
         })
@@ -409,7 +424,7 @@ impl Services {
     async fn policy_for(
         &self,
         w: &mut mamori_storage::Tx,
-        key: &SigningKey,
+        key: &PolicySigner,
         agent_id: i64,
         groups: &str,
         acked_seq: Option<u64>,
@@ -424,7 +439,7 @@ impl Services {
             None => (default_policy(), 0, String::new()),
         };
         sign_policy(
-            key,
+            &key.key,
             &PolicyBody {
                 version: u64::try_from(version).unwrap_or(0),
                 agent_id: Some(agent_id),
@@ -433,6 +448,7 @@ impl Services {
                 usb,
                 ntp_server: Some(ntp).filter(|n| !n.is_empty()),
                 acked_seq,
+                server_pins: key.pins.clone(),
             },
         )
     }
@@ -504,7 +520,7 @@ impl Services {
     /// The newest policy for `agent`, signed.
     pub async fn agent_policy(
         &self,
-        key: &SigningKey,
+        key: &PolicySigner,
         agent: &AgentRow,
         peer: &str,
     ) -> ServiceResult<SignedPolicy> {
@@ -1496,7 +1512,7 @@ impl Services {
     pub async fn enroll_agent_offline(
         &self,
         cap: &Cap<perm::ManageAgents>,
-        key: &SigningKey,
+        key: &PolicySigner,
         file: &[u8],
         client: &ClientInfo,
     ) -> ServiceResult<wire::OfflineAnswer> {
@@ -1599,7 +1615,7 @@ impl Services {
     pub async fn agent_policy_file(
         &self,
         _cap: &Cap<perm::ManageAgents>,
-        key: &SigningKey,
+        key: &PolicySigner,
         id: i64,
     ) -> ServiceResult<wire::PolicyFile> {
         let agent = self.store.agent(id).await?.ok_or(ServiceError::NotFound)?;

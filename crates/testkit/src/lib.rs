@@ -102,7 +102,7 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         let (store, db_url) = fresh_store(dir.path()).await;
         let clock = Arc::new(ManualClock::new(T0_MS));
-        Self::boot(dir, db_url, store, clock, configure).await
+        Self::boot(dir, db_url, store, clock, configure, 0).await
     }
 
     async fn boot(
@@ -111,6 +111,7 @@ impl TestServer {
         store: Store,
         clock: Arc<ManualClock>,
         configure: fn(&mut Config),
+        port: u16,
     ) -> TestServer {
         let hasher = PasswordHasher::new(Argon2Params::FOR_TESTS, 2).unwrap();
         let sealer = mamori_service::sealing::Sealer::open(&dir.path().join("seal")).unwrap();
@@ -120,6 +121,7 @@ impl TestServer {
             .with_sealer(sealer)
             .with_event_log(events);
         let mut cfg = Self::config(&dir);
+        cfg.listen.set_port(port);
         configure(&mut cfg);
         let server = mamori_server::start(&cfg, svc.clone()).await.unwrap();
         let scheme = match cfg.tls {
@@ -145,6 +147,7 @@ impl TestServer {
             data_dir: dir.path().to_path_buf(),
             database: Database::Embedded,
             tls: TlsMode::Off,
+            tls_next_cert: None,
             argon2: Argon2Params::FOR_TESTS,
             max_concurrent_hashes: 2,
             max_body_bytes: 64 * 1024,
@@ -174,7 +177,24 @@ impl TestServer {
 
     /// Stops the server, closes the store, and starts a new process-like instance over the
     /// same database (same clock), as after a restart.
-    pub async fn restart(mut self) -> TestServer {
+    pub async fn restart(self) -> TestServer {
+        let configure = self.configure;
+        self.restart_on(configure, 0).await
+    }
+
+    /// [`TestServer::restart`] with another configuration, on the same address (what clients
+    /// enrolled before see as the same server, with its new settings: a renewed certificate).
+    pub async fn restart_with(self, configure: fn(&mut Config)) -> TestServer {
+        let port = self
+            .url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        self.restart_on(configure, port).await
+    }
+
+    async fn restart_on(mut self, configure: fn(&mut Config), port: u16) -> TestServer {
         if let Some(s) = self.server.take() {
             s.shutdown().await.unwrap();
         }
@@ -184,13 +204,9 @@ impl TestServer {
             None => Store::open_data_dir(self.dir.path()).await.unwrap(),
         };
         let TestServer {
-            dir,
-            db_url,
-            clock,
-            configure,
-            ..
+            dir, db_url, clock, ..
         } = self;
-        Self::boot(dir, db_url, store, clock, configure).await
+        Self::boot(dir, db_url, store, clock, configure, port).await
     }
 
     /// Starts a server and completes setup (a clinic) with an administrator `admin`

@@ -13,13 +13,12 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use ed25519_dalek::SigningKey;
 use mamori_catalog::{Lang, tr};
 use mamori_domain::ledger::{Asset, AssetClass, AssetStatus};
 use mamori_domain::role::Permission;
 use mamori_proto::agent as wire;
 use mamori_reports::svg::{self, Bar, Tone};
-use mamori_service::agents::{AgentRefusal, AgentView, BaselineError, Summary};
+use mamori_service::agents::{AgentRefusal, AgentView, BaselineError, PolicySigner, Summary};
 use mamori_service::{ServiceError, perm};
 use mamori_storage::agents::AgentRow;
 use serde::Deserialize;
@@ -33,12 +32,14 @@ type PageResult = Result<Response, WebError>;
 /// inventory of a large server is well under 1 MiB).
 pub const UPLOAD_BYTES: usize = 32 * 1024 * 1024;
 
-/// The server's side of the agent protocol: the key policies are signed with, and the
-/// certificate pin enrolment tokens carry (none without TLS).
+/// The server's side of the agent protocol: the key policies are signed with (and the
+/// certificates they name), the certificate pin enrolment tokens carry (none without TLS), and
+/// the pin of the certificate to come, when a renewal is prepared.
 #[derive(Clone)]
 pub struct AgentKeys {
-    pub policy: Arc<SigningKey>,
+    pub policy: Arc<PolicySigner>,
     pub pin: Option<[u8; 32]>,
+    pub next_pin: Option<[u8; 32]>,
 }
 
 impl std::fmt::Debug for AgentKeys {
@@ -257,6 +258,8 @@ pub struct AgentsPage {
     pub error: Option<FormError>,
     /// A token just made: (token, the command line to run on the PC).
     pub made: Option<(String, String)>,
+    /// A certificate renewal in preparation: the next certificate's fingerprint.
+    pub next_cert: Option<String>,
 }
 
 impl AgentsPage {
@@ -372,6 +375,7 @@ async fn list_page(
         Vec::new()
     };
     Ok(AgentsPage {
+        next_cert: state.tls_next_fingerprint.clone(),
         l: Layout::new(lang, &p.view, &fac, "agents.title", "/agents"),
         updates: active
             .iter()

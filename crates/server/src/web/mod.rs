@@ -43,6 +43,9 @@ pub struct AppState {
     pub detect_rules: std::sync::Arc<crate::rules::RulesReport>,
     /// The scheduled directory sync (`[directory]`), for its page and 「今すぐ同期」.
     pub directory: Option<std::sync::Arc<crate::config::DirectoryConfig>>,
+    /// The fingerprint of the certificate a renewal will switch to (`tls.next_cert_file`),
+    /// which the agents are being told of.
+    pub tls_next_fingerprint: Option<String>,
 }
 
 impl AppState {

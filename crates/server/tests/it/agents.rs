@@ -573,6 +573,96 @@ async fn over_https_the_agent_trusts_only_the_pinned_certificate() {
     assert_eq!(outcome.3.unwrap().sent, 1);
 }
 
+/// A renewal prepared ahead: the server names its next certificate (`tls.next_cert_file`);
+/// its pin reaches the agents inside their signed policy (asked for daily), and after the
+/// switch they keep talking to it. An agent that never heard of it is cut off, as pinning
+/// means.
+#[tokio::test]
+async fn a_certificate_renewal_announced_in_the_policy_keeps_the_agents_connected() {
+    use mamori_server::config::{Config, TlsMode};
+    fn auto_with_next(c: &mut Config) {
+        c.tls = TlsMode::Auto;
+        let next = c.data_dir.join("next");
+        let (cert, _) =
+            mamori_server::tls::ensure_self_signed(&next, &["127.0.0.1".to_string()]).unwrap();
+        c.tls_next_cert = Some(cert);
+    }
+    fn renewed(c: &mut Config) {
+        let (cert, key) = mamori_server::tls::generated_paths(&c.data_dir.join("next"));
+        c.tls = TlsMode::Files { cert, key };
+    }
+    let s = TestServer::start_with(|c| c.tls = TlsMode::Auto).await;
+    let _admin = s.setup_admin().await;
+    let (cert, _) = mamori_server::tls::generated_paths(s.dir.path());
+    let pin = mamori_server::tls::pin(&cert).unwrap();
+    let local = mamori_service::authz::Actor::local("test");
+    let cap = local.can().unwrap();
+    let client = mamori_service::ClientInfo::new("127.0.0.1", "test");
+    let mut tokens = Vec::new();
+    for _ in 0..2 {
+        tokens.push(
+            s.svc
+                .create_agent_enrollment(&cap, "", "", Some(pin), &client)
+                .await
+                .unwrap(),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (told, untold) = (
+        StateDir::new(dir.path().join("told")),
+        StateDir::new(dir.path().join("untold")),
+    );
+    let now = s.clock.now_ms();
+    let (url, a, b) = (s.url.clone(), told.clone(), untold.clone());
+    blocking(move || {
+        run::enroll(&a, &url, &tokens[0], "pc-told", "m1", now).unwrap();
+        run::enroll(&b, &url, &tokens[1], "pc-untold", "m2", now).unwrap();
+    })
+    .await;
+
+    // The renewal is prepared; a day later the first PC asks for its policy again.
+    let s = s.restart_with(auto_with_next).await;
+    let next_pin = mamori_server::tls::pin(&s.dir.path().join("next/tls/cert.pem")).unwrap();
+    let a = told.clone();
+    let report = blocking(move || {
+        let mut agent = Agent::open(a, Root::new(FIXTURE), now).unwrap();
+        agent.cycle(now + 86_400_000).unwrap()
+    })
+    .await;
+    assert!(report.offline.is_none(), "{report:?}");
+    let hex = |p: [u8; 32]| p.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let a = told.clone();
+    let pins = blocking(move || {
+        let agent = Agent::open(a, Root::new(FIXTURE), now).unwrap();
+        agent.policy().1.unwrap().server_pins
+    })
+    .await;
+    assert_eq!(pins, [hex(pin), hex(next_pin)]);
+
+    // The switch: the server now presents the new certificate.
+    let s = s.restart_with(renewed).await;
+    assert_eq!(
+        mamori_server::tls::pin(&s.dir.path().join("next/tls/cert.pem")).unwrap(),
+        next_pin
+    );
+    let (a, b) = (told.clone(), untold.clone());
+    let (told_report, untold_report) = blocking(move || {
+        let mut one = Agent::open(a, Root::new(FIXTURE), now).unwrap();
+        let mut two = Agent::open(b, Root::new(FIXTURE), now).unwrap();
+        (
+            one.cycle(now + 86_500_000).unwrap(),
+            two.cycle(now + 86_500_000).unwrap(),
+        )
+    })
+    .await;
+    // It reached the server over the new certificate (nothing new to send, so it asked for
+    // its policy, and got it).
+    assert!(told_report.offline.is_none(), "{told_report:?}");
+    assert!(told_report.policy_version.is_some(), "{told_report:?}");
+    let why = untold_report.offline.unwrap_or_default();
+    assert!(why.contains("pinned"), "{why}");
+}
+
 /// The removable-media policy page: a bad exception line is refused by its number and nothing
 /// changes; a good policy gets a new version, which an enrolled agent fetches at its next
 /// upload, verifies and enforces (the exception for one user's stick).
