@@ -386,7 +386,9 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("GET", "/account") => get(pages::account_page),
         ("POST", "/account/sessions/{hash}/revoke") => post(pages::revoke_session),
         ("GET", "/api/v1/me") => get(pages::api_me),
-        ("POST", "/api/v1/logs") => post(sources::api_ingest),
+        ("POST", "/api/v1/logs") => {
+            post(sources::api_ingest).layer(DefaultBodyLimit::max(sources::INGEST_BYTES))
+        }
         ("POST", "/api/v1/agent/enroll") => post(agents::api_enroll),
         ("POST", "/api/v1/agent/upload") => {
             post(agents::api_upload).layer(DefaultBodyLimit::max(agents::UPLOAD_BYTES))

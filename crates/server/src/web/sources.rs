@@ -492,8 +492,12 @@ pub struct IngestAnswer {
     pub errors: Vec<(usize, String, String)>,
 }
 
-/// `POST /api/v1/logs`: JSON lines from a forwarder, with `Authorization: Bearer <token>`.
-/// Answers 200 only once every accepted event is sealed.
+/// The largest batch a forwarder may send at once (its own limit, beside the pages'
+/// `limits.max_body_bytes`: batching is how forwarders keep up).
+pub const INGEST_BYTES: usize = 16 * 1024 * 1024;
+
+/// `POST /api/v1/logs`: JSON lines from a forwarder, with `Authorization: Bearer <token>`, in
+/// batches of up to [`INGEST_BYTES`]. Answers 200 only once every accepted event is sealed.
 pub async fn api_ingest(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -195,6 +195,33 @@ async fn a_forwarder_sends_json_lines_with_its_own_token() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].source, "winlogbeat-dc01");
 
+    // A forwarder's batch may be far larger than a page's form (5,000 events, ~700 KB); past
+    // the batch limit it is refused whole.
+    let batch: String = (0..5_000)
+        .map(|i| {
+            format!(
+                "{{\"@timestamp\":\"2026-12-01T01:00:00.000Z\",\"host\":{{\"name\":\"dc01\"}},\"message\":\"batch-check {i} {}\"}}\n",
+                "x".repeat(60)
+            )
+        })
+        .collect();
+    assert!(batch.len() > 300_000);
+    let p = api
+        .post_with_headers(
+            "/api/v1/logs",
+            &[("authorization", &bearer)],
+            batch.into_bytes(),
+        )
+        .await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let v: serde_json::Value = serde_json::from_str(&p.body).unwrap();
+    assert_eq!(v["accepted"], 5_000);
+    let too_big = vec![b'\n'; mamori_server::web::sources::INGEST_BYTES + 1];
+    let p = api
+        .post_with_headers("/api/v1/logs", &[("authorization", &bearer)], too_big)
+        .await;
+    assert_eq!(p.status, 413);
+
     // No token, a wrong token: 401 and nothing stored.
     for h in ["", "Bearer mmr_wrong"] {
         let headers: Vec<(&str, &str)> = if h.is_empty() {
@@ -232,7 +259,7 @@ async fn a_forwarder_sends_json_lines_with_its_own_token() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((src.events, src.bad), (2, 1));
+    assert_eq!((src.events, src.bad), (5_002, 1));
     assert!(s.svc.store.audit_count().await.unwrap() > 0);
 }
 
