@@ -220,8 +220,11 @@ fn start_usb_control(agent: &Agent, sysfs: PathBuf) -> Result<(), run::AgentErro
                             String::new()
                         } else {
                             format!(" user {}", f.user)
-                        }
+                        },
                     );
+                    if !f.program.is_empty() {
+                        println!("media:   written by {}", f.program);
+                    }
                 }
             }
         })

@@ -1,17 +1,22 @@
 //! The device-operation log: files written to removable media. Every file system mounted from
-//! a USB device is watched (inotify, recursively); each file closed after writing, or moved
-//! onto the medium, is recorded with who was at the console, its path on the medium, size and
-//! SHA-256, and the device's vendor, product and serial — into the spool, for the server's
-//! sealed log.
+//! a USB device is watched; each file closed after writing, or moved onto the medium, is
+//! recorded with who wrote it, with which program, its path on the medium, size and SHA-256,
+//! and the device's vendor, product and serial — into the spool, for the server's sealed log.
+//!
+//! Writes are seen through fanotify on the whole mount (`FAN_CLOSE_WRITE`, root only), which
+//! names the writing process: its login user (the audit login uid, so `sudo` still names the
+//! person) and program. Where fanotify cannot be used the directories are watched with inotify
+//! and the console user is recorded. Moves within and onto the medium, and new directories,
+//! are seen through inotify either way.
 //!
 //! What it cannot see: files written between the mount and the watch being set (a fraction of
-//! a second after the mount table changes), and which process wrote (inotify does not say; the
-//! console user is recorded).
+//! a second after the mount table changes).
 
 use crate::enforce::{append_event, console_user};
 use crate::spool::Spool;
 use crate::usb::DeviceBus;
 use mamori_proto::agent::{Device, EntryBody, FileWrite};
+use nix::sys::fanotify::{EventFFlags, Fanotify, InitFlags, MarkFlags, MaskFlags};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
 use sha2::{Digest, Sha256};
@@ -32,6 +37,8 @@ struct Medium {
     node: String,
     device: Device,
     wds: Vec<i32>,
+    /// Its writes come through fanotify (else through inotify's `CLOSE_WRITE`).
+    fan: bool,
 }
 
 /// Where each watch points.
@@ -44,6 +51,10 @@ struct Watched {
 /// Watches the mounted USB media and records the files written to them.
 pub struct MediaWatch {
     fd: OwnedFd,
+    fan: Option<Fanotify>,
+    /// `/proc` and `/etc/passwd`, to name the writer of a file.
+    proc_dir: PathBuf,
+    passwd: PathBuf,
     bus: Box<dyn DeviceBus>,
     mounts_file: PathBuf,
     sessions: PathBuf,
@@ -99,8 +110,17 @@ impl MediaWatch {
         spool: Arc<Mutex<Spool>>,
     ) -> io::Result<MediaWatch> {
         let fd = inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK)?;
+        // Needs CAP_SYS_ADMIN; without it the console user is recorded.
+        let fan = Fanotify::init(
+            InitFlags::FAN_CLASS_NOTIF | InitFlags::FAN_CLOEXEC | InitFlags::FAN_NONBLOCK,
+            EventFFlags::O_RDONLY | EventFFlags::O_LARGEFILE | EventFFlags::O_CLOEXEC,
+        )
+        .ok();
         Ok(MediaWatch {
             fd,
+            fan,
+            proc_dir: PathBuf::from("/proc"),
+            passwd: PathBuf::from("/etc/passwd"),
             bus,
             mounts_file,
             sessions,
@@ -114,6 +134,12 @@ impl MediaWatch {
     /// The inotify descriptor, to wait on.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+
+    /// Whether writers to the medium at `mount` are named by their process (fanotify), not
+    /// the console user.
+    pub fn names_writers(&self, mount: &Path) -> bool {
+        self.media.get(mount).is_some_and(|m| m.fan)
     }
 
     /// The mount points watched now.
@@ -156,12 +182,25 @@ impl MediaWatch {
                 continue;
             };
             let device = self.bus.device(&port);
+            // The whole mount's closed writes, with the writer's process.
+            let fan = self.fan.as_ref().is_some_and(|f| {
+                fs::File::open(&at).is_ok_and(|dir| {
+                    f.mark::<_, Path>(
+                        MarkFlags::FAN_MARK_ADD | MarkFlags::FAN_MARK_MOUNT,
+                        MaskFlags::FAN_CLOSE_WRITE,
+                        &dir,
+                        None,
+                    )
+                    .is_ok()
+                })
+            });
             self.media.insert(
                 at.clone(),
                 Medium {
                     node,
                     device,
                     wds: Vec::new(),
+                    fan,
                 },
             );
             self.watch_tree(&at, &at, false, 0);
@@ -191,11 +230,13 @@ impl MediaWatch {
                 );
                 return out;
             }
-            let flags = WatchFlags::CLOSE_WRITE
-                | WatchFlags::MOVED_TO
+            let mut flags = WatchFlags::MOVED_TO
                 | WatchFlags::CREATE
                 | WatchFlags::DONT_FOLLOW
                 | WatchFlags::ONLYDIR;
+            if !self.media.get(mount).is_some_and(|m| m.fan) {
+                flags |= WatchFlags::CLOSE_WRITE;
+            }
             let Ok(wd) = inotify::add_watch(&self.fd, &d, flags) else {
                 continue;
             };
@@ -218,7 +259,7 @@ impl MediaWatch {
                     stack.push(e.path());
                 } else if record
                     && t.is_file()
-                    && let Some(f) = self.record(mount, &e.path(), now_ms)
+                    && let Some(f) = self.record(mount, &e.path(), now_ms, None)
                 {
                     out.push(f);
                 }
@@ -227,8 +268,15 @@ impl MediaWatch {
         out
     }
 
-    /// Records one file written (skipped when it is gone or not a regular file).
-    fn record(&mut self, mount: &Path, path: &Path, now_ms: i64) -> Option<FileWrite> {
+    /// Records one file written (skipped when it is gone or not a regular file), by `writer`
+    /// (user, program) when its process is known, else the console user.
+    fn record(
+        &mut self,
+        mount: &Path,
+        path: &Path,
+        now_ms: i64,
+        writer: Option<(String, String)>,
+    ) -> Option<FileWrite> {
         let meta = fs::symlink_metadata(path).ok()?;
         if !meta.is_file() {
             return None;
@@ -236,8 +284,15 @@ impl MediaWatch {
         let medium = self.media.get(mount)?;
         let (size, sha256) = sha256_of(path).ok()?;
         let rel = path.strip_prefix(mount).ok()?;
+        let (user, program) = writer.unwrap_or_else(|| {
+            (
+                console_user(&self.sessions).unwrap_or_default(),
+                String::new(),
+            )
+        });
         let file = FileWrite {
-            user: console_user(&self.sessions).unwrap_or_default(),
+            user,
+            program,
             path: format!("/{}", rel.to_string_lossy()),
             size,
             sha256,
@@ -274,6 +329,9 @@ impl MediaWatch {
         };
         {
             let mut fds = vec![PollFd::from_borrowed_fd(self.fd.as_fd(), PollFlags::IN)];
+            if let Some(f) = &self.fan {
+                fds.push(PollFd::from_borrowed_fd(f.as_fd(), PollFlags::IN));
+            }
             if let Some(f) = &table {
                 fds.push(PollFd::from_borrowed_fd(f.as_fd(), PollFlags::PRI));
             }
@@ -284,8 +342,82 @@ impl MediaWatch {
         (self.drain(now_ms()), added)
     }
 
-    /// Reads what inotify has and records the files written. Returns them.
+    /// The user and program of process `pid`: its audit login user (the person who logged in,
+    /// through `sudo` and `su`), else its real user; `None` when it is gone.
+    fn writer_of(&self, pid: i32) -> Option<(String, String)> {
+        let dir = self.proc_dir.join(pid.to_string());
+        let status = fs::read_to_string(dir.join("status")).ok()?;
+        let program = fs::read_to_string(dir.join("comm"))
+            .map(|c| c.trim().to_string())
+            .unwrap_or_default();
+        let login = fs::read_to_string(dir.join("loginuid"))
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+            .filter(|u| *u != u32::MAX);
+        let real = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|u| u.parse::<u32>().ok());
+        let uid = login.or(real)?;
+        let passwd = fs::read_to_string(&self.passwd).unwrap_or_default();
+        let name = passwd
+            .lines()
+            .find(|l| l.split(':').nth(2) == Some(uid.to_string().as_str()))
+            .and_then(|l| l.split(':').next())
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("uid {uid}"));
+        Some((name, program))
+    }
+
+    /// The closed writes fanotify reports on the media, with their writers.
+    fn drain_fanotify(&mut self, now_ms: i64, out: &mut Vec<FileWrite>) {
+        let mut writes: Vec<(PathBuf, i32)> = Vec::new();
+        if let Some(f) = &self.fan {
+            while let Ok(events) = f.read_events() {
+                if events.is_empty() {
+                    break;
+                }
+                for ev in events {
+                    if ev.mask().contains(MaskFlags::FAN_Q_OVERFLOW) {
+                        eprintln!(
+                            "mamori-agent: fanotify queue overflowed: some writes were not seen"
+                        );
+                        continue;
+                    }
+                    let Some(fd) = ev.fd() else { continue };
+                    let link = PathBuf::from(format!("/proc/self/fd/{}", {
+                        use std::os::fd::AsRawFd as _;
+                        fd.as_raw_fd()
+                    }));
+                    if let Ok(path) = fs::read_link(&link) {
+                        writes.push((path, ev.pid()));
+                    }
+                }
+            }
+        }
+        for (path, pid) in writes {
+            // The medium it is on: the longest mount point above it.
+            let Some(mount) = self
+                .media
+                .iter()
+                .filter(|(at, m)| m.fan && path.starts_with(at))
+                .map(|(at, _)| at.clone())
+                .max_by_key(|at| at.as_os_str().len())
+            else {
+                continue;
+            };
+            let writer = self.writer_of(pid);
+            if let Some(f) = self.record(&mount, &path, now_ms, writer) {
+                out.push(f);
+            }
+        }
+    }
+
+    /// Reads what fanotify and inotify have and records the files written. Returns them.
     pub fn drain(&mut self, now_ms: i64) -> Vec<FileWrite> {
+        let mut out = Vec::new();
+        self.drain_fanotify(now_ms, &mut out);
         let mut seen: Vec<(i32, ReadFlags, Option<String>)> = Vec::new();
         let mut reader = inotify::Reader::new(&self.fd, &mut self.buf);
         loop {
@@ -301,7 +433,6 @@ impl MediaWatch {
                 Err(_) => break,
             }
         }
-        let mut out = Vec::new();
         for (wd, flags, name) in seen {
             if flags.contains(ReadFlags::QUEUE_OVERFLOW) {
                 eprintln!("mamori-agent: inotify queue overflowed: some writes were not seen");
@@ -317,13 +448,27 @@ impl MediaWatch {
             let Some(name) = name else { continue };
             let path = w.dir.join(&name);
             if flags.contains(ReadFlags::ISDIR) {
+                // A new directory's files: fanotify sees them written on its media (only a
+                // directory moved in arrives without writes there); inotify needs them read.
+                let fan = self.media.get(&w.mount).is_some_and(|m| m.fan);
+                let record = flags.contains(ReadFlags::MOVED_TO) || !fan;
                 if flags.intersects(ReadFlags::CREATE | ReadFlags::MOVED_TO) {
-                    out.extend(self.watch_tree(&w.mount, &path, true, now_ms));
+                    let found = self.watch_tree(&w.mount, &path, record, now_ms);
+                    out.extend(found);
                 }
                 continue;
             }
+            // A file written under another name and renamed: fanotify already named it by
+            // where it ended up.
+            let rel = path
+                .strip_prefix(&w.mount)
+                .map(|r| format!("/{}", r.to_string_lossy()))
+                .unwrap_or_default();
+            if out.iter().any(|f| f.path == rel) {
+                continue;
+            }
             if flags.intersects(ReadFlags::CLOSE_WRITE | ReadFlags::MOVED_TO)
-                && let Some(f) = self.record(&w.mount, &path, now_ms)
+                && let Some(f) = self.record(&w.mount, &path, now_ms, None)
             {
                 out.push(f);
             }

@@ -1,6 +1,7 @@
-//! The device-operation log with real inotify: a medium is watched once the mount table shows
-//! it under a USB device; files written, copied into new directories and moved onto it are
-//! recorded with path, size, SHA-256, device and console user; an unmounted medium is
+//! The device-operation log with real fanotify and inotify: a medium is watched once the mount
+//! table shows it under a USB device; files written, copied into new directories and moved onto
+//! it are recorded with path, size, SHA-256, device and the writer (the writing process's user
+//! and program, or the console user where processes cannot be seen); an unmounted medium is
 //! forgotten. One test uses a recorded mount table over a plain directory (runs anywhere), one
 //! a real ext4 file system on a loop device (root only).
 
@@ -106,6 +107,17 @@ fn spooled(r: &Rig) -> Vec<FileWrite> {
         .collect()
 }
 
+/// Who the log should name for this test's writes on `media`: root and this test binary's
+/// name where the agent sees the writing process, the console user otherwise.
+fn writer(r: &Rig, media: &Path) -> (String, String) {
+    if r.watch.names_writers(media) {
+        let comm = fs::read_to_string("/proc/self/comm").unwrap();
+        ("root".into(), comm.trim().to_string())
+    } else {
+        ("uketsuke".into(), String::new())
+    }
+}
+
 fn exercise(r: &mut Rig, media: &Path, outside: &Path) {
     fs::write(media.join("紹介状.pdf"), b"hello").unwrap();
     fs::create_dir(media.join("検査結果")).unwrap();
@@ -120,10 +132,13 @@ fn exercise(r: &mut Rig, media: &Path, outside: &Path) {
         "{files:?}"
     );
     let pdf = &files[2];
+    // The writer is this test's process (root) where fanotify names it, else the console user.
+    let (user, program) = writer(r, media);
     assert_eq!(
         (pdf.size, pdf.sha256.as_str(), pdf.user.as_str()),
-        (5, HELLO_SHA256, "uketsuke")
+        (5, HELLO_SHA256, user.as_str())
     );
+    assert!(pdf.program.starts_with(&program), "{pdf:?}");
     assert_eq!(
         (
             pdf.vendor_id.as_str(),
@@ -213,6 +228,22 @@ fn files_written_to_a_real_mounted_file_system_are_logged() {
         assert!(paths.contains(&"/moved.txt"), "{paths:?}");
         let pdf = files.iter().find(|f| f.path == "/紹介状.pdf").unwrap();
         assert_eq!((pdf.size, pdf.sha256.as_str()), (5, HELLO_SHA256));
+        // On a real mount as root the writing process is seen: its user and program.
+        assert!(
+            r.watch.names_writers(&media),
+            "fanotify on a real mount as root"
+        );
+        let (user, program) = writer(&r, &media);
+        assert_eq!(
+            (pdf.user.as_str(), pdf.program.as_str()),
+            (user.as_str(), program.as_str())
+        );
+        // The file renamed on the medium is logged once, by its final name.
+        assert_eq!(
+            paths.iter().filter(|p| p.contains("moved")).count(),
+            1,
+            "{paths:?}"
+        );
     }));
     run("umount", &[media.to_str().unwrap()]);
     drop(dev);

@@ -257,8 +257,12 @@ pub enum EntryBody {
 /// A file written to removable media.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileWrite {
-    /// The login user at the PC.
+    /// The login user who wrote it (of the writing process; the console user where the agent
+    /// cannot see processes).
     pub user: String,
+    /// The program that wrote it (`cp`, `nautilus` …), when known.
+    #[serde(default)]
+    pub program: String,
     /// The file's path on the medium.
     pub path: String,
     pub size: u64,

@@ -913,13 +913,19 @@ fn device_event(agent: &AgentRow, e: &wire::UploadEntry, now: i64) -> Option<Log
                 outcome: Outcome::Success,
                 severity: Severity::Informational,
                 message: format!("{} ({} bytes) → {id}", file.path, file.size),
-                fields: vec![
-                    seq,
-                    pc,
-                    ("size".into(), file.size.to_string()),
-                    ("sha256".into(), file.sha256.clone()),
-                    ("device".into(), id),
-                ],
+                fields: {
+                    let mut f = vec![
+                        seq,
+                        pc,
+                        ("size".into(), file.size.to_string()),
+                        ("sha256".into(), file.sha256.clone()),
+                        ("device".into(), id),
+                    ];
+                    if !file.program.is_empty() {
+                        f.push(("program".into(), file.program.clone()));
+                    }
+                    f
+                },
                 raw,
             })
         }

@@ -509,6 +509,7 @@ pub fn demo_agent_events(hostname: &str, now: i64, backup_serial: &str) -> Vec<(
                     EntryBody::FileWritten {
                         file: FileWrite {
                             user: "viewer".to_string(),
+                            program: "nautilus".to_string(),
                             path: format!("/DICOM/CT_20261{:03}/IM{:05}.dcm", i / 40, i),
                             size: 524_288 + i * 977,
                             sha256: format!("{:064x}", 0x5eed_0000_u64 + i),
@@ -543,6 +544,7 @@ pub fn demo_agent_events(hostname: &str, now: i64, backup_serial: &str) -> Vec<(
                     EntryBody::FileWritten {
                         file: FileWrite {
                             user: "itadmin".to_string(),
+                            program: "restic".to_string(),
                             path: format!("/mamori-backup/weekly-{week}.tar.zst"),
                             size: 1_843_200_000 + u64::try_from(week).unwrap_or(0) * 10_240_000,
                             sha256: format!(

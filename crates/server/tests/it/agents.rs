@@ -237,6 +237,7 @@ async fn an_agent_enrols_reports_and_is_tied_to_the_ledger() {
             .record_file(
                 &FileWrite {
                     user: "yamada".into(),
+                    program: "cp".into(),
                     path: "/紹介状/2026-12-03.pdf".into(),
                     size: 123_456,
                     sha256: "ab".repeat(32),
@@ -260,6 +261,23 @@ async fn an_agent_enrols_reports_and_is_tied_to_the_ledger() {
     );
     let p = c.get("/logs/events?action=media_written").await;
     assert!(p.has("紹介状/2026-12-03.pdf"), "{}", p.body);
+    // Which program wrote it is kept with the event.
+    let cap = mamori_service::authz::Actor::local("t")
+        .can::<mamori_service::perm::ViewLogs>()
+        .unwrap();
+    let (rows, _) = s
+        .svc
+        .search_events(
+            &cap,
+            &mamori_storage::events::EventQuery {
+                action: "media_written".into(),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(rows[0].words.contains("cp"), "{:?}", rows[0].words);
     // The list charts the last two weeks of USB decisions (one blocked stick so far).
     let p = c.get("/agents").await;
     assert!(
@@ -1068,6 +1086,7 @@ async fn a_mass_copy_reported_by_an_agent_raises_an_alert() {
                 .record_file(
                     &FileWrite {
                         user: "sato".into(),
+                        program: "cp".into(),
                         path: format!("/export/患者一覧_{i:03}.csv"),
                         size: 4_096,
                         sha256: format!("{i:064x}"),
