@@ -1251,23 +1251,27 @@ impl Services {
                 blocked: 0,
             })
             .collect();
-        let rows = self
+        // Counted by the database per JST day (no daylight saving: days are 24 h).
+        let counts = self
             .store
-            .search_events(&mamori_storage::events::EventQuery {
-                action: Action::DeviceConnected.as_str().to_string(),
-                from_ms: Some(from_ms),
-                limit: 10_000,
-                ..Default::default()
-            })
+            .count_events_by_bucket(
+                &mamori_storage::events::EventQuery {
+                    action: Action::DeviceConnected.as_str().to_string(),
+                    ..Default::default()
+                },
+                from_ms,
+                86_400_000,
+            )
             .await?;
-        for r in rows {
-            let day = crate::clock::to_jst(r.sort_ms).date();
-            if let Some(slot) = out.iter_mut().find(|d| d.day == day) {
-                if r.outcome == Outcome::Failure.as_str() {
-                    slot.blocked += 1;
-                } else {
-                    slot.usable += 1;
-                }
+        for (bucket, outcome, n) in counts {
+            let Some(slot) = usize::try_from(bucket).ok().and_then(|i| out.get_mut(i)) else {
+                continue;
+            };
+            let n = u64::try_from(n).unwrap_or(0);
+            if outcome == Outcome::Failure.as_str() {
+                slot.blocked += n;
+            } else {
+                slot.usable += n;
             }
         }
         Ok(out)

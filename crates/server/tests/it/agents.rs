@@ -290,6 +290,13 @@ async fn an_agent_enrols_reports_and_is_tied_to_the_ledger() {
         "{}",
         p.body
     );
+    let cap = mamori_service::authz::Actor::local("t")
+        .can::<mamori_service::perm::ViewAgents>()
+        .unwrap();
+    let days = s.svc.agent_usb_days(&cap, 14).await.unwrap();
+    assert_eq!(days.len(), 14);
+    let last = days.last().unwrap();
+    assert_eq!((last.usable, last.blocked), (0, 1), "{days:?}");
 
     // Registering the PC in the ledger: a bad tag is refused by field; then it is an asset.
     let href = format!("/agents/{}", id.agent_id);
