@@ -190,6 +190,19 @@ enum FilterValue {
     Int(i64),
 }
 
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// `query` with the values of a [`filter`] clause bound, in order.
+fn bind_filter(mut query: AnyQuery<'_>, binds: Vec<FilterValue>) -> AnyQuery<'_> {
+    for b in binds {
+        query = match b {
+            FilterValue::Text(s) => query.bind(s),
+            FilterValue::Int(i) => query.bind(i),
+        };
+    }
+    query
+}
+
 impl Store {
     /// Events matching `q`, newest first, `q.limit` from `q.offset`.
     /// The indexed events of these sealed record numbers (at most 500), oldest first.
@@ -219,13 +232,7 @@ impl Store {
             n + 1,
             n + 2
         );
-        let mut query = sqlx::query(&sql);
-        for b in binds {
-            query = match b {
-                FilterValue::Text(s) => query.bind(s),
-                FilterValue::Int(i) => query.bind(i),
-            };
-        }
+        let query = bind_filter(sqlx::query(&sql), binds);
         let rows = query
             .bind(q.limit.clamp(1, 10_000))
             .bind(q.offset.max(0))
@@ -238,13 +245,7 @@ impl Store {
     pub async fn count_events(&self, q: &EventQuery) -> Result<i64> {
         let (clause, binds) = filter(q);
         let sql = format!("SELECT COUNT(*) FROM log_events{clause}");
-        let mut query = sqlx::query(&sql);
-        for b in binds {
-            query = match b {
-                FilterValue::Text(s) => query.bind(s),
-                FilterValue::Int(i) => query.bind(i),
-            };
-        }
+        let query = bind_filter(sqlx::query(&sql), binds);
         Ok(query.fetch_one(self.pool()).await?.try_get(0)?)
     }
 
@@ -269,13 +270,7 @@ impl Store {
             a = n + 1,
             b = n + 2
         );
-        let mut query = sqlx::query(&sql);
-        for b in binds {
-            query = match b {
-                FilterValue::Text(s) => query.bind(s),
-                FilterValue::Int(i) => query.bind(i),
-            };
-        }
+        let query = bind_filter(sqlx::query(&sql), binds);
         let rows = query
             .bind(from_ms)
             .bind(bucket_ms.max(1))

@@ -32,6 +32,30 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.unwrap()
 }
 
+/// Enrols the agent code as `host` with a token made on the agents page (`note`, `groups`):
+/// its state directory (kept while the returned temporary directory lives) and identity.
+async fn enrolled_via_ui(
+    s: &TestServer,
+    c: &mut mamori_testkit::Client,
+    note: &str,
+    groups: &str,
+    host: &'static str,
+) -> (tempfile::TempDir, StateDir, mamori_agent::state::Identity) {
+    let p = c
+        .post("/agents/enroll", &[("note", note), ("groups", groups)])
+        .await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let token = token_in(&p.body);
+    let dir = tempfile::tempdir().unwrap();
+    let state = StateDir::new(dir.path().join("state"));
+    let now = s.clock.now_ms();
+    let (url, st) = (s.url.clone(), state.clone());
+    let id = blocking(move || run::enroll(&st, &url, &token, host, "0123abcd", now))
+        .await
+        .unwrap();
+    (dir, state, id)
+}
+
 fn stick(at_ms: i64, mode: Mode) -> DecisionRecord {
     DecisionRecord {
         device: Device {
@@ -418,17 +442,8 @@ async fn an_agent_enrols_reports_and_is_tied_to_the_ledger() {
 async fn agent_requests_are_signed_and_a_replay_is_refused() {
     let (s, admin) = TestServer::with_admin().await;
     let mut c = s.login(&admin).await;
-    let p = c
-        .post("/agents/enroll", &[("note", ""), ("groups", "")])
-        .await;
-    let token = token_in(&p.body);
-    let dir = tempfile::tempdir().unwrap();
-    let state = StateDir::new(dir.path());
+    let (_dir, state, id) = enrolled_via_ui(&s, &mut c, "", "", "pc-02").await;
     let now = s.clock.now_ms();
-    let (url, st) = (s.url.clone(), state.clone());
-    let id = blocking(move || run::enroll(&st, &url, &token, "pc-02", "m", now))
-        .await
-        .unwrap();
 
     use base64::Engine as _;
     use ed25519_dalek::Signer as _;
@@ -704,20 +719,9 @@ async fn the_policy_is_edited_in_the_ui_and_reaches_the_agent() {
     );
 
     // Enrol an agent first: it holds the default policy (version 0).
-    let p = c
-        .post(
-            "/agents/enroll",
-            &[("note", "受付1"), ("groups", "reception")],
-        )
-        .await;
-    let token = token_in(&p.body);
-    let dir = tempfile::tempdir().unwrap();
-    let state = StateDir::new(dir.path().join("state"));
+    let (_dir, state, enrolled) =
+        enrolled_via_ui(&s, &mut c, "受付1", "reception", "uketsuke-01").await;
     let now = s.clock.now_ms();
-    let (url, st) = (s.url.clone(), state.clone());
-    let enrolled = blocking(move || run::enroll(&st, &url, &token, "uketsuke-01", "0123abcd", now))
-        .await
-        .unwrap();
 
     let form = |storage: &'static str, phone: &'static str, exceptions: &'static str| {
         vec![
@@ -1075,17 +1079,8 @@ async fn a_standalone_pc_is_enrolled_and_read_by_carried_files() {
 async fn a_mass_copy_reported_by_an_agent_raises_an_alert() {
     let (s, admin) = TestServer::with_admin().await;
     let mut c = s.login(&admin).await;
-    let p = c
-        .post("/agents/enroll", &[("note", "医事課"), ("groups", "")])
-        .await;
-    let token = token_in(&p.body);
-    let dir = tempfile::tempdir().unwrap();
-    let state = StateDir::new(dir.path().join("state"));
+    let (_dir, state, _) = enrolled_via_ui(&s, &mut c, "医事課", "", "iji-pc02").await;
     let now = s.clock.now_ms();
-    let (url, st) = (s.url.clone(), state.clone());
-    blocking(move || run::enroll(&st, &url, &token, "iji-pc02", "0123abcd", now))
-        .await
-        .unwrap();
     let report = blocking(move || {
         let mut agent = Agent::open(state, Root::new(FIXTURE), now).unwrap();
         for i in 0..120 {
@@ -1120,17 +1115,8 @@ async fn a_mass_copy_reported_by_an_agent_raises_an_alert() {
 async fn service_allow_lists_are_edited_per_class_and_checked_against_what_agents_run() {
     let (s, admin) = TestServer::with_admin().await;
     let mut c = s.login(&admin).await;
-    let p = c
-        .post("/agents/enroll", &[("note", "受付2"), ("groups", "")])
-        .await;
-    let token = token_in(&p.body);
-    let dir = tempfile::tempdir().unwrap();
-    let state = StateDir::new(dir.path().join("state"));
+    let (_dir, state, id) = enrolled_via_ui(&s, &mut c, "受付2", "", "uketsuke-02").await;
     let now = s.clock.now_ms();
-    let (url, st) = (s.url.clone(), state.clone());
-    let id = blocking(move || run::enroll(&st, &url, &token, "uketsuke-02", "0123abcd", now))
-        .await
-        .unwrap();
     // The recorded PC runs anydesk (started by hand) and listens on tcp/5900 for the network;
     // cups on 127.0.0.1:631 is not reachable and not compared.
     let report = blocking(move || {
