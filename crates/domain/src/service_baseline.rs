@@ -89,7 +89,8 @@ pub fn parse(text: &str) -> Result<ServiceBaseline, LineError> {
             }
             Rule::Port { proto, from, to }
         } else {
-            if !word.chars().all(service_char) || word.starts_with(['.', '-']) {
+            // systemd's unit names are at most 256 characters.
+            if word.len() > 256 || !word.chars().all(service_char) || word.starts_with(['.', '-']) {
                 return Err(err("AGT0080"));
             }
             let name = if word.contains('.') && !word.ends_with('.') {
@@ -242,6 +243,7 @@ mod tests {
         assert_eq!(parse("cups.socket").unwrap_err().code, "AGT0080");
         assert_eq!(parse("リモート").unwrap_err().code, "AGT0080");
         assert_eq!(parse("-x").unwrap_err().code, "AGT0080");
+        assert_eq!(parse(&"a".repeat(300)).unwrap_err().code, "AGT0080");
         let many = "tcp/22\n".repeat(MAX_RULES + 1);
         assert_eq!(
             parse(&many),

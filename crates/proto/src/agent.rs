@@ -516,7 +516,9 @@ fn clock_news(old: Option<&ClockCheck>, new: Option<&ClockCheck>) -> bool {
             o.server != n.server
                 || o.error != n.error
                 || match (o.offset_ms, n.offset_ms) {
-                    (Some(a), Some(b)) => (a - b).abs() >= CLOCK_NEWS_MS,
+                    (Some(a), Some(b)) => {
+                        a.saturating_sub(b).unsigned_abs() >= CLOCK_NEWS_MS.unsigned_abs()
+                    }
                     (a, b) => a.is_some() != b.is_some(),
                 }
         }
