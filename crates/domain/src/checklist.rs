@@ -261,7 +261,7 @@ pub struct AgentFacts {
     pub packages: usize,
     /// Ports it listens on for the network (loopback-only sockets left out).
     pub ports: Vec<Port>,
-    /// Services running (or, from agents that do not say, enabled).
+    /// Services running or enabled to start at boot.
     pub services: Vec<String>,
     /// Not heard from for a week.
     pub silent: bool,

@@ -97,7 +97,7 @@ pub struct Summary {
     /// Ports listening for the network (`tcp/22`; loopback-only sockets left out), each once.
     #[serde(default)]
     pub ports: Vec<String>,
-    /// Running services (enabled ones from agents that do not report what runs).
+    /// Services running or started at boot ([`background_services`]).
     #[serde(default)]
     pub services: Vec<String>,
 }
@@ -118,11 +118,7 @@ impl Summary {
             packages: inv.packages.len(),
             clock_offset_ms: inv.clock.as_ref().and_then(|c| c.offset_ms),
             ports: network_ports(inv).iter().map(Port::text).collect(),
-            services: if inv.running_services.is_empty() {
-                inv.enabled_services.clone()
-            } else {
-                inv.running_services.clone()
-            },
+            services: background_services(inv),
         }
     }
 
@@ -139,6 +135,21 @@ impl Summary {
             })
             .collect()
     }
+}
+
+/// The services that run in the background: those running now and those enabled to start at
+/// boot (stopped now, running after the next restart), each once, sorted.
+pub fn background_services(inv: &Inventory) -> Vec<String> {
+    let mut all: Vec<String> = inv
+        .running_services
+        .iter()
+        .chain(inv.enabled_services.iter())
+        .filter(|s| s.ends_with(".service"))
+        .cloned()
+        .collect();
+    all.sort();
+    all.dedup();
+    all
 }
 
 /// The ports `inv` listens on that the network can reach, each protocol/port once.
