@@ -51,24 +51,11 @@ pub struct Identity {
 
 impl Identity {
     pub fn pin_bytes(&self) -> Option<[u8; 32]> {
-        let b = hex_decode(&self.pin)?;
-        <[u8; 32]>::try_from(b.as_slice()).ok()
+        mamori_proto::agent::pin_from_hex(&self.pin)
     }
 }
 
-pub(crate) fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect()
-}
+pub(crate) use mamori_proto::agent::hex;
 
 /// The inventory the server holds for this PC (what the next diff is against), and when the
 /// last full one was sent.

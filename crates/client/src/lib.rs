@@ -292,14 +292,8 @@ impl Client {
         if held.is_empty() {
             return;
         }
-        for p in pins {
-            let bytes: Option<Vec<u8>> = (0..p.len())
-                .step_by(2)
-                .map(|i| p.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-                .collect();
-            if let Some(pin) = bytes.and_then(|b| <[u8; 32]>::try_from(b).ok())
-                && !held.contains(&pin)
-            {
+        for pin in pins.iter().filter_map(|p| proto::pin_from_hex(p)) {
+            if !held.contains(&pin) {
                 held.push(pin);
             }
         }

@@ -51,8 +51,21 @@ pub fn policy_message(body: &str) -> Vec<u8> {
     format!("mamori-policy-v1\n{body}").into_bytes()
 }
 
-fn hex(b: &[u8]) -> String {
+/// Lower-case hex, as pins and digests travel.
+pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A certificate pin (SHA-256) from its hex; `None` unless exactly 64 hex digits.
+pub fn pin_from_hex(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut pin = [0u8; 32];
+    for (i, b) in pin.iter_mut().enumerate() {
+        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(pin)
 }
 
 /// The one-time enrolment token an administrator makes in the UI: a random secret and,
@@ -758,4 +771,21 @@ pub fn unlock_code(secret: &[u8], pc_id: &str, minutes: u32, window: i64) -> Str
 /// [`UNLOCK_LENGTHS`]), made at `now_ms`.
 pub fn issue_unlock_code(secret: &[u8], pc_id: &str, minutes: u32, now_ms: i64) -> String {
     unlock_code(secret, pc_id, minutes, now_ms.div_euclid(UNLOCK_WINDOW_MS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_read_back_from_hex_and_nothing_else_does() {
+        let pin: [u8; 32] = std::array::from_fn(|i| (i * 9) as u8);
+        assert_eq!(pin_from_hex(&hex(&pin)), Some(pin));
+        assert_eq!(pin_from_hex(&hex(&pin).to_uppercase()), Some(pin));
+        assert_eq!(pin_from_hex(&hex(&pin[..31])), None);
+        assert_eq!(pin_from_hex(&"zz".repeat(32)), None);
+        // 64 bytes, but not 64 ASCII digits: no panic on a character boundary.
+        assert_eq!(pin_from_hex(&format!("{}é", "a".repeat(62))), None);
+        assert_eq!(pin_from_hex(""), None);
+    }
 }

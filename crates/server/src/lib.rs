@@ -259,12 +259,15 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         }
         None => None,
     };
-    let hex = |p: &[u8; 32]| p.iter().map(|b| format!("{b:02x}")).collect::<String>();
     let agent_keys = web::agents::AgentKeys {
         policy: Arc::new(mamori_service::agents::PolicySigner {
             key: mamori_seal::load_or_create_signing_key(&cfg.data_dir.join("agent-policy.key"))
                 .map_err(|e| anyhow::anyhow!("the agents' policy key: {e}"))?,
-            pins: pin.iter().chain(next_pin.iter()).map(hex).collect(),
+            pins: pin
+                .iter()
+                .chain(next_pin.iter())
+                .map(|p| mamori_proto::agent::hex(p))
+                .collect(),
         }),
         pin,
         next_pin,

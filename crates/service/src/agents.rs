@@ -1748,20 +1748,31 @@ impl Services {
             let Some(class) = AssetClass::parse(&row.asset_class) else {
                 continue;
             };
-            let baseline = service_baseline::parse(&row.body).map_err(|e| {
-                ServiceError::Internal(format!(
-                    "service baseline {}: line {}: {}",
-                    row.asset_class, e.line, e.code
-                ))
-            })?;
             out.push(mamori_domain::checklist::ClassBaseline {
                 class,
-                baseline,
+                baseline: parsed_baseline(&row)?,
                 updated_on: crate::clock::to_jst(row.updated_ms).date(),
                 updated_by: row.updated_by,
             });
         }
         Ok(out)
+    }
+
+    /// What a device of `class` reporting `summary` runs beyond its class's baseline; `None`
+    /// when the class has none.
+    pub async fn beyond_baseline(
+        &self,
+        _cap: &Cap<perm::ViewAgents>,
+        class: AssetClass,
+        summary: &Summary,
+    ) -> ServiceResult<Option<Vec<String>>> {
+        let rows = self.store.service_baselines().await?;
+        let Some(row) = rows.iter().find(|r| r.asset_class == class.as_str()) else {
+            return Ok(None);
+        };
+        Ok(Some(
+            parsed_baseline(row)?.extras(&summary.port_list(), &summary.services),
+        ))
     }
 
     /// The baselines page: servers then PCs.
@@ -1790,9 +1801,7 @@ impl Services {
                 .iter()
                 .find(|r| r.asset_class == class.as_str())
                 .cloned();
-            let baseline = row
-                .as_ref()
-                .and_then(|r| service_baseline::parse(&r.body).ok());
+            let baseline = row.as_ref().map(parsed_baseline).transpose()?;
             let mut list = Vec::new();
             let mut reported: std::collections::BTreeMap<String, usize> = Default::default();
             for (a, summary) in &agents {
@@ -1856,6 +1865,17 @@ impl Services {
         w.commit().await.map_err(ServiceError::from)?;
         Ok(baseline.rules.len())
     }
+}
+
+/// A saved baseline read again (it was checked on saving: one that no longer reads is an
+/// internal error).
+fn parsed_baseline(row: &store_agents::BaselineRow) -> ServiceResult<ServiceBaseline> {
+    service_baseline::parse(&row.body).map_err(|e| {
+        ServiceError::Internal(format!(
+            "service baseline {}: line {}: {}",
+            row.asset_class, e.line, e.code
+        ))
+    })
 }
 
 /// Why a baseline was not saved: a line that does not read, or another refusal.

@@ -576,16 +576,14 @@ async fn agent_page(
         .map_err(svc_err)?;
     let inv = inv.unwrap_or_default();
     let summary = Summary::of(&inv);
-    let beyond = state
-        .svc
-        .service_baseline_views(&p.cap)
-        .await
-        .map_err(svc_err)?
-        .into_iter()
-        .filter(|v| v.baseline.is_some())
-        .flat_map(|v| v.agents)
-        .find(|(agent, _, _)| *agent == id)
-        .map(|(_, _, extras)| extras);
+    let beyond = match &asset {
+        Some(x) => state
+            .svc
+            .beyond_baseline(&p.cap, x.class, &summary)
+            .await
+            .map_err(svc_err)?,
+        None => None,
+    };
     let services = summary
         .services
         .iter()

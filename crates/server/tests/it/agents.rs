@@ -670,14 +670,13 @@ async fn a_certificate_renewal_announced_in_the_policy_keeps_the_agents_connecte
     })
     .await;
     assert!(report.offline.is_none(), "{report:?}");
-    let hex = |p: [u8; 32]| p.iter().map(|b| format!("{b:02x}")).collect::<String>();
     let a = told.clone();
     let pins = blocking(move || {
         let agent = Agent::open(a, Root::new(FIXTURE), now).unwrap();
         agent.policy().1.unwrap().server_pins
     })
     .await;
-    assert_eq!(pins, [hex(pin), hex(next_pin)]);
+    assert_eq!(pins, [wire::hex(&pin), wire::hex(&next_pin)]);
 
     // The switch: the server now presents the new certificate.
     let s = s.restart_with(renewed).await;
