@@ -344,7 +344,7 @@ impl MediaWatch {
 
     /// The user and program of process `pid`: its audit login user (the person who logged in,
     /// through `sudo` and `su`), else its real user; `None` when it is gone.
-    fn writer_of(&self, pid: i32) -> Option<(String, String)> {
+    fn writer_of(&self, pid: i32, passwd: &str) -> Option<(String, String)> {
         let dir = self.proc_dir.join(pid.to_string());
         let status = fs::read_to_string(dir.join("status")).ok()?;
         let program = fs::read_to_string(dir.join("comm"))
@@ -360,7 +360,6 @@ impl MediaWatch {
             .and_then(|l| l.split_whitespace().next())
             .and_then(|u| u.parse::<u32>().ok());
         let uid = login.or(real)?;
-        let passwd = fs::read_to_string(&self.passwd).unwrap_or_default();
         let name = passwd
             .lines()
             .find(|l| l.split(':').nth(2) == Some(uid.to_string().as_str()))
@@ -396,6 +395,12 @@ impl MediaWatch {
                 }
             }
         }
+        // Read once for the writes of this wake-up (a copy of many files is many events).
+        let passwd = if writes.is_empty() {
+            String::new()
+        } else {
+            fs::read_to_string(&self.passwd).unwrap_or_default()
+        };
         for (path, pid) in writes {
             // The medium it is on: the longest mount point above it.
             let Some(mount) = self
@@ -407,7 +412,7 @@ impl MediaWatch {
             else {
                 continue;
             };
-            let writer = self.writer_of(pid);
+            let writer = self.writer_of(pid, &passwd);
             if let Some(f) = self.record(&mount, &path, now_ms, writer) {
                 out.push(f);
             }

@@ -216,15 +216,16 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         extra.as_ref(),
         &failures,
     ));
-    let tls_next_fingerprint = match &cfg.tls_next_cert {
-        Some(next) => Some(
-            tls::fingerprint(next)
-                .with_context(|| format!("tls.next_cert_file {}", next.display()))?,
-        ),
+    // A renewal in preparation: agents learn the next certificate's pin from their signed
+    // policy before the server switches to it.
+    let next_pin = match &cfg.tls_next_cert {
+        Some(next) => {
+            Some(tls::pin(next).with_context(|| format!("tls.next_cert_file {}", next.display()))?)
+        }
         None => None,
     };
     let state = AppState {
-        tls_next_fingerprint,
+        tls_next_fingerprint: next_pin.as_ref().map(tls::fingerprint_of),
         directory: cfg.directory.clone().map(Arc::new),
         detect_rules,
         collector: collector.clone(),
@@ -251,14 +252,6 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
         Some((cert, _)) => Some(tls::pin(cert)?),
         None => None,
     };
-    // A renewal in preparation: agents learn the next certificate's pin from their signed
-    // policy before the server switches to it.
-    let next_pin = match &cfg.tls_next_cert {
-        Some(next) => {
-            Some(tls::pin(next).with_context(|| format!("tls.next_cert_file {}", next.display()))?)
-        }
-        None => None,
-    };
     let agent_keys = web::agents::AgentKeys {
         policy: Arc::new(mamori_service::agents::PolicySigner {
             key: mamori_seal::load_or_create_signing_key(&cfg.data_dir.join("agent-policy.key"))
@@ -270,7 +263,6 @@ pub async fn start(cfg: &Config, svc: Services) -> Result<Server> {
                 .collect(),
         }),
         pin,
-        next_pin,
     };
     let app = web::app(state)
         .layer(axum::Extension(agent_keys))

@@ -70,18 +70,16 @@ pub fn pin(cert_pem: &Path) -> Result<[u8; 32]> {
     Ok(sha2::Sha256::digest(der).into())
 }
 
-/// SHA-256 fingerprint of the certificate, to compare with what a browser shows.
+/// SHA-256 fingerprint of the (first) certificate of a PEM file, to compare with what a
+/// browser shows.
 pub fn fingerprint(cert_pem: &Path) -> Result<String> {
-    use sha2::Digest;
-    let text = std::fs::read_to_string(cert_pem)?;
-    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-    use base64::Engine as _;
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .context("certificate is not PEM")?;
-    let d = sha2::Sha256::digest(der);
-    Ok(d.iter()
+    Ok(fingerprint_of(&pin(cert_pem)?))
+}
+
+/// A pin written as browsers show fingerprints: upper-case hex pairs joined by colons.
+pub fn fingerprint_of(pin: &[u8; 32]) -> String {
+    pin.iter()
         .map(|b| format!("{b:02X}"))
         .collect::<Vec<_>>()
-        .join(":"))
+        .join(":")
 }

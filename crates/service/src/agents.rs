@@ -230,6 +230,26 @@ fn plain(text: &str, max: usize) -> bool {
     text.chars().count() <= max && !text.chars().any(char::is_control)
 }
 
+/// An enrolment request that reads: a plain host name and ids, and proof that the PC holds
+/// the key it presents (checked before the write is taken).
+fn check_enrollment(req: &EnrollRequest) -> ServiceResult<()> {
+    let hostname = req.hostname.trim();
+    if hostname.is_empty() || !plain(hostname, 253) {
+        return Err(invalid("AGT0010", "hostname"));
+    }
+    if !plain(&req.machine_id, 64) || !plain(&req.agent_version, 32) {
+        return Err(invalid("AGT0010", "machine_id"));
+    }
+    let public = decode_key(&req.public_key).ok_or(invalid("AGT0011", "public_key"))?;
+    let proof = decode_sig(&req.proof).ok_or(invalid("AGT0012", "proof"))?;
+    public
+        .verify_strict(
+            &wire::enrollment_message(&req.token, &req.public_key),
+            &proof,
+        )
+        .map_err(|_| invalid("AGT0012", "proof"))
+}
+
 /// The public half of the policy key, base64: what agents verify policies with.
 pub fn policy_key_b64(key: &SigningKey) -> String {
     B64.encode(key.verifying_key().as_bytes())
@@ -341,6 +361,7 @@ impl Services {
         req: &EnrollRequest,
         peer: &str,
     ) -> ServiceResult<EnrollResponse> {
+        check_enrollment(req)?;
         let mut w = self.store.write().await?;
         let answer = self.enroll_agent_in(&mut w, key, req, peer).await?;
         w.commit().await?;
@@ -348,7 +369,7 @@ impl Services {
     }
 
     /// [`Services::enroll_agent`] inside the write `w` (committed by the caller, with whatever
-    /// else belongs to the same enrolment).
+    /// else belongs to the same enrolment); `req` was checked ([`check_enrollment`]).
     async fn enroll_agent_in(
         &self,
         w: &mut mamori_storage::WriteTx,
@@ -357,20 +378,6 @@ impl Services {
         peer: &str,
     ) -> ServiceResult<EnrollResponse> {
         let hostname = req.hostname.trim();
-        if hostname.is_empty() || !plain(hostname, 253) {
-            return Err(invalid("AGT0010", "hostname"));
-        }
-        if !plain(&req.machine_id, 64) || !plain(&req.agent_version, 32) {
-            return Err(invalid("AGT0010", "machine_id"));
-        }
-        let public = decode_key(&req.public_key).ok_or(invalid("AGT0011", "public_key"))?;
-        let proof = decode_sig(&req.proof).ok_or(invalid("AGT0012", "proof"))?;
-        public
-            .verify_strict(
-                &wire::enrollment_message(&req.token, &req.public_key),
-                &proof,
-            )
-            .map_err(|_| invalid("AGT0012", "proof"))?;
         let now = self.now_ms();
         let Some(token) =
             store_agents::enrollment_by_hash(w, &sha256_hex(req.token.trim().as_bytes())).await?
@@ -1542,6 +1549,7 @@ impl Services {
         if req.format != wire::FORMAT_OFFLINE_REQUEST {
             return Err(invalid("AGT0070", "file"));
         }
+        check_enrollment(&req.request)?;
         // The enrolment and the administrator who carried the file, in one write.
         let actor = cap.actor().label();
         let mut w = self.store.write().await?;

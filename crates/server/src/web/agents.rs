@@ -33,13 +33,12 @@ type PageResult = Result<Response, WebError>;
 pub const UPLOAD_BYTES: usize = 32 * 1024 * 1024;
 
 /// The server's side of the agent protocol: the key policies are signed with (and the
-/// certificates they name), the certificate pin enrolment tokens carry (none without TLS), and
-/// the pin of the certificate to come, when a renewal is prepared.
+/// certificates they name, the next one too when a renewal is prepared), and the certificate
+/// pin enrolment tokens carry (none without TLS).
 #[derive(Clone)]
 pub struct AgentKeys {
     pub policy: Arc<PolicySigner>,
     pub pin: Option<[u8; 32]>,
-    pub next_pin: Option<[u8; 32]>,
 }
 
 impl std::fmt::Debug for AgentKeys {
