@@ -244,8 +244,15 @@ pub fn cpuinfo(text: &str) -> (String, u32) {
     (model, u32::try_from(threads).unwrap_or(u32::MAX))
 }
 
-/// Collects the inventory under `root`.
+/// Collects the inventory under `root`, pending updates from the index under it (see
+/// [`LinuxInventory`]).
 pub fn collect(root: &Root) -> Result<Inventory, InventoryError> {
+    LinuxInventory::new(root.clone()).collect()
+}
+
+/// What the files under `root` tell, everything but pending updates (which need the package
+/// manager's index: [`LinuxInventory`]).
+fn read_machine(root: &Root) -> Result<Inventory, InventoryError> {
     let mut inv = Inventory {
         hostname: root.line("etc/hostname")?,
         ..Default::default()
@@ -316,8 +323,6 @@ pub fn collect(root: &Root) -> Result<Inventory, InventoryError> {
         });
     }
     inv.packages = dpkg_packages(&root.text("var/lib/dpkg/status")?.unwrap_or_default());
-    inv.pending_security_updates =
-        crate::updates::pending_security_updates(&inv.packages, &root.path("var/lib/apt/lists"));
     let mut services: Vec<String> = Vec::new();
     for wants in root
         .dir("etc/systemd/system")
@@ -453,7 +458,7 @@ impl InventorySource for LinuxInventory {
     /// dpkg packages but with an rpm database (the Red Hat family, SUSE), rpm's packages and
     /// dnf's cached security advisories (see [`crate::rpm`]).
     fn collect(&self) -> Result<Inventory, InventoryError> {
-        let mut inv = collect(&self.root)?;
+        let mut inv = read_machine(&self.root)?;
         match crate::rpm::database(&self.root) {
             Some(db) if inv.packages.is_empty() => {
                 inv.packages = crate::rpm::installed(&self.root, db)?;

@@ -29,12 +29,11 @@ const COMMAND_LIMIT: Duration = Duration::from_secs(60);
 /// The rpm database under `root` (the path rpm is given, from the root), when there is one
 /// with something in it. Debian's `rpm` package leaves an empty `/var/lib/rpm`: not a database.
 pub fn database(root: &Root) -> Option<&'static str> {
+    // SQLite (RHEL 9, Fedora), Berkeley DB (RHEL 7/8), ndb (SUSE).
     DATABASES.into_iter().find(|d| {
-        std::fs::read_dir(root.join(d))
-            .map(|mut e| {
-                e.any(|x| x.is_ok_and(|x| x.file_name().to_string_lossy().starts_with(['r', 'P'])))
-            })
-            .unwrap_or(false)
+        ["rpmdb.sqlite", "Packages", "Packages.db"]
+            .iter()
+            .any(|f| root.join(&format!("{d}/{f}")).is_file())
     })
 }
 
